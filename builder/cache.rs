@@ -1,0 +1,224 @@
+//! The download cache: content-addressed by sha256 under `<dir>/sha256-v1/<hex>`, written
+//! through a uniquely named `<hex>.*.partial` temp file that is hashed while it is written and
+//! only renamed into place once its digest matches. Entries are re-hashed on every use.
+//!
+//! It does not know about URLs or retries (see `fetch`).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+/// The layout version: bump it when the layout changes so old caches are ignored, not misread.
+const LAYOUT: &str = "sha256-v1";
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by builder.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// The default cache folder: the user's cache dir + `/builder`.
+pub fn default_dir() -> Result<PathBuf> {
+    let base = dirs::cache_dir().context(
+        "cannot find the user's cache folder (no HOME or XDG_CACHE_HOME); pass --cache-dir or set BUILDER_CACHE_DIR",
+    )?;
+    Ok(base.join("builder"))
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// sha256 of everything a reader yields, streamed in 256 KiB chunks.
+pub fn sha256_reader(mut r: impl Read) -> io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), total))
+}
+
+pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    sha256_reader(f).with_context(|| format!("reading {}", path.display()))
+}
+
+/// An open cache folder.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache under `root`.
+    pub fn open(root: &Path) -> Result<Cache> {
+        let dir = root.join(LAYOUT);
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("creating cache folder {}", dir.display()))?;
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            // Best effort: a read-only cache (warmed elsewhere) still works for --offline.
+            let _ = fs::write(&tag, CACHEDIR_TAG);
+        }
+        Ok(Cache { dir })
+    }
+
+    /// Opens the cache without creating anything (for --offline).
+    pub fn open_existing(root: &Path) -> Cache {
+        Cache {
+            dir: root.join(LAYOUT),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        self.dir.join(sha256)
+    }
+
+    /// The cached file for `sha256` after re-hashing it; a corrupt entry is removed.
+    pub fn get_verified(&self, sha256: &str) -> Result<Option<PathBuf>> {
+        let path = self.path_of(sha256);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let (actual, _) = sha256_file(&path)?;
+        if actual == sha256 {
+            return Ok(Some(path));
+        }
+        fs::remove_file(&path)
+            .with_context(|| format!("removing corrupt cache entry {}", path.display()))?;
+        Ok(None)
+    }
+
+    /// A new partial entry that hashes what is written to it.
+    pub fn partial(&self, sha256: &str) -> Result<Partial> {
+        let file = tempfile::Builder::new()
+            .prefix(&format!("{sha256}."))
+            .suffix(".partial")
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
+        Ok(Partial {
+            file,
+            hasher: Sha256::new(),
+            written: 0,
+            expected: sha256.to_string(),
+            dest: self.path_of(sha256),
+        })
+    }
+}
+
+/// A download in progress. Dropping it deletes the temp file.
+pub struct Partial {
+    file: tempfile::NamedTempFile,
+    hasher: Sha256,
+    written: u64,
+    expected: String,
+    dest: PathBuf,
+}
+
+/// What became of a finished partial.
+pub enum Finished {
+    /// Renamed into the cache (or another writer got there first with the same bytes).
+    Stored(PathBuf),
+    /// The bytes did not match the pin; nothing was stored.
+    Mismatch { actual: String },
+}
+
+impl Partial {
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Verifies and, on a match, moves the file into the cache.
+    pub fn finish(mut self) -> Result<Finished> {
+        let actual = hex(&self.hasher.finalize_reset());
+        if actual != self.expected {
+            return Ok(Finished::Mismatch { actual });
+        }
+        self.file
+            .as_file()
+            .sync_data()
+            .with_context(|| format!("syncing {}", self.file.path().display()))?;
+        match self.file.persist_noclobber(&self.dest) {
+            Ok(_) => Ok(Finished::Stored(self.dest)),
+            // Another writer got there first: keep theirs (same digest, same bytes).
+            Err(e) if self.dest.is_file() => {
+                drop(e);
+                Ok(Finished::Stored(self.dest))
+            }
+            Err(e) => Err(anyhow::Error::new(e.error)
+                .context(format!("moving the download into {}", self.dest.display()))),
+        }
+    }
+}
+
+impl Write for Partial {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    #[test]
+    fn good_bytes_are_stored_and_reverified() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(dir.path().join("CACHEDIR.TAG").is_file());
+        let mut p = cache.partial(HELLO).unwrap();
+        p.write_all(b"hello").unwrap();
+        let Finished::Stored(path) = p.finish().unwrap() else {
+            panic!("expected a stored entry")
+        };
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        assert_eq!(cache.get_verified(HELLO).unwrap(), Some(path.clone()));
+        // Corrupt it: the next use notices and drops the entry.
+        fs::write(&path, b"hellO").unwrap();
+        assert_eq!(cache.get_verified(HELLO).unwrap(), None);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn wrong_bytes_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let mut p = cache.partial(HELLO).unwrap();
+        p.write_all(b"goodbye").unwrap();
+        match p.finish().unwrap() {
+            Finished::Mismatch { actual } => assert_ne!(actual, HELLO),
+            Finished::Stored(_) => panic!("stored a mismatching file"),
+        }
+        let left: Vec<_> = fs::read_dir(dir.path().join(LAYOUT)).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

@@ -1,0 +1,169 @@
+//! The command line: clap definitions (their doc comments are the `--help` text) and the
+//! dispatch from each subcommand to one library call.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::fetch::{FetchOptions, Mirror};
+use crate::profile::Arch;
+
+/// Build verified, reproducible Kubernetes node overlays for the move off dockershim.
+///
+/// A TOML profile names the Kubernetes minor, the runtime (containerd, or Docker Engine behind
+/// cri-dockerd) and every upstream artifact with its sha256 pin; `builder render` turns it into
+/// a rootfs tree, a deterministic overlay.tar.gz, a manifest and SHA256SUMS per architecture.
+///
+/// Exit codes: 0 success, 1 bad input or a failed fetch/verify, 2 internal error
+/// (`detect` also uses 3: affected nodes found).
+#[derive(Debug, Parser)]
+#[command(name = "builder", version, help_expected = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every subcommand that fetches.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Cache folder for verified downloads (content-addressed by sha256) [default: the user's cache dir + /builder]
+    #[arg(long, global = true, env = "BUILDER_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use only the cache: never open a network connection; a missing artifact is an error
+    #[arg(long, global = true, env = "BUILDER_OFFLINE")]
+    pub offline: bool,
+    /// Rewrite URLs starting with FROM to start with TO (repeatable; the longest FROM wins).
+    /// Pins stay the same, so a mirror cannot change the bytes installed
+    #[arg(long = "mirror", global = true, value_name = "FROM=TO", value_parser = parse_mirror)]
+    pub mirrors: Vec<Mirror>,
+    /// Attempts per download for transient failures (connection errors, 408, 429, 5xx)
+    #[arg(long, global = true, default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub retries: u32,
+    /// Downloads to run at the same time
+    #[arg(long, global = true, default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub jobs: u32,
+    /// Print only errors and warnings
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a profile into dist/<profile>/<arch>/{rootfs/, overlay.tar.gz, manifest.json, SHA256SUMS}.
+    ///
+    /// Every artifact is fetched (or taken from the cache), verified against its sha256 pin and
+    /// installed into a fresh rootfs with the runtime's configuration. Output is built beside
+    /// the target and moved into place at the end; on failure the target is left as it was.
+    ///
+    /// Example: builder render --profile containerd --arch amd64 --out dist
+    Render(RenderArgs),
+    /// List the shipped profiles (./profiles, then those built into the binary) with their description.
+    ///
+    /// Example: builder profiles
+    Profiles,
+    /// Print the resolved profile (after `extends`) with every pin, per architecture, as TOML.
+    ///
+    /// Example: builder show --profile containerd
+    Show(ShowArgs),
+    /// Find the nodes still on dockershim in `kubectl get nodes -o json` and say which profile replaces each.
+    ///
+    /// Exit codes: 0 nothing affected, 3 affected nodes found, 1 bad input.
+    ///
+    /// Example: kubectl get nodes -o json | builder detect --nodes -
+    Detect(crate::detect::DetectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A shipped profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
+    #[arg(long, short, value_name = "NAME|FILE")]
+    pub profile: String,
+    /// Render only this architecture (repeatable) [default: every arch the profile lists]
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Vec<Arch>,
+    /// Output folder; each arch goes to OUT/<profile>/<arch>/
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub out: PathBuf,
+    /// mtime of every archive entry (seconds since the epoch); 0 when unset
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0, value_name = "SECONDS")]
+    pub source_date_epoch: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A shipped profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
+    #[arg(long, short, value_name = "NAME|FILE")]
+    pub profile: String,
+}
+
+fn parse_mirror(s: &str) -> Result<Mirror, String> {
+    Mirror::parse(s)
+}
+
+impl GlobalArgs {
+    pub fn fetch_options(&self) -> Result<FetchOptions> {
+        let cache_dir = match &self.cache_dir {
+            Some(dir) => dir.clone(),
+            None => crate::cache::default_dir()?,
+        };
+        Ok(FetchOptions {
+            cache_dir,
+            offline: self.offline,
+            mirrors: self.mirrors.clone(),
+            attempts: self.retries,
+            jobs: self.jobs as usize,
+            quiet: self.quiet,
+        })
+    }
+}
+
+/// Runs one parsed command line; returns the exit code for success paths.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Render(args) => {
+            let opts = cli.global.fetch_options()?;
+            crate::render::run(&args, &opts)?;
+            Ok(0)
+        }
+        Command::Profiles => {
+            crate::profile::list_command()?;
+            Ok(0)
+        }
+        Command::Show(args) => {
+            crate::profile::show_command(&args.profile)?;
+            Ok(0)
+        }
+        Command::Detect(args) => crate::detect::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn mirror_flag_parses_and_rejects() {
+        let cli = Cli::try_parse_from([
+            "builder",
+            "render",
+            "--profile",
+            "containerd",
+            "--mirror",
+            "https://github.com/=http://mirror.local/gh/",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.mirrors.len(), 1);
+        assert!(Cli::try_parse_from(["builder", "render", "-p", "x", "--mirror", "nothing"]).is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! Error kinds that code or exit codes branch on. Everything else travels as `anyhow::Error`
+//! with context naming the path or URL involved.
+
+use std::path::PathBuf;
+
+/// Errors with a meaning of their own. Wrapped in `anyhow::Error` as they travel up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The downloaded (or cached) bytes are not the pinned ones.
+    #[error(
+        "checksum mismatch for artifact {artifact} ({arch}) from {url}: expected sha256 {expected}, got {actual}; \
+         the file was not installed. If upstream really re-published it, check the new digest at its source and pin it with `sha256.{arch} = \"<hex>\"` in the profile"
+    )]
+    ChecksumMismatch {
+        artifact: String,
+        arch: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    /// A fetch failed for good (404, refused, retries used up).
+    #[error("{0}")]
+    Fetch(String),
+    /// `--offline` and the artifact is not in the cache.
+    #[error(
+        "artifact {artifact} {version} ({arch}) is not in the cache at {cache} and --offline forbids fetching it from {url}; \
+         warm the cache first with `builder render` on a machine that can reach it (or through --mirror), then copy the cache folder"
+    )]
+    OfflineMiss {
+        artifact: String,
+        version: String,
+        arch: String,
+        url: String,
+        cache: PathBuf,
+    },
+    /// The profile (or something it names) is wrong; the message carries file, line and column.
+    #[error("{0}")]
+    Profile(String),
+    /// An archive tried to write outside the rootfs or holds a member type never installed.
+    #[error("refusing archive {archive} of artifact {artifact}: member {member:?} {why}; nothing from it was installed")]
+    UnsafeArchive {
+        artifact: String,
+        archive: String,
+        member: String,
+        why: String,
+    },
+    /// Input that is not a profile: kubectl JSON for `detect`, a flag's value.
+    #[error("{0}")]
+    Input(String),
+    /// A state the code does not expect: a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The process exit code for an error: 2 for internal errors, 1 for everything the user's
+/// input or the outside world got wrong.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<Error>() {
+        Some(Error::Internal(_)) => 2,
+        _ => 1,
+    }
+}

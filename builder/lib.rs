@@ -1,0 +1,26 @@
+//! builder: turns a TOML profile into a verified, reproducible Kubernetes node overlay
+//! (containerd, or Docker Engine behind cri-dockerd) and finds the nodes that need one.
+//!
+//! The binary (`main.rs`) only parses the command line and maps errors to exit codes;
+//! everything it does lives here, one module per concern.
+
+pub mod archive;
+pub mod cache;
+pub mod catalog;
+pub mod cli;
+pub mod detect;
+pub mod error;
+pub mod fetch;
+pub mod gzip;
+pub mod install;
+pub mod manifest;
+pub mod output;
+pub mod pack;
+pub mod profile;
+pub mod render;
+pub mod templates;
+
+pub use error::{exit_code, Error};
+
+/// The version stamped into generated files and manifests.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

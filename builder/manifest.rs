@@ -1,0 +1,110 @@
+//! `manifest.json` (what was built from what) and `SHA256SUMS` (in `sha256sum -c` format).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::install::{Kind, Rootfs};
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub builder_version: String,
+    pub profile: ProfileRef,
+    pub kubernetes: String,
+    pub runtime: String,
+    pub arch: String,
+    pub source_date_epoch: u64,
+    pub artifacts: Vec<ArtifactRef>,
+    pub overlay: OverlayRef,
+    pub files: Vec<FileRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileRef {
+    pub name: String,
+    /// sha256 of the resolved profile as `builder show` prints it.
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArtifactRef {
+    pub name: String,
+    pub version: String,
+    /// The upstream URL (mirrors do not change it: they cannot change the bytes either).
+    pub url: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OverlayRef {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileRef {
+    pub path: String,
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// `artifact:NAME`, `template:NAME` or `overlay:NAME`.
+    pub source: String,
+}
+
+pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
+    rootfs
+        .entries()
+        .iter()
+        .map(|(path, e)| match &e.kind {
+            Kind::File { size, sha256 } => FileRef {
+                path: path.clone(),
+                mode: format!("{:04o}", e.mode),
+                size: Some(*size),
+                sha256: Some(sha256.clone()),
+                link: None,
+                source: e.source.clone(),
+            },
+            Kind::Symlink { target } => FileRef {
+                path: path.clone(),
+                mode: format!("{:04o}", e.mode),
+                size: None,
+                sha256: None,
+                link: Some(target.clone()),
+                source: e.source.clone(),
+            },
+        })
+        .collect()
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        s.push('\n');
+        s
+    }
+}
+
+/// `sha256sum -c` lines, sorted by file name.
+pub fn sha256sums(files: &BTreeMap<String, String>) -> String {
+    files.iter().map(|(name, sha)| format!("{sha}  {name}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_format() {
+        let m = BTreeMap::from([
+            ("overlay.tar.gz".to_string(), "ab".repeat(32)),
+            ("manifest.json".to_string(), "cd".repeat(32)),
+        ]);
+        let s = sha256sums(&m);
+        assert_eq!(s, format!("{}  manifest.json\n{}  overlay.tar.gz\n", "cd".repeat(32), "ab".repeat(32)));
+    }
+}

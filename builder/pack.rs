@@ -1,0 +1,161 @@
+//! The deterministic overlay.tar.gz: entries sorted by byte order of their path, every header
+//! field set by hand (uid/gid 0 and no owner names, mode as installed, mtime from
+//! SOURCE_DATE_EPOCH), compressed by `gzip::ParGzWriter` (no name, mtime 0, fixed level).
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::cache::hex;
+use crate::gzip::{ParGzWriter, LEVEL};
+
+/// Writes `root`'s tree as a tar.gz to `dest`; returns (sha256, size) of the file.
+pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64) -> Result<(String, u64)> {
+    let file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let hashing = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let gz = ParGzWriter::new(hashing, LEVEL);
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+    append_dir(&mut tar, root, "", mtime)?;
+    let gz = tar
+        .into_inner()
+        .with_context(|| format!("writing {}", dest.display()))?;
+    let mut hashing = gz.finish().with_context(|| format!("writing {}", dest.display()))?;
+    hashing.flush().with_context(|| format!("writing {}", dest.display()))?;
+    let (sha, size) = (hex(&hashing.hasher.finalize()), hashing.size);
+    let file = hashing
+        .inner
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing {}: {}", dest.display(), e.error()))?;
+    file.sync_data().with_context(|| format!("syncing {}", dest.display()))?;
+    Ok((sha, size))
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime);
+    // Empty owner names: numeric ownership, as reproducible-builds.org recommends.
+    let _ = h.set_username("");
+    let _ = h.set_groupname("");
+    h
+}
+
+fn append_dir<W: Write>(tar: &mut tar::Builder<W>, host: &Path, rel: &str, mtime: u64) -> Result<()> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for entry in fs::read_dir(host).with_context(|| format!("listing {}", host.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", host.display()))?;
+        names.push(entry.file_name().into_encoded_bytes());
+    }
+    names.sort();
+    for name in names {
+        let name = String::from_utf8(name)
+            .map_err(|_| anyhow::anyhow!("a file name under {} is not UTF-8", host.display()))?;
+        let path = host.join(&name);
+        let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let meta = fs::symlink_metadata(&path).with_context(|| format!("inspecting {}", path.display()))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            let mut h = header(tar::EntryType::Directory, mode, 0, mtime);
+            tar.append_data(&mut h, format!("{rel_path}/"), io::empty())
+                .with_context(|| format!("adding {rel_path}/"))?;
+            append_dir(tar, &path, &rel_path, mtime)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&path).with_context(|| format!("reading link {}", path.display()))?;
+            let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
+            tar.append_link(&mut h, &rel_path, &target)
+                .with_context(|| format!("adding link {rel_path}"))?;
+        } else if ft.is_file() {
+            let f = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            let mut h = header(tar::EntryType::Regular, mode, meta.len(), mtime);
+            tar.append_data(&mut h, &rel_path, f)
+                .with_context(|| format!("adding {rel_path}"))?;
+        } else {
+            anyhow::bail!("{} is neither a file, a folder nor a link", path.display());
+        }
+    }
+    Ok(())
+}
+
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn tree() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("usr/local/bin")).unwrap();
+        fs::create_dir_all(d.path().join("etc")).unwrap();
+        fs::write(d.path().join("usr/local/bin/b"), b"bbb").unwrap();
+        fs::write(d.path().join("usr/local/bin/a"), b"aaa").unwrap();
+        fs::set_permissions(d.path().join("usr/local/bin/a"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(d.path().join("etc/x.conf"), b"x").unwrap();
+        std::os::unix::fs::symlink("a", d.path().join("usr/local/bin/c")).unwrap();
+        d
+    }
+
+    #[test]
+    fn sorted_fully_specified_and_stable() {
+        let src = tree();
+        let out = tempfile::tempdir().unwrap();
+        let (sha1, _) = write_tar_gz(src.path(), &out.path().join("1.tgz"), 0).unwrap();
+        let (sha2, _) = write_tar_gz(src.path(), &out.path().join("2.tgz"), 0).unwrap();
+        assert_eq!(sha1, sha2);
+        let (sha3, _) = write_tar_gz(src.path(), &out.path().join("3.tgz"), 1_700_000_000).unwrap();
+        assert_ne!(sha1, sha3, "mtime must reach the headers");
+
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(File::open(out.path().join("3.tgz")).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        let mut ar = tar::Archive::new(&raw[..]);
+        let mut names = Vec::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let h = e.header();
+            assert_eq!(h.uid().unwrap(), 0);
+            assert_eq!(h.gid().unwrap(), 0);
+            assert_eq!(h.mtime().unwrap(), 1_700_000_000);
+            let name = e.path().unwrap().display().to_string();
+            if name == "usr/local/bin/a" {
+                assert_eq!(h.mode().unwrap(), 0o755);
+            }
+            names.push(name);
+        }
+        assert_eq!(
+            names,
+            ["etc/", "etc/x.conf", "usr/", "usr/local/", "usr/local/bin/", "usr/local/bin/a", "usr/local/bin/b", "usr/local/bin/c"]
+        );
+    }
+}

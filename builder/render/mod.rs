@@ -1,0 +1,213 @@
+//! `builder render`: load the profile, resolve every pin, fetch, then per arch build the
+//! rootfs (artifacts, overlays, the runtime's generated files), pack it, and write the
+//! manifest and sums; finally move everything into place at once.
+
+mod containerd;
+mod overlay;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::catalog::Catalog;
+use crate::cli::RenderArgs;
+use crate::error::Error;
+use crate::fetch::{fetch_all, FetchOptions, Request};
+use crate::install::Rootfs;
+use crate::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
+use crate::profile::{Arch, Lookup, Profile, Runtime};
+
+/// What one arch's render produced.
+#[derive(Debug)]
+pub struct ArchOutput {
+    pub arch: Arch,
+    pub dir: PathBuf,
+    pub overlay_sha256: String,
+    pub overlay_size: u64,
+}
+
+pub fn run(args: &RenderArgs, opts: &FetchOptions) -> Result<Vec<ArchOutput>> {
+    let profile = Lookup::default().load(&args.profile)?;
+    for w in &profile.warnings {
+        eprintln!("warning: {w}");
+    }
+    let arches = select_arches(&profile, &args.arch)?;
+    let catalog = Catalog::builtin()?;
+    let resolved = crate::profile::resolved_toml(&profile, &catalog)?;
+    let profile_sha = crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(resolved.body.as_bytes()));
+
+    // Every pin is resolved before anything is fetched: a missing pin fails fast.
+    let mut requests = Vec::new();
+    for arch in &arches {
+        for a in &profile.artifacts {
+            let pin = a.pin(*arch, &catalog)?;
+            requests.push(Request {
+                artifact: a.name.clone(),
+                version: a.version.clone(),
+                arch: arch.to_string(),
+                url: a.url_for(*arch),
+                sha256: pin.sha256,
+            });
+        }
+    }
+    let files = fetch_all(&requests, opts)?;
+
+    let staging = crate::output::Staging::begin(&args.out, &profile.name)?;
+    let mut outputs = Vec::new();
+    for arch in &arches {
+        let dir = staging.arch_dir(*arch)?;
+        let out = build_arch(&profile, *arch, &requests, &files, &dir, args.source_date_epoch, &profile_sha)?;
+        outputs.push(ArchOutput {
+            dir: staging.final_dir(*arch),
+            ..out
+        });
+    }
+    staging.commit(&arches)?;
+    if !opts.quiet {
+        for o in &outputs {
+            eprintln!(
+                "rendered {} {} -> {} (overlay.tar.gz sha256 {}, {:.1} MB)",
+                profile.name,
+                o.arch,
+                o.dir.display(),
+                o.overlay_sha256,
+                o.overlay_size as f64 / 1e6
+            );
+        }
+    }
+    Ok(outputs)
+}
+
+fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
+    if asked.is_empty() {
+        return Ok(profile.arches.clone());
+    }
+    let mut out = Vec::new();
+    for a in asked {
+        if !profile.arches.contains(a) {
+            return Err(Error::Input(format!(
+                "--arch {a}: profile {} is built for {} only; add {a} to its `arch` list (with pins for it) or pick one of those",
+                profile.name,
+                profile.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+            .into());
+        }
+        if !out.contains(a) {
+            out.push(*a);
+        }
+    }
+    Ok(out)
+}
+
+fn build_arch(
+    profile: &Profile,
+    arch: Arch,
+    requests: &[Request],
+    files: &BTreeMap<String, PathBuf>,
+    dir: &Path,
+    mtime: u64,
+    profile_sha: &str,
+) -> Result<ArchOutput> {
+    let root = dir.join("rootfs");
+    std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
+    let mut rootfs = Rootfs::new(&root);
+    let mut artifacts = Vec::new();
+    for a in &profile.artifacts {
+        let req = requests
+            .iter()
+            .find(|r| r.artifact == a.name && r.arch == arch.as_str())
+            .ok_or_else(|| Error::Internal(format!("no request for {} {arch}", a.name)))?;
+        let path = files
+            .get(&req.sha256)
+            .ok_or_else(|| Error::Internal(format!("{} {arch} was not fetched", a.name)))?;
+        crate::archive::install(a, &req.url, path, &mut rootfs)?;
+        artifacts.push(ArtifactRef {
+            name: a.name.clone(),
+            version: a.version.clone(),
+            url: req.url.clone(),
+            sha256: req.sha256.clone(),
+        });
+    }
+    for o in &profile.overlays {
+        overlay::copy(profile, o, &mut rootfs)?;
+    }
+    match profile.runtime {
+        Runtime::Containerd => containerd::render(profile, &mut rootfs)?,
+        Runtime::CriDockerd => {
+            return Err(Error::Profile(format!(
+                "profile {}: the cri-dockerd runtime is not supported by this builder yet",
+                profile.name
+            ))
+            .into())
+        }
+    }
+
+    let tarball = dir.join("overlay.tar.gz");
+    let (overlay_sha256, overlay_size) = crate::pack::write_tar_gz(&root, &tarball, mtime)?;
+    let m = Manifest {
+        builder_version: crate::VERSION.to_string(),
+        profile: ProfileRef {
+            name: profile.name.clone(),
+            sha256: profile_sha.to_string(),
+        },
+        kubernetes: profile.kubernetes.to_string(),
+        runtime: profile.runtime.as_str().to_string(),
+        arch: arch.to_string(),
+        source_date_epoch: mtime,
+        artifacts,
+        overlay: OverlayRef {
+            file: "overlay.tar.gz".into(),
+            sha256: overlay_sha256.clone(),
+            size: overlay_size,
+        },
+        files: manifest::files_of(&rootfs),
+    };
+    let json = m.to_json();
+    write_output(&dir.join("manifest.json"), json.as_bytes())?;
+    let sums = BTreeMap::from([
+        ("overlay.tar.gz".to_string(), overlay_sha256.clone()),
+        (
+            "manifest.json".to_string(),
+            crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(json.as_bytes())),
+        ),
+    ]);
+    write_output(&dir.join("SHA256SUMS"), manifest::sha256sums(&sums).as_bytes())?;
+    Ok(ArchOutput {
+        arch,
+        dir: dir.to_path_buf(),
+        overlay_sha256,
+        overlay_size,
+    })
+}
+
+fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The install path of a unit installed by an artifact, by file name.
+fn installed_unit<'a>(rootfs: &'a Rootfs, unit: &str) -> Option<&'a str> {
+    rootfs
+        .entries()
+        .keys()
+        .map(String::as_str)
+        .find(|p| p.ends_with(&format!("/systemd/system/{unit}")) && !p.contains(".wants/"))
+}
+
+/// Enables a unit the way `systemctl enable` would for `WantedBy=TARGET`.
+fn enable_unit(rootfs: &mut Rootfs, profile: &Profile, unit: &str, target: &str) -> Result<()> {
+    let path = installed_unit(rootfs, unit)
+        .ok_or_else(|| {
+            Error::Profile(format!(
+                "profile {}: no artifact installs the systemd unit {unit}; add it as an [[artifact]] \
+                 (pinned by sha256) with `to = \"/usr/local/lib/systemd/system/{unit}\"`",
+                profile.name
+            ))
+        })?
+        .to_string();
+    rootfs.symlink(
+        &format!("/etc/systemd/system/{target}.wants/{unit}"),
+        &path,
+        "template:systemd-enable",
+    )
+}

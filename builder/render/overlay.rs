@@ -1,0 +1,85 @@
+//! Copying a static overlay tree (overlays/NAME) into the rootfs. Overlays are looked up
+//! beside the profile, then in ./overlays, then among those built into the binary.
+//! Modes: 0755 for files that are executable on disk (built-in: under a `bin`/`sbin`
+//! folder), 0644 otherwise; links are refused (an overlay is plain files).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use include_dir::{include_dir, Dir, DirEntry};
+
+use crate::install::Rootfs;
+use crate::profile::{OverlayRef, Profile};
+
+static BUILTIN_OVERLAYS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/overlays");
+
+pub fn copy(profile: &Profile, o: &OverlayRef, rootfs: &mut Rootfs) -> Result<()> {
+    let source = format!("overlay:{}", o.name);
+    let mut dirs = profile.overlay_dirs.clone();
+    dirs.push("overlays".into());
+    for base in dirs {
+        let dir = base.join(&o.name);
+        if dir.is_dir() {
+            return copy_dir(&dir, "", &source, rootfs);
+        }
+    }
+    if let Some(dir) = BUILTIN_OVERLAYS.get_dir(&o.name) {
+        return copy_builtin(dir, &o.name, &source, rootfs);
+    }
+    Err(o.loc.error(format_args!(
+        "overlay {:?} not found: create overlays/{}/ beside the profiles folder (or in the current folder)",
+        o.name, o.name
+    )))
+}
+
+fn copy_dir(host: &Path, rel: &str, source: &str, rootfs: &mut Rootfs) -> Result<()> {
+    let mut names: Vec<_> = fs::read_dir(host)
+        .with_context(|| format!("listing overlay folder {}", host.display()))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("listing overlay folder {}", host.display()))?;
+    names.sort();
+    for name in names {
+        let name = name
+            .into_string()
+            .map_err(|n| anyhow::anyhow!("overlay file name {n:?} under {} is not UTF-8", host.display()))?;
+        let path = host.join(&name);
+        let target = format!("{rel}/{name}");
+        let meta = fs::symlink_metadata(&path).with_context(|| format!("inspecting {}", path.display()))?;
+        if meta.is_dir() {
+            copy_dir(&path, &target, source, rootfs)?;
+        } else if meta.is_file() {
+            let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+            let f = fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            rootfs.write_file(&target, mode, source, f)?;
+        } else {
+            anyhow::bail!(
+                "overlay file {} is not a plain file or folder; overlays hold files only",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn copy_builtin(dir: &Dir<'_>, name: &str, source: &str, rootfs: &mut Rootfs) -> Result<()> {
+    let mut entries: Vec<&DirEntry<'_>> = dir.entries().iter().collect();
+    entries.sort_by_key(|e| e.path().to_path_buf());
+    for e in entries {
+        match e {
+            DirEntry::Dir(d) => copy_builtin(d, name, source, rootfs)?,
+            DirEntry::File(f) => {
+                let rel = f.path().strip_prefix(name).unwrap_or(f.path());
+                let target = format!("/{}", rel.display());
+                let in_bin = rel
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .is_some_and(|n| n == "bin" || n == "sbin");
+                rootfs.write_bytes(&target, if in_bin { 0o755 } else { 0o644 }, source, f.contents())?;
+            }
+        }
+    }
+    Ok(())
+}

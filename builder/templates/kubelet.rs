@@ -1,0 +1,104 @@
+//! `/var/lib/kubelet/kubeadm-flags.env` for a Kubernetes minor, in kubeadm's own format: one
+//! `KUBELET_KUBEADM_ARGS="..."` line, `--name=value` arguments sorted by name then value.
+//!
+//! Version rules (kubernetes CHANGELOGs): `--container-runtime=remote` only up to 1.25 (kubeadm
+//! stopped writing it in 1.26, the kubelet removed it in 1.27); `--pod-infra-container-image`
+//! up to 1.34 (removed in 1.35).
+
+use std::collections::BTreeMap;
+
+use crate::profile::KubeMinor;
+
+/// Flags builder derives from the profile; a profile may not set them in `extra_args`.
+pub const MANAGED_FLAGS: &[&str] = &[
+    "container-runtime",
+    "container-runtime-endpoint",
+    "image-service-endpoint",
+    "pod-infra-container-image",
+];
+
+/// The kubelet flags for a node of `minor` talking to `endpoint`.
+pub fn flags(
+    minor: KubeMinor,
+    endpoint: &str,
+    sandbox_image: &str,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut args = extra.clone();
+    if minor.0 <= 25 {
+        args.insert("container-runtime".into(), "remote".into());
+    }
+    args.insert("container-runtime-endpoint".into(), endpoint.into());
+    if minor.0 < 35 {
+        args.insert("pod-infra-container-image".into(), sandbox_image.into());
+    }
+    args
+}
+
+/// Go's `%q` for the characters that can appear here.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The file's text (kubeadm writes no comment into it, and neither do we).
+pub fn kubeadm_flags_env(args: &BTreeMap<String, String>) -> String {
+    let joined: Vec<String> = args.iter().map(|(k, v)| format!("--{k}={v}")).collect();
+    format!("KUBELET_KUBEADM_ARGS={}\n", go_quote(&joined.join(" ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::templates::assert_golden;
+
+    const SOCK: &str = "unix:///var/run/containerd/containerd.sock";
+    const PAUSE: &str = "registry.k8s.io/pause:3.10.1";
+
+    fn render(minor: u32) -> String {
+        let extra = BTreeMap::from([("node-labels".to_string(), "node.kubernetes.io/runtime=containerd".to_string())]);
+        kubeadm_flags_env(&flags(KubeMinor(minor), SOCK, PAUSE, &extra))
+    }
+
+    #[test]
+    fn goldens_per_version_band() {
+        assert_golden("kubeadm-flags-1.24.env", &render(24));
+        assert_golden("kubeadm-flags-1.30.env", &render(30));
+        assert_golden("kubeadm-flags-1.36.env", &render(36));
+    }
+
+    #[test]
+    fn version_boundaries() {
+        assert!(render(25).contains("--container-runtime=remote"));
+        assert!(!render(26).contains("--container-runtime=remote"));
+        assert!(!render(27).contains("--container-runtime="));
+        assert!(render(34).contains("--pod-infra-container-image="));
+        assert!(!render(35).contains("--pod-infra-container-image"));
+        for m in 20..40 {
+            assert!(render(m).contains(&format!("--container-runtime-endpoint={SOCK}")));
+        }
+    }
+
+    #[test]
+    fn one_sorted_line() {
+        let text = render(30);
+        assert_eq!(text.lines().count(), 1);
+        let inner = text.trim_end().strip_prefix("KUBELET_KUBEADM_ARGS=\"").unwrap().strip_suffix('"').unwrap();
+        let names: Vec<&str> = inner.split(' ').map(|a| a.split('=').next().unwrap()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+}
