@@ -36,11 +36,21 @@ pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &mut Rootfs)
         }
         ArtifactKind::TarGz => {
             let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-            install_tar(artifact, url, GzDecoder::new(BufReader::with_capacity(256 * 1024, f)), rootfs)
+            install_tar(
+                artifact,
+                url,
+                GzDecoder::new(BufReader::with_capacity(256 * 1024, f)),
+                rootfs,
+            )
         }
         ArtifactKind::Tar => {
             let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-            install_tar(artifact, url, BufReader::with_capacity(256 * 1024, f), rootfs)
+            install_tar(
+                artifact,
+                url,
+                BufReader::with_capacity(256 * 1024, f),
+                rootfs,
+            )
         }
     }
 }
@@ -75,7 +85,12 @@ fn destination(rule: &InstallRule, member: &str) -> String {
     }
 }
 
-fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &mut Rootfs) -> Result<()> {
+fn install_tar(
+    artifact: &Artifact,
+    url: &str,
+    reader: impl Read,
+    rootfs: &mut Rootfs,
+) -> Result<()> {
     let source = format!("artifact:{}", artifact.name);
     let unsafe_member = |member: &str, why: &str| -> anyhow::Error {
         Error::UnsafeArchive {
@@ -95,18 +110,28 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &mut R
         .entries()
         .with_context(|| format!("reading archive {url} of artifact {}", artifact.name))?;
     for entry in entries {
-        let mut entry = entry.with_context(|| format!("reading archive {url} of artifact {}", artifact.name))?;
+        let mut entry = entry
+            .with_context(|| format!("reading archive {url} of artifact {}", artifact.name))?;
         let raw = String::from_utf8(entry.path_bytes().into_owned())
             .map_err(|_| unsafe_member("<non-UTF-8 name>", "has a name that is not UTF-8"))?;
         let name = clean_member(&raw).map_err(|why| unsafe_member(&raw, why))?;
         let ty = entry.header().entry_type();
         match ty {
-            EntryType::Block | EntryType::Char => return Err(unsafe_member(&raw, "is a device node")),
+            EntryType::Block | EntryType::Char => {
+                return Err(unsafe_member(&raw, "is a device node"))
+            }
             EntryType::Fifo => return Err(unsafe_member(&raw, "is a FIFO")),
             EntryType::Directory => continue,
             EntryType::Regular | EntryType::Continuous | EntryType::Symlink | EntryType::Link => {}
-            EntryType::GNUSparse => return Err(unsafe_member(&raw, "is a sparse file (not supported)")),
-            _ => return Err(unsafe_member(&raw, "has a member type builder does not install")),
+            EntryType::GNUSparse => {
+                return Err(unsafe_member(&raw, "is a sparse file (not supported)"))
+            }
+            _ => {
+                return Err(unsafe_member(
+                    &raw,
+                    "has a member type builder does not install",
+                ))
+            }
         }
         if name.is_empty() {
             continue;
@@ -117,10 +142,14 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &mut R
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
             if ty == EntryType::Symlink && !link_stays_inside(&format!("/{name}"), &t) {
-                return Err(unsafe_member(&raw, &format!("is a link to {t:?}, which leaves the archive")));
+                return Err(unsafe_member(
+                    &raw,
+                    &format!("is a link to {t:?}, which leaves the archive"),
+                ));
             }
             if ty == EntryType::Link {
-                let cleaned = clean_member(&t).map_err(|why| unsafe_member(&raw, &format!("is a hard link that {why}")))?;
+                let cleaned = clean_member(&t)
+                    .map_err(|why| unsafe_member(&raw, &format!("is a hard link that {why}")))?;
                 Some(cleaned)
             } else {
                 Some(t)
@@ -187,7 +216,11 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &mut R
             return Err(rule.loc.error(format_args!(
                 "install rule from = {:?} matches no member of {url} (members: {}); fix the glob",
                 rule.from.as_deref().unwrap_or(""),
-                if shown.is_empty() { "none".to_string() } else { shown.join(", ") }
+                if shown.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown.join(", ")
+                }
             )));
         }
     }

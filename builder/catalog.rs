@@ -62,7 +62,11 @@ impl Catalog {
 
     /// The digest of release `name` `version` for `arch`, if the catalog has it.
     pub fn lookup(&self, name: &str, version: &str, arch: &str) -> Option<&str> {
-        self.releases.get(name)?.get(arch)?.get(version).map(String::as_str)
+        self.releases
+            .get(name)?
+            .get(arch)?
+            .get(version)
+            .map(String::as_str)
     }
 
     /// The digest of a file (a systemd unit) by its exact URL.
@@ -85,7 +89,9 @@ mod tests {
         assert_eq!(c.lookup("containerd", "2.3.4", "s390x"), None);
         assert_eq!(c.lookup("docker-static", "28.3.3", "arm64"), None);
         assert!(c
-            .lookup_url("https://raw.githubusercontent.com/containerd/containerd/v2.3.4/containerd.service")
+            .lookup_url(
+                "https://raw.githubusercontent.com/containerd/containerd/v2.3.4/containerd.service"
+            )
             .is_some());
     }
 
@@ -99,7 +105,10 @@ mod tests {
             .flat_map(|v| v.values())
             .chain(c.units.values());
         for d in all {
-            assert!(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()), "{d}");
+            assert!(
+                d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{d}"
+            );
         }
     }
 }

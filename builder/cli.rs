@@ -90,7 +90,12 @@ pub struct RenderArgs {
     #[arg(long, default_value = "dist", value_name = "DIR")]
     pub out: PathBuf,
     /// mtime of every archive entry (seconds since the epoch); 0 when unset
-    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "SOURCE_DATE_EPOCH",
+        default_value_t = 0,
+        value_name = "SECONDS"
+    )]
     pub source_date_epoch: u64,
 }
 
@@ -164,6 +169,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.global.mirrors.len(), 1);
-        assert!(Cli::try_parse_from(["builder", "render", "-p", "x", "--mirror", "nothing"]).is_err());
+        assert!(
+            Cli::try_parse_from(["builder", "render", "-p", "x", "--mirror", "nothing"]).is_err()
+        );
     }
 }

@@ -31,9 +31,15 @@ impl Mirror {
         if from.is_empty() || to.is_empty() {
             return Err(format!("{s:?}: both FROM and TO must be non-empty"));
         }
-        let scheme_ok = |u: &str| ["http://", "https://", "file://"].iter().any(|p| u.starts_with(p));
+        let scheme_ok = |u: &str| {
+            ["http://", "https://", "file://"]
+                .iter()
+                .any(|p| u.starts_with(p))
+        };
         if !scheme_ok(from) || !scheme_ok(to) {
-            return Err(format!("{s:?}: FROM and TO must be URLs (http://, https:// or file://)"));
+            return Err(format!(
+                "{s:?}: FROM and TO must be URLs (http://, https:// or file://)"
+            ));
         }
         Ok(Mirror {
             from: from.to_string(),
@@ -48,7 +54,10 @@ pub fn apply_mirrors(url: &str, mirrors: &[Mirror]) -> String {
         .iter()
         .filter(|m| url.starts_with(&m.from))
         .max_by_key(|m| m.from.len())
-        .map_or_else(|| url.to_string(), |m| format!("{}{}", m.to, &url[m.from.len()..]))
+        .map_or_else(
+            || url.to_string(),
+            |m| format!("{}{}", m.to, &url[m.from.len()..]),
+        )
 }
 
 /// How to fetch.
@@ -123,7 +132,10 @@ pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<S
                 let Some(req) = unique.get(i) else { break };
                 let r = fetch_one(req, &cache, client.as_ref(), opts);
                 let failed = r.is_err();
-                results.lock().unwrap_or_else(|p| p.into_inner()).insert(i, r);
+                results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(i, r);
                 if failed {
                     // Stop handing out new work; downloads under way finish or fail on their own.
                     next.store(usize::MAX / 2, Ordering::SeqCst);
@@ -263,7 +275,13 @@ fn download(
                 Error::Fetch(format!("bad URL {url}: {}", error_chain(&e))).into(),
             ))
         }
-        Err(e) => return Err(Attempt::Transient(format!("cannot reach {}: {}", host_of(url), error_chain(&e)))),
+        Err(e) => {
+            return Err(Attempt::Transient(format!(
+                "cannot reach {}: {}",
+                host_of(url),
+                error_chain(&e)
+            )))
+        }
     };
     let status = resp.status();
     if !status.is_success() {
@@ -288,7 +306,11 @@ fn download(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Attempt::Transient(format!("download from {url} cut off: {e}"))),
+            Err(e) => {
+                return Err(Attempt::Transient(format!(
+                    "download from {url} cut off: {e}"
+                )))
+            }
         };
         partial.write_all(&buf[..n]).map_err(|e| {
             Attempt::Final(anyhow::Error::new(e).context("writing the download into the cache"))
@@ -338,8 +360,14 @@ mod tests {
             apply_mirrors("https://github.com/containerd/containerd/x.tgz", &m),
             "http://m/ctr/containerd/x.tgz"
         );
-        assert_eq!(apply_mirrors("https://github.com/opencontainers/runc", &m), "http://m/gh/opencontainers/runc");
-        assert_eq!(apply_mirrors("https://dl.k8s.io/x", &m), "https://dl.k8s.io/x");
+        assert_eq!(
+            apply_mirrors("https://github.com/opencontainers/runc", &m),
+            "http://m/gh/opencontainers/runc"
+        );
+        assert_eq!(
+            apply_mirrors("https://dl.k8s.io/x", &m),
+            "https://dl.k8s.io/x"
+        );
         assert!(Mirror::parse("github=mirror").is_err());
     }
 

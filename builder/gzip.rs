@@ -46,7 +46,8 @@ impl<W: Write> ParGzWriter<W> {
     fn header(&mut self) -> io::Result<()> {
         if !self.wrote_header {
             // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown).
-            self.out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])?;
+            self.out
+                .write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])?;
             self.wrote_header = true;
         }
         Ok(())
@@ -54,7 +55,9 @@ impl<W: Write> ParGzWriter<W> {
 
     fn drain(&mut self, keep: usize) -> io::Result<()> {
         while self.pending.len() > keep {
-            let Some(job) = self.pending.pop_front() else { break };
+            let Some(job) = self.pending.pop_front() else {
+                break;
+            };
             let data = job
                 .join()
                 .map_err(|_| io::Error::other("a compression thread panicked"))??;
@@ -65,12 +68,16 @@ impl<W: Write> ParGzWriter<W> {
 
     fn submit(&mut self, last: bool) -> io::Result<()> {
         self.header()?;
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(if last { 0 } else { CHUNK }));
+        let data = std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(if last { 0 } else { CHUNK }),
+        );
         self.crc.update(&data);
         self.total += data.len() as u64;
         let level = self.level;
-        self.pending
-            .push_back(std::thread::spawn(move || deflate_chunk(&data, level, last)));
+        self.pending.push_back(std::thread::spawn(move || {
+            deflate_chunk(&data, level, last)
+        }));
         self.drain(self.max_pending)
     }
 
@@ -106,7 +113,11 @@ impl<W: Write> Write for ParGzWriter<W> {
 fn deflate_chunk(data: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
     let mut c = Compress::new(Compression::new(level), false);
     let mut out = Vec::with_capacity(data.len() / 2 + 1024);
-    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
     loop {
         if out.capacity() - out.len() < 64 * 1024 {
             out.reserve(out.capacity().max(64 * 1024));
@@ -133,7 +144,9 @@ mod tests {
 
     fn sample(n: usize) -> Vec<u8> {
         // Compressible but not trivial: a counter mixed with text.
-        (0..n).map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[i % 3] & 0x3f).collect()
+        (0..n)
+            .map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[i % 3] & 0x3f)
+            .collect()
     }
 
     fn gz(data: &[u8]) -> Vec<u8> {
@@ -150,7 +163,9 @@ mod tests {
             let data = sample(n);
             let packed = gz(&data);
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&packed[..]).read_to_end(&mut back).unwrap();
+            flate2::read::GzDecoder::new(&packed[..])
+                .read_to_end(&mut back)
+                .unwrap();
             assert_eq!(back, data, "size {n}");
             // Also readable by a multi-member-unaware decoder: it is one member.
             assert_eq!(&packed[..4], &[0x1f, 0x8b, 8, 0]);

@@ -41,7 +41,7 @@ pub struct Rootfs {
 
 /// Checks an absolute in-rootfs path and returns it without the leading '/'.
 fn relative(path: &str) -> Result<&str> {
-    crate::profile::check_target(path).map_err(|e| Error::Internal(e))?;
+    crate::profile::check_target(path).map_err(Error::Internal)?;
     if path.ends_with('/') {
         return Err(Error::Internal(format!("{path:?} names a folder, not a file")).into());
     }
@@ -113,7 +113,13 @@ impl Rootfs {
     }
 
     /// Writes a file from a reader, hashing it on the way; returns its sha256.
-    pub fn write_file(&mut self, path: &str, mode: u32, source: &str, mut content: impl Read) -> Result<String> {
+    pub fn write_file(
+        &mut self,
+        path: &str,
+        mode: u32,
+        source: &str,
+        mut content: impl Read,
+    ) -> Result<String> {
         let rel = relative(path)?;
         self.claim(path, source)?;
         let host = self.make_parents(rel)?;
@@ -147,7 +153,13 @@ impl Rootfs {
         Ok(sha256)
     }
 
-    pub fn write_bytes(&mut self, path: &str, mode: u32, source: &str, bytes: &[u8]) -> Result<String> {
+    pub fn write_bytes(
+        &mut self,
+        path: &str,
+        mode: u32,
+        source: &str,
+        bytes: &[u8],
+    ) -> Result<String> {
         self.write_file(path, mode, source, bytes)
     }
 
@@ -234,11 +246,18 @@ mod tests {
     fn writes_record_digest_mode_and_refuse_doubles() {
         let dir = tempfile::tempdir().unwrap();
         let mut r = Rootfs::new(dir.path());
-        let sha = r.write_bytes("/usr/local/bin/x", 0o755, "artifact:a", b"hello").unwrap();
-        assert_eq!(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        let sha = r
+            .write_bytes("/usr/local/bin/x", 0o755, "artifact:a", b"hello")
+            .unwrap();
+        assert_eq!(
+            sha,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         let meta = fs::metadata(dir.path().join("usr/local/bin/x")).unwrap();
         assert_eq!(meta.permissions().mode() & 0o7777, 0o755);
-        let e = r.write_bytes("/usr/local/bin/x", 0o755, "artifact:b", b"again").unwrap_err();
+        let e = r
+            .write_bytes("/usr/local/bin/x", 0o755, "artifact:b", b"again")
+            .unwrap_err();
         assert!(format!("{e}").contains("written twice"), "{e}");
     }
 

@@ -7,7 +7,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = builder::cli::Cli::parse();
+    let cli = match builder::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; a bad command line is the user's input (1).
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     match std::panic::catch_unwind(|| builder::cli::run(cli)) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(err)) => {

@@ -83,7 +83,8 @@ pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
 
 impl Manifest {
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let mut s = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         s.push('\n');
         s
     }
@@ -91,7 +92,10 @@ impl Manifest {
 
 /// `sha256sum -c` lines, sorted by file name.
 pub fn sha256sums(files: &BTreeMap<String, String>) -> String {
-    files.iter().map(|(name, sha)| format!("{sha}  {name}\n")).collect()
+    files
+        .iter()
+        .map(|(name, sha)| format!("{sha}  {name}\n"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -105,6 +109,13 @@ mod tests {
             ("manifest.json".to_string(), "cd".repeat(32)),
         ]);
         let s = sha256sums(&m);
-        assert_eq!(s, format!("{}  manifest.json\n{}  overlay.tar.gz\n", "cd".repeat(32), "ab".repeat(32)));
+        assert_eq!(
+            s,
+            format!(
+                "{}  manifest.json\n{}  overlay.tar.gz\n",
+                "cd".repeat(32),
+                "ab".repeat(32)
+            )
+        );
     }
 }

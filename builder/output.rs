@@ -18,7 +18,8 @@ pub struct Staging {
 impl Staging {
     pub fn begin(out: &Path, profile: &str) -> Result<Staging> {
         let created_out = !out.exists();
-        fs::create_dir_all(out).with_context(|| format!("creating output folder {}", out.display()))?;
+        fs::create_dir_all(out)
+            .with_context(|| format!("creating output folder {}", out.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix(".builder-staging-")
             .tempdir_in(out)
@@ -63,12 +64,15 @@ impl Staging {
                 if had_old {
                     let _ = fs::rename(&old, &target);
                 }
-                return Err(anyhow::Error::new(e).context(format!("moving the new output to {}", target.display())));
+                return Err(anyhow::Error::new(e)
+                    .context(format!("moving the new output to {}", target.display())));
             }
         }
         // Dropping the TempDir removes the old outputs moved aside.
         if let Some(tmp) = self.tmp.take() {
-            tmp.close().with_context(|| format!("removing the staging folder in {}", self.out.display()))?;
+            tmp.close().with_context(|| {
+                format!("removing the staging folder in {}", self.out.display())
+            })?;
         }
         self.created_out = false;
         Ok(())

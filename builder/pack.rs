@@ -28,14 +28,19 @@ pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64) -> Result<(String, u64
     let gz = tar
         .into_inner()
         .with_context(|| format!("writing {}", dest.display()))?;
-    let mut hashing = gz.finish().with_context(|| format!("writing {}", dest.display()))?;
-    hashing.flush().with_context(|| format!("writing {}", dest.display()))?;
+    let mut hashing = gz
+        .finish()
+        .with_context(|| format!("writing {}", dest.display()))?;
+    hashing
+        .flush()
+        .with_context(|| format!("writing {}", dest.display()))?;
     let (sha, size) = (hex(&hashing.hasher.finalize()), hashing.size);
     let file = hashing
         .inner
         .into_inner()
         .map_err(|e| anyhow::anyhow!("writing {}: {}", dest.display(), e.error()))?;
-    file.sync_data().with_context(|| format!("syncing {}", dest.display()))?;
+    file.sync_data()
+        .with_context(|| format!("syncing {}", dest.display()))?;
     Ok((sha, size))
 }
 
@@ -53,7 +58,12 @@ fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header
     h
 }
 
-fn append_dir<W: Write>(tar: &mut tar::Builder<W>, host: &Path, rel: &str, mtime: u64) -> Result<()> {
+fn append_dir<W: Write>(
+    tar: &mut tar::Builder<W>,
+    host: &Path,
+    rel: &str,
+    mtime: u64,
+) -> Result<()> {
     let mut names: Vec<Vec<u8>> = Vec::new();
     for entry in fs::read_dir(host).with_context(|| format!("listing {}", host.display()))? {
         let entry = entry.with_context(|| format!("listing {}", host.display()))?;
@@ -64,8 +74,13 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, host: &Path, rel: &str, mtime
         let name = String::from_utf8(name)
             .map_err(|_| anyhow::anyhow!("a file name under {} is not UTF-8", host.display()))?;
         let path = host.join(&name);
-        let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-        let meta = fs::symlink_metadata(&path).with_context(|| format!("inspecting {}", path.display()))?;
+        let rel_path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let meta = fs::symlink_metadata(&path)
+            .with_context(|| format!("inspecting {}", path.display()))?;
         let mode = meta.permissions().mode() & 0o7777;
         let ft = meta.file_type();
         if ft.is_dir() {
@@ -74,7 +89,8 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, host: &Path, rel: &str, mtime
                 .with_context(|| format!("adding {rel_path}/"))?;
             append_dir(tar, &path, &rel_path, mtime)?;
         } else if ft.is_symlink() {
-            let target = fs::read_link(&path).with_context(|| format!("reading link {}", path.display()))?;
+            let target =
+                fs::read_link(&path).with_context(|| format!("reading link {}", path.display()))?;
             let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
             tar.append_link(&mut h, &rel_path, &target)
                 .with_context(|| format!("adding link {rel_path}"))?;
@@ -119,7 +135,11 @@ mod tests {
         fs::create_dir_all(d.path().join("etc")).unwrap();
         fs::write(d.path().join("usr/local/bin/b"), b"bbb").unwrap();
         fs::write(d.path().join("usr/local/bin/a"), b"aaa").unwrap();
-        fs::set_permissions(d.path().join("usr/local/bin/a"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(
+            d.path().join("usr/local/bin/a"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         fs::write(d.path().join("etc/x.conf"), b"x").unwrap();
         std::os::unix::fs::symlink("a", d.path().join("usr/local/bin/c")).unwrap();
         d
@@ -155,7 +175,16 @@ mod tests {
         }
         assert_eq!(
             names,
-            ["etc/", "etc/x.conf", "usr/", "usr/local/", "usr/local/bin/", "usr/local/bin/a", "usr/local/bin/b", "usr/local/bin/c"]
+            [
+                "etc/",
+                "etc/x.conf",
+                "usr/",
+                "usr/local/",
+                "usr/local/bin/",
+                "usr/local/bin/a",
+                "usr/local/bin/b",
+                "usr/local/bin/c"
+            ]
         );
     }
 }

@@ -85,9 +85,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 // Validated types.
 
 /// A CPU architecture, spelled as Kubernetes and the release assets spell it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     Amd64,
@@ -483,9 +481,9 @@ fn is_path_like(spec: &str) -> bool {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        })
         && !name.starts_with('.')
 }
 
@@ -523,9 +521,9 @@ impl Lookup {
             }));
         }
         if let Some(file) = BUILTIN_PROFILES.get_file(format!("{spec}.toml")) {
-            let text = file.contents_utf8().ok_or_else(|| {
-                Error::Internal(format!("built-in profile {spec} is not UTF-8"))
-            })?;
+            let text = file
+                .contents_utf8()
+                .ok_or_else(|| Error::Internal(format!("built-in profile {spec} is not UTF-8")))?;
             return Ok(Arc::new(Source {
                 name: format!("<built-in>/{spec}.toml"),
                 dir: None,
@@ -759,8 +757,7 @@ pub fn valid_version(v: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
     let suffix_ok = suffix.is_none_or(|s| {
         !s.is_empty()
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
     });
     core_ok && suffix_ok
@@ -778,7 +775,9 @@ pub fn version_triple(v: &str) -> (u32, u32, u32) {
 }
 
 fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn parse_minor(v: &At<String>) -> Result<KubeMinor> {
@@ -833,11 +832,15 @@ fn parse_mode(rule: &At<RawInstall>) -> Result<u32> {
 /// A target path must be absolute, normalised and stay inside the rootfs.
 pub fn check_target(to: &str) -> std::result::Result<(), String> {
     if !to.starts_with('/') {
-        return Err(format!("install target {to:?} must be an absolute path such as \"/usr/local/bin/\""));
+        return Err(format!(
+            "install target {to:?} must be an absolute path such as \"/usr/local/bin/\""
+        ));
     }
     let body = to.trim_end_matches('/');
     if body.is_empty() {
-        return Err(format!("install target {to:?} is the root itself; name a folder or file"));
+        return Err(format!(
+            "install target {to:?} is the root itself; name a folder or file"
+        ));
     }
     for part in body[1..].split('/') {
         if part.is_empty() || part == "." || part == ".." {
@@ -915,7 +918,10 @@ fn validate_pins((pins, loc): &(RawPins, Loc)) -> Result<Pins> {
                 }
                 per_arch.insert(arch, s.clone());
             }
-            Ok(Pins { any: None, per_arch })
+            Ok(Pins {
+                any: None,
+                per_arch,
+            })
         }
     }
 }
@@ -926,7 +932,8 @@ fn arch_list() -> String {
 
 fn validate_url(u: &At<String>) -> Result<()> {
     let s = u.get();
-    let scheme_ok = s.starts_with("https://") || s.starts_with("http://") || s.starts_with("file://");
+    let scheme_ok =
+        s.starts_with("https://") || s.starts_with("http://") || s.starts_with("file://");
     if !scheme_ok {
         return Err(u.loc().error(format_args!(
             "URL {s:?} must start with https://, http:// or file://"
@@ -937,7 +944,8 @@ fn validate_url(u: &At<String>) -> Result<()> {
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         let close = after.find('}').ok_or_else(|| {
-            u.loc().error("unclosed '{' in URL; placeholders are {version}, {arch}, {uname_arch}")
+            u.loc()
+                .error("unclosed '{' in URL; placeholders are {version}, {arch}, {uname_arch}")
         })?;
         let key = &after[..close];
         if !matches!(key, "version" | "arch" | "uname_arch") {
@@ -1176,7 +1184,11 @@ pub struct Listed {
 fn description_of(text: &str) -> String {
     text.parse::<toml::Table>()
         .ok()
-        .and_then(|t| t.get("description").and_then(|d| d.as_str()).map(str::to_string))
+        .and_then(|t| {
+            t.get("description")
+                .and_then(|d| d.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_default()
 }
 
@@ -1188,7 +1200,11 @@ pub fn list(lookup: &Lookup) -> Result<Vec<Listed>> {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
         out.insert(
             name.clone(),
             Listed {
@@ -1205,7 +1221,11 @@ pub fn list(lookup: &Lookup) -> Result<Vec<Listed>> {
             if path.extension().and_then(|e| e.to_str()) != Some("toml") {
                 continue;
             }
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+            let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
                 continue;
             };
             let text = std::fs::read_to_string(&path)
@@ -1323,7 +1343,10 @@ pub fn resolved_toml(p: &Profile, catalog: &Catalog) -> Result<Resolved> {
     let origin = if from_catalog.is_empty() {
         "every pin comes from the profile".to_string()
     } else {
-        format!("pins from the built-in catalog: {}", from_catalog.join(", "))
+        format!(
+            "pins from the built-in catalog: {}",
+            from_catalog.join(", ")
+        )
     };
     Ok(Resolved { origin, body })
 }
@@ -1397,17 +1420,29 @@ install = [{ to = "/usr/local/sbin/runc", mode = "0755" }]
     #[test]
     fn wrong_schema_is_named() {
         let e = err_of(&MINIMAL.replace("schema = 1", "schema = 2"));
-        assert!(e.contains("p.toml:1:1") && e.contains("unsupported schema 2"), "{e}");
+        assert!(
+            e.contains("p.toml:1:1") && e.contains("unsupported schema 2"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_version_unknown_arch_and_bad_minor() {
         let e = err_of(&MINIMAL.replace("\"1.4.3\"", "\"v1.4\""));
-        assert!(e.contains("p.toml:9:11") && e.contains("bad version"), "{e}");
+        assert!(
+            e.contains("p.toml:9:11") && e.contains("bad version"),
+            "{e}"
+        );
         let e = err_of(&MINIMAL.replace("[\"amd64\"]", "[\"x86_64\"]"));
-        assert!(e.contains("p.toml:5:9") && e.contains("unknown arch"), "{e}");
+        assert!(
+            e.contains("p.toml:5:9") && e.contains("unknown arch"),
+            "{e}"
+        );
         let e = err_of(&MINIMAL.replace("\"1.30\"", "\"130\""));
-        assert!(e.contains("p.toml:3:14") && e.contains("bad Kubernetes minor"), "{e}");
+        assert!(
+            e.contains("p.toml:3:14") && e.contains("bad Kubernetes minor"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1419,8 +1454,12 @@ install = [{ to = "/usr/local/sbin/runc", mode = "0755" }]
 
     #[test]
     fn cri_dockerd_below_124_warns() {
-        let p = load_text(&MINIMAL.replace("\"containerd\"", "\"cri-dockerd\"").replace("1.30", "1.23"))
-            .unwrap();
+        let p = load_text(
+            &MINIMAL
+                .replace("\"containerd\"", "\"cri-dockerd\"")
+                .replace("1.30", "1.23"),
+        )
+        .unwrap();
         assert!(p.warnings[0].contains("not needed yet"), "{:?}", p.warnings);
     }
 
@@ -1455,7 +1494,10 @@ install = [{ to = "/usr/local/sbin/runc", mode = "0755" }]
         // runc 1.4.3 amd64 is in the shipped catalog.
         let amd = a.pin(Arch::Amd64, &cat).unwrap();
         assert_eq!(amd.origin, PinOrigin::Catalog);
-        assert_eq!(amd.sha256, "f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60");
+        assert_eq!(
+            amd.sha256,
+            "f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60"
+        );
         let e = err_of(&text.replace("0000000000", "zz00000000"));
         assert!(e.contains("64 lowercase hex"), "{e}");
     }
@@ -1463,8 +1505,16 @@ install = [{ to = "/usr/local/sbin/runc", mode = "0755" }]
     #[test]
     fn missing_pin_says_how_to_pin() {
         let p = load_text(&MINIMAL.replace("1.4.3", "9.9.9")).unwrap();
-        let e = format!("{:#}", p.artifacts[0].pin(Arch::Amd64, &Catalog::builtin().unwrap()).unwrap_err());
-        assert!(e.contains("sha256.amd64 = ") && e.contains("p.toml:8:8"), "{e}");
+        let e = format!(
+            "{:#}",
+            p.artifacts[0]
+                .pin(Arch::Amd64, &Catalog::builtin().unwrap())
+                .unwrap_err()
+        );
+        assert!(
+            e.contains("sha256.amd64 = ") && e.contains("p.toml:8:8"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1498,15 +1548,26 @@ version = "1.4.2"
         let a = &p.artifacts[0];
         assert_eq!(a.version, "1.4.2");
         assert_eq!(a.install[0].to, "/usr/local/sbin/runc");
-        assert!(a.pins.any.is_none(), "a pin for 1.4.3 must not follow the move to 1.4.2");
+        assert!(
+            a.pins.any.is_none(),
+            "a pin for 1.4.3 must not follow the move to 1.4.2"
+        );
         assert_eq!(p.kubelet.extra_args["node-labels"], "site=a");
     }
 
     #[test]
     fn extends_loop_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.toml"), "schema = 1\nextends = \"./b.toml\"\n").unwrap();
-        std::fs::write(dir.path().join("b.toml"), "schema = 1\nextends = \"./a.toml\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("a.toml"),
+            "schema = 1\nextends = \"./b.toml\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.toml"),
+            "schema = 1\nextends = \"./a.toml\"\n",
+        )
+        .unwrap();
         let e = Lookup {
             local_dir: dir.path().join("none"),
         }

@@ -35,7 +35,9 @@ pub fn run(args: &RenderArgs, opts: &FetchOptions) -> Result<Vec<ArchOutput>> {
     let arches = select_arches(&profile, &args.arch)?;
     let catalog = Catalog::builtin()?;
     let resolved = crate::profile::resolved_toml(&profile, &catalog)?;
-    let profile_sha = crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(resolved.body.as_bytes()));
+    let profile_sha = crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(
+        resolved.body.as_bytes(),
+    ));
 
     // Every pin is resolved before anything is fetched: a missing pin fails fast.
     let mut requests = Vec::new();
@@ -57,7 +59,15 @@ pub fn run(args: &RenderArgs, opts: &FetchOptions) -> Result<Vec<ArchOutput>> {
     let mut outputs = Vec::new();
     for arch in &arches {
         let dir = staging.arch_dir(*arch)?;
-        let out = build_arch(&profile, *arch, &requests, &files, &dir, args.source_date_epoch, &profile_sha)?;
+        let out = build_arch(
+            &profile,
+            *arch,
+            &requests,
+            &files,
+            &dir,
+            args.source_date_epoch,
+            &profile_sha,
+        )?;
         outputs.push(ArchOutput {
             dir: staging.final_dir(*arch),
             ..out
@@ -172,7 +182,10 @@ fn build_arch(
             crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(json.as_bytes())),
         ),
     ]);
-    write_output(&dir.join("SHA256SUMS"), manifest::sha256sums(&sums).as_bytes())?;
+    write_output(
+        &dir.join("SHA256SUMS"),
+        manifest::sha256sums(&sums).as_bytes(),
+    )?;
     Ok(ArchOutput {
         arch,
         dir: dir.to_path_buf(),

@@ -42,16 +42,24 @@ fn copy_dir(host: &Path, rel: &str, source: &str, rootfs: &mut Rootfs) -> Result
         .with_context(|| format!("listing overlay folder {}", host.display()))?;
     names.sort();
     for name in names {
-        let name = name
-            .into_string()
-            .map_err(|n| anyhow::anyhow!("overlay file name {n:?} under {} is not UTF-8", host.display()))?;
+        let name = name.into_string().map_err(|n| {
+            anyhow::anyhow!(
+                "overlay file name {n:?} under {} is not UTF-8",
+                host.display()
+            )
+        })?;
         let path = host.join(&name);
         let target = format!("{rel}/{name}");
-        let meta = fs::symlink_metadata(&path).with_context(|| format!("inspecting {}", path.display()))?;
+        let meta = fs::symlink_metadata(&path)
+            .with_context(|| format!("inspecting {}", path.display()))?;
         if meta.is_dir() {
             copy_dir(&path, &target, source, rootfs)?;
         } else if meta.is_file() {
-            let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
             let f = fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
             rootfs.write_file(&target, mode, source, f)?;
         } else {
@@ -77,7 +85,12 @@ fn copy_builtin(dir: &Dir<'_>, name: &str, source: &str, rootfs: &mut Rootfs) ->
                     .parent()
                     .and_then(|p| p.file_name())
                     .is_some_and(|n| n == "bin" || n == "sbin");
-                rootfs.write_bytes(&target, if in_bin { 0o755 } else { 0o644 }, source, f.contents())?;
+                rootfs.write_bytes(
+                    &target,
+                    if in_bin { 0o755 } else { 0o644 },
+                    source,
+                    f.contents(),
+                )?;
             }
         }
     }

@@ -92,9 +92,18 @@ mod tests {
 
     #[test]
     fn goldens() {
-        assert_golden("containerd-config-v2.toml", &config_toml("containerd", 2, &settings()));
-        assert_golden("containerd-config-v3.toml", &config_toml("containerd", 3, &settings()));
-        assert_golden("containerd-config-v4.toml", &config_toml("containerd", 4, &settings()));
+        assert_golden(
+            "containerd-config-v2.toml",
+            &config_toml("containerd", 2, &settings()),
+        );
+        assert_golden(
+            "containerd-config-v3.toml",
+            &config_toml("containerd", 3, &settings()),
+        );
+        assert_golden(
+            "containerd-config-v4.toml",
+            &config_toml("containerd", 4, &settings()),
+        );
     }
 
     #[test]

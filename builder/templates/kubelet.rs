@@ -68,7 +68,10 @@ mod tests {
     const PAUSE: &str = "registry.k8s.io/pause:3.10.1";
 
     fn render(minor: u32) -> String {
-        let extra = BTreeMap::from([("node-labels".to_string(), "node.kubernetes.io/runtime=containerd".to_string())]);
+        let extra = BTreeMap::from([(
+            "node-labels".to_string(),
+            "node.kubernetes.io/runtime=containerd".to_string(),
+        )]);
         kubeadm_flags_env(&flags(KubeMinor(minor), SOCK, PAUSE, &extra))
     }
 
@@ -95,8 +98,16 @@ mod tests {
     fn one_sorted_line() {
         let text = render(30);
         assert_eq!(text.lines().count(), 1);
-        let inner = text.trim_end().strip_prefix("KUBELET_KUBEADM_ARGS=\"").unwrap().strip_suffix('"').unwrap();
-        let names: Vec<&str> = inner.split(' ').map(|a| a.split('=').next().unwrap()).collect();
+        let inner = text
+            .trim_end()
+            .strip_prefix("KUBELET_KUBEADM_ARGS=\"")
+            .unwrap()
+            .strip_suffix('"')
+            .unwrap();
+        let names: Vec<&str> = inner
+            .split(' ')
+            .map(|a| a.split('=').next().unwrap())
+            .collect();
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);

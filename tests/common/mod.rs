@@ -1,0 +1,542 @@
+//! Test support: a loopback HTTP server that can misbehave, fake upstream release artifacts
+//! in their real layouts, profiles pointing at them, and a runner for the real binary.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use sha2::{Digest, Sha256};
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How the server answers one path.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    Ok(Vec<u8>),
+    /// Answer with this status (and an empty body).
+    Status(u16),
+    /// Fail with `status` the first `times` requests, then serve the body.
+    FailFirst {
+        times: usize,
+        status: u16,
+        body: Vec<u8>,
+    },
+    /// Promise the whole body, send half, hang up.
+    Truncate(Vec<u8>),
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Behaviour>,
+    hits: HashMap<String, usize>,
+}
+
+/// A loopback HTTP/1.1 server for artifacts; stops when dropped.
+pub struct Server {
+    pub addr: String,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let st = st.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(conn, &st);
+                });
+            }
+        });
+        Server {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn route(&self, path: &str, b: Behaviour) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_string(), b);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        *self.state.lock().unwrap().hits.get(path).unwrap_or(&0)
+    }
+
+    pub fn total_hits(&self) -> usize {
+        self.state.lock().unwrap().hits.values().sum()
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+    }
+    let behaviour = {
+        let mut st = state.lock().unwrap();
+        let n = {
+            let e = st.hits.entry(path.clone()).or_insert(0);
+            *e += 1;
+            *e
+        };
+        match st.routes.get(&path).cloned() {
+            Some(Behaviour::FailFirst {
+                times,
+                status,
+                body,
+            }) => {
+                if n <= times {
+                    Behaviour::Status(status)
+                } else {
+                    Behaviour::Ok(body)
+                }
+            }
+            Some(b) => b,
+            None => Behaviour::Status(404),
+        }
+    };
+    match behaviour {
+        Behaviour::Ok(body) => {
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            conn.write_all(&body)?;
+        }
+        Behaviour::Status(code) => {
+            write!(
+                conn,
+                "HTTP/1.1 {code} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+        }
+        Behaviour::Truncate(body) => {
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            conn.write_all(&body[..body.len() / 2])?;
+        }
+        Behaviour::FailFirst { .. } => unreachable!(),
+    }
+    conn.flush()
+}
+
+/// One entry of a tar archive the tests build.
+pub enum Member<'a> {
+    File(&'a str, &'a [u8], u32),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    Hardlink(&'a str, &'a str),
+    CharDevice(&'a str),
+}
+
+/// Builds a tar (gzip-compressed when `gz`) from members, writing names verbatim (so tests can
+/// build hostile archives the `tar` crate's safe helpers would refuse to create).
+pub fn tar_bytes(members: &[Member], gz: bool) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for m in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        let (name, data): (&str, &[u8]) = match m {
+            Member::File(n, d, mode) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(*mode);
+                h.set_size(d.len() as u64);
+                (n, d)
+            }
+            Member::Dir(n) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                (n, &[])
+            }
+            Member::Symlink(n, t) | Member::Hardlink(n, t) => {
+                h.set_entry_type(if matches!(m, Member::Symlink(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                });
+                h.set_mode(0o777);
+                h.set_size(0);
+                h.as_old_mut().linkname[..t.len()].copy_from_slice(t.as_bytes());
+                (n, &[])
+            }
+            Member::CharDevice(n) => {
+                h.set_entry_type(tar::EntryType::Char);
+                h.set_mode(0o600);
+                h.set_size(0);
+                (n, &[])
+            }
+        };
+        let raw = &mut h.as_old_mut().name;
+        raw.fill(0);
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    if !gz {
+        return tar;
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&tar).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A shell script standing in for a binary.
+pub fn fake_bin(name: &str, arch: &str) -> Vec<u8> {
+    format!("#!/bin/sh\n# fake {name} for {arch}\necho {name}\n").into_bytes()
+}
+
+/// A containerd.service like the upstream one (ExecStart=/usr/local/bin/containerd).
+pub const CONTAINERD_UNIT: &str = "\
+[Unit]
+Description=containerd container runtime
+Documentation=https://containerd.io
+After=network.target local-fs.target
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=/usr/local/bin/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+";
+
+/// Fake upstream artifacts served in their release layouts; remembers their digests.
+pub struct Upstream {
+    pub server: Server,
+    /// (artifact, arch) -> sha256; arch "any" for arch-independent files.
+    pub pins: HashMap<(String, String), String>,
+}
+
+pub const ARCHES: [&str; 2] = ["amd64", "arm64"];
+
+impl Upstream {
+    pub fn start() -> Upstream {
+        let mut up = Upstream {
+            server: Server::start(),
+            pins: HashMap::new(),
+        };
+        for arch in ARCHES {
+            let ctr = tar_bytes(
+                &[
+                    Member::Dir("bin/"),
+                    Member::File("bin/containerd", &fake_bin("containerd", arch), 0o755),
+                    Member::File(
+                        "bin/containerd-shim-runc-v2",
+                        &fake_bin("shim", arch),
+                        0o755,
+                    ),
+                    Member::File("bin/ctr", &fake_bin("ctr", arch), 0o755),
+                ],
+                true,
+            );
+            up.serve(
+                "containerd",
+                arch,
+                &format!("/containerd/v2.1.9/containerd-2.1.9-linux-{arch}.tar.gz"),
+                ctr,
+            );
+            up.serve(
+                "runc",
+                arch,
+                &format!("/runc/v1.4.3/runc.{arch}"),
+                fake_bin("runc", arch),
+            );
+            let cni = tar_bytes(
+                &[
+                    Member::Dir("./"),
+                    Member::File("./bridge", &fake_bin("bridge", arch), 0o755),
+                    Member::File("./host-local", &fake_bin("host-local", arch), 0o755),
+                    Member::File("./loopback", &fake_bin("loopback", arch), 0o755),
+                ],
+                true,
+            );
+            up.serve(
+                "cni-plugins",
+                arch,
+                &format!("/cni/v1.9.1/cni-plugins-linux-{arch}-v1.9.1.tgz"),
+                cni,
+            );
+            let crictl = tar_bytes(
+                &[Member::File("crictl", &fake_bin("crictl", arch), 0o755)],
+                true,
+            );
+            up.serve(
+                "crictl",
+                arch,
+                &format!("/crictl/v1.36.0/crictl-v1.36.0-linux-{arch}.tar.gz"),
+                crictl,
+            );
+        }
+        up.serve(
+            "containerd-service",
+            "any",
+            "/raw/v2.1.9/containerd.service",
+            CONTAINERD_UNIT.as_bytes().to_vec(),
+        );
+        up
+    }
+
+    pub fn serve(&mut self, artifact: &str, arch: &str, path: &str, body: Vec<u8>) {
+        self.pins
+            .insert((artifact.into(), arch.into()), sha256_hex(&body));
+        self.server.route(path, Behaviour::Ok(body));
+    }
+
+    pub fn pin(&self, artifact: &str, arch: &str) -> &str {
+        &self.pins[&(artifact.to_string(), arch.to_string())]
+    }
+
+    fn pins_toml(&self, artifact: &str) -> String {
+        if let Some(any) = self.pins.get(&(artifact.to_string(), "any".to_string())) {
+            return format!("sha256 = \"{any}\"\n");
+        }
+        ARCHES
+            .iter()
+            .map(|a| format!("sha256.{a} = \"{}\"\n", self.pin(artifact, a)))
+            .collect()
+    }
+
+    /// A containerd profile (containerd `version`, Kubernetes `kube`) fetching from this server.
+    pub fn containerd_profile(&self, name: &str, containerd_version: &str, kube: &str) -> String {
+        let base = format!("http://{}", self.server.addr);
+        format!(
+            r#"schema = 1
+name = "{name}"
+description = "test profile"
+kubernetes = "{kube}"
+runtime = "containerd"
+arch = ["amd64", "arm64"]
+overlays = ["kubernetes-node"]
+
+[containerd]
+sandbox_image = "registry.k8s.io/pause:3.10.1"
+
+[kubelet]
+extra_args = {{ "node-labels" = "node.kubernetes.io/runtime=containerd" }}
+
+[[artifact]]
+name = "containerd"
+version = "{containerd_version}"
+url = "{base}/containerd/v2.1.9/containerd-2.1.9-linux-{{arch}}.tar.gz"
+{ctr}install = [{{ from = "bin/*", to = "/usr/local/bin/", mode = "0755" }}]
+
+[[artifact]]
+name = "containerd-service"
+version = "2.1.9"
+url = "{base}/raw/v{{version}}/containerd.service"
+{unit}install = [{{ to = "/usr/local/lib/systemd/system/containerd.service", mode = "0644" }}]
+
+[[artifact]]
+name = "runc"
+version = "1.4.3"
+url = "{base}/runc/v{{version}}/runc.{{arch}}"
+{runc}install = [{{ to = "/usr/local/sbin/runc", mode = "0755" }}]
+
+[[artifact]]
+name = "cni-plugins"
+version = "1.9.1"
+url = "{base}/cni/v{{version}}/cni-plugins-linux-{{arch}}-v{{version}}.tgz"
+{cni}install = [{{ from = "*", to = "/opt/cni/bin/", mode = "0755" }}]
+
+[[artifact]]
+name = "crictl"
+version = "1.36.0"
+url = "{base}/crictl/v{{version}}/crictl-v{{version}}-linux-{{arch}}.tar.gz"
+{crictl}install = [{{ from = "crictl", to = "/usr/local/bin/", mode = "0755" }}]
+"#,
+            ctr = self.pins_toml("containerd"),
+            unit = self.pins_toml("containerd-service"),
+            runc = self.pins_toml("runc"),
+            cni = self.pins_toml("cni-plugins"),
+            crictl = self.pins_toml("crictl"),
+        )
+    }
+}
+
+/// A scratch folder with profiles/, a cache and an output folder; runs the real binary in it.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("profiles")).unwrap();
+        Workspace { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("dist")
+    }
+
+    pub fn write_profile(&self, name: &str, text: &str) -> PathBuf {
+        let p = self
+            .dir
+            .path()
+            .join("profiles")
+            .join(format!("{name}.toml"));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Runs `builder ARGS` in the workspace with its cache; SOURCE_DATE_EPOCH unset.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_builder"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env("BUILDER_CACHE_DIR", self.cache())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("BUILDER_OFFLINE")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("ALL_PROXY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    pub fn render(&self, profile: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "render",
+            "--profile",
+            profile,
+            "--out",
+            "dist",
+            "--retries",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[track_caller]
+pub fn assert_ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Every file under `dir` with its bytes (for "unchanged" checks).
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return out;
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p.clone());
+                out.push((p, Vec::new()));
+            } else if meta.is_file() {
+                let mut v = Vec::new();
+                std::fs::File::open(&p)
+                    .unwrap()
+                    .read_to_end(&mut v)
+                    .unwrap();
+                out.push((p, v));
+            } else {
+                out.push((p, b"<link>".to_vec()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
