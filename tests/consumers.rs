@@ -1,0 +1,221 @@
+//! The rendered files checked by the programs that read them on a node: containerd 1.x (config
+//! version 2), containerd 2.x (version 3) and systemd-analyze. `ci/test.sh` provides every
+//! consumer and sets BUILDER_REQUIRE_CONSUMERS=1, so a missing one fails there; under a plain
+//! `cargo test` a missing consumer is skipped and the test says so on stderr.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The consumer's path, or None (skip) when it is not installed and not required.
+fn consumer(what: &str, path: Option<PathBuf>) -> Option<PathBuf> {
+    match path {
+        Some(p) if p.exists() => Some(p),
+        _ => {
+            if std::env::var_os("BUILDER_REQUIRE_CONSUMERS").is_some() {
+                panic!("{what} is required (BUILDER_REQUIRE_CONSUMERS is set) but was not found; run ci/test.sh");
+            }
+            // Straight to the stderr handle: libtest's capture would hide an eprintln!.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP: {what} not found; run ci/test.sh for the consumer checks"
+            );
+            None
+        }
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Renders a containerd profile (containerd `version`, Kubernetes `kube`) for amd64.
+fn render(version: &str, kube: &str) -> (Upstream, Workspace, PathBuf) {
+    let up = Upstream::start();
+    let ws = Workspace::new();
+    ws.write_profile("node", &up.containerd_profile("node", version, kube));
+    assert_ok(&ws.render("node", &["--arch", "amd64"]));
+    let root = ws.out().join("node/amd64/rootfs");
+    (up, ws, root)
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts containerd with `config` under a temp dir, returns `ctr plugins ls` and `config dump`.
+fn run_containerd(bin: &Path, config: &Path) -> (String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("c.sock");
+    let log = std::fs::File::create(tmp.path().join("log")).unwrap();
+    let daemon = Daemon(
+        Command::new(bin)
+            .arg("--config")
+            .arg(config)
+            .arg("--root")
+            .arg(tmp.path().join("root"))
+            .arg("--state")
+            .arg(tmp.path().join("state"))
+            .arg("--address")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while !sock.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "containerd did not start; log:\n{}",
+            std::fs::read_to_string(tmp.path().join("log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ctr = bin.with_file_name("ctr");
+    let plugins = Command::new(&ctr)
+        .arg("--address")
+        .arg(&sock)
+        .args(["plugins", "ls"])
+        .output()
+        .unwrap();
+    assert_ok(&plugins);
+    drop(daemon);
+    let dump = Command::new(bin).arg("--config").arg(config).args(["config", "dump"]).output().unwrap();
+    assert_ok(&dump);
+    (stdout(&plugins), stdout(&dump))
+}
+
+fn plugin_ok(plugins: &str, ty: &str, id: &str) -> bool {
+    plugins.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 4 && f[0] == ty && f[1] == id && f[f.len() - 1] == "ok"
+    })
+}
+
+fn version_of(bin: &Path) -> String {
+    stdout(&Command::new(bin).arg("--version").output().unwrap())
+}
+
+#[test]
+fn containerd_1x_runs_cri_with_the_version_2_config() {
+    let Some(bin) = consumer(
+        "containerd 1.x",
+        std::env::var_os("BUILDER_CONTAINERD1").map(PathBuf::from).or_else(|| which("containerd")),
+    ) else {
+        return;
+    };
+    let v = version_of(&bin);
+    if !v.split_whitespace().nth(2).is_some_and(|s| s.starts_with("1.")) {
+        consumer("containerd 1.x (found a different version)", None);
+        return;
+    }
+    let (_up, _ws, root) = render("1.7.34", "1.30");
+    let config = root.join("etc/containerd/config.toml");
+    assert!(std::fs::read_to_string(&config).unwrap().contains("version = 2"));
+    let (plugins, dump) = run_containerd(&bin, &config);
+    assert!(plugin_ok(&plugins, "io.containerd.grpc.v1", "cri"), "{v}: cri is not ok:\n{plugins}");
+    assert!(dump.contains("SystemdCgroup = true"), "{dump}");
+    assert!(dump.contains("sandbox_image = \"registry.k8s.io/pause:3.10.1\""), "{dump}");
+    assert!(dump.contains("config_path = \"/etc/containerd/certs.d\""), "{dump}");
+}
+
+#[test]
+fn containerd_2x_runs_cri_with_the_version_3_config() {
+    let Some(bin) = consumer(
+        "containerd 2.x (BUILDER_CONTAINERD2)",
+        std::env::var_os("BUILDER_CONTAINERD2").map(PathBuf::from),
+    ) else {
+        return;
+    };
+    let (_up, _ws, root) = render("2.1.9", "1.36");
+    let config = root.join("etc/containerd/config.toml");
+    assert!(std::fs::read_to_string(&config).unwrap().contains("version = 3"));
+    let (plugins, dump) = run_containerd(&bin, &config);
+    assert!(plugin_ok(&plugins, "io.containerd.cri.v1", "runtime"), "{plugins}");
+    assert!(plugin_ok(&plugins, "io.containerd.cri.v1", "images"), "{plugins}");
+    assert!(dump.contains("SystemdCgroup = true"), "{dump}");
+    assert!(dump.contains("sandbox = 'registry.k8s.io/pause:3.10.1'"), "{dump}");
+    assert!(dump.contains("config_path = '/etc/containerd/certs.d'"), "{dump}");
+}
+
+#[test]
+fn containerd_2x_refuses_a_broken_render() {
+    // The check above must be able to fail: a config key containerd rejects is caught.
+    let Some(bin) = consumer(
+        "containerd 2.x (BUILDER_CONTAINERD2)",
+        std::env::var_os("BUILDER_CONTAINERD2").map(PathBuf::from),
+    ) else {
+        return;
+    };
+    let (_up, _ws, root) = render("2.1.9", "1.36");
+    let config = root.join("etc/containerd/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace("version = 3", "version = 4");
+    let broken = root.join("broken.toml");
+    std::fs::write(&broken, text).unwrap();
+    let o = Command::new(&bin).arg("--config").arg(&broken).args(["config", "dump"]).output().unwrap();
+    assert!(!o.status.success(), "containerd 2.1 accepted config version 4");
+}
+
+/// A copy of the rootfs with the host's systemd units, as `systemd-analyze verify --root` needs.
+pub fn verify_root(rootfs: &Path) -> tempfile::TempDir {
+    let r = tempfile::tempdir().unwrap();
+    let cp = Command::new("cp").arg("-a").arg(format!("{}/.", rootfs.display())).arg(r.path()).output().unwrap();
+    assert_ok(&cp);
+    std::fs::create_dir_all(r.path().join("usr/lib/systemd")).unwrap();
+    let host_units = ["/lib/systemd/system", "/usr/lib/systemd/system"]
+        .into_iter()
+        .find(|p| Path::new(p).is_dir())
+        .unwrap();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(host_units)
+        .arg(r.path().join("usr/lib/systemd/"))
+        .output()
+        .unwrap();
+    assert_ok(&cp);
+    r
+}
+
+fn verify(root: &Path, unit: &str) -> std::process::Output {
+    Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", root.display()))
+        .arg(unit)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn systemd_accepts_the_installed_units() {
+    if consumer("systemd-analyze", which("systemd-analyze")).is_none() {
+        return;
+    }
+    let (_up, _ws, rootfs) = render("2.1.9", "1.36");
+    let r = verify_root(&rootfs);
+    let unit = "/usr/local/lib/systemd/system/containerd.service";
+    let o = verify(r.path(), unit);
+    assert_ok(&o);
+    assert!(!stderr(&o).contains("containerd.service"), "warnings about the unit:\n{}", stderr(&o));
+    // The enable link resolves inside the root.
+    let o = verify(r.path(), "/etc/systemd/system/multi-user.target.wants/containerd.service");
+    assert_ok(&o);
+    // And the check can fail: without the binary the unit is refused.
+    std::fs::remove_file(r.path().join("usr/local/bin/containerd")).unwrap();
+    let o = verify(r.path(), unit);
+    assert!(!o.status.success(), "verify passed without /usr/local/bin/containerd");
+}
