@@ -1,15 +1,18 @@
 //! The files a containerd node needs beyond the artifacts: config.toml in the pinned
-//! release's config version, crictl.yaml, kubeadm-flags.env, and the unit enabled.
+//! release's config version, crictl.yaml, the kubelet's files, and the unit enabled.
 
 use anyhow::Result;
 
 use crate::error::Error;
 use crate::install::Rootfs;
 use crate::profile::{version_triple, Profile};
-use crate::templates::{containerd, crictl, kubelet};
+use crate::templates::{containerd, crictl};
 
 /// kubeadm's name for containerd's CRI socket.
 pub const ENDPOINT: &str = "unix:///var/run/containerd/containerd.sock";
+
+/// Units to enable and start, in order.
+pub const UNITS: &[&str] = &["containerd.service"];
 
 pub fn render(profile: &Profile, rootfs: &mut Rootfs) -> Result<()> {
     let release = profile.artifact("containerd").ok_or_else(|| {
@@ -31,17 +34,7 @@ pub fn render(profile: &Profile, rootfs: &mut Rootfs) -> Result<()> {
         "template:crictl",
         crictl::crictl_yaml(&profile.name, ENDPOINT).as_bytes(),
     )?;
-    let flags = kubelet::flags(
-        profile.kubernetes,
-        ENDPOINT,
-        &profile.containerd.sandbox_image,
-        &profile.kubelet.extra_args,
-    );
-    rootfs.write_bytes(
-        "/var/lib/kubelet/kubeadm-flags.env",
-        0o644,
-        "template:kubeadm-flags",
-        kubelet::kubeadm_flags_env(&flags).as_bytes(),
-    )?;
+    super::kubelet::render(profile, rootfs, ENDPOINT, &profile.containerd.sandbox_image)?;
+    super::require_file(rootfs, profile, "/usr/local/bin/containerd", "containerd")?;
     super::enable_unit(rootfs, profile, "containerd.service", "multi-user.target")
 }

@@ -3,6 +3,8 @@
 //! manifest and sums; finally move everything into place at once.
 
 mod containerd;
+mod cri_dockerd;
+mod kubelet;
 mod overlay;
 
 use std::collections::BTreeMap;
@@ -144,13 +146,7 @@ fn build_arch(
     }
     match profile.runtime {
         Runtime::Containerd => containerd::render(profile, &mut rootfs)?,
-        Runtime::CriDockerd => {
-            return Err(Error::Profile(format!(
-                "profile {}: the cri-dockerd runtime is not supported by this builder yet",
-                profile.name
-            ))
-            .into())
-        }
+        Runtime::CriDockerd => cri_dockerd::render(profile, &mut rootfs)?,
     }
 
     let tarball = dir.join("overlay.tar.gz");
@@ -205,6 +201,28 @@ fn installed_unit<'a>(rootfs: &'a Rootfs, unit: &str) -> Option<&'a str> {
         .keys()
         .map(String::as_str)
         .find(|p| p.ends_with(&format!("/systemd/system/{unit}")) && !p.contains(".wants/"))
+}
+
+/// The runtime's CRI socket (as kubeadm spells it) and the units to enable and start.
+pub fn runtime_units(runtime: Runtime) -> (&'static str, &'static [&'static str]) {
+    match runtime {
+        Runtime::Containerd => (containerd::ENDPOINT, containerd::UNITS),
+        Runtime::CriDockerd => (cri_dockerd::ENDPOINT, cri_dockerd::UNITS),
+    }
+}
+
+/// Fails unless an artifact installed `path` (the runtime's files refer to it).
+fn require_file(rootfs: &Rootfs, profile: &Profile, path: &str, what: &str) -> Result<()> {
+    if rootfs.get(path).is_some() {
+        return Ok(());
+    }
+    Err(Error::Profile(format!(
+        "profile {}: no artifact installs {path} ({what}), which the {} runtime's units and config run; \
+         add the [[artifact]] or fix its install rule's `to`",
+        profile.name,
+        profile.runtime.as_str()
+    ))
+    .into())
 }
 
 /// Enables a unit the way `systemctl enable` would for `WantedBy=TARGET`.

@@ -53,6 +53,17 @@ fn go_quote(s: &str) -> String {
     out
 }
 
+/// `/var/lib/kubelet/instance-config.yaml` from 1.34 on: with kubeadm's NodeLocalCRISocket
+/// (beta and on by default in 1.34, GA in 1.36) kubeadm reads the node's CRI socket from this
+/// KubeletConfiguration patch instead of a node annotation. Written as kubeadm writes it.
+pub fn instance_config(minor: KubeMinor, endpoint: &str) -> Option<String> {
+    (minor.0 >= 34).then(|| {
+        format!(
+            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncontainerRuntimeEndpoint: {endpoint}\n"
+        )
+    })
+}
+
 /// The file's text (kubeadm writes no comment into it, and neither do we).
 pub fn kubeadm_flags_env(args: &BTreeMap<String, String>) -> String {
     let joined: Vec<String> = args.iter().map(|(k, v)| format!("--{k}={v}")).collect();
@@ -92,6 +103,15 @@ mod tests {
         for m in 20..40 {
             assert!(render(m).contains(&format!("--container-runtime-endpoint={SOCK}")));
         }
+    }
+
+    #[test]
+    fn instance_config_from_134() {
+        assert!(instance_config(KubeMinor(33), SOCK).is_none());
+        assert_golden(
+            "kubelet-instance-config.yaml",
+            &instance_config(KubeMinor(34), SOCK).unwrap(),
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod containerd;
 pub mod crictl;
+pub mod docker;
 pub mod kubelet;
 
 /// The header line for files that take `#` comments.

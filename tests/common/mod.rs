@@ -267,6 +267,80 @@ OOMScoreAdjust=-999
 WantedBy=multi-user.target
 ";
 
+/// Units shaped like moby's and cri-dockerd's: their binaries at /usr/bin, as upstream ships them.
+pub const DOCKER_SERVICE: &str = "\
+[Unit]
+Description=Docker Application Container Engine
+After=network-online.target docker.socket firewalld.service containerd.service
+Wants=network-online.target containerd.service
+Requires=docker.socket
+
+[Service]
+Type=notify
+ExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock
+ExecReload=/bin/kill -s HUP $MAINPID
+TimeoutStartSec=0
+RestartSec=2
+Restart=always
+LimitNOFILE=infinity
+Delegate=yes
+KillMode=process
+OOMScoreAdjust=-500
+
+[Install]
+WantedBy=multi-user.target
+";
+
+pub const DOCKER_SOCKET: &str = "\
+[Unit]
+Description=Docker Socket for the API
+
+[Socket]
+ListenStream=/run/docker.sock
+SocketMode=0660
+SocketUser=root
+SocketGroup=docker
+
+[Install]
+WantedBy=sockets.target
+";
+
+pub const CRI_DOCKER_SERVICE: &str = "\
+[Unit]
+Description=CRI Interface for Docker Application Container Engine
+After=network-online.target firewalld.service docker.service
+Wants=network-online.target
+Requires=cri-docker.socket
+
+[Service]
+Type=notify
+ExecStart=/usr/bin/cri-dockerd --container-runtime-endpoint fd://
+ExecReload=/bin/kill -s HUP $MAINPID
+TimeoutSec=0
+RestartSec=2
+Restart=always
+Delegate=yes
+KillMode=process
+
+[Install]
+WantedBy=multi-user.target
+";
+
+pub const CRI_DOCKER_SOCKET: &str = "\
+[Unit]
+Description=CRI Docker Socket for the API
+PartOf=cri-docker.service
+
+[Socket]
+ListenStream=%t/cri-dockerd.sock
+SocketMode=0660
+SocketUser=root
+SocketGroup=docker
+
+[Install]
+WantedBy=sockets.target
+";
+
 /// Fake upstream artifacts served in their release layouts; remembers their digests.
 pub struct Upstream {
     pub server: Server,
@@ -340,7 +414,173 @@ impl Upstream {
             "/raw/v2.1.9/containerd.service",
             CONTAINERD_UNIT.as_bytes().to_vec(),
         );
+        up.serve_docker();
         up
+    }
+
+    fn serve_docker(&mut self) {
+        let names = [
+            "docker",
+            "dockerd",
+            "containerd",
+            "ctr",
+            "containerd-shim-runc-v2",
+            "docker-init",
+            "docker-proxy",
+            "runc",
+        ];
+        let bodies: Vec<(String, Vec<u8>)> = names
+            .iter()
+            .map(|b| (format!("docker/{b}"), fake_bin(b, "amd64")))
+            .collect();
+        let mut members = vec![Member::Dir("docker/")];
+        members.extend(bodies.iter().map(|(n, d)| Member::File(n, d, 0o755)));
+        self.serve(
+            "docker-static",
+            "amd64",
+            "/docker/x86_64/docker-28.3.3.tgz",
+            tar_bytes(&members, true),
+        );
+        let bin = fake_bin("cri-dockerd", "amd64");
+        let cri = tar_bytes(
+            &[
+                Member::Dir("cri-dockerd/"),
+                Member::File("cri-dockerd/cri-dockerd", &bin, 0o755),
+            ],
+            true,
+        );
+        self.serve(
+            "cri-dockerd",
+            "amd64",
+            "/cri-dockerd/v0.3.26/cri-dockerd-0.3.26.amd64.tgz",
+            cri,
+        );
+        for (name, path, body) in [
+            (
+                "docker-service",
+                "/moby/v28.3.3/docker.service",
+                DOCKER_SERVICE,
+            ),
+            (
+                "docker-socket",
+                "/moby/v28.3.3/docker.socket",
+                DOCKER_SOCKET,
+            ),
+            (
+                "containerd-service-17",
+                "/raw/v1.7.34/containerd.service",
+                CONTAINERD_UNIT,
+            ),
+            (
+                "cri-docker-service",
+                "/mirantis/v0.3.25/cri-docker.service",
+                CRI_DOCKER_SERVICE,
+            ),
+            (
+                "cri-docker-socket",
+                "/mirantis/v0.3.25/cri-docker.socket",
+                CRI_DOCKER_SOCKET,
+            ),
+        ] {
+            self.serve(name, "any", path, body.as_bytes().to_vec());
+        }
+    }
+
+    fn pin_line(&self, artifact: &str, arch: &str) -> String {
+        format!("sha256.{arch} = \"{}\"\n", self.pin(artifact, arch))
+    }
+
+    /// A cri-dockerd profile (amd64; Kubernetes `kube`) fetching from this server.
+    pub fn cri_dockerd_profile(&self, name: &str, kube: &str) -> String {
+        let base = format!("http://{}", self.server.addr);
+        let unit = |artifact: &str, version: &str, path: &str, to: &str| {
+            let key = if artifact == "containerd-service" {
+                "containerd-service-17"
+            } else {
+                artifact
+            };
+            format!(
+                "[[artifact]]\nname = \"{artifact}\"\nversion = \"{version}\"\nurl = \"{base}{path}\"\n{}install = [{{ to = \"{to}\", mode = \"0644\" }}]\n\n",
+                self.pins_toml(key)
+            )
+        };
+        let mut text = format!(
+            r#"schema = 1
+name = "{name}"
+description = "test cri-dockerd profile"
+kubernetes = "{kube}"
+runtime = "cri-dockerd"
+arch = ["amd64"]
+overlays = ["kubernetes-node"]
+
+[docker]
+sandbox_image = "registry.k8s.io/pause:3.10.1"
+
+[kubelet]
+extra_args = {{ "node-labels" = "node.kubernetes.io/runtime=cri-dockerd" }}
+
+[[artifact]]
+name = "docker-static"
+version = "28.3.3"
+url = "{base}/docker/{{uname_arch}}/docker-{{version}}.tgz"
+{docker}install = [{{ from = "docker/*", to = "/usr/local/bin/", mode = "0755" }}]
+
+[[artifact]]
+name = "cri-dockerd"
+version = "0.3.26"
+url = "{base}/cri-dockerd/v{{version}}/cri-dockerd-{{version}}.{{arch}}.tgz"
+{cri}install = [{{ from = "cri-dockerd/cri-dockerd", to = "/usr/local/bin/", mode = "0755" }}]
+
+[[artifact]]
+name = "cni-plugins"
+version = "1.9.1"
+url = "{base}/cni/v{{version}}/cni-plugins-linux-{{arch}}-v{{version}}.tgz"
+{cni}install = [{{ from = "*", to = "/opt/cni/bin/", mode = "0755" }}]
+
+[[artifact]]
+name = "crictl"
+version = "1.36.0"
+url = "{base}/crictl/v{{version}}/crictl-v{{version}}-linux-{{arch}}.tar.gz"
+{crictl}install = [{{ from = "crictl", to = "/usr/local/bin/", mode = "0755" }}]
+
+"#,
+            docker = self.pin_line("docker-static", "amd64"),
+            cri = self.pin_line("cri-dockerd", "amd64"),
+            cni = self.pin_line("cni-plugins", "amd64"),
+            crictl = self.pin_line("crictl", "amd64"),
+        );
+        let dir = "/usr/local/lib/systemd/system";
+        text += &unit(
+            "docker-service",
+            "28.3.3",
+            "/moby/v28.3.3/docker.service",
+            &format!("{dir}/docker.service"),
+        );
+        text += &unit(
+            "docker-socket",
+            "28.3.3",
+            "/moby/v28.3.3/docker.socket",
+            &format!("{dir}/docker.socket"),
+        );
+        text += &unit(
+            "containerd-service",
+            "1.7.34",
+            "/raw/v1.7.34/containerd.service",
+            &format!("{dir}/containerd.service"),
+        );
+        text += &unit(
+            "cri-docker-service",
+            "0.3.25",
+            "/mirantis/v0.3.25/cri-docker.service",
+            &format!("{dir}/cri-docker.service"),
+        );
+        text += &unit(
+            "cri-docker-socket",
+            "0.3.25",
+            "/mirantis/v0.3.25/cri-docker.socket",
+            &format!("{dir}/cri-docker.socket"),
+        );
+        text
     }
 
     pub fn serve(&mut self, artifact: &str, arch: &str, path: &str, body: Vec<u8>) {

@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# ci/bench.sh: the performance benchmark of issue 2 ("Performance"). A benchmark that prints
+# figures, not a timed test: a missed target is reported ("target missed"), never a failure.
+# It exits non-zero only if something it runs fails (a render, the shell pipeline, the build).
+#
+# What it measures
+#   Real-size fake upstream artifacts (containerd tar.gz ~105 MB of binaries in bin/, runc 12 MB
+#   bare, cni-plugins .tgz with 18 plugins of 3-5 MB, crictl tar.gz with one 40 MB member, the
+#   containerd.service unit) are generated once from real ELF files of this machine (so they
+#   compress like release binaries) and served by `python3 -m http.server` on 127.0.0.1 only.
+#   A profile modelled on profiles/containerd.toml points at them, with sha256 pins computed here.
+#   Each round runs, alternating:
+#     builder cold  `builder render` with a fresh, empty --cache-dir (downloads everything)
+#     shell cold    the pipeline a CI job would write by hand for the same overlay: curl each
+#                   artifact, `sha256sum -c`, `tar -x` / `install` into a rootfs, write the
+#                   config files, `tar --sort=name ... | gzip -n > overlay.tar.gz`
+#     builder warm  `builder render` with the cache the cold run filled
+#     shell warm    the same pipeline with the downloads already on disk (no curl; everything
+#                   else, `sha256sum -c` included, as in the cold run)
+#   Wall time of each run (output removed before, not timed) and the peak RSS of builder
+#   (`/usr/bin/time -f %M`). Printed: medians, builder/shell ratios, max peak RSS, and the
+#   overlay.tar.gz sizes of both, so their compression can be compared.
+#
+# Targets (issue 2)
+#   cold: builder at most 1/2 of the shell pipeline's time
+#   warm: builder at most 1/3 of the shell pipeline's time
+#   peak memory of builder under 100 MiB, whatever the artifact size
+#
+# Usage (from the repo root):  bash ci/bench.sh
+# Environment:
+#   BENCH_ROUNDS     rounds (default 5)
+#   BENCH_DIR        where the generated artifacts are kept between runs (default /tmp/builder-bench)
+#   BENCH_SCALE      multiplies every artifact size (default 1; e.g. 3 to check memory stays flat)
+#   CARGO_TARGET_DIR honoured for the release build (default target/)
+# At the end, ci/bench-detect.sh is run if it exists.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+
+ROUNDS=${BENCH_ROUNDS:-5}
+BENCH_DIR=${BENCH_DIR:-/tmp/builder-bench}
+SCALE=${BENCH_SCALE:-1}
+GEN_VERSION=1   # bump when gen-artifacts.py or the packing below changes
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, got '$ROUNDS'"
+[[ $SCALE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SCALE must be a number, got '$SCALE'"
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------------
+for t in python3 curl sha256sum tar gzip install awk; do
+    command -v "$t" >/dev/null || die "$t is required"
+done
+if [[ ! -x /usr/bin/time ]]; then
+    log "installing GNU time (for peak RSS)"
+    if [[ $(id -u) -eq 0 ]]; then
+        apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+    else
+        sudo apt-get install -y -qq time >/dev/null || { sudo apt-get update -qq && sudo apt-get install -y -qq time >/dev/null; }
+    fi
+fi
+
+log "building builder (cargo build --release)"
+cargo build --release --quiet
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+BIN=$(cd "$TARGET_DIR/release" && pwd)/builder
+[[ -x $BIN ]] || die "no binary at $BIN after the build"
+
+# ---------------------------------------------------------------------------------------------
+# Artifacts: generated once per (generator version, scale), then reused.
+# ---------------------------------------------------------------------------------------------
+ART=$BENCH_DIR/artifacts-v$GEN_VERSION-x$SCALE
+FILES=(containerd-2.3.4-linux-amd64.tar.gz containerd.service runc.amd64
+       cni-plugins-linux-amd64-v1.9.1.tgz crictl-v1.36.0-linux-amd64.tar.gz)
+
+if [[ ! -f $ART/.complete ]]; then
+    log "generating artifacts in $ART (once; reused by later runs)"
+    rm -rf "$ART"
+    mkdir -p "$ART"
+    src=$ART/.src
+    python3 "$REPO/ci/bench/gen-artifacts.py" "$src" "$SCALE"
+    pack() {  # pack DIR MEMBER... > FILE: a deterministic tar.gz as upstream release scripts make
+        local dir=$1; shift
+        tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$dir" -cf - "$@" | gzip -n -6
+    }
+    pack "$src/containerd" bin >"$ART/containerd-2.3.4-linux-amd64.tar.gz"
+    pack "$src/cni" . >"$ART/cni-plugins-linux-amd64-v1.9.1.tgz"
+    pack "$src/crictl" crictl >"$ART/crictl-v1.36.0-linux-amd64.tar.gz"
+    mv "$src/runc.amd64" "$ART/runc.amd64"
+    cp "$REPO/ci/bench/containerd.service" "$ART/containerd.service"
+    rm -rf "$src"
+    touch "$ART/.complete"
+fi
+
+declare -A SHA
+for f in "${FILES[@]}"; do
+    SHA[$f]=$(sha256sum "$ART/$f" | cut -d' ' -f1)
+done
+
+# ---------------------------------------------------------------------------------------------
+# Work dir, loopback server, profile
+# ---------------------------------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/builder-bench-run.XXXXXX")
+SERVER_PID=
+cleanup() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Port 0: the kernel picks a free port; the server prints it ("... port N ...").
+python3 -u -m http.server --bind 127.0.0.1 --directory "$ART" 0 >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+PORT=
+for _ in $(seq 100); do
+    PORT=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$WORK/server.log" | head -n1)
+    [[ -n $PORT ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; die "http.server did not start"; }
+    sleep 0.1
+done
+[[ -n $PORT ]] || die "http.server did not report its port"
+BASE=http://127.0.0.1:$PORT
+curl -fsS -o /dev/null "$BASE/containerd.service" || die "the loopback server does not answer at $BASE"
+
+PROFILE=$WORK/bench.toml
+cat >"$PROFILE" <<EOF
+# Generated by ci/bench.sh: profiles/containerd.toml pointed at the loopback server.
+schema = 1
+name = "bench"
+description = "ci/bench.sh: containerd on loopback artifacts"
+kubernetes = "1.36"
+runtime = "containerd"
+arch = ["amd64"]
+overlays = ["kubernetes-node"]
+
+[containerd]
+sandbox_image = "registry.k8s.io/pause:3.10.1"
+systemd_cgroup = true
+config_path = "/etc/containerd/certs.d"
+
+[kubelet]
+extra_args = { "node-labels" = "node.kubernetes.io/runtime=containerd" }
+
+[[artifact]]
+name = "containerd"
+version = "2.3.4"
+url = "$BASE/containerd-{version}-linux-{arch}.tar.gz"
+sha256 = "${SHA[containerd-2.3.4-linux-amd64.tar.gz]}"
+install = [{ from = "bin/*", to = "/usr/local/bin/", mode = "0755" }]
+
+[[artifact]]
+name = "containerd-service"
+version = "2.3.4"
+url = "$BASE/containerd.service"
+sha256 = "${SHA[containerd.service]}"
+install = [{ to = "/usr/local/lib/systemd/system/containerd.service", mode = "0644" }]
+
+[[artifact]]
+name = "runc"
+version = "1.4.3"
+url = "$BASE/runc.{arch}"
+sha256 = "${SHA[runc.amd64]}"
+install = [{ to = "/usr/local/sbin/runc", mode = "0755" }]
+
+[[artifact]]
+name = "cni-plugins"
+version = "1.9.1"
+url = "$BASE/cni-plugins-linux-{arch}-v{version}.tgz"
+sha256 = "${SHA[cni-plugins-linux-amd64-v1.9.1.tgz]}"
+install = [{ from = "*", to = "/opt/cni/bin/", mode = "0755" }]
+
+[[artifact]]
+name = "crictl"
+version = "1.36.0"
+url = "$BASE/crictl-v{version}-linux-{arch}.tar.gz"
+sha256 = "${SHA[crictl-v1.36.0-linux-amd64.tar.gz]}"
+install = [{ from = "crictl", to = "/usr/local/bin/", mode = "0755" }]
+EOF
+
+# ---------------------------------------------------------------------------------------------
+# The runs
+# ---------------------------------------------------------------------------------------------
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# builder_run CACHE OUT: one render; appends seconds to $WORK/<label>.times, KiB to rss.
+builder_run() {
+    local label=$1 cache=$2 out=$3 t0 t1
+    rm -rf "$out"
+    t0=$(now)
+    if ! /usr/bin/time -f %M -o "$WORK/rss.last" \
+        "$BIN" -q render --profile "$PROFILE" --out "$out" --arch amd64 --cache-dir "$cache" \
+        >"$WORK/render.log" 2>&1; then
+        t1=$(now)
+        cat "$WORK/render.log" >&2
+        die "builder render ($label) failed after $(elapsed "$t0" "$t1") s"
+    fi
+    t1=$(now)
+    echo "$(elapsed "$t0" "$t1")" >>"$WORK/$label.times"
+    tail -n1 "$WORK/rss.last" >>"$WORK/rss"
+}
+
+# The hand-written CI pipeline for the same overlay. $1 = downloads dir, $2 = output dir,
+# $3 = fetch (cold: curl every artifact) or nofetch (warm: files already in $1).
+shell_pipeline() {
+    local dl=$1 out=$2 mode=$3
+    local r=$out/rootfs
+    mkdir -p "$dl" "$r"
+    if [[ $mode == fetch ]]; then
+        curl -fsSL -o "$dl/containerd.tar.gz" "$BASE/containerd-2.3.4-linux-amd64.tar.gz"
+        curl -fsSL -o "$dl/containerd.service" "$BASE/containerd.service"
+        curl -fsSL -o "$dl/runc.amd64" "$BASE/runc.amd64"
+        curl -fsSL -o "$dl/cni-plugins.tgz" "$BASE/cni-plugins-linux-amd64-v1.9.1.tgz"
+        curl -fsSL -o "$dl/crictl.tar.gz" "$BASE/crictl-v1.36.0-linux-amd64.tar.gz"
+    fi
+    cat >"$dl/SHA256SUMS" <<EOF
+${SHA[containerd-2.3.4-linux-amd64.tar.gz]}  containerd.tar.gz
+${SHA[containerd.service]}  containerd.service
+${SHA[runc.amd64]}  runc.amd64
+${SHA[cni-plugins-linux-amd64-v1.9.1.tgz]}  cni-plugins.tgz
+${SHA[crictl-v1.36.0-linux-amd64.tar.gz]}  crictl.tar.gz
+EOF
+    (cd "$dl" && sha256sum --quiet -c SHA256SUMS)
+
+    mkdir -p "$r/usr/local/bin" "$r/usr/local/sbin" "$r/opt/cni/bin" \
+        "$r/usr/local/lib/systemd/system" "$r/etc/containerd" "$r/var/lib/kubelet"
+    tar -xzf "$dl/containerd.tar.gz" -C "$r/usr/local"
+    install -m 0755 "$dl/runc.amd64" "$r/usr/local/sbin/runc"
+    tar -xzf "$dl/cni-plugins.tgz" -C "$r/opt/cni/bin"
+    tar -xzf "$dl/crictl.tar.gz" -C "$r/usr/local/bin"
+    install -m 0644 "$dl/containerd.service" "$r/usr/local/lib/systemd/system/containerd.service"
+    cp -R "$REPO/overlays/kubernetes-node/." "$r/"
+    cat >"$r/etc/containerd/config.toml" <<'EOF'
+version = 4
+
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = "registry.k8s.io/pause:3.10.1"
+
+[plugins.'io.containerd.cri.v1.images'.registry]
+  config_path = "/etc/containerd/certs.d"
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd]
+  default_runtime_name = "runc"
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  SystemdCgroup = true
+EOF
+    local sock=unix:///var/run/containerd/containerd.sock
+    printf '%s\n' "runtime-endpoint: $sock" "image-endpoint: $sock" 'timeout: 10' 'debug: false' \
+        >"$r/etc/crictl.yaml"
+    printf 'KUBELET_KUBEADM_ARGS="%s"\n' \
+        "--container-runtime-endpoint=$sock --node-labels=node.kubernetes.io/runtime=containerd" \
+        >"$r/var/lib/kubelet/kubeadm-flags.env"
+    printf '%s\n' 'apiVersion: kubelet.config.k8s.io/v1beta1' 'kind: KubeletConfiguration' \
+        "containerRuntimeEndpoint: $sock" >"$r/var/lib/kubelet/instance-config.yaml"
+    mkdir -p "$r/etc/systemd/system/multi-user.target.wants"
+    ln -s /usr/local/lib/systemd/system/containerd.service \
+        "$r/etc/systemd/system/multi-user.target.wants/containerd.service"
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$r" -cf - . \
+        | gzip -n >"$out/overlay.tar.gz"
+}
+
+shell_run() {
+    local label=$1 dl=$2 out=$3 mode=$4 t0 t1
+    rm -rf "$out"
+    t0=$(now)
+    if ! (shell_pipeline "$dl" "$out" "$mode") 2>"$WORK/shell.log"; then
+        cat "$WORK/shell.log" >&2
+        die "shell pipeline ($label) failed"
+    fi
+    t1=$(now)
+    echo "$(elapsed "$t0" "$t1")" >>"$WORK/$label.times"
+}
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+log "artifacts: $(du -sh --apparent-size "$ART" | cut -f1) in $ART, served at $BASE"
+log "$ROUNDS rounds of: builder cold, shell cold, builder warm, shell warm ($(nproc) cores, load $load)"
+awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' &&
+    log "note: the machine is not idle (load $load); figures will be noisy"
+
+for i in $(seq "$ROUNDS"); do
+    cache=$WORK/cache-$i
+    dl=$WORK/dl-$i
+    builder_run builder-cold "$cache" "$WORK/out-builder"
+    shell_run shell-cold "$dl" "$WORK/out-shell" fetch
+    builder_run builder-warm "$cache" "$WORK/out-builder"
+    shell_run shell-warm "$dl" "$WORK/out-shell" nofetch
+    log "round $i/$ROUNDS: builder cold $(tail -n1 "$WORK/builder-cold.times") s," \
+        "shell cold $(tail -n1 "$WORK/shell-cold.times") s," \
+        "builder warm $(tail -n1 "$WORK/builder-warm.times") s," \
+        "shell warm $(tail -n1 "$WORK/shell-warm.times") s"
+    rm -rf "$cache" "$dl"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Sanity: both produced the same tree (paths, types, and sizes of files over 4 KiB: generated
+# config files differ by builder's header comment); a difference is reported, since it would
+# make the comparison unfair, but it is not a failure of the benchmark.
+# ---------------------------------------------------------------------------------------------
+B_OUT=$WORK/out-builder/bench/amd64
+listing() {
+    (cd "$1" && find . -mindepth 1 -printf '%P %y %s\n' | LC_ALL=C sort |
+        awk '$2 == "f" && $3 > 4096 { print; next } { print $1, $2 }')
+}
+if ! diff <(listing "$B_OUT/rootfs") <(listing "$WORK/out-shell/rootfs") >"$WORK/tree.diff"; then
+    log "note: builder's and the shell pipeline's trees differ (path type size; < builder, > shell):"
+    sed 's/^/    /' "$WORK/tree.diff" | head -n 40 >&2
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+median() { LC_ALL=C sort -g "$1" | awk '{ v[NR] = $1 } END {
+    if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+bc_=$(median "$WORK/builder-cold.times"); sc_=$(median "$WORK/shell-cold.times")
+bw_=$(median "$WORK/builder-warm.times"); sw_=$(median "$WORK/shell-warm.times")
+rss_kib=$(LC_ALL=C sort -n "$WORK/rss" | tail -n1)
+b_size=$(stat -c %s "$B_OUT/overlay.tar.gz")
+s_size=$(stat -c %s "$WORK/out-shell/overlay.tar.gz")
+tree_mb=$(du -s --apparent-size --block-size=1 "$B_OUT/rootfs" | awk '{ printf "%.1f", $1 / 1e6 }')
+art_mb=$(cd "$ART" && du -cb "${FILES[@]}" | tail -n1 | awk '{ printf "%.1f", $1 / 1e6 }')
+
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t ? "target met" : "target missed") }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+rc_=$(ratio "$bc_" "$sc_"); rw_=$(ratio "$bw_" "$sw_")
+rss_mib=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+
+echo
+echo "builder render vs the hand-written shell pipeline: containerd overlay, amd64"
+echo "artifacts ${art_mb} MB downloaded, rootfs ${tree_mb} MB; ${ROUNDS} rounds; medians of wall time"
+echo
+printf '%-6s %12s %12s %15s %10s   %s\n' "" "builder s" "shell s" "builder/shell" "target" "result"
+printf '%-6s %12s %12s %15s %10s   %s\n' cold "$bc_" "$sc_" "$rc_" "<= 0.50" "$(verdict "$rc_" 0.5)"
+printf '%-6s %12s %12s %15s %10s   %s\n' warm "$bw_" "$sw_" "$rw_" "<= 0.33" "$(verdict "$rw_" 0.3333)"
+echo
+printf 'peak RSS of builder (max over %d runs): %s MiB   target < 100 MiB   %s\n' \
+    $((2 * ROUNDS)) "$rss_mib" "$(awk -v m="$rss_mib" 'BEGIN { print (m < 100 ? "target met" : "target missed") }')"
+printf 'overlay.tar.gz: builder %.1f MB, shell (gzip -n -6) %.1f MB, builder/shell %s\n' \
+    "$(awk -v s="$b_size" 'BEGIN { print s / 1e6 }')" "$(awk -v s="$s_size" 'BEGIN { print s / 1e6 }')" \
+    "$(ratio "$b_size" "$s_size")"
+echo "all runs (s): builder cold $(paste -sd' ' "$WORK/builder-cold.times"); shell cold $(paste -sd' ' "$WORK/shell-cold.times")"
+echo "              builder warm $(paste -sd' ' "$WORK/builder-warm.times"); shell warm $(paste -sd' ' "$WORK/shell-warm.times")"
+
+if [[ -f $REPO/ci/bench-detect.sh ]]; then
+    echo
+    log "running ci/bench-detect.sh"
+    bash "$REPO/ci/bench-detect.sh" || die "ci/bench-detect.sh failed (exit $?)"
+fi
