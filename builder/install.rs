@@ -6,14 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
-use crate::cache::hex;
+use crate::cache::HashingWriter;
 use crate::error::Error;
 
 /// What a path in the rootfs is.
@@ -130,13 +129,9 @@ impl Rootfs {
             .custom_flags(libc_o_nofollow())
             .open(&host)
             .with_context(|| format!("creating {}", host.display()))?;
-        let mut w = HashingWriter {
-            inner: &mut f,
-            hasher: Sha256::new(),
-            size: 0,
-        };
+        let mut w = HashingWriter::new(&mut f);
         io::copy(&mut content, &mut w).with_context(|| format!("writing {}", host.display()))?;
-        let (sha256, size) = (hex(&w.hasher.finalize()), w.size);
+        let (_, sha256, size) = w.finish();
         f.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", host.display()))?;
         self.entries.insert(
@@ -196,24 +191,6 @@ impl Rootfs {
 fn libc_o_nofollow() -> i32 {
     // Linux value; builder targets Linux nodes and runs on Linux build hosts.
     0o400000
-}
-
-struct HashingWriter<'a> {
-    inner: &'a mut File,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl Write for HashingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// Does a relative link `target`, placed at in-rootfs `path`, resolve inside the rootfs?

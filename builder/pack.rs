@@ -8,19 +8,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
-use crate::cache::hex;
+use crate::cache::HashingWriter;
 use crate::gzip::{ParGzWriter, LEVEL};
 
 /// Writes `root`'s tree as a tar.gz to `dest`; returns (sha256, size) of the file.
 pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64) -> Result<(String, u64)> {
     let file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
-    let hashing = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-        size: 0,
-    };
+    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let gz = ParGzWriter::new(hashing, LEVEL);
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
@@ -34,9 +29,8 @@ pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64) -> Result<(String, u64
     hashing
         .flush()
         .with_context(|| format!("writing {}", dest.display()))?;
-    let (sha, size) = (hex(&hashing.hasher.finalize()), hashing.size);
-    let file = hashing
-        .inner
+    let (inner, sha, size) = hashing.finish();
+    let file = inner
         .into_inner()
         .map_err(|e| anyhow::anyhow!("writing {}: {}", dest.display(), e.error()))?;
     file.sync_data()
@@ -104,24 +98,6 @@ fn append_dir<W: Write>(
         }
     }
     Ok(())
-}
-
-struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 #[cfg(test)]
