@@ -1,0 +1,533 @@
+//! Reading `builder detect`'s input: files or standard input, checked to be text, parsed with
+//! serde into the few fields used (kubectl's JSON is huge), every failure naming the input and
+//! what was expected.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::Error;
+
+const NODES_EXPECTED: &str =
+    "the JSON of `kubectl get nodes -o json` (a v1 List of Nodes, or one Node)";
+const PODS_EXPECTED: &str =
+    "the JSON of `kubectl get pods -A -o json` (a v1 List of Pods, or one Pod)";
+
+// kubectl JSON, reduced to the fields read here (serde skips the rest without allocating).
+#[derive(Deserialize)]
+struct NodesDoc {
+    kind: Option<String>,
+    items: Option<Vec<RawNode>>,
+    metadata: Option<NodeMeta>,
+    status: Option<NodeStatus>,
+}
+
+#[derive(Deserialize)]
+struct RawNode {
+    kind: Option<String>,
+    metadata: Option<NodeMeta>,
+    status: Option<NodeStatus>,
+}
+
+#[derive(Deserialize)]
+struct NodeMeta {
+    name: Option<String>,
+    labels: Option<NodeLabels>,
+    annotations: Option<NodeAnnotations>,
+}
+
+#[derive(Deserialize)]
+struct NodeLabels {
+    #[serde(rename = "kubernetes.io/os")]
+    os: Option<String>,
+    #[serde(rename = "kubernetes.io/arch")]
+    arch: Option<String>,
+    #[serde(rename = "beta.kubernetes.io/os")]
+    beta_os: Option<String>,
+    #[serde(rename = "beta.kubernetes.io/arch")]
+    beta_arch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NodeAnnotations {
+    #[serde(rename = "kubeadm.alpha.kubernetes.io/cri-socket")]
+    cri_socket: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NodeStatus {
+    #[serde(rename = "nodeInfo")]
+    node_info: Option<NodeInfo>,
+}
+
+#[derive(Deserialize)]
+struct NodeInfo {
+    #[serde(rename = "kubeletVersion")]
+    kubelet_version: Option<String>,
+    #[serde(rename = "containerRuntimeVersion")]
+    container_runtime_version: Option<String>,
+    #[serde(rename = "operatingSystem")]
+    operating_system: Option<String>,
+    architecture: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PodsDoc {
+    kind: Option<String>,
+    items: Option<Vec<RawPod>>,
+    metadata: Option<PodMeta>,
+    spec: Option<PodSpec>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawPod {
+    pub(super) kind: Option<String>,
+    pub(super) metadata: Option<PodMeta>,
+    pub(super) spec: Option<PodSpec>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct PodMeta {
+    pub(super) name: Option<String>,
+    pub(super) namespace: Option<String>,
+    pub(super) labels: Option<PodLabels>,
+    #[serde(rename = "ownerReferences")]
+    pub(super) owner_references: Option<Vec<OwnerRef>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct PodLabels {
+    #[serde(rename = "pod-template-hash")]
+    pub(super) pod_template_hash: Option<String>,
+}
+
+/// One entry of metadata.ownerReferences.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnerRef {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub controller: Option<bool>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct PodSpec {
+    #[serde(rename = "nodeName")]
+    pub(super) node_name: Option<String>,
+    pub(super) volumes: Option<Vec<Volume>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Volume {
+    #[serde(rename = "hostPath")]
+    pub(super) host_path: Option<HostPath>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct HostPath {
+    pub(super) path: Option<String>,
+}
+
+/// A node as the verdict rules see it.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub name: String,
+    pub kubelet_version: Option<String>,
+    pub runtime: Option<String>,
+    pub cri_socket: Option<String>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+}
+
+pub(super) struct Input {
+    /// "--nodes file nodes.json" or "--nodes: standard input", for messages.
+    pub(super) label: String,
+    bytes: Vec<u8>,
+}
+
+pub(super) fn input_error(msg: String) -> anyhow::Error {
+    Error::Input(msg).into()
+}
+
+/// "--nodes file nodes.json" or "--nodes (standard input)", for messages.
+fn label(flag: &str, path: &Path) -> String {
+    if path == Path::new("-") {
+        format!("{flag} (standard input)")
+    } else {
+        format!("{flag} file {}", path.display())
+    }
+}
+
+pub(super) fn read_input(flag: &str, path: &Path, expected: &str) -> Result<Input> {
+    let label = label(flag, path);
+    let read = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    match read {
+        Ok(bytes) => Ok(Input { label, bytes }),
+        Err(e) => Err(input_error(format!(
+            "cannot read {label}: {e}; expected {expected}"
+        ))),
+    }
+}
+
+/// Checks that the input looks like text: not UTF-16, no NUL (unless `allow_nul`) and valid UTF-8
+/// in its first 8 KiB, not blank. Returns the bytes without a UTF-8 BOM. Only the head is sniffed
+/// so that a large kubectl dump is read once, by the parser (which rejects bad bytes further on).
+fn sniff<'a>(input: &'a Input, expected: &str, allow_nul: bool) -> Result<&'a [u8]> {
+    let fail = |what: &str| {
+        let label = &input.label;
+        Err(input_error(format!("{label} {what}; expected {expected}")))
+    };
+    let b = input.bytes.as_slice();
+    if b.starts_with(&[0xFF, 0xFE]) || b.starts_with(&[0xFE, 0xFF]) {
+        return fail("is UTF-16 text (PowerShell's `>` writes that): save it as UTF-8");
+    }
+    let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(b);
+    let head = &b[..b.len().min(8192)];
+    // error_len() None: a character cut by the 8 KiB boundary, not a bad byte.
+    let utf8 = std::str::from_utf8(head).map_or_else(|e| e.error_len().is_none(), |_| true);
+    if !utf8 || (!allow_nul && head.contains(&0)) {
+        return fail("is a binary file, not text");
+    }
+    if b.iter().all(|&c| c.is_ascii_whitespace() || c == 0) {
+        return fail("is empty");
+    }
+    Ok(b)
+}
+
+/// The whole input as text (for the small kubelet files).
+pub(super) fn text<'a>(input: &'a Input, expected: &str, allow_nul: bool) -> Result<&'a str> {
+    let b = sniff(input, expected, allow_nul)?;
+    std::str::from_utf8(b).map_err(|_| {
+        let label = &input.label;
+        input_error(format!(
+            "{label} is a binary file, not text; expected {expected}"
+        ))
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(input: &Input, expected: &str, what: &str) -> Result<T> {
+    let b = sniff(input, expected, false)?;
+    let label = &input.label;
+    let first = b.iter().find(|c| !c.is_ascii_whitespace()).copied();
+    if first == Some(b'[') {
+        return Err(input_error(format!(
+            "{label} is a JSON array, not {what}; expected {expected}"
+        )));
+    }
+    serde_json::from_slice(b).map_err(|e| {
+        use serde_json::error::Category;
+        let msg = match e.classify() {
+            Category::Eof => format!("{label} is truncated: its JSON ends early ({e})"),
+            Category::Syntax if first != Some(b'{') => {
+                format!("{label} is not JSON ({e}); `kubectl ... -o yaml` output is not accepted")
+            }
+            Category::Syntax => format!("{label} is not valid JSON ({e})"),
+            Category::Data | Category::Io => format!("{label} is JSON but not {what} ({e})"),
+        };
+        input_error(format!("{msg}; expected {expected}"))
+    })
+}
+
+/// Splits a List (kind List or `want`List) or a single `want` object into items.
+fn list_items<T>(
+    input: &Input,
+    kind: Option<&str>,
+    items: Option<Vec<T>>,
+    single: impl FnOnce() -> T,
+    want: &str,
+    expected: &str,
+) -> Result<Vec<T>> {
+    let list_kind = format!("{want}List");
+    match (kind, items) {
+        (Some(k), Some(items)) if k == "List" || k == list_kind => Ok(items),
+        (None, Some(items)) => Ok(items),
+        (Some(k), None) if k == want => Ok(vec![single()]),
+        (Some(k), None) if k == "List" || k == list_kind => Err(input_error(format!(
+            "{} is a {k} without \"items\"; expected {expected}",
+            input.label
+        ))),
+        (Some(k), _) => Err(input_error(format!(
+            "{} holds a {k}, not {want}s; expected {expected}",
+            input.label
+        ))),
+        (None, None) => Err(input_error(format!(
+            "{} is JSON but has no \"kind\" or \"items\"; expected {expected}",
+            input.label
+        ))),
+    }
+}
+
+fn check_item_kind(
+    input: &Input,
+    i: usize,
+    kind: Option<&str>,
+    want: &str,
+    expected: &str,
+) -> Result<()> {
+    match kind {
+        Some(k) if k != want => Err(input_error(format!(
+            "{}: item {i} is a {k}, not a {want}; expected {expected}",
+            input.label
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn to_node(
+    input: &Input,
+    i: usize,
+    meta: Option<NodeMeta>,
+    status: Option<NodeStatus>,
+) -> Result<Node> {
+    let meta = meta.ok_or_else(|| {
+        input_error(format!(
+            "{}: item {i} has no metadata; expected {NODES_EXPECTED}",
+            input.label
+        ))
+    })?;
+    let name = meta.name.filter(|n| !n.is_empty()).ok_or_else(|| {
+        input_error(format!(
+            "{}: item {i} has no metadata.name; expected {NODES_EXPECTED}",
+            input.label
+        ))
+    })?;
+    let info = status.and_then(|s| s.node_info);
+    let (kubelet_version, runtime, info_os, info_arch) = match info {
+        Some(n) => (
+            n.kubelet_version,
+            n.container_runtime_version,
+            n.operating_system,
+            n.architecture,
+        ),
+        None => (None, None, None, None),
+    };
+    let (label_os, label_arch) = match meta.labels {
+        Some(l) => (l.os.or(l.beta_os), l.arch.or(l.beta_arch)),
+        None => (None, None),
+    };
+    let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    Ok(Node {
+        name,
+        kubelet_version: nonempty(kubelet_version),
+        runtime: nonempty(runtime),
+        cri_socket: nonempty(meta.annotations.and_then(|a| a.cri_socket)),
+        os: nonempty(info_os).or(nonempty(label_os)),
+        arch: nonempty(info_arch).or(nonempty(label_arch)),
+    })
+}
+
+/// The nodes of `--nodes FILE|-`.
+pub(super) fn load_nodes(path: &Path) -> Result<Vec<Node>> {
+    if let Some((skeleton, items)) = fast_list::<RawNode>(path) {
+        if let Ok(mut doc) = serde_json::from_slice::<NodesDoc>(&skeleton) {
+            doc.items = Some(items);
+            let input = Input {
+                label: label("--nodes", path),
+                bytes: Vec::new(),
+            };
+            return nodes_from(&input, doc);
+        }
+    }
+    parse_nodes(&read_input("--nodes", path, NODES_EXPECTED)?)
+}
+
+/// The pods of `--pods FILE|-`.
+pub(super) fn load_pods(path: &Path) -> Result<Vec<RawPod>> {
+    if let Some((skeleton, items)) = fast_list::<RawPod>(path) {
+        if let Ok(mut doc) = serde_json::from_slice::<PodsDoc>(&skeleton) {
+            doc.items = Some(items);
+            let input = Input {
+                label: label("--pods", path),
+                bytes: Vec::new(),
+            };
+            return pods_from(&input, doc);
+        }
+    }
+    parse_pods(&read_input("--pods", path, PODS_EXPECTED)?)
+}
+
+/// A regular file through the streaming reader; None for standard input or on any surprise.
+fn fast_list<T: DeserializeOwned + Send>(path: &Path) -> Option<(Vec<u8>, Vec<T>)> {
+    if path == Path::new("-") {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    super::stream::read_list(std::io::BufReader::with_capacity(1 << 20, file))
+}
+
+fn parse_nodes(input: &Input) -> Result<Vec<Node>> {
+    nodes_from(input, parse_json(input, NODES_EXPECTED, "a Node list")?)
+}
+
+fn nodes_from(input: &Input, doc: NodesDoc) -> Result<Vec<Node>> {
+    let (meta, status) = (doc.metadata, doc.status);
+    let single = || RawNode {
+        kind: None,
+        metadata: meta,
+        status,
+    };
+    let raw = list_items(
+        input,
+        doc.kind.as_deref(),
+        doc.items,
+        single,
+        "Node",
+        NODES_EXPECTED,
+    )?;
+    let mut nodes = Vec::with_capacity(raw.len());
+    for (i, r) in raw.into_iter().enumerate() {
+        check_item_kind(input, i, r.kind.as_deref(), "Node", NODES_EXPECTED)?;
+        nodes.push(to_node(input, i, r.metadata, r.status)?);
+    }
+    Ok(nodes)
+}
+
+fn parse_pods(input: &Input) -> Result<Vec<RawPod>> {
+    pods_from(input, parse_json(input, PODS_EXPECTED, "a Pod list")?)
+}
+
+fn pods_from(input: &Input, doc: PodsDoc) -> Result<Vec<RawPod>> {
+    let (metadata, spec) = (doc.metadata, doc.spec);
+    let single = || RawPod {
+        kind: None,
+        metadata,
+        spec,
+    };
+    let pods = list_items(
+        input,
+        doc.kind.as_deref(),
+        doc.items,
+        single,
+        "Pod",
+        PODS_EXPECTED,
+    )?;
+    for (i, p) in pods.iter().enumerate() {
+        check_item_kind(input, i, p.kind.as_deref(), "Pod", PODS_EXPECTED)?;
+    }
+    Ok(pods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(s: &[u8]) -> Input {
+        Input {
+            label: "--nodes file x.json".into(),
+            bytes: s.to_vec(),
+        }
+    }
+
+    fn nodes_err(s: &[u8]) -> String {
+        match parse_nodes(&input(s)) {
+            Ok(n) => panic!("accepted {} node(s)", n.len()),
+            Err(e) => {
+                assert!(matches!(e.downcast_ref::<Error>(), Some(Error::Input(_))));
+                e.to_string()
+            }
+        }
+    }
+
+    const NODE: &str = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1",
+        "labels":{"kubernetes.io/os":"linux","kubernetes.io/arch":"arm64","app":"x"},
+        "annotations":{"kubeadm.alpha.kubernetes.io/cri-socket":"/var/run/dockershim.sock"}},
+        "status":{"nodeInfo":{"kubeletVersion":"v1.23.17","containerRuntimeVersion":"docker://20.10.24"}}}"#;
+
+    #[test]
+    fn a_single_node_and_lists_parse() {
+        let one = parse_nodes(&input(NODE.as_bytes())).unwrap();
+        assert_eq!(one.len(), 1);
+        let n = &one[0];
+        assert_eq!(n.name, "n1");
+        assert_eq!(
+            n.arch.as_deref(),
+            Some("arm64"),
+            "labels fill in a missing nodeInfo"
+        );
+        assert_eq!(n.cri_socket.as_deref(), Some("/var/run/dockershim.sock"));
+        for kind in ["List", "NodeList"] {
+            let list = format!(
+                r#"{{"apiVersion":"v1","kind":"{kind}","items":[{NODE},{NODE}],"metadata":{{}}}}"#
+            );
+            assert_eq!(parse_nodes(&input(list.as_bytes())).unwrap().len(), 2);
+        }
+        let bom = [b"\xEF\xBB\xBF".as_slice(), NODE.as_bytes()].concat();
+        assert_eq!(parse_nodes(&input(&bom)).unwrap().len(), 1);
+        let empty = br#"{"apiVersion":"v1","kind":"List","items":[]}"#;
+        assert!(parse_nodes(&input(empty)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_input_is_named_and_explained() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"apiVersion: v1\nkind: List\n", "not JSON"),
+            (&NODE.as_bytes()[..NODE.len() / 2], "truncated"),
+            (b"\x1f\x8b\x08\x00\x00\x00", "binary"),
+            (b"\xff\xfe{\x00}\x00", "UTF-16"),
+            (b"   \n", "empty"),
+            (b"[1, 2]", "JSON array"),
+            (b"42", "not a Node list"),
+            (
+                br#"{"kind":"Deployment","metadata":{"name":"x"}}"#,
+                "holds a Deployment",
+            ),
+            (
+                br#"{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"p"}}]}"#,
+                "item 0 is a Pod",
+            ),
+            (br#"{"kind":"List"}"#, "without \"items\""),
+            (br#"{"metadata":{}}"#, "no \"kind\""),
+            (
+                br#"{"kind":"List","items":[{"kind":"Node","metadata":{}}]}"#,
+                "metadata.name",
+            ),
+            (
+                br#"{"kind":"List","items":[{"kind":"Node"}]}"#,
+                "no metadata",
+            ),
+            (
+                br#"{"kind":"Node","metadata":{"name":7}}"#,
+                "not a Node list",
+            ),
+            (br#"{"kind":"List","items":[]} trailing"#, "not valid JSON"),
+        ];
+        for (bytes, want) in cases {
+            let msg = nodes_err(bytes);
+            assert!(msg.contains(want), "{msg:?} lacks {want:?}");
+            assert!(msg.contains("--nodes file x.json"), "{msg}");
+            assert!(msg.contains("kubectl get nodes -o json"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn pods_parse_and_reject_nodes() {
+        let pods = br#"{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"p","namespace":"n",
+            "labels":{"pod-template-hash":"abc"},"ownerReferences":[{"kind":"ReplicaSet","name":"d-abc","controller":true}]},
+            "spec":{"nodeName":"n1","volumes":[{"name":"s","hostPath":{"path":"/run/docker.sock","type":"Socket"}},
+            {"name":"t","projected":{"sources":[]}}]}}]}"#;
+        let p = parse_pods(&Input {
+            label: "--pods file p.json".into(),
+            bytes: pods.to_vec(),
+        })
+        .unwrap();
+        assert_eq!(p.len(), 1);
+        let err = parse_pods(&Input {
+            label: "--pods file p.json".into(),
+            bytes: NODE.as_bytes().to_vec(),
+        })
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            err.contains("holds a Node") && err.contains("kubectl get pods -A -o json"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! `builder detect`: reads kubectl's node (and pod) JSON, or one kubelet's command line or
+//! kubeadm-flags.env, decides per node whether it still runs on dockershim, recommends the
+//! profile that replaces it, and prints the table, the JSON report and the `--plan` runbook.
+//!
+//! Submodules: `kubectl` (reading and checking the input JSON), `stream` (the fast path for big
+//! List files), `rules` (the verdict rules, kubelet flags, Docker-socket pods, owner resolution),
+//! `report` (the report, table, JSON and runbook).
+
+mod kubectl;
+mod report;
+mod rules;
+mod stream;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use kubectl::{input_error, load_nodes, load_pods, read_input, text, Node};
+use report::{build_report, docker_use, write_table, DockerUse, Inputs};
+use rules::{
+    assess_kubelet, assess_node, kubelet_flags, parse_cmdline, parse_flags_env, Assessment,
+};
+
+const CMDLINE_EXPECTED: &str = "the kubelet's /proc/PID/cmdline (NUL-separated arguments)";
+const FLAGS_ENV_EXPECTED: &str =
+    "a kubeadm-flags.env with a line like KUBELET_KUBEADM_ARGS=\"--flag=value ...\"";
+
+/// Options of `builder detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Nodes to check: the output of `kubectl get nodes -o json` (a List, or a single Node); `-` reads standard input
+    #[arg(long, value_name = "FILE|-",
+          required_unless_present_any = ["kubelet_cmdline", "flags_env"],
+          conflicts_with_all = ["kubelet_cmdline", "flags_env"])]
+    pub nodes: Option<PathBuf>,
+    /// The output of `kubectl get pods -A -o json`; pods with a hostPath on the Docker socket pin their node
+    /// (and workload) to Docker, so that node gets the cri-dockerd profile; `-` reads standard input
+    #[arg(long, value_name = "FILE|-", requires = "nodes")]
+    pub pods: Option<PathBuf>,
+    /// Check one node from its kubelet's command line: a copy of /proc/$(pgrep kubelet)/cmdline (NUL-separated)
+    #[arg(long, value_name = "FILE")]
+    pub kubelet_cmdline: Option<PathBuf>,
+    /// Check one node from its /var/lib/kubelet/kubeadm-flags.env (KUBELET_KUBEADM_ARGS="...")
+    #[arg(long, value_name = "FILE", conflicts_with = "kubelet_cmdline")]
+    pub flags_env: Option<PathBuf>,
+    /// Output format: a table for people, or JSON (a stable shape with a top-level summary) for machines
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Add, per affected node, the replacement runbook: render, bring up, cordon, drain, delete
+    #[arg(long)]
+    pub plan: bool,
+}
+
+/// `--output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns, then a summary (and the plan with --plan)
+    Table,
+    /// One JSON document (schema_version 1)
+    Json,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point.
+
+fn single_node(args: &DetectArgs) -> Result<(Vec<Node>, Vec<Assessment>)> {
+    let mut all = Vec::new();
+    if let Some(p) = &args.flags_env {
+        let input = read_input("--flags-env", p, FLAGS_ENV_EXPECTED)?;
+        let s = text(&input, FLAGS_ENV_EXPECTED, false)?;
+        let parsed = parse_flags_env(s);
+        all.extend(parsed.map_err(|e| {
+            input_error(format!(
+                "{}: {e}; expected {FLAGS_ENV_EXPECTED}",
+                input.label
+            ))
+        })?);
+    }
+    if let Some(p) = &args.kubelet_cmdline {
+        let input = read_input("--kubelet-cmdline", p, CMDLINE_EXPECTED)?;
+        let s = text(&input, CMDLINE_EXPECTED, true)?;
+        let parsed = parse_cmdline(s);
+        all.extend(parsed.map_err(|e| {
+            input_error(format!("{}: {e}; expected {CMDLINE_EXPECTED}", input.label))
+        })?);
+    }
+    let flags = kubelet_flags(&all);
+    let a = assess_kubelet(&flags);
+    let node = Node {
+        name: flags
+            .hostname_override
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "NODE_NAME".into()),
+        runtime: flags.endpoint.clone().or_else(|| {
+            flags
+                .container_runtime
+                .as_ref()
+                .map(|r| format!("--container-runtime={r}"))
+        }),
+        cri_socket: flags.endpoint.clone(),
+        ..Default::default()
+    };
+    Ok((vec![node], vec![a]))
+}
+
+/// Runs `builder detect`: Ok(0) when no node is on dockershim, Ok(3) when some are.
+pub fn run(args: &DetectArgs) -> Result<u8> {
+    let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let inputs = Inputs {
+        nodes: shown(&args.nodes),
+        pods: shown(&args.pods),
+        kubelet_cmdline: shown(&args.kubelet_cmdline),
+        flags_env: shown(&args.flags_env),
+    };
+    let (nodes, assessed, du, pods_scanned) = match &args.nodes {
+        Some(nodes_path) => {
+            let stdin = Path::new("-");
+            if args.pods.as_deref() == Some(stdin) && nodes_path == stdin {
+                return Err(input_error(
+                    "--nodes and --pods cannot both read standard input".into(),
+                ));
+            }
+            // The two files are read and parsed at the same time (the pod list is the big one).
+            let (nodes, pods) = std::thread::scope(|s| {
+                let pods = args.pods.as_deref().map(|p| s.spawn(move || load_pods(p)));
+                let nodes = load_nodes(nodes_path);
+                // A panic there is a bug: pass it on.
+                let pods = pods.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+                (nodes, pods)
+            });
+            let (nodes, pods) = (nodes?, pods.transpose()?);
+            let du = pods
+                .as_deref()
+                .map(|p| docker_use(&nodes, p))
+                .unwrap_or_else(|| DockerUse {
+                    per_node: vec![BTreeSet::new(); nodes.len()],
+                    ..Default::default()
+                });
+            let assessed = nodes.iter().map(assess_node).collect();
+            (nodes, assessed, du, pods.map(|p| p.len()))
+        }
+        None => {
+            let (nodes, assessed) = single_node(args)?;
+            (
+                nodes,
+                assessed,
+                DockerUse {
+                    per_node: vec![BTreeSet::new()],
+                    ..Default::default()
+                },
+                None,
+            )
+        }
+    };
+    if nodes.is_empty() {
+        let from = args
+            .nodes
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        eprintln!("warning: --nodes {from} holds an empty List: no node to check");
+    }
+    let report = build_report(nodes, assessed, &du, pods_scanned, args.plan, inputs);
+    let code = report.summary.exit_code;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.output {
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        OutputFormat::Table => write_table(&mut out, &report, args.plan),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing the report to standard output"))
+        }
+        _ => Ok(code),
+    }
+}

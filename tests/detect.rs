@@ -1,0 +1,515 @@
+//! `builder detect` end to end: the real binary on kubectl-shaped fixtures under
+//! tests/fixtures/detect/ (exit codes, verdicts, profiles, JSON fields, the plan, error messages).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const F: &str = "tests/fixtures/detect";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn detect(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_builder"))
+        .arg("detect")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn builder");
+    if let Some(bytes) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(bytes).expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for builder");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "panic: {}", run.stderr);
+    run
+}
+
+fn fx(name: &str) -> String {
+    format!("{F}/{name}")
+}
+
+fn json(args: &[&str]) -> (i32, Value) {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    let run = detect(&all, None);
+    let v = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\n{}", run.stdout, run.stderr));
+    (run.code, v)
+}
+
+fn node<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["nodes"]
+        .as_array()
+        .and_then(|ns| ns.iter().find(|n| n["name"] == name))
+        .unwrap_or_else(|| panic!("no node {name} in {report}"))
+}
+
+/// The table row of a node, split on runs of two or more spaces.
+fn row(table: &str, name: &str) -> Vec<String> {
+    let line = table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row for {name} in\n{table}"));
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn mixed_fleet_table_gives_verdicts_and_profiles_and_exit_3() {
+    let nodes = fx("nodes-mixed.json");
+    let pods = fx("pods-mixed.json");
+    let r = detect(&["--nodes", &nodes, "--pods", &pods], None);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    let header = r.stdout.lines().next().unwrap_or("");
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["NODE", "KUBELET", "RUNTIME", "VERDICT", "REASON", "PROFILE"]
+    );
+    let expect = [
+        ("cp-1", "containerd", "-"),
+        ("worker-legacy-1", "dockershim", "cri-dockerd"),
+        ("worker-legacy-2", "dockershim", "containerd"),
+        ("worker-shim-1", "cri-dockerd", "-"),
+        ("worker-ctrd-1", "containerd", "-"),
+        ("worker-crio-1", "cri-o", "-"),
+        ("win-worker-1", "windows-out-of-scope", "-"),
+    ];
+    for (name, verdict, profile) in expect {
+        let cells = row(&r.stdout, name);
+        assert_eq!(cells.len(), 6, "{cells:?}");
+        assert_eq!(
+            (cells[3].as_str(), cells[5].as_str()),
+            (verdict, profile),
+            "{name}: {cells:?}"
+        );
+    }
+    assert_eq!(row(&r.stdout, "worker-legacy-1")[1], "v1.23.17");
+    assert_eq!(row(&r.stdout, "worker-shim-1")[2], "docker://24.0.7");
+    assert!(row(&r.stdout, "win-worker-1")[4].contains("out of scope"));
+    assert!(r.stdout.contains("7 node(s), 3 affected"), "{}", r.stdout);
+}
+
+#[test]
+fn mixed_fleet_json_has_summary_nodes_and_workloads() {
+    let nodes = fx("nodes-mixed.json");
+    let pods = fx("pods-mixed.json");
+    let (code, v) = json(&["--nodes", &nodes, "--pods", &pods]);
+    assert_eq!(code, 3);
+    assert_eq!(v["schema_version"], 1);
+    let s = &v["summary"];
+    assert_eq!(s["nodes"], 7);
+    assert_eq!(s["affected"], 3);
+    assert_eq!(s["unknown"], 0);
+    assert_eq!(s["exit_code"], 3);
+    assert_eq!(s["pods_scanned"], 15);
+    assert_eq!(s["docker_socket_pods"], 7);
+    let verdicts = &s["verdicts"];
+    for (k, n) in [
+        ("dockershim", 2),
+        ("cri-dockerd", 1),
+        ("containerd", 2),
+        ("cri-o", 1),
+        ("other-runtime", 0),
+        ("windows-out-of-scope", 1),
+        ("unknown", 0),
+    ] {
+        assert_eq!(verdicts[k], n, "verdicts.{k} in {verdicts}");
+    }
+    assert_eq!(s["profiles"]["cri-dockerd"], 1);
+    assert_eq!(s["profiles"]["containerd"], 1);
+
+    let legacy = node(&v, "worker-legacy-1");
+    assert_eq!(legacy["verdict"], "dockershim");
+    assert_eq!(legacy["affected"], true);
+    assert_eq!(legacy["profile"], "cri-dockerd");
+    assert_eq!(legacy["kubelet_version"], "v1.23.17");
+    assert_eq!(legacy["runtime"], "docker://20.10.24");
+    assert_eq!(legacy["cri_socket"], "/var/run/dockershim.sock");
+    assert_eq!(
+        (legacy["os"].as_str(), legacy["arch"].as_str()),
+        (Some("linux"), Some("amd64"))
+    );
+    assert_eq!(
+        legacy["docker_socket_workloads"],
+        serde_json::json!([
+            "ci/Deployment/docker-builder",
+            "ci/Job/nightly-image-28569120",
+            "monitoring/DaemonSet/dd-agent"
+        ])
+    );
+    assert!(legacy.get("plan").is_none(), "plan only with --plan");
+
+    let legacy2 = node(&v, "worker-legacy-2");
+    assert_eq!(
+        (legacy2["verdict"].as_str(), legacy2["profile"].as_str()),
+        (Some("dockershim"), Some("containerd"))
+    );
+    assert_eq!(legacy2["arch"], "arm64");
+    let shim = node(&v, "worker-shim-1");
+    assert_eq!(
+        (shim["verdict"].as_str(), shim["affected"].as_bool()),
+        (Some("cri-dockerd"), Some(false))
+    );
+    assert!(shim["profile"].is_null());
+    assert_eq!(node(&v, "worker-crio-1")["verdict"], "cri-o");
+    let ctrd = node(&v, "worker-ctrd-1");
+    assert_eq!(ctrd["verdict"], "containerd");
+    assert_eq!(
+        ctrd["docker_socket_workloads"],
+        serde_json::json!(["default/Pod/debug-shell"])
+    );
+    let win = node(&v, "win-worker-1");
+    assert_eq!(win["verdict"], "windows-out-of-scope");
+    assert_eq!(win["affected"], true);
+    assert!(win["profile"].is_null());
+    assert!(win["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("out of scope"));
+
+    let workloads = v["docker_socket_workloads"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<String> = workloads
+        .iter()
+        .map(|w| format!("{}/{}/{}", w["namespace"], w["kind"], w["name"]).replace('"', ""))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ci/Deployment/docker-builder",
+            "ci/Job/nightly-image-28569120",
+            "default/Pod/debug-shell",
+            "monitoring/DaemonSet/dd-agent",
+            "win/Deployment/iis-logger"
+        ]
+    );
+    // The pending docker-builder pod counts, though it has no node yet.
+    assert_eq!(workloads[0]["pods"], 2);
+    assert_eq!(
+        workloads[0]["nodes"],
+        serde_json::json!(["worker-legacy-1"])
+    );
+    assert_eq!(
+        workloads[3]["nodes"],
+        serde_json::json!(["worker-legacy-1", "worker-shim-1"])
+    );
+}
+
+#[test]
+fn without_docker_socket_pods_every_affected_node_gets_containerd() {
+    let nodes = fx("nodes-mixed.json");
+    for pods in [None, Some(fx("pods-clean.json"))] {
+        let mut args = vec!["--nodes", nodes.as_str()];
+        if let Some(p) = &pods {
+            args.extend(["--pods", p.as_str()]);
+        }
+        let (code, v) = json(&args);
+        assert_eq!(code, 3);
+        assert_eq!(
+            node(&v, "worker-legacy-1")["profile"],
+            "containerd",
+            "pods: {pods:?}"
+        );
+        assert_eq!(node(&v, "worker-legacy-2")["profile"], "containerd");
+        assert_eq!(v["summary"]["docker_socket_pods"], 0);
+        assert_eq!(v["summary"]["pods_scanned"].is_null(), pods.is_none());
+    }
+}
+
+#[test]
+fn plan_gives_the_runbook_per_affected_node_only() {
+    let nodes = fx("nodes-mixed.json");
+    let pods = fx("pods-mixed.json");
+    let r = detect(&["--nodes", &nodes, "--pods", &pods, "--plan"], None);
+    assert_eq!(r.code, 3);
+    let out = &r.stdout;
+    for cmd in [
+        "builder render --profile cri-dockerd --arch amd64",
+        "kubectl cordon worker-legacy-1",
+        "kubectl drain worker-legacy-1 --ignore-daemonsets --delete-emptydir-data",
+        "kubectl delete node worker-legacy-1",
+        "builder render --profile containerd --arch arm64",
+        "kubectl drain worker-legacy-2 --ignore-daemonsets --delete-emptydir-data",
+        "kubectl delete node worker-legacy-2",
+        "kubectl wait --for=condition=Ready node/NEW_NODE",
+        "kubectl drain win-worker-1 --ignore-daemonsets --delete-emptydir-data",
+    ] {
+        assert!(out.contains(cmd), "plan lacks {cmd:?}:\n{out}");
+    }
+    assert!(out.contains(
+        "pinned to Docker by: ci/Deployment/docker-builder, ci/Job/nightly-image-28569120, monitoring/DaemonSet/dd-agent"
+    ));
+    for untouched in ["worker-shim-1", "worker-ctrd-1", "worker-crio-1", "cp-1"] {
+        assert!(
+            !out.contains(&format!("kubectl cordon {untouched}")),
+            "{untouched} is not affected"
+        );
+    }
+    // Windows: the runbook but no Linux profile.
+    let win_plan = out.split("Plan for win-worker-1").nth(1).unwrap_or("");
+    assert!(!win_plan.contains("builder render"), "{win_plan}");
+    // The old node goes only after its replacement is up.
+    let legacy = out.split("Plan for worker-legacy-1").nth(1).unwrap_or("");
+    let at = |s: &str| legacy.find(s).unwrap_or(usize::MAX);
+    assert!(at("builder render") < at("kubectl wait") && at("kubectl wait") < at("kubectl cordon"));
+    assert!(
+        at("kubectl cordon") < at("kubectl drain")
+            && at("kubectl drain") < at("kubectl delete node")
+    );
+}
+
+#[test]
+fn plan_in_json_lists_steps_with_commands() {
+    let nodes = fx("nodes-mixed.json");
+    let (_, v) = json(&["--nodes", &nodes, "--plan"]);
+    let steps = node(&v, "worker-legacy-2")["plan"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let kinds: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(kinds, ["render", "bring-up", "cordon", "drain", "delete"]);
+    assert_eq!(
+        steps[0]["command"],
+        "builder render --profile containerd --arch arm64"
+    );
+    assert_eq!(steps[4]["command"], "kubectl delete node worker-legacy-2");
+    assert!(steps[1]["note"].as_str().unwrap_or("").contains("Ready"));
+    assert!(node(&v, "worker-shim-1").get("plan").is_none());
+}
+
+#[test]
+fn migrated_fleet_exits_zero() {
+    let nodes = fx("nodes-migrated.json");
+    let r = detect(&["--nodes", &nodes, "--plan"], None);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(row(&r.stdout, "worker-1-23-shim")[3], "cri-dockerd");
+    assert_eq!(row(&r.stdout, "win-worker-2")[3], "windows-out-of-scope");
+    assert!(r.stdout.contains("nothing to replace"));
+    let (code, v) = json(&["--nodes", &nodes]);
+    assert_eq!(
+        (code, &v["summary"]["affected"], &v["summary"]["exit_code"]),
+        (0, &0.into(), &0.into())
+    );
+}
+
+#[test]
+fn a_single_node_object_and_standard_input_work() {
+    let single = fx("node-single.json");
+    let (code, v) = json(&["--nodes", &single]);
+    assert_eq!(code, 3);
+    assert_eq!(v["summary"]["nodes"], 1);
+    assert_eq!(node(&v, "worker-legacy-1")["verdict"], "dockershim");
+
+    let bytes = std::fs::read(fx("nodes-migrated.json")).expect("fixture");
+    let r = detect(&["--nodes", "-", "-o", "json"], Some(&bytes));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(v["summary"]["nodes"], 5);
+    assert_eq!(v["inputs"]["nodes"], "-");
+}
+
+#[test]
+fn an_empty_list_is_reported_not_silent() {
+    let empty = fx("empty-list.json");
+    let r = detect(&["--nodes", &empty], None);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stderr.contains("empty") && r.stderr.contains("empty-list.json"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("0 node(s)"));
+}
+
+fn assert_input_error(r: &Run, file: &str, what: &[&str]) {
+    assert_eq!(r.code, 1, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(r.stdout.is_empty(), "no report on bad input: {}", r.stdout);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(file),
+        "error does not name {file}: {}",
+        r.stderr
+    );
+    for w in what {
+        assert!(r.stderr.contains(w), "error lacks {w:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn malformed_node_files_are_errors_naming_the_file() {
+    let expected = "kubectl get nodes -o json";
+    let cases = [
+        ("not-json.yaml", "not JSON"),
+        ("nodes-truncated.json", "truncated"),
+        ("deployment.json", "holds a Deployment"),
+        ("binary.bin", "binary"),
+        ("pods-mixed.json", "item 0 is a Pod, not a Node"),
+        ("does-not-exist.json", "cannot read"),
+    ];
+    for (file, what) in cases {
+        let path = fx(file);
+        let r = detect(&["--nodes", &path], None);
+        assert_input_error(&r, &path, &[what, expected]);
+    }
+    let r = detect(
+        &["--nodes", "-"],
+        Some(b"{\"kind\": \"List\", \"items\": ["),
+    );
+    assert_input_error(&r, "standard input", &["truncated", expected]);
+}
+
+#[test]
+fn malformed_pod_files_are_errors_naming_the_file() {
+    let nodes = fx("nodes-mixed.json");
+    for (file, what) in [
+        ("nodes-mixed.json", "item 0 is a Node, not a Pod"),
+        ("binary.bin", "binary"),
+    ] {
+        let path = fx(file);
+        let r = detect(&["--nodes", &nodes, "--pods", &path], None);
+        assert_input_error(&r, &path, &["--pods", what, "kubectl get pods -A -o json"]);
+    }
+    let r = detect(&["--nodes", "-", "--pods", "-"], Some(b"{}"));
+    assert_input_error(&r, "standard input", &["both"]);
+}
+
+#[test]
+fn kubelet_cmdline_and_flags_env_judge_one_node() {
+    let cases = [
+        (
+            "--kubelet-cmdline",
+            "kubelet-cmdline-dockershim",
+            3,
+            "dockershim",
+        ),
+        (
+            "--kubelet-cmdline",
+            "kubelet-cmdline-cri-dockerd",
+            0,
+            "cri-dockerd",
+        ),
+        (
+            "--kubelet-cmdline",
+            "kubelet-cmdline-containerd",
+            0,
+            "containerd",
+        ),
+        (
+            "--flags-env",
+            "kubeadm-flags-dockershim.env",
+            3,
+            "dockershim",
+        ),
+        (
+            "--flags-env",
+            "kubeadm-flags-cri-dockerd.env",
+            0,
+            "cri-dockerd",
+        ),
+        (
+            "--flags-env",
+            "kubeadm-flags-containerd.env",
+            0,
+            "containerd",
+        ),
+    ];
+    for (flag, file, want_code, verdict) in cases {
+        let path = fx(file);
+        let (code, v) = json(&[flag, &path]);
+        assert_eq!(code, want_code, "{file}");
+        let n = &v["nodes"][0];
+        assert_eq!(n["verdict"], verdict, "{file}: {n}");
+    }
+    let (_, v) = json(&["--kubelet-cmdline", &fx("kubelet-cmdline-cri-dockerd")]);
+    assert_eq!(
+        v["nodes"][0]["name"], "worker-shim-1",
+        "from --hostname-override"
+    );
+    assert_eq!(
+        v["nodes"][0]["cri_socket"],
+        "unix:///var/run/cri-dockerd.sock"
+    );
+    let (_, v) = json(&["--kubelet-cmdline", &fx("kubelet-cmdline-containerd")]);
+    assert_eq!(
+        v["nodes"][0]["cri_socket"],
+        "unix:///run/containerd/containerd.sock"
+    );
+    let r = detect(
+        &["--flags-env", &fx("kubeadm-flags-dockershim.env"), "--plan"],
+        None,
+    );
+    assert!(
+        r.stdout.contains("builder render --profile containerd"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn bad_kubelet_inputs_are_errors_naming_the_file() {
+    let path = fx("not-a-kubelet-cmdline");
+    let r = detect(&["--kubelet-cmdline", &path], None);
+    assert_input_error(&r, &path, &["not a kubelet", "cmdline"]);
+    let path = fx("nodes-mixed.json");
+    let r = detect(&["--flags-env", &path], None);
+    assert_input_error(&r, &path, &["KUBELET_KUBEADM_ARGS"]);
+    let path = fx("binary.bin");
+    let r = detect(&["--kubelet-cmdline", &path], None);
+    assert_input_error(&r, &path, &["binary"]);
+}
+
+#[test]
+fn usage_errors_are_rejected() {
+    assert_ne!(detect(&[], None).code, 0, "some input is required");
+    let nodes = fx("nodes-mixed.json");
+    let cmdline = fx("kubelet-cmdline-dockershim");
+    assert_ne!(
+        detect(&["--nodes", &nodes, "--kubelet-cmdline", &cmdline], None).code,
+        0
+    );
+    assert_ne!(
+        detect(&["--nodes", &nodes, "--output", "yaml"], None).code,
+        0
+    );
+}
+
+#[test]
+fn files_and_standard_input_give_the_same_report() {
+    // Files take the streaming reader, standard input the whole-buffer parser.
+    let nodes = fx("nodes-mixed.json");
+    let pods = fx("pods-mixed.json");
+    let (_, mut from_file) = json(&["--nodes", &nodes, "--pods", &pods, "--plan"]);
+    let bytes = std::fs::read(&pods).expect("fixture");
+    let r = detect(
+        &["--nodes", &nodes, "--pods", "-", "--plan", "-o", "json"],
+        Some(&bytes),
+    );
+    let mut from_stdin: Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(from_stdin["inputs"]["pods"], "-");
+    from_file["inputs"] = Value::Null;
+    from_stdin["inputs"] = Value::Null;
+    assert_eq!(from_file, from_stdin);
+}
