@@ -1,0 +1,42 @@
+#!/bin/bash
+# Runs in the guest after cloud-init's final stage (builder-e2e-report.service): writes what
+# the host checks to the second serial port, then powers off. Part of the test image, not of
+# any builder output.
+out=/dev/ttyS1
+{
+  echo "=== e2e-report begin"
+  echo "--- cloud-init status"
+  cloud-init status --long 2>&1
+  echo "--- result.json"
+  cat /var/lib/cloud/data/result.json 2>&1
+  echo
+  for u in containerd.service docker.socket docker.service cri-docker.socket cri-docker.service; do
+    echo "--- is-active $u $(systemctl is-active "$u" 2>&1)"
+  done
+  echo "--- kubeadm-flags.env"
+  cat /var/lib/kubelet/kubeadm-flags.env 2>&1
+  echo "--- ls /usr/local/bin"
+  ls /usr/local/bin 2>&1
+  if [ -x /usr/local/bin/ctr ] && systemctl -q is-active containerd.service; then
+    echo "--- ctr plugins ls"
+    /usr/local/bin/ctr plugins ls 2>&1
+    echo "--- containerd config dump"
+    /usr/local/bin/containerd config dump 2>&1
+  fi
+  if [ -x /usr/local/bin/docker ] && systemctl -q is-active docker.service; then
+    echo "--- docker info"
+    /usr/local/bin/docker info --format 'CgroupDriver={{.CgroupDriver}} Driver={{.Driver}}' 2>&1
+  fi
+  if systemctl -q is-active cri-docker.service; then
+    echo "--- cri-docker ExecStart"
+    systemctl show -p ExecStart cri-docker.service 2>&1
+    echo "--- cri-dockerd socket $(test -S /run/cri-dockerd.sock && echo present || echo missing)"
+  fi
+  echo "--- failed units"
+  systemctl --failed --no-legend 2>&1
+  echo "--- journal (runtime units)"
+  journalctl -b --no-pager -n 40 -u containerd -u docker -u cri-docker 2>&1
+  echo "=== e2e-report end"
+} > "$out" 2>&1
+sync
+systemctl poweroff
