@@ -8,8 +8,9 @@
 //! `kubeadm join --config`. The document is checked against the cloud's size limit and
 //! gzipped when that makes it fit.
 //!
-//! This module only produces bytes: it reads no profile, writes no file and logs nothing
-//! (the join token must not reach a log). `render` (the subcommand) decides what to pass in
+//! This module produces bytes (and writes them with the right modes on request,
+//! [`UserData::write_to`]); it reads no profile and logs nothing (the join token must not
+//! reach a log). `render` (the subcommand) decides what to pass in
 //! and where the output goes.
 
 mod fetch;
@@ -18,8 +19,11 @@ mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -146,6 +150,31 @@ pub struct UserData {
     pub gzipped: bool,
     /// The NoCloud `meta-data` file.
     pub meta_data: String,
+}
+
+impl UserData {
+    /// Writes `DIR/user-data` (mode 0600, whatever umask or an older file says: it may hold
+    /// the join token) and `DIR/meta-data` (0644).
+    pub fn write_to(&self, dir: &Path) -> Result<()> {
+        write_with_mode(&dir.join("user-data"), &self.bytes, 0o600)?;
+        write_with_mode(&dir.join("meta-data"), self.meta_data.as_bytes(), 0o644)
+    }
+}
+
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    // Created 0600 so the bytes are never readable by others, then set to the final mode.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode of {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_data())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 impl fmt::Debug for UserData {
