@@ -290,6 +290,7 @@ impl Spec {
             Runtime::CriDockerd => (
                 DOCKERD_SOCK,
                 &[
+                    "containerd.service",
                     "docker.socket",
                     "docker.service",
                     "cri-docker.socket",
@@ -757,7 +758,7 @@ fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
                 log,
                 format!(
                     "modprobe -a overlay br_netfilter\nsysctl -e --system\ngetent group docker\ngroupadd --system docker\n\
-                     systemctl daemon-reload\nsystemctl enable --now docker.socket docker.service cri-docker.socket cri-docker.service\n\
+                     systemctl daemon-reload\nsystemctl enable --now containerd.service docker.socket docker.service cri-docker.socket cri-docker.service\n\
                      kubeadm join --config {}\n",
                     join_path.display()
                 )

@@ -127,7 +127,7 @@ impl JoinParams {
         let (Some(api_server), Some(token), Some(hashes)) = (api_server, token, hashes) else {
             unreachable!("checked just above");
         };
-        JoinParams::new(api_server, token, hashes).map_err(|e| bad(e))
+        JoinParams::new(api_server, token, hashes).map_err(bad)
     }
 
     /// Reads BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN and BUILDER_JOIN_CA_CERT_HASH (comma

@@ -9,7 +9,9 @@ const TOKEN: &str = "abcdef.0123456789abcdef";
 const HASH: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const CONTAINERD_SOCK: &str = "unix:///var/run/containerd/containerd.sock";
 const DOCKERD_SOCK: &str = "unix:///var/run/cri-dockerd.sock";
+/// As `render::cri_dockerd::UNITS` (Docker's static bundle runs its own containerd).
 const DOCKER_UNITS: &[&str] = &[
+    "containerd.service",
     "docker.socket",
     "docker.service",
     "cri-docker.socket",
@@ -247,7 +249,7 @@ fn golden_baked_cri_dockerd_with_join_and_the_token_only_there() {
     }
     assert!(t.contains("getent group docker >/dev/null || groupadd --system docker\n"));
     assert!(t.contains(
-        "systemctl enable --now docker.socket docker.service cri-docker.socket cri-docker.service\n  kubeadm join --config /etc/kubernetes/builder-join.yaml\n"
+        "systemctl enable --now containerd.service docker.socket docker.service cri-docker.socket cri-docker.service\n  kubeadm join --config /etc/kubernetes/builder-join.yaml\n"
     ));
 }
 
