@@ -8,6 +8,7 @@ pub mod archive;
 pub mod cache;
 pub mod catalog;
 pub mod cli;
+pub mod cloudinit;
 pub mod detect;
 pub mod error;
 pub mod fetch;
