@@ -54,13 +54,15 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Render a profile into dist/<profile>/<arch>/{rootfs/, overlay.tar.gz, manifest.json, SHA256SUMS}.
+    /// Render a profile into dist/<profile>/<arch>/{rootfs/, overlay.tar.gz, manifest.json, user-data, meta-data, SHA256SUMS}.
     ///
     /// Every artifact is fetched (or taken from the cache), verified against its sha256 pin and
-    /// installed into a fresh rootfs with the runtime's configuration. Output is built beside
-    /// the target and moved into place at the end; on failure the target is left as it was.
+    /// installed into a fresh rootfs with the runtime's configuration; cloud-init user-data
+    /// (baked mode, or fetch mode with --overlay-url) turns a fresh VM into the node. Output is
+    /// built beside the target and moved into place at the end; on failure the target is left
+    /// as it was.
     ///
-    /// Example: builder render --profile containerd --arch amd64 --out dist
+    /// Example: builder render --profile containerd --arch amd64 --out dist --cloud aws
     Render(RenderArgs),
     /// List the shipped profiles (./profiles, then those built into the binary) with their description.
     ///
@@ -97,6 +99,15 @@ pub struct RenderArgs {
         value_name = "SECONDS"
     )]
     pub source_date_epoch: u64,
+    /// Size limit the user-data must fit: aws (16384 bytes raw), azure (65535), gcp or generic (262144); gzipped when that makes it fit
+    #[arg(long, value_enum, default_value_t = crate::cloudinit::Cloud::Generic, env = "BUILDER_CLOUD", value_name = "CLOUD")]
+    pub cloud: crate::cloudinit::Cloud,
+    /// Fetch mode: the URL nodes download overlay.tar.gz from at first boot, with {arch} for the architecture; the user-data pins its sha256. Without it, baked mode (the image already holds the overlay)
+    #[arg(long, env = "BUILDER_OVERLAY_URL", value_name = "TEMPLATE")]
+    pub overlay_url: Option<String>,
+    /// kubeadm join parameters for the user-data: a TOML file with api_server, token, ca_cert_hashes (or env BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN, BUILDER_JOIN_CA_CERT_HASH); never printed or stored anywhere but user-data
+    #[arg(long, value_name = "FILE")]
+    pub join_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
