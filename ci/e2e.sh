@@ -87,10 +87,12 @@ ExecStartPre=/bin/sleep 5
 ExecStart=/usr/local/sbin/e2e-report
 StandardOutput=journal+console
 
-[Install]
-WantedBy=multi-user.target
 EOF
-  ln -sf /etc/systemd/system/e2e-report.service "$base/etc/systemd/system/multi-user.target.wants/e2e-report.service"
+  # Wanted by cloud-final itself: Debian orders cloud-final after multi-user.target, so a
+  # multi-user.target want would be an ordering cycle.
+  rm -f "$base/etc/systemd/system/multi-user.target.wants/e2e-report.service"
+  mkdir -p "$base/etc/systemd/system/cloud-final.service.wants"
+  ln -sf /etc/systemd/system/e2e-report.service "$base/etc/systemd/system/cloud-final.service.wants/e2e-report.service"
   echo e2e-node >"$base/etc/hostname"
 }
 
@@ -135,8 +137,10 @@ serve() {
   python3 - "$up" "$port_file" <<'EOF' &
 import http.server, socketserver, sys, os, functools
 root, port_file = sys.argv[1], sys.argv[2]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-handler.log_message = lambda *a: None
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+handler = functools.partial(Quiet, directory=root)
 with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as httpd:
     open(port_file, "w").write(str(httpd.server_address[1]))
     httpd.serve_forever()

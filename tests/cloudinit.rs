@@ -834,3 +834,25 @@ fn the_token_is_only_in_user_data_which_is_written_0600() {
     );
     assert!(!format!("{u:?}").contains(TOKEN_SECRET));
 }
+
+#[test]
+fn fetch_script_reads_file_urls_from_an_attached_disk() {
+    // file:///path: an overlay on a disk the image or platform attaches; checked the same way.
+    let good = overlay("version = 3\n");
+    let disk = tempfile::tempdir().unwrap();
+    let path = disk.path().join("overlay.tar.gz");
+    std::fs::write(&path, &good).unwrap();
+    let url = format!("file://{}", path.display());
+    for shell in shells() {
+        let r = run_script(shell, &fetch_script(&url, &sha256_hex(&good)), SYSTEM_PATH);
+        assert!(r.out.status.success(), "{shell}\n{}", text(&r.out));
+        assert!(r.root.path().join("usr/local/bin/containerd").is_file());
+        let wrong = "0".repeat(64);
+        let r = run_script(shell, &fetch_script(&url, &wrong), SYSTEM_PATH);
+        assert!(!r.out.status.success(), "{shell} accepted a wrong digest");
+        assert!(
+            root_listing(r.root.path()).is_empty(),
+            "{shell}: something was unpacked"
+        );
+    }
+}

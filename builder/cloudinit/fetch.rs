@@ -22,13 +22,15 @@ fn sh_quote(s: &str) -> String {
 /// Checks what goes into the script: an http(s) URL without whitespace or control characters,
 /// and 64 lowercase hex digits.
 pub fn check(url: &str, sha256: &str) -> anyhow::Result<()> {
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    // file:///path: an overlay on a disk the image or the platform attaches (a config drive).
+    let scheme_ok =
+        url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file:///");
     if !scheme_ok
         || url.len() <= "https://".len()
         || url.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(Error::Input(format!(
-            "--overlay-url {url:?}: not an http:// or https:// URL without spaces; give the URL the nodes download overlay.tar.gz from, with {{arch}} where the arch goes"
+            "--overlay-url {url:?}: not an http://, https:// or file:/// URL without spaces; give the URL the nodes download overlay.tar.gz from, with {{arch}} where the arch goes"
         ))
         .into());
     }
@@ -81,6 +83,12 @@ die() {{
 }}
 
 download() {{
+    case "$URL" in
+    file://*)
+        cp -- "${{URL#file://}}" "$TMP"
+        return
+        ;;
+    esac
     if command -v curl >/dev/null 2>&1; then
         curl -fsSL --connect-timeout 30 --max-time 900 -o "$TMP" "$URL"
     elif command -v wget >/dev/null 2>&1; then

@@ -480,7 +480,7 @@ fn bad_inputs_are_refused() {
     assert!(format!("{:#}", case.render().unwrap_err()).contains("written by builder"));
     let mut case = Case::containerd(30);
     case.fetch = Some(FetchOverlay {
-        url: "file:///tmp/overlay.tar.gz".into(),
+        url: "ftp://example.invalid/overlay.tar.gz".into(),
         sha256: "5e".repeat(32),
     });
     let e = case.render().unwrap_err();

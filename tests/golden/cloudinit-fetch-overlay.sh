@@ -22,6 +22,12 @@ die() {
 }
 
 download() {
+    case "$URL" in
+    file://*)
+        cp -- "${URL#file://}" "$TMP"
+        return
+        ;;
+    esac
     if command -v curl >/dev/null 2>&1; then
         curl -fsSL --connect-timeout 30 --max-time 900 -o "$TMP" "$URL"
     elif command -v wget >/dev/null 2>&1; then
