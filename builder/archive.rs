@@ -18,7 +18,7 @@ use crate::install::{link_stays_inside, Rootfs};
 use crate::profile::{Artifact, ArtifactKind, InstallRule};
 
 /// Installs one verified artifact file into the rootfs.
-pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &mut Rootfs) -> Result<()> {
+pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &Rootfs) -> Result<()> {
     let source = format!("artifact:{}", artifact.name);
     match artifact.kind() {
         ArtifactKind::File => {
@@ -85,12 +85,7 @@ fn destination(rule: &InstallRule, member: &str) -> String {
     }
 }
 
-fn install_tar(
-    artifact: &Artifact,
-    url: &str,
-    reader: impl Read,
-    rootfs: &mut Rootfs,
-) -> Result<()> {
+fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootfs) -> Result<()> {
     let source = format!("artifact:{}", artifact.name);
     let unsafe_member = |member: &str, why: &str| -> anyhow::Error {
         Error::UnsafeArchive {

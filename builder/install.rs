@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
 
@@ -31,11 +32,12 @@ pub struct Entry {
     pub source: String,
 }
 
-/// A rootfs under construction.
+/// A rootfs under construction. Shared by reference between threads (artifacts install in
+/// parallel): a path is claimed under the lock before it is written.
 #[derive(Debug)]
 pub struct Rootfs {
     root: PathBuf,
-    entries: BTreeMap<String, Entry>,
+    entries: Mutex<BTreeMap<String, Entry>>,
 }
 
 /// Checks an absolute in-rootfs path and returns it without the leading '/'.
@@ -52,7 +54,7 @@ impl Rootfs {
     pub fn new(root: &Path) -> Rootfs {
         Rootfs {
             root: root.to_path_buf(),
-            entries: BTreeMap::new(),
+            entries: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -60,12 +62,13 @@ impl Rootfs {
         &self.root
     }
 
-    pub fn entries(&self) -> &BTreeMap<String, Entry> {
-        &self.entries
+    /// Every installed path (a lock is held while the guard lives).
+    pub fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, path: &str) -> Option<&Entry> {
-        self.entries.get(path)
+    pub fn get(&self, path: &str) -> Option<Entry> {
+        self.entries().get(path).cloned()
     }
 
     /// Host path of an in-rootfs path.
@@ -73,8 +76,10 @@ impl Rootfs {
         Ok(self.root.join(relative(path)?))
     }
 
+    /// Reserves `path` for `source` (a placeholder entry, replaced once written).
     fn claim(&self, path: &str, source: &str) -> Result<()> {
-        if let Some(prev) = self.entries.get(path) {
+        let mut entries = self.entries();
+        if let Some(prev) = entries.get(path) {
             return Err(Error::Profile(format!(
                 "{path} would be written twice: by {} and by {source}; change one install rule's `to` \
                  (or drop the file from the overlay)",
@@ -82,6 +87,16 @@ impl Rootfs {
             ))
             .into());
         }
+        entries.insert(
+            path.to_string(),
+            Entry {
+                mode: 0,
+                kind: Kind::Symlink {
+                    target: String::new(),
+                },
+                source: source.to_string(),
+            },
+        );
         Ok(())
     }
 
@@ -100,11 +115,15 @@ impl Rootfs {
                     ))
                     .into())
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-                    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
-                        .with_context(|| format!("setting the mode of {}", dir.display()))?;
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&dir) {
+                    Ok(()) => fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+                        .with_context(|| format!("setting the mode of {}", dir.display()))?,
+                    // Another thread made it first: fine if it is a real folder.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !dir.is_symlink() && dir.is_dir() => {}
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!("creating {}", dir.display())))
+                    }
+                },
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("inspecting {}", dir.display()))),
             }
         }
@@ -113,7 +132,7 @@ impl Rootfs {
 
     /// Writes a file from a reader, hashing it on the way; returns its sha256.
     pub fn write_file(
-        &mut self,
+        &self,
         path: &str,
         mode: u32,
         source: &str,
@@ -134,7 +153,7 @@ impl Rootfs {
         let (_, sha256, size) = w.finish();
         f.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", host.display()))?;
-        self.entries.insert(
+        self.entries().insert(
             path.to_string(),
             Entry {
                 mode,
@@ -148,18 +167,12 @@ impl Rootfs {
         Ok(sha256)
     }
 
-    pub fn write_bytes(
-        &mut self,
-        path: &str,
-        mode: u32,
-        source: &str,
-        bytes: &[u8],
-    ) -> Result<String> {
+    pub fn write_bytes(&self, path: &str, mode: u32, source: &str, bytes: &[u8]) -> Result<String> {
         self.write_file(path, mode, source, bytes)
     }
 
     /// Copies an installed file to another path (hard links in archives).
-    pub fn copy_within(&mut self, from: &str, to: &str, mode: u32, source: &str) -> Result<()> {
+    pub fn copy_within(&self, from: &str, to: &str, mode: u32, source: &str) -> Result<()> {
         let src = self.host_path(from)?;
         let f = File::open(&src).with_context(|| format!("opening {}", src.display()))?;
         self.write_file(to, mode, source, f)?;
@@ -167,13 +180,13 @@ impl Rootfs {
     }
 
     /// Creates a symlink. `target` is written as given; callers check that it stays inside.
-    pub fn symlink(&mut self, path: &str, target: &str, source: &str) -> Result<()> {
+    pub fn symlink(&self, path: &str, target: &str, source: &str) -> Result<()> {
         let rel = relative(path)?;
         self.claim(path, source)?;
         let host = self.make_parents(rel)?;
         std::os::unix::fs::symlink(target, &host)
             .with_context(|| format!("creating the link {}", host.display()))?;
-        self.entries.insert(
+        self.entries().insert(
             path.to_string(),
             Entry {
                 mode: 0o777,
@@ -222,7 +235,7 @@ mod tests {
     #[test]
     fn writes_record_digest_mode_and_refuse_doubles() {
         let dir = tempfile::tempdir().unwrap();
-        let mut r = Rootfs::new(dir.path());
+        let r = Rootfs::new(dir.path());
         let sha = r
             .write_bytes("/usr/local/bin/x", 0o755, "artifact:a", b"hello")
             .unwrap();
@@ -242,7 +255,7 @@ mod tests {
     fn refuses_to_write_through_links_or_outside() {
         let dir = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
-        let mut r = Rootfs::new(dir.path());
+        let r = Rootfs::new(dir.path());
         std::os::unix::fs::symlink(outside.path(), dir.path().join("etc")).unwrap();
         assert!(r.write_bytes("/etc/passwd", 0o644, "t", b"x").is_err());
         assert!(r.write_bytes("/../x", 0o644, "t", b"x").is_err());

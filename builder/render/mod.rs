@@ -165,7 +165,7 @@ fn check_overlay_url(template: &str, arches: &[Arch]) -> Result<()> {
 /// the artifacts, which the image has, nor the `.wants/` links, which `systemctl enable` makes).
 fn node_files(rootfs: &Rootfs) -> Result<Vec<crate::cloudinit::NodeFile>> {
     let mut out = Vec::new();
-    for (path, e) in rootfs.entries() {
+    for (path, e) in rootfs.entries().iter() {
         let ours = e.source.starts_with("template:") || e.source.starts_with("overlay:");
         if ours && matches!(e.kind, crate::install::Kind::File { .. }) {
             let host = rootfs.host_path(path)?;
@@ -195,7 +195,10 @@ fn build_arch(
     let root = dir.join("rootfs");
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
     let mut rootfs = Rootfs::new(&root);
+    // Artifacts install in parallel (each is decompressed on its own core); the manifest's
+    // order comes from the sorted entries, not from which finished first.
     let mut artifacts = Vec::new();
+    let mut jobs = Vec::new();
     for a in &profile.artifacts {
         let req = requests
             .iter()
@@ -204,13 +207,51 @@ fn build_arch(
         let path = files
             .get(&req.sha256)
             .ok_or_else(|| Error::Internal(format!("{} {arch} was not fetched", a.name)))?;
-        crate::archive::install(a, &req.url, path, &mut rootfs)?;
+        jobs.push((a, req, path));
         artifacts.push(ArtifactRef {
             name: a.name.clone(),
             version: a.version.clone(),
             url: req.url.clone(),
             sha256: req.sha256.clone(),
         });
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some((a, req, path)) = jobs.get(i) else {
+                            break;
+                        };
+                        out.push((i, crate::archive::install(a, &req.url, path, &rootfs)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<()>)> = handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![(
+                        usize::MAX,
+                        Err(Error::Internal("an install thread panicked".into()).into()),
+                    )]
+                })
+            })
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    });
+    // The first failing artifact in profile order is the one reported.
+    for r in results {
+        r?;
     }
     for o in &profile.overlays {
         overlay::copy(profile, o, &mut rootfs)?;
@@ -304,12 +345,12 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// The install path of a unit installed by an artifact, by file name.
-fn installed_unit<'a>(rootfs: &'a Rootfs, unit: &str) -> Option<&'a str> {
+fn installed_unit(rootfs: &Rootfs, unit: &str) -> Option<String> {
     rootfs
         .entries()
         .keys()
-        .map(String::as_str)
         .find(|p| p.ends_with(&format!("/systemd/system/{unit}")) && !p.contains(".wants/"))
+        .cloned()
 }
 
 /// The runtime's CRI socket (as kubeadm spells it) and the units to enable and start.
@@ -336,8 +377,7 @@ fn require_file(rootfs: &Rootfs, profile: &Profile, path: &str, what: &str) -> R
 
 /// Enables a unit the way `systemctl enable` would for `WantedBy=TARGET`.
 fn enable_unit(rootfs: &mut Rootfs, profile: &Profile, unit: &str, target: &str) -> Result<()> {
-    let path = installed_unit(rootfs, unit)
-        .ok_or_else(|| {
+    let path = installed_unit(rootfs, unit).ok_or_else(|| {
             Error::Profile(format!(
                 "profile {}: no artifact installs the systemd unit {unit}; add it as an [[artifact]] \
                  (pinned by sha256) with `to = \"/usr/local/lib/systemd/system/{unit}\"`",

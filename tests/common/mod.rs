@@ -486,24 +486,91 @@ impl Upstream {
         }
     }
 
-    fn pin_line(&self, artifact: &str, arch: &str) -> String {
-        format!("sha256.{arch} = \"{}\"\n", self.pin(artifact, arch))
+    /// One `[[artifact]]` table served by this server; pins from what was served under `pin_key`
+    /// (for every arch the profile lists in `arches`).
+    fn artifact(&self, a: &Art, arches: &[&str]) -> String {
+        let pins: String = match self.pins.get(&(a.pin_key.to_string(), "any".to_string())) {
+            Some(any) => format!("sha256 = \"{any}\"\n"),
+            None => arches
+                .iter()
+                .map(|arch| format!("sha256.{arch} = \"{}\"\n", self.pin(a.pin_key, arch)))
+                .collect(),
+        };
+        let from = a
+            .from
+            .map_or(String::new(), |f| format!("from = \"{f}\", "));
+        format!(
+            "[[artifact]]\nname = \"{}\"\nversion = \"{}\"\nurl = \"http://{}{}\"\n{pins}install = [{{ {from}to = \"{}\", mode = \"{}\" }}]\n\n",
+            a.name, a.version, self.server.addr, a.path, a.to, a.mode
+        )
     }
 
     /// A cri-dockerd profile (amd64; Kubernetes `kube`) fetching from this server.
     pub fn cri_dockerd_profile(&self, name: &str, kube: &str) -> String {
-        let base = format!("http://{}", self.server.addr);
-        let unit = |artifact: &str, version: &str, path: &str, to: &str| {
-            let key = if artifact == "containerd-service" {
-                "containerd-service-17"
-            } else {
-                artifact
-            };
-            format!(
-                "[[artifact]]\nname = \"{artifact}\"\nversion = \"{version}\"\nurl = \"{base}{path}\"\n{}install = [{{ to = \"{to}\", mode = \"0644\" }}]\n\n",
-                self.pins_toml(key)
-            )
-        };
+        let units = "/usr/local/lib/systemd/system";
+        let arts = [
+            Art::new(
+                "docker-static",
+                "28.3.3",
+                "/docker/{uname_arch}/docker-{version}.tgz",
+                Some("docker/*"),
+                "/usr/local/bin/",
+            ),
+            Art::new(
+                "cri-dockerd",
+                "0.3.26",
+                "/cri-dockerd/v{version}/cri-dockerd-{version}.{arch}.tgz",
+                Some("cri-dockerd/cri-dockerd"),
+                "/usr/local/bin/",
+            ),
+            Art::new(
+                "cni-plugins",
+                "1.9.1",
+                "/cni/v{version}/cni-plugins-linux-{arch}-v{version}.tgz",
+                Some("*"),
+                "/opt/cni/bin/",
+            ),
+            Art::new(
+                "crictl",
+                "1.36.0",
+                "/crictl/v{version}/crictl-v{version}-linux-{arch}.tar.gz",
+                Some("crictl"),
+                "/usr/local/bin/",
+            ),
+            Art::unit(
+                "docker-service",
+                "28.3.3",
+                "/moby/v28.3.3/docker.service",
+                &format!("{units}/docker.service"),
+            ),
+            Art::unit(
+                "docker-socket",
+                "28.3.3",
+                "/moby/v28.3.3/docker.socket",
+                &format!("{units}/docker.socket"),
+            ),
+            Art {
+                pin_key: "containerd-service-17",
+                ..Art::unit(
+                    "containerd-service",
+                    "1.7.34",
+                    "/raw/v1.7.34/containerd.service",
+                    &format!("{units}/containerd.service"),
+                )
+            },
+            Art::unit(
+                "cri-docker-service",
+                "0.3.25",
+                "/mirantis/v0.3.25/cri-docker.service",
+                &format!("{units}/cri-docker.service"),
+            ),
+            Art::unit(
+                "cri-docker-socket",
+                "0.3.25",
+                "/mirantis/v0.3.25/cri-docker.socket",
+                &format!("{units}/cri-docker.socket"),
+            ),
+        ];
         let mut text = format!(
             r#"schema = 1
 name = "{name}"
@@ -519,67 +586,11 @@ sandbox_image = "registry.k8s.io/pause:3.10.1"
 [kubelet]
 extra_args = {{ "node-labels" = "node.kubernetes.io/runtime=cri-dockerd" }}
 
-[[artifact]]
-name = "docker-static"
-version = "28.3.3"
-url = "{base}/docker/{{uname_arch}}/docker-{{version}}.tgz"
-{docker}install = [{{ from = "docker/*", to = "/usr/local/bin/", mode = "0755" }}]
-
-[[artifact]]
-name = "cri-dockerd"
-version = "0.3.26"
-url = "{base}/cri-dockerd/v{{version}}/cri-dockerd-{{version}}.{{arch}}.tgz"
-{cri}install = [{{ from = "cri-dockerd/cri-dockerd", to = "/usr/local/bin/", mode = "0755" }}]
-
-[[artifact]]
-name = "cni-plugins"
-version = "1.9.1"
-url = "{base}/cni/v{{version}}/cni-plugins-linux-{{arch}}-v{{version}}.tgz"
-{cni}install = [{{ from = "*", to = "/opt/cni/bin/", mode = "0755" }}]
-
-[[artifact]]
-name = "crictl"
-version = "1.36.0"
-url = "{base}/crictl/v{{version}}/crictl-v{{version}}-linux-{{arch}}.tar.gz"
-{crictl}install = [{{ from = "crictl", to = "/usr/local/bin/", mode = "0755" }}]
-
-"#,
-            docker = self.pin_line("docker-static", "amd64"),
-            cri = self.pin_line("cri-dockerd", "amd64"),
-            cni = self.pin_line("cni-plugins", "amd64"),
-            crictl = self.pin_line("crictl", "amd64"),
+"#
         );
-        let dir = "/usr/local/lib/systemd/system";
-        text += &unit(
-            "docker-service",
-            "28.3.3",
-            "/moby/v28.3.3/docker.service",
-            &format!("{dir}/docker.service"),
-        );
-        text += &unit(
-            "docker-socket",
-            "28.3.3",
-            "/moby/v28.3.3/docker.socket",
-            &format!("{dir}/docker.socket"),
-        );
-        text += &unit(
-            "containerd-service",
-            "1.7.34",
-            "/raw/v1.7.34/containerd.service",
-            &format!("{dir}/containerd.service"),
-        );
-        text += &unit(
-            "cri-docker-service",
-            "0.3.25",
-            "/mirantis/v0.3.25/cri-docker.service",
-            &format!("{dir}/cri-docker.service"),
-        );
-        text += &unit(
-            "cri-docker-socket",
-            "0.3.25",
-            "/mirantis/v0.3.25/cri-docker.socket",
-            &format!("{dir}/cri-docker.socket"),
-        );
+        for a in &arts {
+            text += &self.artifact(a, &["amd64"]);
+        }
         text
     }
 
@@ -593,20 +604,50 @@ url = "{base}/crictl/v{{version}}/crictl-v{{version}}-linux-{{arch}}.tar.gz"
         &self.pins[&(artifact.to_string(), arch.to_string())]
     }
 
-    fn pins_toml(&self, artifact: &str) -> String {
-        if let Some(any) = self.pins.get(&(artifact.to_string(), "any".to_string())) {
-            return format!("sha256 = \"{any}\"\n");
-        }
-        ARCHES
-            .iter()
-            .map(|a| format!("sha256.{a} = \"{}\"\n", self.pin(artifact, a)))
-            .collect()
-    }
-
     /// A containerd profile (containerd `version`, Kubernetes `kube`) fetching from this server.
     pub fn containerd_profile(&self, name: &str, containerd_version: &str, kube: &str) -> String {
-        let base = format!("http://{}", self.server.addr);
-        format!(
+        let arts = [
+            Art {
+                version: containerd_version.to_string(),
+                ..Art::new(
+                    "containerd",
+                    "",
+                    "/containerd/v2.1.9/containerd-2.1.9-linux-{arch}.tar.gz",
+                    Some("bin/*"),
+                    "/usr/local/bin/",
+                )
+            },
+            Art::unit(
+                "containerd-service",
+                "2.1.9",
+                "/raw/v{version}/containerd.service",
+                "/usr/local/lib/systemd/system/containerd.service",
+            ),
+            Art {
+                mode: "0755",
+                ..Art::unit(
+                    "runc",
+                    "1.4.3",
+                    "/runc/v{version}/runc.{arch}",
+                    "/usr/local/sbin/runc",
+                )
+            },
+            Art::new(
+                "cni-plugins",
+                "1.9.1",
+                "/cni/v{version}/cni-plugins-linux-{arch}-v{version}.tgz",
+                Some("*"),
+                "/opt/cni/bin/",
+            ),
+            Art::new(
+                "crictl",
+                "1.36.0",
+                "/crictl/v{version}/crictl-v{version}-linux-{arch}.tar.gz",
+                Some("crictl"),
+                "/usr/local/bin/",
+            ),
+        ];
+        let mut text = format!(
             r#"schema = 1
 name = "{name}"
 description = "test profile"
@@ -621,42 +662,52 @@ sandbox_image = "registry.k8s.io/pause:3.10.1"
 [kubelet]
 extra_args = {{ "node-labels" = "node.kubernetes.io/runtime=containerd" }}
 
-[[artifact]]
-name = "containerd"
-version = "{containerd_version}"
-url = "{base}/containerd/v2.1.9/containerd-2.1.9-linux-{{arch}}.tar.gz"
-{ctr}install = [{{ from = "bin/*", to = "/usr/local/bin/", mode = "0755" }}]
+"#
+        );
+        for a in &arts {
+            text += &self.artifact(a, &ARCHES);
+        }
+        text
+    }
+}
 
-[[artifact]]
-name = "containerd-service"
-version = "2.1.9"
-url = "{base}/raw/v{{version}}/containerd.service"
-{unit}install = [{{ to = "/usr/local/lib/systemd/system/containerd.service", mode = "0644" }}]
+/// An artifact of a test profile.
+struct Art {
+    name: &'static str,
+    /// The key its digest was served under (usually its name).
+    pin_key: &'static str,
+    version: String,
+    /// URL path on the server, with the profile's placeholders.
+    path: &'static str,
+    from: Option<&'static str>,
+    to: String,
+    mode: &'static str,
+}
 
-[[artifact]]
-name = "runc"
-version = "1.4.3"
-url = "{base}/runc/v{{version}}/runc.{{arch}}"
-{runc}install = [{{ to = "/usr/local/sbin/runc", mode = "0755" }}]
+impl Art {
+    fn new(
+        name: &'static str,
+        version: &str,
+        path: &'static str,
+        from: Option<&'static str>,
+        to: &str,
+    ) -> Art {
+        Art {
+            name,
+            pin_key: name,
+            version: version.to_string(),
+            path,
+            from,
+            to: to.to_string(),
+            mode: "0755",
+        }
+    }
 
-[[artifact]]
-name = "cni-plugins"
-version = "1.9.1"
-url = "{base}/cni/v{{version}}/cni-plugins-linux-{{arch}}-v{{version}}.tgz"
-{cni}install = [{{ from = "*", to = "/opt/cni/bin/", mode = "0755" }}]
-
-[[artifact]]
-name = "crictl"
-version = "1.36.0"
-url = "{base}/crictl/v{{version}}/crictl-v{{version}}-linux-{{arch}}.tar.gz"
-{crictl}install = [{{ from = "crictl", to = "/usr/local/bin/", mode = "0755" }}]
-"#,
-            ctr = self.pins_toml("containerd"),
-            unit = self.pins_toml("containerd-service"),
-            runc = self.pins_toml("runc"),
-            cni = self.pins_toml("cni-plugins"),
-            crictl = self.pins_toml("crictl"),
-        )
+    fn unit(name: &'static str, version: &str, path: &'static str, to: &str) -> Art {
+        Art {
+            mode: "0644",
+            ..Art::new(name, version, path, None, to)
+        }
     }
 }
 
