@@ -5,6 +5,7 @@
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
 #     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate).
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
+# Then ci/e2e.sh boots whole nodes in qemu (it installs its own packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +23,11 @@ export BUILDER_REQUIRE_CONSUMERS=1
 
 cargo build --locked --all-targets
 cargo test --locked --all-targets
+
+# Whole nodes: a Debian base image + the overlay boots under qemu with the user-data
+# (about 15 minutes; BUILDER_SKIP_E2E=1 skips it, for a quick local run only).
+if [ -z "${BUILDER_SKIP_E2E:-}" ]; then
+  E2E_SKIP_APT_UPDATE=1 bash ci/e2e.sh
+else
+  echo "SKIP: ci/e2e.sh (BUILDER_SKIP_E2E is set)"
+fi
