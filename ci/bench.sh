@@ -17,9 +17,11 @@
 #     builder warm  `builder render` with the cache the cold run filled
 #     shell warm    the same pipeline with the downloads already on disk (no curl; everything
 #                   else, `sha256sum -c` included, as in the cold run)
-#   Wall time of each run (output removed before, not timed) and the peak RSS of builder
-#   (`/usr/bin/time -f %M`). Printed: medians, builder/shell ratios, max peak RSS, and the
-#   overlay.tar.gz sizes of both, so their compression can be compared.
+#   Wall time of each run (output removed before, not timed), its CPU time (user+sys, children
+#   included: less sensitive than wall time to other load on the machine) and the peak RSS of
+#   builder (`/usr/bin/time -f %M`). Printed: medians, builder/shell ratios of wall time (the
+#   targets), max peak RSS, and the overlay.tar.gz sizes of both, so their compression can be
+#   compared.
 #
 # Targets (issue 2)
 #   cold: builder at most 1/2 of the shell pipeline's time
@@ -108,6 +110,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/builder-bench-run.XXXXXX")
 SERVER_PID=
 cleanup() {
     if [[ -n $SERVER_PID ]]; then
+        pkill -P "$SERVER_PID" 2>/dev/null || true   # in case python3 is a wrapper that forked
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
@@ -191,12 +194,13 @@ EOF
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# builder_run CACHE OUT: one render; appends seconds to $WORK/<label>.times, KiB to rss.
+# builder_run LABEL CACHE OUT: one render; appends wall seconds to $WORK/LABEL.times, CPU
+# seconds to $WORK/LABEL.cpu, peak RSS (KiB) to $WORK/rss.
 builder_run() {
     local label=$1 cache=$2 out=$3 t0 t1
     rm -rf "$out"
     t0=$(now)
-    if ! /usr/bin/time -f %M -o "$WORK/rss.last" \
+    if ! /usr/bin/time -f '%U %S %M' -o "$WORK/time.last" \
         "$BIN" -q render --profile "$PROFILE" --out "$out" --arch amd64 --cache-dir "$cache" \
         >"$WORK/render.log" 2>&1; then
         t1=$(now)
@@ -205,7 +209,8 @@ builder_run() {
     fi
     t1=$(now)
     echo "$(elapsed "$t0" "$t1")" >>"$WORK/$label.times"
-    tail -n1 "$WORK/rss.last" >>"$WORK/rss"
+    tail -n1 "$WORK/time.last" | awk '{ printf "%.2f\n", $1 + $2 }' >>"$WORK/$label.cpu"
+    tail -n1 "$WORK/time.last" | awk '{ print $3 }' >>"$WORK/rss"
 }
 
 # The hand-written CI pipeline for the same overlay. $1 = downloads dir, $2 = output dir,
@@ -271,16 +276,27 @@ EOF
         | gzip -n >"$out/overlay.tar.gz"
 }
 
+# shell_run LABEL DOWNLOADS OUT fetch|nofetch: one pipeline run, recorded as builder_run does.
 shell_run() {
     local label=$1 dl=$2 out=$3 mode=$4 t0 t1
     rm -rf "$out"
+    times >"$WORK/times.before"   # line 2: user and sys time of this shell's children so far
     t0=$(now)
     if ! (shell_pipeline "$dl" "$out" "$mode") 2>"$WORK/shell.log"; then
         cat "$WORK/shell.log" >&2
         die "shell pipeline ($label) failed"
     fi
     t1=$(now)
+    times >"$WORK/times.after"
     echo "$(elapsed "$t0" "$t1")" >>"$WORK/$label.times"
+    echo "$(children_cpu "$WORK/times.after") $(children_cpu "$WORK/times.before")" |
+        awk '{ printf "%.2f\n", $1 - $2 }' >>"$WORK/$label.cpu"
+}
+
+# children_cpu FILE: user+sys seconds from the second line of `times` output ("0m1.5s 0m0.2s").
+children_cpu() {
+    awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); s += p[1] * 60 + p[2] }
+         printf "%.3f", s }' "$1"
 }
 
 load=$(cut -d' ' -f1 /proc/loadavg)
@@ -326,6 +342,8 @@ median() { LC_ALL=C sort -g "$1" | awk '{ v[NR] = $1 } END {
 
 bc_=$(median "$WORK/builder-cold.times"); sc_=$(median "$WORK/shell-cold.times")
 bw_=$(median "$WORK/builder-warm.times"); sw_=$(median "$WORK/shell-warm.times")
+bcc=$(median "$WORK/builder-cold.cpu"); scc=$(median "$WORK/shell-cold.cpu")
+bwc=$(median "$WORK/builder-warm.cpu"); swc=$(median "$WORK/shell-warm.cpu")
 rss_kib=$(LC_ALL=C sort -n "$WORK/rss" | tail -n1)
 b_size=$(stat -c %s "$B_OUT/overlay.tar.gz")
 s_size=$(stat -c %s "$WORK/out-shell/overlay.tar.gz")
@@ -340,11 +358,19 @@ rss_mib=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
 
 echo
 echo "builder render vs the hand-written shell pipeline: containerd overlay, amd64"
-echo "artifacts ${art_mb} MB downloaded, rootfs ${tree_mb} MB; ${ROUNDS} rounds; medians of wall time"
+echo "artifacts ${art_mb} MB downloaded, rootfs ${tree_mb} MB; ${ROUNDS} rounds on $(nproc) cores; medians"
 echo
-printf '%-6s %12s %12s %15s %10s   %s\n' "" "builder s" "shell s" "builder/shell" "target" "result"
-printf '%-6s %12s %12s %15s %10s   %s\n' cold "$bc_" "$sc_" "$rc_" "<= 0.50" "$(verdict "$rc_" 0.5)"
-printf '%-6s %12s %12s %15s %10s   %s\n' warm "$bw_" "$sw_" "$rw_" "<= 0.33" "$(verdict "$rw_" 0.3333)"
+fmt='%-5s %10s %9s %14s %9s   %-13s   %11s %10s\n'
+printf "$fmt" "" "builder s" "shell s" "builder/shell" "target" "result" "builder cpu" "shell cpu"
+printf "$fmt" cold "$bc_" "$sc_" "$rc_" "<= 0.50" "$(verdict "$rc_" 0.5)" "$bcc" "$scc"
+printf "$fmt" warm "$bw_" "$sw_" "$rw_" "<= 0.33" "$(verdict "$rw_" 0.3333)" "$bwc" "$swc"
+echo "(s = wall time, the targets' measure; cpu = user+sys seconds)"
+fastest() { LC_ALL=C sort -g "$1" | head -n1; }
+printf 'fastest runs (least disturbed by other load): cold %s / %s = %s, warm %s / %s = %s\n' \
+    "$(fastest "$WORK/builder-cold.times")" "$(fastest "$WORK/shell-cold.times")" \
+    "$(ratio "$(fastest "$WORK/builder-cold.times")" "$(fastest "$WORK/shell-cold.times")")" \
+    "$(fastest "$WORK/builder-warm.times")" "$(fastest "$WORK/shell-warm.times")" \
+    "$(ratio "$(fastest "$WORK/builder-warm.times")" "$(fastest "$WORK/shell-warm.times")")"
 echo
 printf 'peak RSS of builder (max over %d runs): %s MiB   target < 100 MiB   %s\n' \
     $((2 * ROUNDS)) "$rss_mib" "$(awk -v m="$rss_mib" 'BEGIN { print (m < 100 ? "target met" : "target missed") }')"
@@ -357,5 +383,5 @@ echo "              builder warm $(paste -sd' ' "$WORK/builder-warm.times"); she
 if [[ -f $REPO/ci/bench-detect.sh ]]; then
     echo
     log "running ci/bench-detect.sh"
-    bash "$REPO/ci/bench-detect.sh" || die "ci/bench-detect.sh failed (exit $?)"
+    BUILDER_BIN=$BIN bash "$REPO/ci/bench-detect.sh" || die "ci/bench-detect.sh failed (exit $?)"
 fi
