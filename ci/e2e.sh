@@ -363,7 +363,7 @@ check_tampered() { # name
   local w=$e2e/vm-$1 r=$e2e/vm-$1/report.log
   expect "$1" "the runtime is not installed" bash -c "! section '$r' 'ls /usr/local/bin' | grep -qx containerd" &&
   expect "$1" "containerd.service is not active" bash -c "! grep -q '^--- is-active containerd.service active\$' '$r'" &&
-  expect "$1" "the console says why (sha256 mismatch)" grep -qi 'sha256' "$w/console.log" &&
+  expect "$1" "the console says why (checksum mismatch)" grep -q 'builder-fetch-overlay: checksum mismatch' "$w/console.log" &&
   expect "$1" "cloud-init reports the failure" bash -c "! section '$r' result.json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(1 if d[\"v1\"][\"errors\"] else 0)'"
 }
 
