@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cache::{Cache, Finished, Partial};
 use crate::error::Error;
@@ -339,11 +339,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
-}
-
-/// Reads a cached file (used by tests and by callers that want the bytes).
-pub fn read_cached(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading cache entry {}", path.display()))
 }
 
 #[cfg(test)]

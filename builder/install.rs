@@ -143,9 +143,10 @@ impl Rootfs {
         let host = self.make_parents(rel)?;
         let mut f = OpenOptions::new()
             .write(true)
+            // O_CREAT|O_EXCL: fails on an existing path, a link included, so nothing is ever
+            // written through a link planted at the final component.
             .create_new(true)
             .mode(0o600)
-            .custom_flags(libc_o_nofollow())
             .open(&host)
             .with_context(|| format!("creating {}", host.display()))?;
         let mut w = HashingWriter::new(&mut f);
@@ -198,12 +199,6 @@ impl Rootfs {
         );
         Ok(())
     }
-}
-
-/// O_NOFOLLOW: never write through a link planted at the final component.
-fn libc_o_nofollow() -> i32 {
-    // Linux value; builder targets Linux nodes and runs on Linux build hosts.
-    0o400000
 }
 
 /// Does a relative link `target`, placed at in-rootfs `path`, resolve inside the rootfs?
@@ -260,6 +255,13 @@ mod tests {
         assert!(r.write_bytes("/etc/passwd", 0o644, "t", b"x").is_err());
         assert!(r.write_bytes("/../x", 0o644, "t", b"x").is_err());
         assert!(fs::read_dir(outside.path()).unwrap().next().is_none());
+        // A link planted at the final component is not written through either.
+        fs::create_dir(dir.path().join("usr")).unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("usr/x")).unwrap();
+        assert!(r.write_bytes("/usr/x", 0o644, "t", b"evil").is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
     }
 
     #[test]
