@@ -6,6 +6,7 @@ mod containerd;
 mod cri_dockerd;
 mod kubelet;
 mod overlay;
+mod user_data;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,9 +47,9 @@ pub fn run(args: &RenderArgs, opts: &FetchOptions) -> Result<Vec<ArchOutput>> {
         None => crate::cloudinit::JoinParams::from_env()?,
     };
     if let Some(t) = &args.overlay_url {
-        check_overlay_url(t, &arches)?;
+        user_data::check_overlay_url(t, &arches)?;
     }
-    let user_data = UserDataArgs {
+    let user_data = user_data::UserDataArgs {
         cloud: args.cloud,
         overlay_url: args.overlay_url.as_deref(),
         join: join.as_ref(),
@@ -131,56 +132,6 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     Ok(out)
 }
 
-/// What the user-data is made of, besides the profile.
-struct UserDataArgs<'a> {
-    cloud: crate::cloudinit::Cloud,
-    overlay_url: Option<&'a str>,
-    join: Option<&'a crate::cloudinit::JoinParams>,
-}
-
-/// `{arch}` is the only placeholder; with several arches it is required (each has its own digest).
-fn check_overlay_url(template: &str, arches: &[Arch]) -> Result<()> {
-    let rest = template.replace("{arch}", "");
-    if rest.contains('{') || rest.contains('}') {
-        return Err(Error::Input(format!(
-            "--overlay-url {template:?}: the only placeholder is {{arch}}"
-        ))
-        .into());
-    }
-    if arches.len() > 1 && !template.contains("{arch}") {
-        return Err(Error::Input(format!(
-            "--overlay-url {template:?} has no {{arch}}, but {} arches are rendered and each overlay has its own digest; \
-             add {{arch}} or render one --arch at a time",
-            arches.len()
-        ))
-        .into());
-    }
-    crate::cloudinit::check_fetch(
-        &template.replace("{arch}", arches[0].as_str()),
-        &"0".repeat(64),
-    )
-}
-
-/// Baked mode's node files: every file the render generated or copied from overlays/ (not
-/// the artifacts, which the image has, nor the `.wants/` links, which `systemctl enable` makes).
-fn node_files(rootfs: &Rootfs) -> Result<Vec<crate::cloudinit::NodeFile>> {
-    let mut out = Vec::new();
-    for (path, e) in rootfs.entries().iter() {
-        let ours = e.source.starts_with("template:") || e.source.starts_with("overlay:");
-        if ours && matches!(e.kind, crate::install::Kind::File { .. }) {
-            let host = rootfs.host_path(path)?;
-            let content =
-                std::fs::read(&host).with_context(|| format!("reading {}", host.display()))?;
-            out.push(crate::cloudinit::NodeFile {
-                path: path.clone(),
-                mode: e.mode,
-                content,
-            });
-        }
-    }
-    Ok(out)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn build_arch(
     profile: &Profile,
@@ -190,7 +141,7 @@ fn build_arch(
     dir: &Path,
     mtime: u64,
     profile_sha: &str,
-    ud: &UserDataArgs,
+    ud: &user_data::UserDataArgs,
 ) -> Result<ArchOutput> {
     let root = dir.join("rootfs");
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
@@ -284,39 +235,7 @@ fn build_arch(
     let json = m.to_json();
     write_output(&dir.join("manifest.json"), json.as_bytes())?;
 
-    let (endpoint, units) = runtime_units(profile.runtime);
-    let sandbox = match profile.runtime {
-        Runtime::Containerd => &profile.containerd.sandbox_image,
-        Runtime::CriDockerd => &profile.docker.sandbox_image,
-    };
-    let kubelet_args = crate::templates::kubelet::flags(
-        profile.kubernetes,
-        endpoint,
-        sandbox,
-        &profile.kubelet.extra_args,
-    );
-    let node_files = if ud.overlay_url.is_some() {
-        Vec::new()
-    } else {
-        node_files(&rootfs)?
-    };
-    let user_data = crate::cloudinit::render(&crate::cloudinit::UserDataInput {
-        profile: &profile.name,
-        arch,
-        runtime: profile.runtime,
-        kubernetes: profile.kubernetes,
-        cri_socket: endpoint,
-        units,
-        files: &node_files,
-        fetch: ud.overlay_url.map(|t| crate::cloudinit::FetchOverlay {
-            url: t.replace("{arch}", arch.as_str()),
-            sha256: overlay_sha256.clone(),
-        }),
-        join: ud.join,
-        kubelet_args: &kubelet_args,
-        cloud: ud.cloud,
-    })?;
-    user_data.write_to(dir)?;
+    let user_data = user_data::write(profile, arch, &rootfs, dir, &overlay_sha256, ud)?;
 
     let digest = |bytes: &[u8]| crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes));
     let sums = BTreeMap::from([

@@ -1,0 +1,109 @@
+//! The cloud-init side of a render: checking `--overlay-url`, choosing baked mode's node files,
+//! and writing `user-data` (0600) and `meta-data` beside the overlay they belong to.
+//!
+//! The documents themselves are `crate::cloudinit`'s; this only feeds it from the render.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::cloudinit::{self, FetchOverlay, UserData, UserDataInput};
+use crate::error::Error;
+use crate::install::Rootfs;
+use crate::profile::{Arch, Profile, Runtime};
+
+/// What the user-data is made of, besides the profile.
+pub(super) struct UserDataArgs<'a> {
+    pub cloud: cloudinit::Cloud,
+    pub overlay_url: Option<&'a str>,
+    pub join: Option<&'a cloudinit::JoinParams>,
+}
+
+/// `{arch}` is the only placeholder; with several arches it is required (each has its own digest).
+pub(super) fn check_overlay_url(template: &str, arches: &[Arch]) -> Result<()> {
+    let rest = template.replace("{arch}", "");
+    if rest.contains('{') || rest.contains('}') {
+        return Err(Error::Input(format!(
+            "--overlay-url {template:?}: the only placeholder is {{arch}}"
+        ))
+        .into());
+    }
+    if arches.len() > 1 && !template.contains("{arch}") {
+        return Err(Error::Input(format!(
+            "--overlay-url {template:?} has no {{arch}}, but {} arches are rendered and each overlay has its own digest; \
+             add {{arch}} or render one --arch at a time",
+            arches.len()
+        ))
+        .into());
+    }
+    cloudinit::check_fetch(
+        &template.replace("{arch}", arches[0].as_str()),
+        &"0".repeat(64),
+    )
+}
+
+/// Baked mode's node files: every file the render generated or copied from overlays/ (not
+/// the artifacts, which the image has, nor the `.wants/` links, which `systemctl enable` makes).
+fn node_files(rootfs: &Rootfs) -> Result<Vec<cloudinit::NodeFile>> {
+    let mut out = Vec::new();
+    for (path, e) in rootfs.entries().iter() {
+        let ours = e.source.starts_with("template:") || e.source.starts_with("overlay:");
+        if ours && matches!(e.kind, crate::install::Kind::File { .. }) {
+            let host = rootfs.host_path(path)?;
+            let content =
+                std::fs::read(&host).with_context(|| format!("reading {}", host.display()))?;
+            out.push(cloudinit::NodeFile {
+                path: path.clone(),
+                mode: e.mode,
+                content,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Renders and writes one arch's user-data and meta-data into `dir`.
+pub(super) fn write(
+    profile: &Profile,
+    arch: Arch,
+    rootfs: &Rootfs,
+    dir: &Path,
+    overlay_sha256: &str,
+    ud: &UserDataArgs,
+) -> Result<UserData> {
+    let (endpoint, units) = super::runtime_units(profile.runtime);
+    let sandbox = match profile.runtime {
+        Runtime::Containerd => &profile.containerd.sandbox_image,
+        Runtime::CriDockerd => &profile.docker.sandbox_image,
+    };
+    // kubeadm join rewrites kubeadm-flags.env from the JoinConfiguration: same flags there.
+    let kubelet_args = crate::templates::kubelet::flags(
+        profile.kubernetes,
+        endpoint,
+        sandbox,
+        &profile.kubelet.extra_args,
+    );
+    let files = if ud.overlay_url.is_some() {
+        Vec::new()
+    } else {
+        node_files(rootfs)?
+    };
+    let user_data = cloudinit::render(&UserDataInput {
+        profile: &profile.name,
+        arch,
+        runtime: profile.runtime,
+        kubernetes: profile.kubernetes,
+        cri_socket: endpoint,
+        units,
+        files: &files,
+        fetch: ud.overlay_url.map(|t| FetchOverlay {
+            url: t.replace("{arch}", arch.as_str()),
+            sha256: overlay_sha256.to_string(),
+        }),
+        join: ud.join,
+        kubelet_args: &kubelet_args,
+        cloud: ud.cloud,
+    })?;
+    user_data.write_to(dir)?;
+    Ok(user_data)
+}
