@@ -876,9 +876,6 @@ fn validate_install(rule: &At<RawInstall>, kind: ArtifactKind) -> Result<Install
             (Some(pattern.clone()), Some(glob.compile_matcher()))
         }
     };
-    if kind == ArtifactKind::File && raw.to.ends_with('/') {
-        // Allowed: the URL's file name is kept.
-    }
     Ok(InstallRule {
         from,
         matcher,
