@@ -152,102 +152,49 @@ EOF
 }
 
 # --- 3. profiles and renders ------------------------------------------------------------------
+# One [[artifact]] override: name, served file (its digest is pinned), URL path with the
+# profile's placeholders, and optionally a version.
+art() {
+  local name=$1 file=$2 path=$3 version=${4:-}
+  printf '\n[[artifact]]\nname = "%s"\n' "$name"
+  [ -z "$version" ] || printf 'version = "%s"\n' "$version"
+  printf 'url = "%s"\nsha256 = "%s"\n' "$base_url/$path" "$(sha "$up/$file")"
+}
+
 write_profiles() {
   local p=$e2e/profiles
   mkdir -p "$p"
   # The shipped profiles, extended to fetch from loopback; only versions, URLs and pins change.
-  cat >"$p/e2e-containerd.toml" <<EOF
-schema = 1
-extends = "containerd"
-name = "e2e-containerd"
-arch = ["amd64"]
-
-[[artifact]]
-name = "containerd"
-version = "2.1.9"
-url = "$base_url/containerd-{version}-linux-{arch}.tar.gz"
-sha256 = "$(sha "$up/containerd-2.1.9-linux-amd64.tar.gz")"
-
-[[artifact]]
-name = "containerd-service"
-url = "$base_url/containerd.service"
-sha256 = "$(sha "$up/containerd.service")"
-
-[[artifact]]
-name = "runc"
-url = "$base_url/runc.{arch}"
-sha256 = "$(sha "$up/runc.amd64")"
-
-[[artifact]]
-name = "cni-plugins"
-version = "1.1.1"
-url = "$base_url/cni-plugins-linux-{arch}-v{version}.tgz"
-sha256 = "$(sha "$up/cni-plugins-linux-amd64-v1.1.1.tgz")"
-
-[[artifact]]
-name = "crictl"
-url = "$base_url/crictl-v{version}-linux-{arch}.tar.gz"
-sha256 = "$(sha "$up/crictl-v1.36.0-linux-amd64.tar.gz")"
-EOF
+  local shared
+  shared=$(
+    art containerd-service containerd.service containerd.service
+    art cni-plugins cni-plugins-linux-amd64-v1.1.1.tgz 'cni-plugins-linux-{arch}-v{version}.tgz' 1.1.1
+    art crictl crictl-v1.36.0-linux-amd64.tar.gz 'crictl-v{version}-linux-{arch}.tar.gz'
+  )
+  {
+    printf 'schema = 1\nextends = "containerd"\nname = "e2e-containerd"\narch = ["amd64"]\n'
+    art containerd containerd-2.1.9-linux-amd64.tar.gz 'containerd-{version}-linux-{arch}.tar.gz' 2.1.9
+    art runc runc.amd64 'runc.{arch}'
+    echo "$shared"
+  } >"$p/e2e-containerd.toml"
   # Deliberately broken: containerd labelled 2.3.4, so builder writes config version 4, which
   # the 2.1 binary rejects. The checks below must catch it.
-  sed -e 's/^name = "e2e-containerd"/name = "e2e-broken"/' \
-      -e '0,/^version = "2.1.9"/s//version = "2.3.4"/' \
-      -e 's/containerd-{version}-linux/containerd-2.1.9-linux/' \
-      "$p/e2e-containerd.toml" >"$p/e2e-broken.toml"
-  cat >"$p/e2e-cri-dockerd.toml" <<EOF
-schema = 1
-extends = "cri-dockerd"
-name = "e2e-cri-dockerd"
-arch = ["amd64"]
-
-[[artifact]]
-name = "docker-static"
-version = "20.10.24"
-url = "$base_url/docker-{version}.tgz"
-sha256 = "$(sha "$up/docker-20.10.24.tgz")"
-
-[[artifact]]
-name = "docker-service"
-url = "$base_url/docker.service"
-sha256 = "$(sha "$up/docker.service")"
-
-[[artifact]]
-name = "docker-socket"
-url = "$base_url/docker.socket"
-sha256 = "$(sha "$up/docker.socket")"
-
-[[artifact]]
-name = "containerd-service"
-url = "$base_url/containerd.service"
-sha256 = "$(sha "$up/containerd.service")"
-
-[[artifact]]
-name = "cri-dockerd"
-url = "$base_url/cri-dockerd-{version}.{arch}.tgz"
-sha256 = "$(sha "$up/cri-dockerd-0.3.26.amd64.tgz")"
-
-[[artifact]]
-name = "cri-docker-service"
-url = "$base_url/cri-docker.service"
-sha256 = "$(sha "$up/cri-docker.service")"
-
-[[artifact]]
-name = "cri-docker-socket"
-url = "$base_url/cri-docker.socket"
-sha256 = "$(sha "$up/cri-docker.socket")"
-
-[[artifact]]
-name = "cni-plugins"
-version = "1.1.1"
-url = "$base_url/cni-plugins-linux-{arch}-v{version}.tgz"
-sha256 = "$(sha "$up/cni-plugins-linux-amd64-v1.1.1.tgz")"
-
-[[artifact]]
-name = "crictl"
-url = "$base_url/crictl-v{version}-linux-{arch}.tar.gz"
-sha256 = "$(sha "$up/crictl-v1.36.0-linux-amd64.tar.gz")"
-EOF
+  {
+    printf 'schema = 1\nextends = "containerd"\nname = "e2e-broken"\narch = ["amd64"]\n'
+    art containerd containerd-2.1.9-linux-amd64.tar.gz 'containerd-2.1.9-linux-{arch}.tar.gz' 2.3.4
+    art runc runc.amd64 'runc.{arch}'
+    echo "$shared"
+  } >"$p/e2e-broken.toml"
+  {
+    printf 'schema = 1\nextends = "cri-dockerd"\nname = "e2e-cri-dockerd"\narch = ["amd64"]\n'
+    art docker-static docker-20.10.24.tgz 'docker-{version}.tgz' 20.10.24
+    art docker-service docker.service docker.service
+    art docker-socket docker.socket docker.socket
+    art cri-dockerd cri-dockerd-0.3.26.amd64.tgz 'cri-dockerd-{version}.{arch}.tgz'
+    art cri-docker-service cri-docker.service cri-docker.service
+    art cri-docker-socket cri-docker.socket cri-docker.socket
+    echo "$shared"
+  } >"$p/e2e-cri-dockerd.toml"
 }
 
 render() { # profile out [extra args]
