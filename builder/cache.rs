@@ -36,6 +36,11 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// sha256 of bytes in memory, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// sha256 of everything a reader yields, streamed in 256 KiB chunks.
 pub fn sha256_reader(mut r: impl Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();

@@ -17,7 +17,7 @@ use std::process::{Command, Output};
 use builder::cloudinit::*;
 use builder::profile::{Arch, ContainerdSettings, KubeMinor, Runtime};
 use builder::templates::{containerd, crictl, kubelet};
-use common::{sha256_hex, tar_bytes, Behaviour, Member, Server};
+use common::{sha256_hex, skip_or_fail, tar_bytes, which, Behaviour, Member, Server};
 
 /// The secret half of the fake token in tests/fixtures/cloudinit/join.toml.
 const TOKEN_SECRET: &str = "0123456789abcdef";
@@ -28,14 +28,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/cloudinit")
         .join(name)
-}
-
-fn skip_or_fail(what: &str) {
-    if std::env::var_os("BUILDER_REQUIRE_CONSUMERS").is_some() {
-        panic!("{what}, and BUILDER_REQUIRE_CONSUMERS is set");
-    }
-    // Not eprintln!: libtest captures that.
-    let _ = writeln!(std::io::stderr(), "SKIP: {what}");
 }
 
 /// The Python interpreter cloud-init runs under (from its `#!` line), or `None` after a SKIP.
@@ -57,16 +49,6 @@ fn cloud_init_python() -> Option<String> {
         .and_then(|s| s.split_whitespace().next())
         .unwrap_or_else(|| panic!("{path} does not start with #!: {shebang:?}"));
     Some(interp.to_string())
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    let o = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| PathBuf::from(String::from_utf8(o.stdout).unwrap().trim()))
 }
 
 fn gunzip_if_gzipped(bytes: &[u8]) -> Vec<u8> {

@@ -11,33 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// The consumer's path, or None (skip) when it is not installed and not required.
-fn consumer(what: &str, path: Option<PathBuf>) -> Option<PathBuf> {
-    match path {
-        Some(p) if p.exists() => Some(p),
-        _ => {
-            if std::env::var_os("BUILDER_REQUIRE_CONSUMERS").is_some() {
-                panic!("{what} is required (BUILDER_REQUIRE_CONSUMERS is set) but was not found; run ci/test.sh");
-            }
-            // Straight to the stderr handle: libtest's capture would hide an eprintln!.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP: {what} not found; run ci/test.sh for the consumer checks"
-            );
-            None
-        }
-    }
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
 /// Renders a containerd profile (containerd `version`, Kubernetes `kube`) for amd64.
 fn render(version: &str, kube: &str) -> (Upstream, Workspace, PathBuf) {
     let up = Upstream::start();

@@ -9,10 +9,6 @@ use std::path::Path;
 
 use common::*;
 
-fn read(p: impl AsRef<Path>) -> String {
-    fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
-}
-
 #[test]
 fn renders_the_docker_and_cri_dockerd_overlay() {
     let up = Upstream::start();

@@ -10,10 +10,6 @@ use std::path::Path;
 
 use common::*;
 
-fn read(p: impl AsRef<Path>) -> String {
-    fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
-}
-
 fn mode(p: impl AsRef<Path>) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
 }

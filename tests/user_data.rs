@@ -248,19 +248,7 @@ fn a_user_data_over_the_aws_limit_is_refused_naming_what_took_the_space() {
 
 #[test]
 fn cloud_init_accepts_every_rendered_user_data() {
-    let Some(cloud_init) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("cloud-init"))
-            .find(|p| p.is_file())
-    }) else {
-        if std::env::var_os("BUILDER_REQUIRE_CONSUMERS").is_some() {
-            panic!("cloud-init is required (BUILDER_REQUIRE_CONSUMERS is set) but was not found");
-        }
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP: cloud-init not found; run ci/test.sh for the consumer checks"
-        );
+    let Some(cloud_init) = consumer("cloud-init", which("cloud-init")) else {
         return;
     };
     let (_up, ws) = setup();

@@ -24,7 +24,6 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::profile::{Arch, KubeMinor, Runtime};
@@ -185,7 +184,7 @@ impl fmt::Debug for UserData {
             "UserData {{ {} bytes, gzipped: {}, sha256: {} }}",
             self.bytes.len(),
             self.gzipped,
-            crate::cache::hex(&Sha256::digest(&self.bytes))
+            crate::cache::sha256_hex(&self.bytes)
         )
     }
 }
@@ -376,7 +375,7 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
         (gz, true)
     };
 
-    let digest = crate::cache::hex(&Sha256::digest(&bytes));
+    let digest = crate::cache::sha256_hex(&bytes);
     let instance = format!("builder-{}-{}-{}", input.profile, input.arch, &digest[..12]);
     let meta_data = format!(
         "{}instance-id: {}\n",

@@ -206,7 +206,7 @@ fn golden_baked_containerd() {
     assert!(!t.contains("kubeadm join") && !t.contains(JOIN_CONFIG_PATH));
     assert!(!t.contains(FETCH_SCRIPT_PATH));
     // Not a golden file: the digest covers the version stamp, which changes every release.
-    let digest = crate::cache::hex(&Sha256::digest(&u.bytes));
+    let digest = crate::cache::sha256_hex(&u.bytes);
     assert_eq!(
         u.meta_data,
         format!(

@@ -56,9 +56,7 @@ pub fn run(args: &RenderArgs, opts: &FetchOptions) -> Result<Vec<ArchOutput>> {
     };
     let catalog = Catalog::builtin()?;
     let resolved = crate::profile::resolved_toml(&profile, &catalog)?;
-    let profile_sha = crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(
-        resolved.body.as_bytes(),
-    ));
+    let profile_sha = crate::cache::sha256_hex(resolved.body.as_bytes());
 
     // Every pin is resolved before anything is fetched: a missing pin fails fast.
     let mut requests = Vec::new();
@@ -237,7 +235,7 @@ fn build_arch(
 
     let user_data = user_data::write(profile, arch, &rootfs, dir, &overlay_sha256, ud)?;
 
-    let digest = |bytes: &[u8]| crate::cache::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    let digest = crate::cache::sha256_hex;
     let sums = BTreeMap::from([
         ("overlay.tar.gz".to_string(), overlay_sha256.clone()),
         ("manifest.json".to_string(), digest(json.as_bytes())),

@@ -831,3 +831,41 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A file's text, panicking with its path.
+pub fn read(p: impl AsRef<Path>) -> String {
+    std::fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+}
+
+/// A program on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A consumer check cannot run: with BUILDER_REQUIRE_CONSUMERS set (ci/test.sh) that is a
+/// failure; otherwise the test says SKIP and the caller returns.
+pub fn skip_or_fail(what: &str) {
+    if std::env::var_os("BUILDER_REQUIRE_CONSUMERS").is_some() {
+        panic!("{what}, and BUILDER_REQUIRE_CONSUMERS is set; run ci/test.sh");
+    }
+    // Straight to the stderr handle: libtest's capture would hide an eprintln!.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIP: {what}; run ci/test.sh for the consumer checks"
+    );
+}
+
+/// The consumer's path, or None (after `skip_or_fail`) when it is not there.
+pub fn consumer(what: &str, path: Option<PathBuf>) -> Option<PathBuf> {
+    match path {
+        Some(p) if p.exists() => Some(p),
+        _ => {
+            skip_or_fail(&format!("{what} not found"));
+            None
+        }
+    }
+}
