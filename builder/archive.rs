@@ -14,12 +14,12 @@ use flate2::read::GzDecoder;
 use tar::EntryType;
 
 use crate::error::Error;
-use crate::install::{link_stays_inside, Rootfs};
+use crate::install::{link_stays_inside, Origin, Rootfs};
 use crate::profile::{Artifact, ArtifactKind, InstallRule};
 
 /// Installs one verified artifact file into the rootfs.
 pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &Rootfs) -> Result<()> {
-    let source = format!("artifact:{}", artifact.name);
+    let origin = Origin::Artifact(artifact.name.clone());
     match artifact.kind() {
         ArtifactKind::File => {
             for rule in &artifact.install {
@@ -30,7 +30,7 @@ pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &Rootfs) -> 
                     rule.to.clone()
                 };
                 let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-                rootfs.write_file(&dest, rule.mode, &source, BufReader::new(f))?;
+                rootfs.write_file(&dest, rule.mode, &origin, BufReader::new(f))?;
             }
             Ok(())
         }
@@ -86,7 +86,7 @@ fn destination(rule: &InstallRule, member: &str) -> String {
 }
 
 fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootfs) -> Result<()> {
-    let source = format!("artifact:{}", artifact.name);
+    let origin = Origin::Artifact(artifact.name.clone());
     let unsafe_member = |member: &str, why: &str| -> anyhow::Error {
         Error::UnsafeArchive {
             artifact: artifact.name.clone(),
@@ -177,7 +177,7 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootf
                             &format!("is a link to {target:?}, which leaves the rootfs when installed at {dest}"),
                         ));
                     }
-                    rootfs.symlink(&dest, target, &source)?;
+                    rootfs.symlink(&dest, target, &origin)?;
                 }
                 (EntryType::Link, Some(target)) => {
                     let Some((from, _)) = installed.get(target) else {
@@ -187,14 +187,14 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootf
                         ));
                     };
                     let from = from.clone();
-                    rootfs.copy_within(&from, &dest, rule.mode, &source)?;
+                    rootfs.copy_within(&from, &dest, rule.mode, &origin)?;
                 }
                 _ => match &first_dest {
                     None => {
-                        rootfs.write_file(&dest, rule.mode, &source, &mut entry)?;
+                        rootfs.write_file(&dest, rule.mode, &origin, &mut entry)?;
                         first_dest = Some((dest.clone(), rule.mode));
                     }
-                    Some((from, _)) => rootfs.copy_within(from, &dest, rule.mode, &source)?,
+                    Some((from, _)) => rootfs.copy_within(from, &dest, rule.mode, &origin)?,
                 },
             }
         }

@@ -4,12 +4,13 @@
 //!
 //! It does not know about URLs or retries (see `fetch`).
 
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
+
+use crate::digest::{sha256_file, HashingWriter};
 
 /// The layout version: bump it when the layout changes so old caches are ignored, not misread.
 const LAYOUT: &str = "sha256-v1";
@@ -24,79 +25,6 @@ pub fn default_dir() -> Result<PathBuf> {
         "cannot find the user's cache folder (no HOME or XDG_CACHE_HOME); pass --cache-dir or set BUILDER_CACHE_DIR",
     )?;
     Ok(base.join("builder"))
-}
-
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// sha256 of bytes in memory, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// sha256 of everything a reader yields, streamed in 256 KiB chunks.
-pub fn sha256_reader(mut r: impl Read) -> io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), total))
-}
-
-pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    sha256_reader(f).with_context(|| format!("reading {}", path.display()))
-}
-
-/// A writer that hashes (sha256) and counts what passes through it.
-pub struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> HashingWriter<W> {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            size: 0,
-        }
-    }
-
-    /// The inner writer, the hex digest and the byte count.
-    pub fn finish(self) -> (W, String, u64) {
-        (self.inner, hex(&self.hasher.finalize()), self.size)
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// An open cache folder.
@@ -157,9 +85,7 @@ impl Cache {
             .tempfile_in(&self.dir)
             .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
         Ok(Partial {
-            file,
-            hasher: Sha256::new(),
-            written: 0,
+            file: HashingWriter::new(file),
             expected: sha256.to_string(),
             dest: self.path_of(sha256),
         })
@@ -168,9 +94,7 @@ impl Cache {
 
 /// A download in progress. Dropping it deletes the temp file.
 pub struct Partial {
-    file: tempfile::NamedTempFile,
-    hasher: Sha256,
-    written: u64,
+    file: HashingWriter<tempfile::NamedTempFile>,
     expected: String,
     dest: PathBuf,
 }
@@ -185,20 +109,19 @@ pub enum Finished {
 
 impl Partial {
     pub fn written(&self) -> u64 {
-        self.written
+        self.file.size()
     }
 
     /// Verifies and, on a match, moves the file into the cache.
-    pub fn finish(mut self) -> Result<Finished> {
-        let actual = hex(&self.hasher.finalize_reset());
+    pub fn finish(self) -> Result<Finished> {
+        let (file, actual, _) = self.file.finish();
         if actual != self.expected {
             return Ok(Finished::Mismatch { actual });
         }
-        self.file
-            .as_file()
+        file.as_file()
             .sync_data()
-            .with_context(|| format!("syncing {}", self.file.path().display()))?;
-        match self.file.persist_noclobber(&self.dest) {
+            .with_context(|| format!("syncing {}", file.path().display()))?;
+        match file.persist_noclobber(&self.dest) {
             Ok(_) => Ok(Finished::Stored(self.dest)),
             // Another writer got there first: keep theirs (same digest, same bytes).
             Err(e) if self.dest.is_file() => {
@@ -213,10 +136,7 @@ impl Partial {
 
 impl Write for Partial {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
+        self.file.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -1,13 +1,19 @@
-//! The command line: clap definitions (their doc comments are the `--help` text) and the
-//! dispatch from each subcommand to one library call.
+//! The command line: clap definitions (their doc comments are the `--help` text), turned into
+//! the library's plain option types, and the dispatch from each subcommand to one library call.
+//! Nothing in the library imports this module.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+use crate::catalog::Catalog;
+use crate::cloudinit::Cloud;
+use crate::detect::OutputFormat;
 use crate::fetch::{FetchOptions, Mirror};
-use crate::profile::Arch;
+use crate::model::Arch;
+use crate::plan::Plan;
+use crate::profile::{list, Lookup};
 
 /// Build verified, reproducible Kubernetes node overlays for the move off dockershim.
 ///
@@ -77,7 +83,7 @@ pub enum Command {
     /// Exit codes: 0 nothing affected, 3 affected nodes found, 1 bad input.
     ///
     /// Example: kubectl get nodes -o json | builder detect --nodes -
-    Detect(crate::detect::DetectArgs),
+    Detect(DetectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,14 +106,40 @@ pub struct RenderArgs {
     )]
     pub source_date_epoch: u64,
     /// Size limit the user-data must fit: aws (16384 bytes raw), azure (65535), gcp or generic (262144); gzipped when that makes it fit
-    #[arg(long, value_enum, default_value_t = crate::cloudinit::Cloud::Generic, env = "BUILDER_CLOUD", value_name = "CLOUD")]
-    pub cloud: crate::cloudinit::Cloud,
+    #[arg(long, value_enum, default_value_t = Cloud::Generic, env = "BUILDER_CLOUD", value_name = "CLOUD")]
+    pub cloud: Cloud,
     /// Fetch mode: the URL nodes download overlay.tar.gz from at first boot, with {arch} for the architecture; the user-data pins its sha256. Without it, baked mode (the image already holds the overlay)
     #[arg(long, env = "BUILDER_OVERLAY_URL", value_name = "TEMPLATE")]
     pub overlay_url: Option<String>,
     /// kubeadm join parameters for the user-data: a TOML file with api_server, token, ca_cert_hashes (or env BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN, BUILDER_JOIN_CA_CERT_HASH); never printed or stored anywhere but user-data
     #[arg(long, value_name = "FILE")]
     pub join_config: Option<PathBuf>,
+}
+
+/// Options of `builder detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Nodes to check: the output of `kubectl get nodes -o json` (a List, or a single Node); `-` reads standard input
+    #[arg(long, value_name = "FILE|-",
+          required_unless_present_any = ["kubelet_cmdline", "flags_env"],
+          conflicts_with_all = ["kubelet_cmdline", "flags_env"])]
+    pub nodes: Option<PathBuf>,
+    /// The output of `kubectl get pods -A -o json`; pods with a hostPath on the Docker socket pin their node
+    /// (and workload) to Docker, so that node gets the cri-dockerd profile; `-` reads standard input
+    #[arg(long, value_name = "FILE|-", requires = "nodes")]
+    pub pods: Option<PathBuf>,
+    /// Check one node from its kubelet's command line: a copy of /proc/$(pgrep kubelet)/cmdline (NUL-separated)
+    #[arg(long, value_name = "FILE")]
+    pub kubelet_cmdline: Option<PathBuf>,
+    /// Check one node from its /var/lib/kubelet/kubeadm-flags.env (KUBELET_KUBEADM_ARGS="...")
+    #[arg(long, value_name = "FILE", conflicts_with = "kubelet_cmdline")]
+    pub flags_env: Option<PathBuf>,
+    /// Output format: a table for people, or JSON (a stable shape with a top-level summary) for machines
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Add, per affected node, the replacement runbook: render, bring up, cordon, drain, delete
+    #[arg(long)]
+    pub plan: bool,
 }
 
 #[derive(Debug, Args)]
@@ -138,23 +170,74 @@ impl GlobalArgs {
     }
 }
 
+impl RenderArgs {
+    fn options(self) -> crate::render::Options {
+        crate::render::Options {
+            profile: self.profile,
+            arches: self.arch,
+            out: self.out,
+            source_date_epoch: self.source_date_epoch,
+            cloud: self.cloud,
+            overlay_url: self.overlay_url,
+            join_config: self.join_config,
+        }
+    }
+}
+
+impl DetectArgs {
+    fn options(self) -> crate::detect::Options {
+        crate::detect::Options {
+            nodes: self.nodes,
+            pods: self.pods,
+            kubelet_cmdline: self.kubelet_cmdline,
+            flags_env: self.flags_env,
+            output: self.output,
+            plan: self.plan,
+        }
+    }
+}
+
+/// `builder profiles`: one line per profile.
+fn print_profiles() -> Result<()> {
+    let rows = list(&Lookup::default())?;
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:28}  DESCRIPTION", "NAME", "FROM");
+    for r in rows {
+        println!("{:width$}  {:28}  {}", r.name, r.origin, r.description);
+    }
+    Ok(())
+}
+
+/// `builder show`: the resolved profile.
+fn print_show(spec: &str) -> Result<()> {
+    let profile = Lookup::default().load(spec)?;
+    for w in &profile.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!(
+        "{}",
+        Plan::resolve(profile, &Catalog::builtin()?)?.show_text()
+    );
+    Ok(())
+}
+
 /// Runs one parsed command line; returns the exit code for success paths.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Render(args) => {
-            let opts = cli.global.fetch_options()?;
-            crate::render::run(&args, &opts)?;
+            let fetch = cli.global.fetch_options()?;
+            crate::render::run(&args.options(), &fetch)?;
             Ok(0)
         }
         Command::Profiles => {
-            crate::profile::list_command()?;
+            print_profiles()?;
             Ok(0)
         }
         Command::Show(args) => {
-            crate::profile::show_command(&args.profile)?;
+            print_show(&args.profile)?;
             Ok(0)
         }
-        Command::Detect(args) => crate::detect::run(&args),
+        Command::Detect(args) => crate::detect::run(&args.options()),
     }
 }
 

@@ -60,3 +60,52 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         _ => 1,
     }
 }
+
+/// 1-based line and column (in characters) of byte `offset` in `text`, for `file:line:col`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// A message on one line: each line break (with the blanks around it) becomes "; ". Error
+/// messages quote third-party text (toml's messages span lines); an error prints as one line.
+pub fn one_line(msg: &str) -> String {
+    let parts: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    parts.join("; ")
+}
+
+/// How an error is printed: `error: ` and the whole context chain, on one line.
+pub fn report(err: &anyhow::Error) -> String {
+    format!("error: {}", one_line(&format!("{err:#}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("é\nx", 1), (1, 1));
+        assert_eq!(line_col("x", 99), (1, 2));
+    }
+
+    #[test]
+    fn one_line_joins() {
+        assert_eq!(one_line("a\n  b\n\nc "), "a; b; c");
+        assert_eq!(one_line("plain"), "plain");
+        let e = anyhow::anyhow!("inner\nmore").context("outer");
+        assert_eq!(report(&e), "error: outer: inner; more");
+    }
+}

@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -122,36 +120,10 @@ pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<S
                 .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?,
         )
     };
-    let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<usize, Result<PathBuf>>> = Mutex::new(BTreeMap::new());
-    let workers = opts.jobs.clamp(1, unique.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(req) = unique.get(i) else { break };
-                let r = fetch_one(req, &cache, client.as_ref(), opts);
-                let failed = r.is_err();
-                results
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(i, r);
-                if failed {
-                    // Stop handing out new work; downloads under way finish or fail on their own.
-                    next.store(usize::MAX / 2, Ordering::SeqCst);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut out = BTreeMap::new();
-    for (i, r) in results {
-        out.insert(unique[i].sha256.clone(), r?);
-    }
-    if out.len() != unique.len() {
-        return Err(Error::Internal("a download was neither finished nor failed".into()).into());
-    }
-    Ok(out)
+    let paths = crate::pool::run(&unique, opts.jobs, |req| {
+        fetch_one(req, &cache, client.as_ref(), opts)
+    })?;
+    Ok(unique.iter().map(|r| r.sha256.clone()).zip(paths).collect())
 }
 
 fn fetch_one(

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(|| builder::cli::run(cli)) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(err)) => {
-            eprintln!("error: {err:#}");
+            eprintln!("{}", builder::error::report(&err));
             ExitCode::from(builder::exit_code(&err))
         }
         // The panic message was already printed by the default hook.

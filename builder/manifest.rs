@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Result;
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::install::{Kind, Rootfs};
 
 #[derive(Debug, Serialize)]
@@ -67,7 +69,7 @@ pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
                 size: Some(*size),
                 sha256: Some(sha256.clone()),
                 link: None,
-                source: e.source.clone(),
+                source: e.origin.to_string(),
             },
             Kind::Symlink { target } => FileRef {
                 path: path.clone(),
@@ -75,18 +77,18 @@ pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
                 size: None,
                 sha256: None,
                 link: Some(target.clone()),
-                source: e.source.clone(),
+                source: e.origin.to_string(),
             },
         })
         .collect()
 }
 
 impl Manifest {
-    pub fn to_json(&self) -> String {
+    pub fn to_json(&self) -> Result<String> {
         let mut s = serde_json::to_string_pretty(self)
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+            .map_err(|e| Error::Internal(format!("cannot serialise the manifest: {e}")))?;
         s.push('\n');
-        s
+        Ok(s)
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::profile::Arch;
+use crate::model::Arch;
 
 pub struct Staging {
     out: PathBuf,

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cache::HashingWriter;
+use crate::digest::HashingWriter;
 use crate::gzip::{ParGzWriter, LEVEL};
 
 /// Writes `root`'s tree as a tar.gz to `dest`; returns (sha256, size) of the file.

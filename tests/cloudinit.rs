@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use builder::cloudinit::*;
-use builder::profile::{Arch, ContainerdSettings, KubeMinor, Runtime};
+use builder::model::{Arch, KubeMinor, Runtime};
+use builder::profile::ContainerdSettings;
 use builder::templates::{containerd, crictl, kubelet};
 use common::{sha256_hex, skip_or_fail, tar_bytes, which, Behaviour, Member, Server};
 
@@ -177,7 +178,7 @@ fn join() -> JoinParams {
 
 fn kubelet_args(minor: KubeMinor, sock: &str) -> BTreeMap<String, String> {
     let extra = BTreeMap::from([("node-labels".to_string(), "pool=general".to_string())]);
-    kubelet::flags(minor, sock, "registry.k8s.io/pause:3.10", &extra)
+    builder::plan::kubelet_flags(minor, sock, "registry.k8s.io/pause:3.10", &extra)
 }
 
 fn node_files(runtime: Runtime, minor: KubeMinor) -> Vec<NodeFile> {
@@ -267,28 +268,13 @@ impl Spec {
 
     fn render(&self) -> anyhow::Result<UserData> {
         let minor = KubeMinor(self.minor);
-        let (sock, units): (&str, &[&str]) = match self.runtime {
-            Runtime::Containerd => (CONTAINERD_SOCK, &["containerd.service"]),
-            Runtime::CriDockerd => (
-                DOCKERD_SOCK,
-                &[
-                    "containerd.service",
-                    "docker.socket",
-                    "docker.service",
-                    "cri-docker.socket",
-                    "cri-docker.service",
-                ],
-            ),
-        };
         let files = self.files();
-        let args = kubelet_args(minor, sock);
+        let args = kubelet_args(minor, self.runtime.cri_socket());
         render(&UserDataInput {
             profile: "node",
             arch: Arch::Arm64,
             runtime: self.runtime,
             kubernetes: minor,
-            cri_socket: sock,
-            units,
             files: &files,
             fetch: self.fetch.clone(),
             join: self.join.as_ref(),

@@ -34,11 +34,7 @@ pub fn check(url: &str, sha256: &str) -> anyhow::Result<()> {
         ))
         .into());
     }
-    if sha256.len() != 64
-        || !sha256
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if !crate::digest::is_sha256_hex(sha256) {
         return Err(Error::Internal(format!(
             "overlay digest {sha256:?} is not 64 lowercase hex digits"
         ))

@@ -12,8 +12,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::yaml::single_quoted;
+use crate::error::line_col;
 use crate::error::Error;
-use crate::profile::KubeMinor;
+use crate::model::{managed_flag, DerivedFrom, KubeMinor};
 
 /// Environment variables read by [`JoinParams::from_env`].
 pub const ENV_API_SERVER: &str = "BUILDER_JOIN_API_SERVER";
@@ -62,9 +63,7 @@ impl JoinParams {
             // Only toml's message and position: its Display quotes the offending line,
             // which may be the token's.
             let at = e.span().map_or(String::new(), |s| {
-                let before = &text[..s.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                let (line, col) = line_col(&text, s.start);
                 format!(" at line {line}, column {col}")
             });
             bad(format!(
@@ -297,14 +296,6 @@ fn valid_dns_name(h: &str) -> bool {
         })
 }
 
-/// The kubelet flags that kubeadm derives from `criSocket` itself; passing them again as
-/// kubeletExtraArgs would only risk a conflict.
-const DERIVED_FROM_CRI_SOCKET: &[&str] = &[
-    "container-runtime",
-    "container-runtime-endpoint",
-    "image-service-endpoint",
-];
-
 /// The JoinConfiguration text: `kubeadm.k8s.io/v1beta3` below 1.31, `v1beta4` from 1.31 (the
 /// first release that reads it). `kubelet_args` become `nodeRegistration.kubeletExtraArgs`
 /// (a map in v1beta3, a list of {name, value} in v1beta4), because kubeadm rewrites
@@ -345,7 +336,9 @@ pub fn join_configuration(
     ));
     let args: Vec<(&String, &String)> = kubelet_args
         .iter()
-        .filter(|(k, _)| !DERIVED_FROM_CRI_SOCKET.contains(&k.as_str()))
+        // kubeadm derives these from criSocket itself; passing them again would only risk a
+        // conflict.
+        .filter(|(k, _)| managed_flag(k) != Some(DerivedFrom::CriSocket))
         .collect();
     if !args.is_empty() {
         out.push_str("  kubeletExtraArgs:\n");

@@ -26,7 +26,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::error::Error;
-use crate::profile::{Arch, KubeMinor, Runtime};
+use crate::model::{check_target, Arch, KubeMinor, Runtime};
 
 pub use fetch::{check as check_fetch, fetch_script, FetchOverlay, FETCH_SCRIPT_PATH};
 pub use join::{
@@ -117,14 +117,10 @@ impl fmt::Debug for NodeFile {
 pub struct UserDataInput<'a> {
     pub profile: &'a str,
     pub arch: Arch,
+    /// Also picks the CRI socket kubeadm registers the node with and the units to enable
+    /// and start, in order ([`Runtime::cri_socket`], [`Runtime::units`]).
     pub runtime: Runtime,
     pub kubernetes: KubeMinor,
-    /// The CRI socket kubeadm registers the node with, e.g.
-    /// `unix:///var/run/containerd/containerd.sock` or `unix:///var/run/cri-dockerd.sock`.
-    pub cri_socket: &'a str,
-    /// Units to enable and start, in order, e.g. `["containerd.service"]` or
-    /// `["docker.socket", "docker.service", "cri-docker.socket", "cri-docker.service"]`.
-    pub units: &'a [&'a str],
     /// Baked mode: the node-specific files to write (generated config and overlays/ files).
     /// Ignored in fetch mode (the overlay carries them).
     pub files: &'a [NodeFile],
@@ -133,9 +129,9 @@ pub struct UserDataInput<'a> {
     /// Join the cluster after the runtime is up.
     pub join: Option<&'a JoinParams>,
     /// The kubelet flags (name without `--` → value) the rendered kubeadm-flags.env carries
-    /// (`templates::kubelet::flags`). With `join` they go into the JoinConfiguration's
+    /// (`plan::kubelet_flags`). With `join` they go into the JoinConfiguration's
     /// kubeletExtraArgs, because `kubeadm join` rewrites kubeadm-flags.env from it; the CRI
-    /// endpoint flags are left out there (kubeadm derives them from `cri_socket`).
+    /// endpoint flags are left out there (kubeadm derives them from the CRI socket).
     pub kubelet_args: &'a BTreeMap<String, String>,
     pub cloud: Cloud,
 }
@@ -184,7 +180,7 @@ impl fmt::Debug for UserData {
             "UserData {{ {} bytes, gzipped: {}, sha256: {} }}",
             self.bytes.len(),
             self.gzipped,
-            crate::cache::sha256_hex(&self.bytes)
+            crate::digest::sha256_hex(&self.bytes)
         )
     }
 }
@@ -200,7 +196,7 @@ struct Item {
 /// reads the user-data sees what the node will run.
 fn item(path: &str, mode: u32, content: &[u8], readable: bool) -> Result<Item> {
     let quoted_path = yaml::single_quoted(path)
-        .filter(|_| crate::profile::check_target(path).is_ok() && !path.ends_with('/'))
+        .filter(|_| check_target(path).is_ok() && !path.ends_with('/'))
         .ok_or_else(|| {
             Error::Input(format!(
                 "cannot write {path:?} from user-data: not a plain absolute file path (no '..', line breaks or control characters)"
@@ -265,10 +261,8 @@ fn runcmd(input: &UserDataInput) -> String {
         s.push_str("getent group docker >/dev/null || groupadd --system docker\n");
     }
     s.push_str("systemctl daemon-reload\n");
-    s.push_str(&format!(
-        "systemctl enable --now {}\n",
-        input.units.join(" ")
-    ));
+    let units: Vec<&str> = input.runtime.units().iter().map(|u| u.name).collect();
+    s.push_str(&format!("systemctl enable --now {}\n", units.join(" ")));
     if input.join.is_some() {
         s.push_str(&format!(
             "kubeadm join --config {JOIN_CONFIG_PATH}\nrm -f {JOIN_CONFIG_PATH}\n"
@@ -284,14 +278,15 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
     if yaml::single_quoted(input.profile).is_none() {
         return Err(Error::Internal(format!("profile name {:?}", input.profile)).into());
     }
-    if yaml::single_quoted(input.cri_socket).is_none() || input.cri_socket.contains(' ') {
-        return Err(Error::Internal(format!("CRI socket {:?}", input.cri_socket)).into());
+    let cri_socket = input.runtime.cri_socket();
+    if yaml::single_quoted(cri_socket).is_none() || cri_socket.contains(' ') {
+        return Err(Error::Internal(format!("CRI socket {cri_socket:?}")).into());
     }
-    if input.units.is_empty() {
+    if input.runtime.units().is_empty() {
         return Err(Error::Internal("no units to start".into()).into());
     }
-    for u in input.units {
-        check_unit(u)?;
+    for u in input.runtime.units() {
+        check_unit(u.name)?;
     }
 
     let mut items = Vec::new();
@@ -333,7 +328,7 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
         let text = join_configuration(
             input.profile,
             input.kubernetes,
-            input.cri_socket,
+            cri_socket,
             input.kubelet_args,
             j,
         )?;
@@ -375,7 +370,7 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
         (gz, true)
     };
 
-    let digest = crate::cache::sha256_hex(&bytes);
+    let digest = crate::digest::sha256_hex(&bytes);
     let instance = format!("builder-{}-{}-{}", input.profile, input.arch, &digest[..12]);
     let meta_data = format!(
         "{}instance-id: {}\n",

@@ -9,7 +9,7 @@ const TOKEN: &str = "abcdef.0123456789abcdef";
 const HASH: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const CONTAINERD_SOCK: &str = "unix:///var/run/containerd/containerd.sock";
 const DOCKERD_SOCK: &str = "unix:///var/run/cri-dockerd.sock";
-/// As `render::cri_dockerd::UNITS` (Docker's static bundle runs its own containerd).
+/// What a cri-dockerd node starts, in order (Docker's static bundle runs its own containerd).
 const DOCKER_UNITS: &[&str] = &[
     "containerd.service",
     "docker.socket",
@@ -27,7 +27,7 @@ fn kubelet_args(minor: KubeMinor, sock: &str) -> BTreeMap<String, String> {
         "node-labels".to_string(),
         "node.kubernetes.io/pool=general".to_string(),
     )]);
-    kubelet::flags(minor, sock, "registry.k8s.io/pause:3.10", &extra)
+    crate::plan::kubelet_flags(minor, sock, "registry.k8s.io/pause:3.10", &extra)
 }
 
 /// The files a containerd node's render would hand over in baked mode.
@@ -146,17 +146,11 @@ impl Case {
     }
 
     fn render(&self) -> Result<UserData> {
-        let (sock, units): (&str, &[&str]) = match self.runtime {
-            Runtime::Containerd => (CONTAINERD_SOCK, &["containerd.service"]),
-            Runtime::CriDockerd => (DOCKERD_SOCK, DOCKER_UNITS),
-        };
         render(&UserDataInput {
             profile: "node",
             arch: Arch::Amd64,
             runtime: self.runtime,
             kubernetes: self.minor,
-            cri_socket: sock,
-            units,
             files: &self.files,
             fetch: self.fetch.clone(),
             join: self.join.as_ref(),
@@ -206,7 +200,7 @@ fn golden_baked_containerd() {
     assert!(!t.contains("kubeadm join") && !t.contains(JOIN_CONFIG_PATH));
     assert!(!t.contains(FETCH_SCRIPT_PATH));
     // Not a golden file: the digest covers the version stamp, which changes every release.
-    let digest = crate::cache::sha256_hex(&u.bytes);
+    let digest = crate::digest::sha256_hex(&u.bytes);
     assert_eq!(
         u.meta_data,
         format!(
@@ -511,4 +505,13 @@ fn cloud_limits() {
     for c in Cloud::value_variants() {
         assert_eq!(Cloud::from_str(c.as_str(), false).unwrap(), *c);
     }
+}
+
+#[test]
+fn runtimes_start_these_units_over_these_sockets() {
+    let names = |r: Runtime| r.units().iter().map(|u| u.name).collect::<Vec<_>>();
+    assert_eq!(names(Runtime::CriDockerd), DOCKER_UNITS);
+    assert_eq!(names(Runtime::Containerd), ["containerd.service"]);
+    assert_eq!(Runtime::Containerd.cri_socket(), CONTAINERD_SOCK);
+    assert_eq!(Runtime::CriDockerd.cri_socket(), DOCKERD_SOCK);
 }

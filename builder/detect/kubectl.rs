@@ -323,34 +323,62 @@ fn to_node(
     })
 }
 
-/// The nodes of `--nodes FILE|-`.
-pub(super) fn load_nodes(path: &Path) -> Result<Vec<Node>> {
-    if let Some((skeleton, items)) = fast_list::<RawNode>(path) {
-        if let Ok(mut doc) = serde_json::from_slice::<NodesDoc>(&skeleton) {
-            doc.items = Some(items);
+/// A kubectl document that is a List of `Item`s (or one item): what [`load_list`] reads.
+trait ListDoc: DeserializeOwned {
+    type Item: DeserializeOwned + Send;
+    /// The flag that names the file, what it should hold, and what it is (for errors).
+    const FLAG: &'static str;
+    const EXPECTED: &'static str;
+    const WHAT: &'static str;
+    fn set_items(&mut self, items: Vec<Self::Item>);
+}
+
+impl ListDoc for NodesDoc {
+    type Item = RawNode;
+    const FLAG: &'static str = "--nodes";
+    const EXPECTED: &'static str = NODES_EXPECTED;
+    const WHAT: &'static str = "a Node list";
+    fn set_items(&mut self, items: Vec<RawNode>) {
+        self.items = Some(items);
+    }
+}
+
+impl ListDoc for PodsDoc {
+    type Item = RawPod;
+    const FLAG: &'static str = "--pods";
+    const EXPECTED: &'static str = PODS_EXPECTED;
+    const WHAT: &'static str = "a Pod list";
+    fn set_items(&mut self, items: Vec<RawPod>) {
+        self.items = Some(items);
+    }
+}
+
+/// Reads `FLAG FILE|-`: a big regular file through the streaming reader (its items parsed on
+/// every core), anything else (or any surprise) through the whole-document parser, whose
+/// errors say what is wrong; then `from_doc` checks and converts.
+fn load_list<D: ListDoc, T>(path: &Path, from_doc: impl Fn(&Input, D) -> Result<T>) -> Result<T> {
+    if let Some((skeleton, items)) = fast_list::<D::Item>(path) {
+        if let Ok(mut doc) = serde_json::from_slice::<D>(&skeleton) {
+            doc.set_items(items);
             let input = Input {
-                label: label("--nodes", path),
+                label: label(D::FLAG, path),
                 bytes: Vec::new(),
             };
-            return nodes_from(&input, doc);
+            return from_doc(&input, doc);
         }
     }
-    parse_nodes(&read_input("--nodes", path, NODES_EXPECTED)?)
+    let input = read_input(D::FLAG, path, D::EXPECTED)?;
+    from_doc(&input, parse_json(&input, D::EXPECTED, D::WHAT)?)
+}
+
+/// The nodes of `--nodes FILE|-`.
+pub(super) fn load_nodes(path: &Path) -> Result<Vec<Node>> {
+    load_list(path, nodes_from)
 }
 
 /// The pods of `--pods FILE|-`.
 pub(super) fn load_pods(path: &Path) -> Result<Vec<RawPod>> {
-    if let Some((skeleton, items)) = fast_list::<RawPod>(path) {
-        if let Ok(mut doc) = serde_json::from_slice::<PodsDoc>(&skeleton) {
-            doc.items = Some(items);
-            let input = Input {
-                label: label("--pods", path),
-                bytes: Vec::new(),
-            };
-            return pods_from(&input, doc);
-        }
-    }
-    parse_pods(&read_input("--pods", path, PODS_EXPECTED)?)
+    load_list(path, pods_from)
 }
 
 /// A regular file through the streaming reader; None for standard input or on any surprise.
@@ -360,10 +388,6 @@ fn fast_list<T: DeserializeOwned + Send>(path: &Path) -> Option<(Vec<u8>, Vec<T>
     }
     let file = std::fs::File::open(path).ok()?;
     super::stream::read_list(std::io::BufReader::with_capacity(1 << 20, file))
-}
-
-fn parse_nodes(input: &Input) -> Result<Vec<Node>> {
-    nodes_from(input, parse_json(input, NODES_EXPECTED, "a Node list")?)
 }
 
 fn nodes_from(input: &Input, doc: NodesDoc) -> Result<Vec<Node>> {
@@ -387,10 +411,6 @@ fn nodes_from(input: &Input, doc: NodesDoc) -> Result<Vec<Node>> {
         nodes.push(to_node(input, i, r.metadata, r.status)?);
     }
     Ok(nodes)
-}
-
-fn parse_pods(input: &Input) -> Result<Vec<RawPod>> {
-    pods_from(input, parse_json(input, PODS_EXPECTED, "a Pod list")?)
 }
 
 fn pods_from(input: &Input, doc: PodsDoc) -> Result<Vec<RawPod>> {
@@ -417,6 +437,14 @@ fn pods_from(input: &Input, doc: PodsDoc) -> Result<Vec<RawPod>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_nodes(input: &Input) -> Result<Vec<Node>> {
+        nodes_from(input, parse_json(input, NODES_EXPECTED, NodesDoc::WHAT)?)
+    }
+
+    fn parse_pods(input: &Input) -> Result<Vec<RawPod>> {
+        pods_from(input, parse_json(input, PODS_EXPECTED, PodsDoc::WHAT)?)
+    }
 
     fn input(s: &[u8]) -> Input {
         Input {

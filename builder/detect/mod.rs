@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 
 use kubectl::{input_error, load_nodes, load_pods, read_input, text, Node};
 use report::{build_report, docker_use, write_table, DockerUse, Inputs};
@@ -28,36 +28,24 @@ const CMDLINE_EXPECTED: &str = "the kubelet's /proc/PID/cmdline (NUL-separated a
 const FLAGS_ENV_EXPECTED: &str =
     "a kubeadm-flags.env with a line like KUBELET_KUBEADM_ARGS=\"--flag=value ...\"";
 
-/// Options of `builder detect`.
-#[derive(Debug, Args)]
-pub struct DetectArgs {
-    /// Nodes to check: the output of `kubectl get nodes -o json` (a List, or a single Node); `-` reads standard input
-    #[arg(long, value_name = "FILE|-",
-          required_unless_present_any = ["kubelet_cmdline", "flags_env"],
-          conflicts_with_all = ["kubelet_cmdline", "flags_env"])]
+/// What `builder detect` reads and how it reports: the command line's options, as plain
+/// values (`--nodes`, with `--pods`; or one node's `--kubelet-cmdline` and/or `--flags-env`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
     pub nodes: Option<PathBuf>,
-    /// The output of `kubectl get pods -A -o json`; pods with a hostPath on the Docker socket pin their node
-    /// (and workload) to Docker, so that node gets the cri-dockerd profile; `-` reads standard input
-    #[arg(long, value_name = "FILE|-", requires = "nodes")]
     pub pods: Option<PathBuf>,
-    /// Check one node from its kubelet's command line: a copy of /proc/$(pgrep kubelet)/cmdline (NUL-separated)
-    #[arg(long, value_name = "FILE")]
     pub kubelet_cmdline: Option<PathBuf>,
-    /// Check one node from its /var/lib/kubelet/kubeadm-flags.env (KUBELET_KUBEADM_ARGS="...")
-    #[arg(long, value_name = "FILE", conflicts_with = "kubelet_cmdline")]
     pub flags_env: Option<PathBuf>,
-    /// Output format: a table for people, or JSON (a stable shape with a top-level summary) for machines
-    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-    /// Add, per affected node, the replacement runbook: render, bring up, cordon, drain, delete
-    #[arg(long)]
+    /// Add the replacement runbook per affected node.
     pub plan: bool,
 }
 
 /// `--output` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Aligned columns, then a summary (and the plan with --plan)
+    #[default]
     Table,
     /// One JSON document (schema_version 1)
     Json,
@@ -66,7 +54,7 @@ pub enum OutputFormat {
 // ---------------------------------------------------------------------------------------------
 // Entry point.
 
-fn single_node(args: &DetectArgs) -> Result<(Vec<Node>, Vec<Assessment>)> {
+fn single_node(args: &Options) -> Result<(Vec<Node>, Vec<Assessment>)> {
     let mut all = Vec::new();
     if let Some(p) = &args.flags_env {
         let input = read_input("--flags-env", p, FLAGS_ENV_EXPECTED)?;
@@ -108,7 +96,7 @@ fn single_node(args: &DetectArgs) -> Result<(Vec<Node>, Vec<Assessment>)> {
 }
 
 /// Runs `builder detect`: Ok(0) when no node is on dockershim, Ok(3) when some are.
-pub fn run(args: &DetectArgs) -> Result<u8> {
+pub fn run(args: &Options) -> Result<u8> {
     let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let inputs = Inputs {
         nodes: shown(&args.nodes),

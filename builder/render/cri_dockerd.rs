@@ -4,22 +4,12 @@
 
 use anyhow::Result;
 
-use crate::install::Rootfs;
-use crate::profile::Profile;
+use crate::install::{Origin, Rootfs};
+use crate::plan::Plan;
 use crate::templates::{crictl, docker};
 
-pub use crate::templates::docker::CRI_SOCKET as ENDPOINT;
-
-/// Units to enable and start, in order: sockets before the services they activate.
-pub const UNITS: &[&str] = &[
-    "containerd.service",
-    "docker.socket",
-    "docker.service",
-    "cri-docker.socket",
-    "cri-docker.service",
-];
-
-pub fn render(profile: &Profile, rootfs: &mut Rootfs) -> Result<()> {
+pub(super) fn render(plan: &Plan, rootfs: &Rootfs) -> Result<()> {
+    let profile = &plan.profile;
     let name = &profile.name;
     for (path, what) in [
         (
@@ -32,53 +22,43 @@ pub fn render(profile: &Profile, rootfs: &mut Rootfs) -> Result<()> {
         ),
         ("/usr/local/bin/cri-dockerd", "cri-dockerd"),
     ] {
-        super::require_file(rootfs, profile, path, what)?;
+        super::systemd::require_file(rootfs, profile, path, what)?;
     }
-    rootfs.write_bytes(
-        "/etc/docker/daemon.json",
-        0o644,
-        "template:docker-daemon-json",
-        docker::daemon_json(&profile.docker).as_bytes(),
-    )?;
-    rootfs.write_bytes(
-        "/etc/systemd/system/docker.service.d/10-builder.conf",
-        0o644,
-        "template:docker-dropin",
-        docker::docker_dropin(name).as_bytes(),
-    )?;
-    rootfs.write_bytes(
-        "/etc/systemd/system/cri-docker.service.d/10-builder.conf",
-        0o644,
-        "template:cri-docker-dropin",
-        docker::cri_docker_dropin(name, &profile.docker.sandbox_image).as_bytes(),
-    )?;
-    rootfs.write_bytes(
-        "/etc/sysusers.d/docker.conf",
-        0o644,
-        "template:sysusers-docker",
-        docker::sysusers(name).as_bytes(),
-    )?;
-    rootfs.write_bytes(
-        "/etc/containerd/config.toml",
-        0o644,
-        "template:containerd-config",
-        docker::containerd_config(name).as_bytes(),
-    )?;
-    rootfs.write_bytes(
-        "/etc/crictl.yaml",
-        0o644,
-        "template:crictl",
-        crictl::crictl_yaml(name, ENDPOINT).as_bytes(),
-    )?;
-    super::kubelet::render(profile, rootfs, ENDPOINT, &profile.docker.sandbox_image)?;
-    for (unit, target) in [
-        ("containerd.service", "multi-user.target"),
-        ("docker.socket", "sockets.target"),
-        ("docker.service", "multi-user.target"),
-        ("cri-docker.socket", "sockets.target"),
-        ("cri-docker.service", "multi-user.target"),
-    ] {
-        super::enable_unit(rootfs, profile, unit, target)?;
+    let files = [
+        (
+            "/etc/docker/daemon.json",
+            "docker-daemon-json",
+            docker::daemon_json(&profile.docker)?,
+        ),
+        (
+            "/etc/systemd/system/docker.service.d/10-builder.conf",
+            "docker-dropin",
+            docker::docker_dropin(name),
+        ),
+        (
+            "/etc/systemd/system/cri-docker.service.d/10-builder.conf",
+            "cri-docker-dropin",
+            docker::cri_docker_dropin(name, &profile.docker.sandbox_image),
+        ),
+        (
+            "/etc/sysusers.d/docker.conf",
+            "sysusers-docker",
+            docker::sysusers(name),
+        ),
+        (
+            "/etc/containerd/config.toml",
+            "containerd-config",
+            docker::containerd_config(name, plan.cri_socket),
+        ),
+        (
+            "/etc/crictl.yaml",
+            "crictl",
+            crictl::crictl_yaml(name, plan.cri_socket),
+        ),
+    ];
+    for (path, template, text) in files {
+        rootfs.write_bytes(path, 0o644, &Origin::Template(template), text.as_bytes())?;
     }
-    Ok(())
+    super::kubelet::render(plan, rootfs)?;
+    super::systemd::enable_units(rootfs, profile, plan.units)
 }

@@ -1,11 +1,16 @@
-//! `builder render`: load the profile, resolve every pin, fetch, then per arch build the
-//! rootfs (artifacts, overlays, the runtime's generated files), pack it, and write the
-//! manifest and sums; finally move everything into place at once.
+//! `builder render`: load the profile and resolve it into a plan, fetch every artifact, then
+//! per arch build the rootfs (artifacts, overlays, the runtime's generated files), pack it,
+//! and write the manifest, the user-data and the sums; finally move everything into place.
+//!
+//! Submodules: `containerd` and `cri_dockerd` (each runtime's files), `kubelet` (the
+//! kubelet's files), `systemd` (unit checks and enable links), `overlay` (overlays/ trees),
+//! `user_data` (the cloud-init side).
 
 mod containerd;
 mod cri_dockerd;
 mod kubelet;
 mod overlay;
+mod systemd;
 mod user_data;
 
 use std::collections::BTreeMap;
@@ -14,12 +19,33 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::catalog::Catalog;
-use crate::cli::RenderArgs;
+use crate::cloudinit::{Cloud, JoinParams};
 use crate::error::Error;
 use crate::fetch::{fetch_all, FetchOptions, Request};
 use crate::install::Rootfs;
 use crate::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
-use crate::profile::{Arch, Lookup, Profile, Runtime};
+use crate::model::{Arch, Runtime};
+use crate::plan::Plan;
+use crate::profile::{Lookup, Profile};
+
+/// What to render and where: the command line's `render` options, as plain values.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A shipped profile's name or a path to a .toml file.
+    pub profile: String,
+    /// The arches to render; empty for every arch the profile lists.
+    pub arches: Vec<Arch>,
+    /// The output folder; each arch goes to OUT/<profile>/<arch>/.
+    pub out: PathBuf,
+    /// The mtime of every archive entry.
+    pub source_date_epoch: u64,
+    /// The cloud whose user-data size limit applies.
+    pub cloud: Cloud,
+    /// Fetch mode's overlay URL template (`{arch}`); `None` for baked mode.
+    pub overlay_url: Option<String>,
+    /// kubeadm join parameters from a file; without it, from the environment (if set).
+    pub join_config: Option<PathBuf>,
+}
 
 /// What one arch's render produced.
 #[derive(Debug)]
@@ -30,62 +56,57 @@ pub struct ArchOutput {
     pub overlay_size: u64,
 }
 
-pub fn run(args: &RenderArgs, opts: &FetchOptions) -> Result<Vec<ArchOutput>> {
-    let profile = Lookup::default().load(&args.profile)?;
+pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
+    let profile = Lookup::default().load(&opts.profile)?;
     for w in &profile.warnings {
         eprintln!("warning: {w}");
     }
-    let arches = select_arches(&profile, &args.arch)?;
+    let arches = select_arches(&profile, &opts.arches)?;
     // Join parameters and the overlay URL are checked before anything is fetched.
-    let join = match &args.join_config {
+    let join = match &opts.join_config {
         Some(path) => {
-            if crate::cloudinit::JoinParams::from_env().is_ok_and(|j| j.is_some()) && !opts.quiet {
+            if JoinParams::from_env().is_ok_and(|j| j.is_some()) && !fetch.quiet {
                 eprintln!("note: --join-config wins over the BUILDER_JOIN_* variables");
             }
-            Some(crate::cloudinit::JoinParams::from_file(path)?)
+            Some(JoinParams::from_file(path)?)
         }
-        None => crate::cloudinit::JoinParams::from_env()?,
+        None => JoinParams::from_env()?,
     };
-    if let Some(t) = &args.overlay_url {
+    if let Some(t) = &opts.overlay_url {
         user_data::check_overlay_url(t, &arches)?;
     }
     let user_data = user_data::UserDataArgs {
-        cloud: args.cloud,
-        overlay_url: args.overlay_url.as_deref(),
+        cloud: opts.cloud,
+        overlay_url: opts.overlay_url.as_deref(),
         join: join.as_ref(),
     };
-    let catalog = Catalog::builtin()?;
-    let resolved = crate::profile::resolved_toml(&profile, &catalog)?;
-    let profile_sha = crate::cache::sha256_hex(resolved.body.as_bytes());
-
     // Every pin is resolved before anything is fetched: a missing pin fails fast.
+    let plan = Plan::resolve(profile, &Catalog::builtin()?)?;
+
     let mut requests = Vec::new();
     for arch in &arches {
-        for a in &profile.artifacts {
-            let pin = a.pin(*arch, &catalog)?;
+        for a in &plan.arch(*arch)?.artifacts {
             requests.push(Request {
-                artifact: a.name.clone(),
-                version: a.version.clone(),
+                artifact: a.artifact.name.clone(),
+                version: a.artifact.version.clone(),
                 arch: arch.to_string(),
-                url: a.url_for(*arch),
-                sha256: pin.sha256,
+                url: a.url.clone(),
+                sha256: a.sha256.clone(),
             });
         }
     }
-    let files = fetch_all(&requests, opts)?;
+    let files = fetch_all(&requests, fetch)?;
 
-    let staging = crate::output::Staging::begin(&args.out, &profile.name)?;
+    let staging = crate::output::Staging::begin(&opts.out, &plan.profile.name)?;
     let mut outputs = Vec::new();
     for arch in &arches {
         let dir = staging.arch_dir(*arch)?;
         let out = build_arch(
-            &profile,
+            &plan,
             *arch,
-            &requests,
             &files,
             &dir,
-            args.source_date_epoch,
-            &profile_sha,
+            opts.source_date_epoch,
             &user_data,
         )?;
         outputs.push(ArchOutput {
@@ -94,11 +115,11 @@ pub fn run(args: &RenderArgs, opts: &FetchOptions) -> Result<Vec<ArchOutput>> {
         });
     }
     staging.commit(&arches)?;
-    if !opts.quiet {
+    if !fetch.quiet {
         for o in &outputs {
             eprintln!(
                 "rendered {} {} -> {} (overlay.tar.gz sha256 {}, {:.1} MB)",
-                profile.name,
+                plan.profile.name,
                 o.arch,
                 o.dir.display(),
                 o.overlay_sha256,
@@ -130,84 +151,42 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Builds one arch in `dir`: rootfs/, overlay.tar.gz, manifest.json, user-data, meta-data,
+/// SHA256SUMS. `files` maps each fetched sha256 to its verified cache entry.
 fn build_arch(
-    profile: &Profile,
+    plan: &Plan,
     arch: Arch,
-    requests: &[Request],
     files: &BTreeMap<String, PathBuf>,
     dir: &Path,
     mtime: u64,
-    profile_sha: &str,
     ud: &user_data::UserDataArgs,
 ) -> Result<ArchOutput> {
+    let profile = &plan.profile;
+    let planned = &plan.arch(arch)?.artifacts;
     let root = dir.join("rootfs");
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
-    let mut rootfs = Rootfs::new(&root);
+    let rootfs = Rootfs::new(&root);
     // Artifacts install in parallel (each is decompressed on its own core); the manifest's
     // order comes from the sorted entries, not from which finished first.
-    let mut artifacts = Vec::new();
-    let mut jobs = Vec::new();
-    for a in &profile.artifacts {
-        let req = requests
-            .iter()
-            .find(|r| r.artifact == a.name && r.arch == arch.as_str())
-            .ok_or_else(|| Error::Internal(format!("no request for {} {arch}", a.name)))?;
-        let path = files
-            .get(&req.sha256)
-            .ok_or_else(|| Error::Internal(format!("{} {arch} was not fetched", a.name)))?;
-        jobs.push((a, req, path));
-        artifacts.push(ArtifactRef {
-            name: a.name.clone(),
-            version: a.version.clone(),
-            url: req.url.clone(),
-            sha256: req.sha256.clone(),
-        });
-    }
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<()>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some((a, req, path)) = jobs.get(i) else {
-                            break;
-                        };
-                        out.push((i, crate::archive::install(a, &req.url, path, &rootfs)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, Result<()>)> = handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![(
-                        usize::MAX,
-                        Err(Error::Internal("an install thread panicked".into()).into()),
-                    )]
-                })
-            })
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, r)| r).collect()
-    });
-    // The first failing artifact in profile order is the one reported.
-    for r in results {
-        r?;
-    }
+    let jobs = planned
+        .iter()
+        .map(|a| {
+            let path = files.get(&a.sha256).ok_or_else(|| {
+                Error::Internal(format!("{} {arch} was not fetched", a.artifact.name))
+            })?;
+            Ok((a, path))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    crate::pool::run(&jobs, cores, |(a, path)| {
+        crate::archive::install(&a.artifact, &a.url, path, &rootfs)
+    })?;
     for o in &profile.overlays {
-        overlay::copy(profile, o, &mut rootfs)?;
+        overlay::copy(profile, o, &rootfs)?;
     }
     match profile.runtime {
-        Runtime::Containerd => containerd::render(profile, &mut rootfs)?,
-        Runtime::CriDockerd => cri_dockerd::render(profile, &mut rootfs)?,
+        Runtime::Containerd => containerd::render(plan, &rootfs)?,
+        Runtime::CriDockerd => cri_dockerd::render(plan, &rootfs)?,
     }
 
     let tarball = dir.join("overlay.tar.gz");
@@ -216,13 +195,21 @@ fn build_arch(
         builder_version: crate::VERSION.to_string(),
         profile: ProfileRef {
             name: profile.name.clone(),
-            sha256: profile_sha.to_string(),
+            sha256: plan.profile_sha256.clone(),
         },
         kubernetes: profile.kubernetes.to_string(),
         runtime: profile.runtime.as_str().to_string(),
         arch: arch.to_string(),
         source_date_epoch: mtime,
-        artifacts,
+        artifacts: planned
+            .iter()
+            .map(|a| ArtifactRef {
+                name: a.artifact.name.clone(),
+                version: a.artifact.version.clone(),
+                url: a.url.clone(),
+                sha256: a.sha256.clone(),
+            })
+            .collect(),
         overlay: OverlayRef {
             file: "overlay.tar.gz".into(),
             sha256: overlay_sha256.clone(),
@@ -230,12 +217,12 @@ fn build_arch(
         },
         files: manifest::files_of(&rootfs),
     };
-    let json = m.to_json();
+    let json = m.to_json()?;
     write_output(&dir.join("manifest.json"), json.as_bytes())?;
 
-    let user_data = user_data::write(profile, arch, &rootfs, dir, &overlay_sha256, ud)?;
+    let user_data = user_data::write(plan, arch, &rootfs, dir, &overlay_sha256, ud)?;
 
-    let digest = crate::cache::sha256_hex;
+    let digest = crate::digest::sha256_hex;
     let sums = BTreeMap::from([
         ("overlay.tar.gz".to_string(), overlay_sha256.clone()),
         ("manifest.json".to_string(), digest(json.as_bytes())),
@@ -259,52 +246,4 @@ fn build_arch(
 
 fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
-}
-
-/// The install path of a unit installed by an artifact, by file name.
-fn installed_unit(rootfs: &Rootfs, unit: &str) -> Option<String> {
-    rootfs
-        .entries()
-        .keys()
-        .find(|p| p.ends_with(&format!("/systemd/system/{unit}")) && !p.contains(".wants/"))
-        .cloned()
-}
-
-/// The runtime's CRI socket (as kubeadm spells it) and the units to enable and start.
-pub fn runtime_units(runtime: Runtime) -> (&'static str, &'static [&'static str]) {
-    match runtime {
-        Runtime::Containerd => (containerd::ENDPOINT, containerd::UNITS),
-        Runtime::CriDockerd => (cri_dockerd::ENDPOINT, cri_dockerd::UNITS),
-    }
-}
-
-/// Fails unless an artifact installed `path` (the runtime's files refer to it).
-fn require_file(rootfs: &Rootfs, profile: &Profile, path: &str, what: &str) -> Result<()> {
-    if rootfs.get(path).is_some() {
-        return Ok(());
-    }
-    Err(Error::Profile(format!(
-        "profile {}: no artifact installs {path} ({what}), which the {} runtime's units and config run; \
-         add the [[artifact]] or fix its install rule's `to`",
-        profile.name,
-        profile.runtime.as_str()
-    ))
-    .into())
-}
-
-/// Enables a unit the way `systemctl enable` would for `WantedBy=TARGET`.
-fn enable_unit(rootfs: &mut Rootfs, profile: &Profile, unit: &str, target: &str) -> Result<()> {
-    let path = installed_unit(rootfs, unit).ok_or_else(|| {
-            Error::Profile(format!(
-                "profile {}: no artifact installs the systemd unit {unit}; add it as an [[artifact]] \
-                 (pinned by sha256) with `to = \"/usr/local/lib/systemd/system/{unit}\"`",
-                profile.name
-            ))
-        })?
-        .to_string();
-    rootfs.symlink(
-        &format!("/etc/systemd/system/{target}.wants/{unit}"),
-        &path,
-        "template:systemd-enable",
-    )
 }

@@ -10,13 +10,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use include_dir::{include_dir, Dir, DirEntry};
 
-use crate::install::Rootfs;
+use crate::install::{Origin, Rootfs};
 use crate::profile::{OverlayRef, Profile};
 
 static BUILTIN_OVERLAYS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/overlays");
 
-pub fn copy(profile: &Profile, o: &OverlayRef, rootfs: &mut Rootfs) -> Result<()> {
-    let source = format!("overlay:{}", o.name);
+pub(super) fn copy(profile: &Profile, o: &OverlayRef, rootfs: &Rootfs) -> Result<()> {
+    let source = Origin::Overlay(o.name.clone());
     let mut dirs = profile.overlay_dirs.clone();
     dirs.push("overlays".into());
     for base in dirs {
@@ -34,7 +34,7 @@ pub fn copy(profile: &Profile, o: &OverlayRef, rootfs: &mut Rootfs) -> Result<()
     )))
 }
 
-fn copy_dir(host: &Path, rel: &str, source: &str, rootfs: &mut Rootfs) -> Result<()> {
+fn copy_dir(host: &Path, rel: &str, source: &Origin, rootfs: &Rootfs) -> Result<()> {
     let mut names: Vec<_> = fs::read_dir(host)
         .with_context(|| format!("listing overlay folder {}", host.display()))?
         .map(|e| e.map(|e| e.file_name()))
@@ -60,8 +60,9 @@ fn copy_dir(host: &Path, rel: &str, source: &str, rootfs: &mut Rootfs) -> Result
             } else {
                 0o644
             };
-            let f = fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-            rootfs.write_file(&target, mode, source, f)?;
+            // Read whole: overlay files are small, and the user-data carries them.
+            let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            rootfs.write_bytes(&target, mode, source, &bytes)?;
         } else {
             anyhow::bail!(
                 "overlay file {} is not a plain file or folder; overlays hold files only",
@@ -72,7 +73,7 @@ fn copy_dir(host: &Path, rel: &str, source: &str, rootfs: &mut Rootfs) -> Result
     Ok(())
 }
 
-fn copy_builtin(dir: &Dir<'_>, name: &str, source: &str, rootfs: &mut Rootfs) -> Result<()> {
+fn copy_builtin(dir: &Dir<'_>, name: &str, source: &Origin, rootfs: &Rootfs) -> Result<()> {
     let mut entries: Vec<&DirEntry<'_>> = dir.entries().iter().collect();
     entries.sort_by_key(|e| e.path().to_path_buf());
     for e in entries {

@@ -5,12 +5,13 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cloudinit::{self, FetchOverlay, UserData, UserDataInput};
 use crate::error::Error;
-use crate::install::Rootfs;
-use crate::profile::{Arch, Profile, Runtime};
+use crate::install::{Kind, Origin, Rootfs};
+use crate::model::Arch;
+use crate::plan::Plan;
 
 /// What the user-data is made of, besides the profile.
 pub(super) struct UserDataArgs<'a> {
@@ -43,46 +44,40 @@ pub(super) fn check_overlay_url(template: &str, arches: &[Arch]) -> Result<()> {
 }
 
 /// Baked mode's node files: every file the render generated or copied from overlays/ (not
-/// the artifacts, which the image has, nor the `.wants/` links, which `systemctl enable` makes).
+/// the artifacts, which the image has, nor the `.wants/` links, which `systemctl enable` makes),
+/// with the bytes the rootfs ledger kept when they were written.
 fn node_files(rootfs: &Rootfs) -> Result<Vec<cloudinit::NodeFile>> {
     let mut out = Vec::new();
     for (path, e) in rootfs.entries().iter() {
-        let ours = e.source.starts_with("template:") || e.source.starts_with("overlay:");
-        if ours && matches!(e.kind, crate::install::Kind::File { .. }) {
-            let host = rootfs.host_path(path)?;
-            let content =
-                std::fs::read(&host).with_context(|| format!("reading {}", host.display()))?;
-            out.push(cloudinit::NodeFile {
-                path: path.clone(),
-                mode: e.mode,
-                content,
-            });
+        let ours = matches!(e.origin, Origin::Template(_) | Origin::Overlay(_));
+        if !ours || !matches!(e.kind, Kind::File { .. }) {
+            continue;
         }
+        let content = e.content.as_ref().ok_or_else(|| {
+            Error::Internal(format!(
+                "{path} ({}) was written without its bytes kept",
+                e.origin
+            ))
+        })?;
+        out.push(cloudinit::NodeFile {
+            path: path.clone(),
+            mode: e.mode,
+            content: content.to_vec(),
+        });
     }
     Ok(out)
 }
 
 /// Renders and writes one arch's user-data and meta-data into `dir`.
 pub(super) fn write(
-    profile: &Profile,
+    plan: &Plan,
     arch: Arch,
     rootfs: &Rootfs,
     dir: &Path,
     overlay_sha256: &str,
     ud: &UserDataArgs,
 ) -> Result<UserData> {
-    let (endpoint, units) = super::runtime_units(profile.runtime);
-    let sandbox = match profile.runtime {
-        Runtime::Containerd => &profile.containerd.sandbox_image,
-        Runtime::CriDockerd => &profile.docker.sandbox_image,
-    };
-    // kubeadm join rewrites kubeadm-flags.env from the JoinConfiguration: same flags there.
-    let kubelet_args = crate::templates::kubelet::flags(
-        profile.kubernetes,
-        endpoint,
-        sandbox,
-        &profile.kubelet.extra_args,
-    );
+    let profile = &plan.profile;
     let files = if ud.overlay_url.is_some() {
         Vec::new()
     } else {
@@ -93,15 +88,14 @@ pub(super) fn write(
         arch,
         runtime: profile.runtime,
         kubernetes: profile.kubernetes,
-        cri_socket: endpoint,
-        units,
         files: &files,
         fetch: ud.overlay_url.map(|t| FetchOverlay {
             url: t.replace("{arch}", arch.as_str()),
             sha256: overlay_sha256.to_string(),
         }),
         join: ud.join,
-        kubelet_args: &kubelet_args,
+        // kubeadm join rewrites kubeadm-flags.env from the JoinConfiguration: same flags there.
+        kubelet_args: &plan.kubelet_flags,
         cloud: ud.cloud,
     })?;
     user_data.write_to(dir)?;

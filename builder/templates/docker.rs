@@ -4,16 +4,16 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Result;
+
+use crate::error::Error;
 use crate::profile::DockerSettings;
 
 /// Where the static Docker bundle and cri-dockerd are installed.
 pub const BIN_DIR: &str = "/usr/local/bin";
 
-/// The CRI socket cri-docker.socket listens on (`%t/cri-dockerd.sock`), as kubeadm spells it.
-pub const CRI_SOCKET: &str = "unix:///var/run/cri-dockerd.sock";
-
 /// `/etc/docker/daemon.json` for Kubernetes (JSON takes no comments, so no header).
-pub fn daemon_json(s: &DockerSettings) -> String {
+pub fn daemon_json(s: &DockerSettings) -> Result<String> {
     let driver = if s.systemd_cgroup {
         "systemd"
     } else {
@@ -28,9 +28,10 @@ pub fn daemon_json(s: &DockerSettings) -> String {
         ]),
         "storage-driver": "overlay2",
     });
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::Internal(format!("cannot serialise daemon.json: {e}")))?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 /// Drop-in for docker.service: the upstream unit runs /usr/bin/dockerd.
@@ -67,10 +68,10 @@ pub fn sysusers(profile: &str) -> String {
 }
 
 /// containerd under dockerd: its CRI plugin off, so the kubelet only ever talks to
-/// cri-dockerd. Version 2 is read by containerd 1.6, 1.7 and 2.x alike.
-pub fn containerd_config(profile: &str) -> String {
+/// cri-dockerd (at `cri_socket`). Version 2 is read by containerd 1.6, 1.7 and 2.x alike.
+pub fn containerd_config(profile: &str, cri_socket: &str) -> String {
     format!(
-        "{header}# containerd here serves dockerd only; the kubelet talks to cri-dockerd ({CRI_SOCKET}).\n\
+        "{header}# containerd here serves dockerd only; the kubelet talks to cri-dockerd ({cri_socket}).\n\
          version = 2\n\
          disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
         header = super::header(profile)
@@ -93,7 +94,7 @@ mod tests {
 
     #[test]
     fn goldens() {
-        assert_golden("docker-daemon.json", &daemon_json(&settings()));
+        assert_golden("docker-daemon.json", &daemon_json(&settings()).unwrap());
         assert_golden(
             "docker.service.d-10-builder.conf",
             &docker_dropin("cri-dockerd"),
@@ -105,23 +106,25 @@ mod tests {
         assert_golden("sysusers-docker.conf", &sysusers("cri-dockerd"));
         assert_golden(
             "containerd-config-under-docker.toml",
-            &containerd_config("cri-dockerd"),
+            &containerd_config("cri-dockerd", "unix:///var/run/cri-dockerd.sock"),
         );
     }
 
     #[test]
     fn daemon_json_follows_settings() {
         let mut s = settings();
-        let v: serde_json::Value = serde_json::from_str(&daemon_json(&s)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&daemon_json(&s).unwrap()).unwrap();
         assert_eq!(v["exec-opts"][0], "native.cgroupdriver=systemd");
         assert_eq!(v["log-opts"]["max-file"], "5");
         s.systemd_cgroup = false;
-        assert!(daemon_json(&s).contains("native.cgroupdriver=cgroupfs"));
+        assert!(daemon_json(&s)
+            .unwrap()
+            .contains("native.cgroupdriver=cgroupfs"));
     }
 
     #[test]
     fn containerd_config_parses() {
-        let t: toml::Table = containerd_config("p").parse().unwrap();
+        let t: toml::Table = containerd_config("p", "unix:///s.sock").parse().unwrap();
         assert_eq!(t["version"].as_integer(), Some(2));
     }
 }

@@ -1,39 +1,11 @@
-//! `/var/lib/kubelet/kubeadm-flags.env` for a Kubernetes minor, in kubeadm's own format: one
-//! `KUBELET_KUBEADM_ARGS="..."` line, `--name=value` arguments sorted by name then value.
-//!
-//! Version rules (kubernetes CHANGELOGs): `--container-runtime=remote` only up to 1.25 (kubeadm
-//! stopped writing it in 1.26, the kubelet removed it in 1.27); `--pod-infra-container-image`
-//! up to 1.34 (removed in 1.35).
+//! The kubelet's files: `/var/lib/kubelet/kubeadm-flags.env` in kubeadm's own format (one
+//! `KUBELET_KUBEADM_ARGS="..."` line, `--name=value` arguments sorted by name) and, from 1.34,
+//! `instance-config.yaml`. Which flags a Kubernetes minor takes is the plan's
+//! (`plan::kubelet_flags`); this only writes them.
 
 use std::collections::BTreeMap;
 
-use crate::profile::KubeMinor;
-
-/// Flags builder derives from the profile; a profile may not set them in `extra_args`.
-pub const MANAGED_FLAGS: &[&str] = &[
-    "container-runtime",
-    "container-runtime-endpoint",
-    "image-service-endpoint",
-    "pod-infra-container-image",
-];
-
-/// The kubelet flags for a node of `minor` talking to `endpoint`.
-pub fn flags(
-    minor: KubeMinor,
-    endpoint: &str,
-    sandbox_image: &str,
-    extra: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut args = extra.clone();
-    if minor.0 <= 25 {
-        args.insert("container-runtime".into(), "remote".into());
-    }
-    args.insert("container-runtime-endpoint".into(), endpoint.into());
-    if minor.0 < 35 {
-        args.insert("pod-infra-container-image".into(), sandbox_image.into());
-    }
-    args
-}
+use crate::model::KubeMinor;
 
 /// Go's `%q` for the characters that can appear here.
 fn go_quote(s: &str) -> String {
@@ -83,7 +55,12 @@ mod tests {
             "node-labels".to_string(),
             "node.kubernetes.io/runtime=containerd".to_string(),
         )]);
-        kubeadm_flags_env(&flags(KubeMinor(minor), SOCK, PAUSE, &extra))
+        kubeadm_flags_env(&crate::plan::kubelet_flags(
+            KubeMinor(minor),
+            SOCK,
+            PAUSE,
+            &extra,
+        ))
     }
 
     #[test]

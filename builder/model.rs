@@ -1,0 +1,273 @@
+//! The value types every layer shares: architecture, runtime (with its CRI socket and units),
+//! Kubernetes minor, the kubelet flags builder manages, release versions and in-rootfs paths.
+//!
+//! A leaf: it imports nothing from the crate, so any module may use it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A CPU architecture, spelled as Kubernetes and the release assets spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Amd64,
+    Arm64,
+    Ppc64le,
+    S390x,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 4] = [Arch::Amd64, Arch::Arm64, Arch::Ppc64le, Arch::S390x];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+            Arch::Ppc64le => "ppc64le",
+            Arch::S390x => "s390x",
+        }
+    }
+
+    /// The kernel's name (`uname -m`), used by Docker's static downloads.
+    pub fn uname(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "x86_64",
+            Arch::Arm64 => "aarch64",
+            Arch::Ppc64le => "ppc64le",
+            Arch::S390x => "s390x",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Every arch name, comma separated, for error messages.
+    pub fn list() -> String {
+        Arch::ALL.map(Arch::as_str).join(", ")
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A systemd unit a runtime enables, and the target that wants it (`WantedBy=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit {
+    pub name: &'static str,
+    pub wanted_by: &'static str,
+}
+
+/// The container runtime the node runs pods through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Runtime {
+    #[serde(rename = "containerd")]
+    Containerd,
+    #[serde(rename = "cri-dockerd")]
+    CriDockerd,
+}
+
+const CONTAINERD_UNITS: &[Unit] = &[Unit {
+    name: "containerd.service",
+    wanted_by: "multi-user.target",
+}];
+
+/// Sockets before the services they activate.
+const CRI_DOCKERD_UNITS: &[Unit] = &[
+    Unit {
+        name: "containerd.service",
+        wanted_by: "multi-user.target",
+    },
+    Unit {
+        name: "docker.socket",
+        wanted_by: "sockets.target",
+    },
+    Unit {
+        name: "docker.service",
+        wanted_by: "multi-user.target",
+    },
+    Unit {
+        name: "cri-docker.socket",
+        wanted_by: "sockets.target",
+    },
+    Unit {
+        name: "cri-docker.service",
+        wanted_by: "multi-user.target",
+    },
+];
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Containerd => "containerd",
+            Runtime::CriDockerd => "cri-dockerd",
+        }
+    }
+
+    /// The CRI socket the kubelet, crictl and kubeadm talk to, as kubeadm spells it
+    /// (cri-docker.socket listens on `%t/cri-dockerd.sock`).
+    pub fn cri_socket(self) -> &'static str {
+        match self {
+            Runtime::Containerd => "unix:///var/run/containerd/containerd.sock",
+            Runtime::CriDockerd => "unix:///var/run/cri-dockerd.sock",
+        }
+    }
+
+    /// The units to enable and start, in order.
+    pub fn units(self) -> &'static [Unit] {
+        match self {
+            Runtime::Containerd => CONTAINERD_UNITS,
+            Runtime::CriDockerd => CRI_DOCKERD_UNITS,
+        }
+    }
+}
+
+/// A Kubernetes minor version, `1.N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KubeMinor(pub u32);
+
+impl fmt::Display for KubeMinor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "1.{}", self.0)
+    }
+}
+
+/// What a kubelet flag builder manages is derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DerivedFrom {
+    /// The runtime's CRI socket. kubeadm derives these from `nodeRegistration.criSocket` too.
+    CriSocket,
+    /// The runtime's sandbox (pause) image.
+    SandboxImage,
+}
+
+/// The kubelet flags builder writes from the profile's runtime and Kubernetes minor; a profile
+/// may not set them in `extra_args`.
+pub const MANAGED_FLAGS: &[(&str, DerivedFrom)] = &[
+    ("container-runtime", DerivedFrom::CriSocket),
+    ("container-runtime-endpoint", DerivedFrom::CriSocket),
+    ("image-service-endpoint", DerivedFrom::CriSocket),
+    ("pod-infra-container-image", DerivedFrom::SandboxImage),
+];
+
+/// What a managed kubelet flag is derived from; `None` for a flag builder leaves alone.
+pub fn managed_flag(name: &str) -> Option<DerivedFrom> {
+    MANAGED_FLAGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, d)| *d)
+}
+
+/// `X.Y.Z` with an optional `-suffix`/`+suffix` of letters, digits, '.', '-'.
+pub fn valid_version(v: &str) -> bool {
+    let (core, suffix) = match v.find(['-', '+']) {
+        Some(i) => (&v[..i], Some(&v[i + 1..])),
+        None => (v, None),
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    let core_ok = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
+    let suffix_ok = suffix.is_none_or(|s| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    });
+    core_ok && suffix_ok
+}
+
+/// (major, minor, patch) of a valid version.
+pub fn version_triple(v: &str) -> (u32, u32, u32) {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let mut it = core.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
+}
+
+/// A path inside the rootfs must be absolute, normalised and stay inside (a trailing `/`, for
+/// "into this folder", is allowed).
+pub fn check_target(to: &str) -> Result<(), String> {
+    if !to.starts_with('/') {
+        return Err(format!(
+            "install target {to:?} must be an absolute path such as \"/usr/local/bin/\""
+        ));
+    }
+    let body = to.trim_end_matches('/');
+    if body.is_empty() {
+        return Err(format!(
+            "install target {to:?} is the root itself; name a folder or file"
+        ));
+    }
+    for part in body[1..].split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(format!(
+                "install target {to:?} has an empty, '.' or '..' component; write a plain absolute path"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(valid_version("2.3.4"));
+        assert!(valid_version("1.0.0-rc.1"));
+        assert!(!valid_version("v2.3.4"));
+        assert!(!valid_version("2.3"));
+        assert!(!valid_version("2.3.4-"));
+        assert_eq!(version_triple("1.7.34"), (1, 7, 34));
+    }
+
+    #[test]
+    fn managed_flags_and_their_origin() {
+        assert_eq!(
+            managed_flag("container-runtime-endpoint"),
+            Some(DerivedFrom::CriSocket)
+        );
+        assert_eq!(
+            managed_flag("pod-infra-container-image"),
+            Some(DerivedFrom::SandboxImage)
+        );
+        assert_eq!(managed_flag("node-labels"), None);
+    }
+
+    #[test]
+    fn runtime_facts() {
+        assert_eq!(
+            Runtime::Containerd.cri_socket(),
+            "unix:///var/run/containerd/containerd.sock"
+        );
+        let names: Vec<&str> = Runtime::CriDockerd.units().iter().map(|u| u.name).collect();
+        assert_eq!(
+            names,
+            [
+                "containerd.service",
+                "docker.socket",
+                "docker.service",
+                "cri-docker.socket",
+                "cri-docker.service"
+            ]
+        );
+    }
+
+    #[test]
+    fn targets() {
+        assert!(check_target("/usr/local/bin/").is_ok());
+        assert!(check_target("usr/bin").is_err());
+        assert!(check_target("/").is_err());
+        assert!(check_target("/usr/../etc").is_err());
+        assert!(check_target("/usr//bin").is_err());
+    }
+}

@@ -1,0 +1,163 @@
+//! `extends`: laying a profile file over the one it extends. Values keep the file and span
+//! they came from, so validation errors point at the right file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::raw::{RawInstall, RawPins, RawProfile};
+use super::source::{Loc, Source};
+
+/// A raw value together with the source it was read from.
+#[derive(Debug)]
+pub(super) struct At<T> {
+    pub(super) src: Arc<Source>,
+    pub(super) v: Spanned<T>,
+}
+
+impl<T> At<T> {
+    pub(super) fn loc(&self) -> Loc {
+        Loc::new(&self.src, &self.v)
+    }
+    pub(super) fn get(&self) -> &T {
+        self.v.get_ref()
+    }
+}
+
+fn at<T>(src: &Arc<Source>, v: Spanned<T>) -> At<T> {
+    At {
+        src: src.clone(),
+        v,
+    }
+}
+
+/// The merge of a profile and everything it extends, before validation.
+#[derive(Debug, Default)]
+pub(super) struct Merged {
+    pub(super) name: Option<At<String>>,
+    pub(super) description: Option<String>,
+    pub(super) kubernetes: Option<At<String>>,
+    pub(super) runtime: Option<At<String>>,
+    pub(super) arch: Option<Vec<At<String>>>,
+    pub(super) overlays: Option<Vec<At<String>>>,
+    pub(super) sandbox_image: Option<At<String>>,
+    pub(super) systemd_cgroup: Option<bool>,
+    pub(super) config_path: Option<At<String>>,
+    pub(super) docker_sandbox_image: Option<At<String>>,
+    pub(super) docker_systemd_cgroup: Option<bool>,
+    pub(super) log_max_size: Option<At<String>>,
+    pub(super) log_max_file: Option<u32>,
+    pub(super) extra_args: BTreeMap<String, At<String>>,
+    pub(super) artifacts: Vec<MergedArtifact>,
+    pub(super) overlay_dirs: Vec<PathBuf>,
+    /// The file that named the profile (the last in the chain), for errors about the whole.
+    pub(super) top: Option<Arc<Source>>,
+}
+
+#[derive(Debug)]
+pub(super) struct MergedArtifact {
+    pub(super) name: At<String>,
+    pub(super) version: Option<At<String>>,
+    pub(super) url: Option<At<String>>,
+    pub(super) sha256: Option<(RawPins, Loc)>,
+    pub(super) install: Option<Vec<At<RawInstall>>>,
+}
+
+/// Lays one file over what the files it extends gave (later files win, artifacts merge by name).
+pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
+    m.top = Some(src.clone());
+    if let Some(v) = raw.name {
+        m.name = Some(at(src, v));
+    }
+    if raw.description.is_some() {
+        m.description = raw.description;
+    }
+    if let Some(v) = raw.kubernetes {
+        m.kubernetes = Some(at(src, v));
+    }
+    if let Some(v) = raw.runtime {
+        m.runtime = Some(at(src, v));
+    }
+    if let Some(v) = raw.arch {
+        m.arch = Some(v.into_inner().into_iter().map(|a| at(src, a)).collect());
+    }
+    if let Some(v) = raw.overlays {
+        m.overlays = Some(v.into_iter().map(|o| at(src, o)).collect());
+    }
+    if let Some(c) = raw.containerd {
+        if let Some(v) = c.sandbox_image {
+            m.sandbox_image = Some(at(src, v));
+        }
+        if c.systemd_cgroup.is_some() {
+            m.systemd_cgroup = c.systemd_cgroup;
+        }
+        if let Some(v) = c.config_path {
+            m.config_path = Some(at(src, v));
+        }
+    }
+    if let Some(d) = raw.docker {
+        if let Some(v) = d.sandbox_image {
+            m.docker_sandbox_image = Some(at(src, v));
+        }
+        if d.systemd_cgroup.is_some() {
+            m.docker_systemd_cgroup = d.systemd_cgroup;
+        }
+        if let Some(v) = d.log_max_size {
+            m.log_max_size = Some(at(src, v));
+        }
+        if d.log_max_file.is_some() {
+            m.log_max_file = d.log_max_file;
+        }
+    }
+    if let Some(k) = raw.kubelet {
+        for (key, v) in k.extra_args {
+            m.extra_args.insert(key, at(src, v));
+        }
+    }
+    for a in raw.artifacts {
+        let pos = m
+            .artifacts
+            .iter()
+            .position(|x| x.name.get() == a.name.get_ref());
+        if a.remove {
+            if let Some(pos) = pos {
+                m.artifacts.remove(pos);
+            }
+            continue;
+        }
+        let name_loc = Loc::new(src, &a.name);
+        let incoming = MergedArtifact {
+            sha256: a.sha256.map(|v| (v, name_loc)),
+            name: at(src, a.name),
+            version: a.version.map(|v| at(src, v)),
+            url: a.url.map(|v| at(src, v)),
+            install: a
+                .install
+                .map(|rules| rules.into_iter().map(|r| at(src, r)).collect()),
+        };
+        match pos {
+            None => m.artifacts.push(incoming),
+            Some(pos) => {
+                let base = &mut m.artifacts[pos];
+                // A pin belongs to one version and URL: a child that changes either without a
+                // new pin falls back to the catalog rather than keeping a now-wrong digest.
+                let changes_bytes = incoming.version.is_some() || incoming.url.is_some();
+                if incoming.sha256.is_some() || changes_bytes {
+                    base.sha256 = incoming.sha256;
+                }
+                if incoming.version.is_some() {
+                    base.version = incoming.version;
+                }
+                if incoming.url.is_some() {
+                    base.url = incoming.url;
+                }
+                if incoming.install.is_some() {
+                    base.install = incoming.install;
+                }
+                base.name = incoming.name;
+            }
+        }
+    }
+}

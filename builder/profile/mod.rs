@@ -1,0 +1,24 @@
+//! Profiles: finding them (./profiles, built-in, or a path), strict parsing of schema 1 with
+//! file:line:column errors, `extends` merging, and validation into the types the rest of the
+//! code reads. It fetches nothing, resolves no pins (see `plan`) and does not know how a
+//! runtime is configured.
+//!
+//! One file per concern: `source` (finding, locations, listing), `raw` (the serde shapes),
+//! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result).
+
+mod load;
+mod merge;
+mod raw;
+mod source;
+mod types;
+mod validate;
+
+pub use raw::SCHEMA;
+pub use source::{list, Listed, Loc, Lookup, Source};
+pub use types::{
+    expand_url, Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule,
+    KubeletSettings, OverlayRef, Pins, Profile,
+};
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,228 @@
+//! Where profiles come from: finding one by name or path (./profiles, then built in), the
+//! text it was read from, locations (`file:line:column`) inside it, and the listing of
+//! shipped profiles.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use include_dir::{include_dir, Dir};
+use toml::Spanned;
+
+use crate::error::Error;
+
+/// Profiles shipped inside the binary, so `--profile containerd` works from any folder.
+static BUILTIN_PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
+
+/// A profile's text and the name to show for it.
+#[derive(Debug)]
+pub struct Source {
+    /// Which file this is, whatever path named it (`a/../a/p.toml` and `a/p.toml` are one):
+    /// the canonical path, or `<built-in>/NAME.toml`.
+    pub id: String,
+    /// A path as given, or `<built-in>/NAME.toml`.
+    pub name: String,
+    /// The folder relative paths in it (`extends = "./base.toml"`) are resolved from.
+    pub dir: Option<PathBuf>,
+    pub text: String,
+}
+
+/// A span inside a source: renders as `file:line:column`.
+#[derive(Debug, Clone)]
+pub struct Loc {
+    pub src: Arc<Source>,
+    pub span: Range<usize>,
+}
+
+impl Loc {
+    pub(super) fn new<T>(src: &Arc<Source>, v: &Spanned<T>) -> Loc {
+        Loc {
+            src: src.clone(),
+            span: v.span(),
+        }
+    }
+
+    /// 1-based line and column of the span's start.
+    pub fn line_col(&self) -> (usize, usize) {
+        crate::error::line_col(&self.src.text, self.span.start)
+    }
+
+    /// An error at this location: `file:line:col: what`.
+    pub fn error(&self, what: impl fmt::Display) -> anyhow::Error {
+        Error::Profile(format!("{self}: {what}")).into()
+    }
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (line, col) = self.line_col();
+        write!(f, "{}:{line}:{col}", self.src.name)
+    }
+}
+
+/// Where a profile is looked up.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// `./profiles` (relative to the working directory).
+    pub local_dir: PathBuf,
+}
+
+impl Default for Lookup {
+    fn default() -> Self {
+        Lookup {
+            local_dir: PathBuf::from("profiles"),
+        }
+    }
+}
+
+/// The identity of a file that was just read: its canonical path (the path as given if that
+/// fails, which it does not for a file that could be read).
+fn file_id(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn is_path_like(spec: &str) -> bool {
+    spec.ends_with(".toml") || spec.contains('/') || spec.contains(std::path::MAIN_SEPARATOR)
+}
+
+/// A profile, artifact or overlay name: lowercase letters, digits, '-', '_', '.' (not first).
+pub(super) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        })
+        && !name.starts_with('.')
+}
+
+impl Lookup {
+    /// Finds a profile's text: a path, `./profiles/NAME.toml`, or the built-in NAME.
+    pub fn find(&self, spec: &str, relative_to: Option<&Path>) -> Result<Arc<Source>> {
+        if is_path_like(spec) {
+            let path = match relative_to {
+                Some(dir) if Path::new(spec).is_relative() => dir.join(spec),
+                _ => PathBuf::from(spec),
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::Profile(format!("cannot read profile {}: {e}", path.display()))
+            })?;
+            return Ok(Arc::new(Source {
+                id: file_id(&path),
+                name: path.display().to_string(),
+                dir: path.parent().map(Path::to_path_buf),
+                text,
+            }));
+        }
+        if !valid_name(spec) {
+            return Err(Error::Profile(format!(
+                "{spec:?} is neither a profile name (lowercase letters, digits, '-', '_') nor a path to a .toml file"
+            ))
+            .into());
+        }
+        let local = self.local_dir.join(format!("{spec}.toml"));
+        if local.is_file() {
+            let text = std::fs::read_to_string(&local)
+                .with_context(|| format!("reading profile {}", local.display()))?;
+            return Ok(Arc::new(Source {
+                id: file_id(&local),
+                name: local.display().to_string(),
+                dir: local.parent().map(Path::to_path_buf),
+                text,
+            }));
+        }
+        if let Some(file) = BUILTIN_PROFILES.get_file(format!("{spec}.toml")) {
+            let text = file
+                .contents_utf8()
+                .ok_or_else(|| Error::Internal(format!("built-in profile {spec} is not UTF-8")))?;
+            return Ok(Arc::new(Source {
+                id: format!("<built-in>/{spec}.toml"),
+                name: format!("<built-in>/{spec}.toml"),
+                dir: None,
+                text: text.to_string(),
+            }));
+        }
+        let known: Vec<String> = list(self)?.into_iter().map(|p| p.name).collect();
+        Err(Error::Profile(format!(
+            "no profile named {spec:?} in {} or built in (known: {}); pass a path to a .toml file or see `builder profiles`",
+            self.local_dir.display(),
+            known.join(", ")
+        ))
+        .into())
+    }
+}
+
+/// A profile in the listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub description: String,
+    pub origin: String,
+}
+
+fn description_of(text: &str) -> String {
+    text.parse::<toml::Table>()
+        .ok()
+        .and_then(|t| {
+            t.get("description")
+                .and_then(|d| d.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// Local profiles (shadowing built-in ones of the same name), then the rest of the built-ins.
+pub fn list(lookup: &Lookup) -> Result<Vec<Listed>> {
+    let mut out: BTreeMap<String, Listed> = BTreeMap::new();
+    for file in BUILTIN_PROFILES.files() {
+        let path = file.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
+        out.insert(
+            name.clone(),
+            Listed {
+                name,
+                description: description_of(file.contents_utf8().unwrap_or("")),
+                origin: "built-in".into(),
+            },
+        );
+    }
+    if let Ok(entries) = std::fs::read_dir(&lookup.local_dir) {
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", lookup.local_dir.display()))?;
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            out.insert(
+                name.clone(),
+                Listed {
+                    name,
+                    description: description_of(&text),
+                    origin: path.display().to_string(),
+                },
+            );
+        }
+    }
+    Ok(out.into_values().collect())
+}

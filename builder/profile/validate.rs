@@ -1,0 +1,418 @@
+//! Validation: the merged profile checked value by value, each check a small function that
+//! returns the typed value or an error at the value's `file:line:column` with the fix.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::merge::{At, Merged, MergedArtifact};
+use super::raw::{RawInstall, RawPins};
+use super::source::{valid_name, Loc, Source};
+use super::types::{
+    Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule, KubeletSettings,
+    OverlayRef, Pins, Profile,
+};
+use crate::digest::is_sha256_hex;
+use crate::error::Error;
+use crate::model::{check_target, managed_flag, valid_version, Arch, KubeMinor, Runtime};
+
+/// Kubernetes minors below this are not targets: their kubelets predate the flags we write.
+const OLDEST_MINOR: u32 = 20;
+
+/// The pause image when the profile names none.
+const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.10.1";
+
+/// The merged profile, checked: the first error found, in the order the keys are read.
+pub(super) fn validate(m: Merged) -> Result<Profile> {
+    let top = m
+        .top
+        .clone()
+        .ok_or_else(|| Error::Internal("validate called without a profile".into()))?;
+    let name = profile_name(require(m.name, "name", &top)?)?;
+    let kubernetes = minor(&require(m.kubernetes, "kubernetes", &top)?)?;
+    let runtime = runtime(&require(m.runtime, "runtime", &top)?, kubernetes)?;
+    let mut warnings = Vec::new();
+    if runtime == Runtime::CriDockerd && kubernetes.0 < 24 {
+        warnings.push(format!(
+            "profile {name}: cri-dockerd is not needed yet on Kubernetes {kubernetes} (dockershim still exists there); \
+             the node is built anyway and keeps working when the cluster moves to 1.24 or later"
+        ));
+    }
+    let arches = arches(require(m.arch, "arch", &top)?, &top)?;
+    let overlays = m
+        .overlays
+        .unwrap_or_default()
+        .iter()
+        .map(overlay)
+        .collect::<Result<_>>()?;
+    let sandbox_image = match &m.sandbox_image {
+        Some(v) => image(v)?,
+        None => DEFAULT_SANDBOX_IMAGE.to_string(),
+    };
+    let config_path = match &m.config_path {
+        Some(v) => {
+            check_target(v.get()).map_err(|e| v.loc().error(e))?;
+            v.get().clone()
+        }
+        None => "/etc/containerd/certs.d".to_string(),
+    };
+    let docker_sandbox_image = match &m.docker_sandbox_image {
+        Some(v) => image(v)?,
+        None => sandbox_image.clone(),
+    };
+    let log_max_size = match &m.log_max_size {
+        Some(v) => log_size(v)?,
+        None => "100m".to_string(),
+    };
+    let extra_args = kubelet_args(&m.extra_args)?;
+    let artifacts = m
+        .artifacts
+        .into_iter()
+        .map(|a| artifact(a, &top))
+        .collect::<Result<Vec<_>>>()?;
+    if artifacts.is_empty() {
+        return Err(Error::Profile(format!(
+            "{}: the profile installs no artifacts: add [[artifact]] tables (see `builder show --profile containerd`)",
+            top.name
+        ))
+        .into());
+    }
+    Ok(Profile {
+        name,
+        description: m.description.unwrap_or_default(),
+        kubernetes,
+        runtime,
+        arches,
+        overlays,
+        containerd: ContainerdSettings {
+            sandbox_image,
+            systemd_cgroup: m.systemd_cgroup.unwrap_or(true),
+            config_path,
+        },
+        docker: DockerSettings {
+            sandbox_image: docker_sandbox_image,
+            systemd_cgroup: m.docker_systemd_cgroup.unwrap_or(true),
+            log_max_size,
+            log_max_file: m.log_max_file.unwrap_or(5),
+        },
+        kubelet: KubeletSettings { extra_args },
+        artifacts,
+        overlay_dirs: m.overlay_dirs,
+        warnings,
+    })
+}
+
+fn require<T>(v: Option<T>, key: &str, top: &Arc<Source>) -> Result<T> {
+    v.ok_or_else(|| {
+        Error::Profile(format!(
+            "{}: missing required key `{key}` (in this profile or the one it extends)",
+            top.name
+        ))
+        .into()
+    })
+}
+
+fn profile_name(v: At<String>) -> Result<String> {
+    let name = v.get().clone();
+    if !valid_name(&name) {
+        return Err(v.loc().error(format_args!(
+            "bad profile name {name:?}: use lowercase letters, digits, '-' and '_' (it names the output folder)"
+        )));
+    }
+    Ok(name)
+}
+
+fn runtime(v: &At<String>, kubernetes: KubeMinor) -> Result<Runtime> {
+    match v.get().as_str() {
+        "containerd" => Ok(Runtime::Containerd),
+        "cri-dockerd" => Ok(Runtime::CriDockerd),
+        "docker" | "dockershim" => Err(v.loc().error(dockershim_refusal(kubernetes))),
+        other => Err(v.loc().error(format_args!(
+            "unknown runtime {other:?}: expected \"containerd\" or \"cri-dockerd\""
+        ))),
+    }
+}
+
+/// The listed arches, in order, without repeats.
+fn arches(list: Vec<At<String>>, top: &Arc<Source>) -> Result<Vec<Arch>> {
+    let mut arches = Vec::new();
+    for a in list {
+        let arch = Arch::parse(a.get()).ok_or_else(|| {
+            a.loc().error(format_args!(
+                "unknown arch {:?}: expected one of {} (Kubernetes' names, e.g. amd64 not x86_64)",
+                a.get(),
+                Arch::list()
+            ))
+        })?;
+        if !arches.contains(&arch) {
+            arches.push(arch);
+        }
+    }
+    if arches.is_empty() {
+        return Err(Error::Profile(format!(
+            "{}: `arch` is empty: list at least one of {}",
+            top.name,
+            Arch::list()
+        ))
+        .into());
+    }
+    Ok(arches)
+}
+
+fn overlay(o: &At<String>) -> Result<OverlayRef> {
+    if !valid_name(o.get()) {
+        return Err(o.loc().error(format_args!(
+            "bad overlay name {:?}: name a folder under overlays/ (letters, digits, '-', '_')",
+            o.get()
+        )));
+    }
+    Ok(OverlayRef {
+        name: o.get().clone(),
+        loc: o.loc(),
+    })
+}
+
+fn image(v: &At<String>) -> Result<String> {
+    let s = v.get();
+    if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') {
+        return Err(v.loc().error(format_args!(
+            "bad image reference {s:?}: expected something like \"registry.k8s.io/pause:3.10.1\""
+        )));
+    }
+    Ok(s.clone())
+}
+
+fn log_size(v: &At<String>) -> Result<String> {
+    let s = v.get();
+    let digits = s.trim_end_matches(['k', 'm', 'g']);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(v.loc().error(format_args!(
+            "bad log_max_size {s:?}: a number with k, m or g, such as \"100m\""
+        )));
+    }
+    Ok(s.clone())
+}
+
+fn kubelet_args(args: &BTreeMap<String, At<String>>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (k, v) in args {
+        let ok_key = !k.is_empty()
+            && !k.starts_with('-')
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok_key {
+            return Err(v.loc().error(format_args!(
+                "bad kubelet flag name {k:?}: write it without the leading \"--\" (for example \"node-labels\")"
+            )));
+        }
+        if v.get().contains(['\n', '"']) {
+            return Err(v.loc().error(format_args!(
+                "kubelet flag {k}: the value may not contain quotes or newlines"
+            )));
+        }
+        if managed_flag(k).is_some() {
+            return Err(v.loc().error(format_args!(
+                "kubelet flag {k} is written by builder from the profile's runtime and Kubernetes minor; remove it from extra_args"
+            )));
+        }
+        out.insert(k.clone(), v.get().clone());
+    }
+    Ok(out)
+}
+
+fn minor(v: &At<String>) -> Result<KubeMinor> {
+    let s = v.get();
+    let bad = || {
+        v.loc().error(format_args!(
+            "bad Kubernetes minor {s:?}: write it as \"1.N\" (for example \"1.36\"), the minor the nodes' kubelet runs"
+        ))
+    };
+    let rest = s.strip_prefix("1.").ok_or_else(bad)?;
+    if rest.is_empty() || rest.len() > 3 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let minor: u32 = rest.parse().map_err(|_| bad())?;
+    if minor < OLDEST_MINOR {
+        return Err(v.loc().error(format_args!(
+            "Kubernetes {s} is older than this builder supports (1.{OLDEST_MINOR} and later)"
+        )));
+    }
+    Ok(KubeMinor(minor))
+}
+
+fn dockershim_refusal(minor: KubeMinor) -> String {
+    let when = if minor.0 >= 24 {
+        format!("Kubernetes {minor} has no dockershim: it was removed from the kubelet in 1.24")
+    } else {
+        format!(
+            "builder builds the nodes that replace dockershim ones; Kubernetes {minor} still has dockershim, \
+             but it is gone from 1.24, so a new node should not depend on it"
+        )
+    };
+    format!(
+        "{when}. There are two ways off it: `runtime = \"containerd\"` (the shipped `containerd` profile; \
+         pods never talk to Docker), or `runtime = \"cri-dockerd\"` (the shipped `cri-dockerd` profile; Docker Engine \
+         stays, behind the cri-dockerd shim, for workloads that use /var/run/docker.sock)"
+    )
+}
+
+fn mode(rule: &At<RawInstall>) -> Result<u32> {
+    let Some(mode) = &rule.get().mode else {
+        return Ok(0o644);
+    };
+    let digits = mode.strip_prefix("0o").unwrap_or(mode);
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o7777 && !digits.is_empty() && digits.len() <= 5 => Ok(m),
+        _ => Err(rule.loc().error(format_args!(
+            "bad mode {mode:?}: write it as an octal string such as \"0755\" or \"0644\""
+        ))),
+    }
+}
+
+fn install_rule(rule: &At<RawInstall>, kind: ArtifactKind) -> Result<InstallRule> {
+    let raw = rule.get();
+    check_target(&raw.to).map_err(|e| rule.loc().error(e))?;
+    let (from, matcher) = match (&raw.from, kind) {
+        (Some(_), ArtifactKind::File) => {
+            return Err(rule.loc().error(
+                "`from` selects members of an archive, but this artifact's URL names a plain file \
+                 (not .tar, .tar.gz or .tgz); drop `from` and set `to` to the file's path",
+            ))
+        }
+        (None, ArtifactKind::TarGz | ArtifactKind::Tar) => {
+            return Err(rule.loc().error(
+                "this artifact is an archive: say which members to install with `from = \"<glob>\"` (for example \"bin/*\")",
+            ))
+        }
+        (None, ArtifactKind::File) => (None, None),
+        (Some(pattern), _) => {
+            let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
+                .literal_separator(true)
+                .build()
+                .map_err(|e| rule.loc().error(format_args!("bad glob {pattern:?} in `from`: {e}")))?;
+            (Some(pattern.clone()), Some(glob.compile_matcher()))
+        }
+    };
+    Ok(InstallRule {
+        from,
+        matcher,
+        to: raw.to.clone(),
+        mode: mode(rule)?,
+        loc: rule.loc(),
+    })
+}
+
+fn pins((pins, loc): &(RawPins, Loc)) -> Result<Pins> {
+    let bad_hex = |s: &str| {
+        loc.error(format_args!(
+            "sha256 {s:?} is not 64 lowercase hex digits; copy the digest from the release's checksum file"
+        ))
+    };
+    match pins {
+        RawPins::One(s) => {
+            if !is_sha256_hex(s) {
+                return Err(bad_hex(s));
+            }
+            Ok(Pins {
+                any: Some(s.clone()),
+                per_arch: BTreeMap::new(),
+            })
+        }
+        RawPins::PerArch(t) => {
+            let mut per_arch = BTreeMap::new();
+            for (k, s) in t {
+                let arch = Arch::parse(k).ok_or_else(|| {
+                    loc.error(format_args!(
+                        "unknown arch {k:?} in sha256 pins: expected one of {}",
+                        Arch::list()
+                    ))
+                })?;
+                if !is_sha256_hex(s) {
+                    return Err(bad_hex(s));
+                }
+                per_arch.insert(arch, s.clone());
+            }
+            Ok(Pins {
+                any: None,
+                per_arch,
+            })
+        }
+    }
+}
+
+fn url(u: &At<String>) -> Result<()> {
+    let s = u.get();
+    let scheme_ok =
+        s.starts_with("https://") || s.starts_with("http://") || s.starts_with("file://");
+    if !scheme_ok {
+        return Err(u.loc().error(format_args!(
+            "URL {s:?} must start with https://, http:// or file://"
+        )));
+    }
+    // Only the known placeholders may appear.
+    let mut rest = s.as_str();
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| {
+            u.loc()
+                .error("unclosed '{' in URL; placeholders are {version}, {arch}, {uname_arch}")
+        })?;
+        let key = &after[..close];
+        if !matches!(key, "version" | "arch" | "uname_arch") {
+            return Err(u.loc().error(format_args!(
+                "unknown placeholder {{{key}}} in URL; placeholders are {{version}}, {{arch}}, {{uname_arch}}"
+            )));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+fn artifact(a: MergedArtifact, top: &Arc<Source>) -> Result<Artifact> {
+    let name = a.name.get().clone();
+    if !valid_name(&name) {
+        return Err(a.name.loc().error(format_args!(
+            "bad artifact name {name:?}: use lowercase letters, digits, '-' and '_'"
+        )));
+    }
+    let missing = |key: &str| {
+        a.name.loc().error(format_args!(
+            "artifact {name:?} has no `{key}` (in {} or the profile it extends)",
+            top.name
+        ))
+    };
+    let version = a.version.as_ref().ok_or_else(|| missing("version"))?;
+    if !valid_version(version.get()) {
+        return Err(version.loc().error(format_args!(
+            "bad version {:?} for artifact {name}: write it as MAJOR.MINOR.PATCH without a leading 'v' (for example \"2.3.4\")",
+            version.get()
+        )));
+    }
+    let url = a.url.as_ref().ok_or_else(|| missing("url"))?;
+    self::url(url)?;
+    let pins = match &a.sha256 {
+        Some(p) => pins(p)?,
+        None => Pins::default(),
+    };
+    let rules = a.install.as_ref().ok_or_else(|| missing("install"))?;
+    if rules.is_empty() {
+        return Err(a.name.loc().error(format_args!(
+            "artifact {name:?} installs nothing: give at least one `install` rule"
+        )));
+    }
+    let loc = a.name.loc();
+    let mut artifact = Artifact {
+        name,
+        version: version.get().clone(),
+        url: url.get().clone(),
+        pins,
+        install: Vec::new(),
+        loc,
+    };
+    let kind = artifact.kind();
+    artifact.install = rules
+        .iter()
+        .map(|r| install_rule(r, kind))
+        .collect::<Result<_>>()?;
+    Ok(artifact)
+}
