@@ -15,6 +15,8 @@ const NODES_EXPECTED: &str =
     "the JSON of `kubectl get nodes -o json` (a v1 List of Nodes, or one Node)";
 const PODS_EXPECTED: &str =
     "the JSON of `kubectl get pods -A -o json` (a v1 List of Pods, or one Pod)";
+const NODES_WHAT: &str = "a Node list";
+const PODS_WHAT: &str = "a Pod list";
 
 // kubectl JSON, reduced to the fields read here (serde skips the rest without allocating).
 #[derive(Deserialize)]
@@ -326,18 +328,11 @@ fn to_node(
 /// A kubectl document that is a List of `Item`s (or one item): what [`load_list`] reads.
 trait ListDoc: DeserializeOwned {
     type Item: DeserializeOwned + Send;
-    /// The flag that names the file, what it should hold, and what it is (for errors).
-    const FLAG: &'static str;
-    const EXPECTED: &'static str;
-    const WHAT: &'static str;
     fn set_items(&mut self, items: Vec<Self::Item>);
 }
 
 impl ListDoc for NodesDoc {
     type Item = RawNode;
-    const FLAG: &'static str = "--nodes";
-    const EXPECTED: &'static str = NODES_EXPECTED;
-    const WHAT: &'static str = "a Node list";
     fn set_items(&mut self, items: Vec<RawNode>) {
         self.items = Some(items);
     }
@@ -345,40 +340,42 @@ impl ListDoc for NodesDoc {
 
 impl ListDoc for PodsDoc {
     type Item = RawPod;
-    const FLAG: &'static str = "--pods";
-    const EXPECTED: &'static str = PODS_EXPECTED;
-    const WHAT: &'static str = "a Pod list";
     fn set_items(&mut self, items: Vec<RawPod>) {
         self.items = Some(items);
     }
 }
 
-/// Reads `FLAG FILE|-`: a big regular file through the streaming reader (its items parsed on
-/// every core), anything else (or any surprise) through the whole-document parser, whose
-/// errors say what is wrong; then `from_doc` checks and converts.
-fn load_list<D: ListDoc, T>(path: &Path, from_doc: impl Fn(&Input, D) -> Result<T>) -> Result<T> {
+/// Reads `FLAG FILE|-` (which should hold `expected`, `what` for short): a big regular file
+/// through the streaming reader (its items parsed on every core), anything else (or any
+/// surprise) through the whole-document parser, whose errors say what is wrong; then
+/// `from_doc` checks and converts.
+fn load_list<D: ListDoc, T>(
+    (flag, expected, what): (&str, &str, &str),
+    path: &Path,
+    from_doc: impl Fn(&Input, D) -> Result<T>,
+) -> Result<T> {
     if let Some((skeleton, items)) = fast_list::<D::Item>(path) {
         if let Ok(mut doc) = serde_json::from_slice::<D>(&skeleton) {
             doc.set_items(items);
             let input = Input {
-                label: label(D::FLAG, path),
+                label: label(flag, path),
                 bytes: Vec::new(),
             };
             return from_doc(&input, doc);
         }
     }
-    let input = read_input(D::FLAG, path, D::EXPECTED)?;
-    from_doc(&input, parse_json(&input, D::EXPECTED, D::WHAT)?)
+    let input = read_input(flag, path, expected)?;
+    from_doc(&input, parse_json(&input, expected, what)?)
 }
 
 /// The nodes of `--nodes FILE|-`.
 pub(super) fn load_nodes(path: &Path) -> Result<Vec<Node>> {
-    load_list(path, nodes_from)
+    load_list(("--nodes", NODES_EXPECTED, NODES_WHAT), path, nodes_from)
 }
 
 /// The pods of `--pods FILE|-`.
 pub(super) fn load_pods(path: &Path) -> Result<Vec<RawPod>> {
-    load_list(path, pods_from)
+    load_list(("--pods", PODS_EXPECTED, PODS_WHAT), path, pods_from)
 }
 
 /// A regular file through the streaming reader; None for standard input or on any surprise.
@@ -439,11 +436,11 @@ mod tests {
     use super::*;
 
     fn parse_nodes(input: &Input) -> Result<Vec<Node>> {
-        nodes_from(input, parse_json(input, NODES_EXPECTED, NodesDoc::WHAT)?)
+        nodes_from(input, parse_json(input, NODES_EXPECTED, NODES_WHAT)?)
     }
 
     fn parse_pods(input: &Input) -> Result<Vec<RawPod>> {
-        pods_from(input, parse_json(input, PODS_EXPECTED, PodsDoc::WHAT)?)
+        pods_from(input, parse_json(input, PODS_EXPECTED, PODS_WHAT)?)
     }
 
     fn input(s: &[u8]) -> Input {
