@@ -3,6 +3,7 @@
 //! Nothing in the library imports this module.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -10,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::catalog::Catalog;
 use crate::cloudinit::Cloud;
 use crate::detect::OutputFormat;
-use crate::fetch::{FetchOptions, Mirror};
+use crate::fetch::{FetchOptions, Mirror, NetLimits};
 use crate::model::Arch;
 use crate::plan::Plan;
 use crate::profile::{list, Lookup};
@@ -42,8 +43,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "BUILDER_OFFLINE")]
     pub offline: bool,
     /// Rewrite URLs starting with FROM to start with TO (repeatable; the longest FROM wins).
-    /// Pins stay the same, so a mirror cannot change the bytes installed
-    #[arg(long = "mirror", global = true, value_name = "FROM=TO", value_parser = parse_mirror)]
+    /// Pins stay the same, so a mirror cannot change the bytes installed. Credentials in TO
+    /// (https://user:token@host/) are never printed or stored; pass them through the env
+    /// variable (space-separated FROM=TO pairs) to keep them off the command line
+    #[arg(long = "mirror", global = true, value_name = "FROM=TO", value_parser = parse_mirror,
+          env = "BUILDER_MIRROR", value_delimiter = ' ', hide_env_values = true)]
     pub mirrors: Vec<Mirror>,
     /// Attempts per download for transient failures (connection errors, 408, 429, 5xx)
     #[arg(long, global = true, default_value_t = 4, value_name = "N",
@@ -53,6 +57,27 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value_t = 4, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=32))]
     pub jobs: u32,
+    /// Seconds to open a connection (TCP and TLS) before the attempt fails
+    #[arg(long, global = true, env = "BUILDER_CONNECT_TIMEOUT", default_value_t = 10,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: u64,
+    /// Seconds without a byte (waiting for the response, or between two reads of the body) before the attempt fails
+    #[arg(long, global = true, env = "BUILDER_READ_TIMEOUT", default_value_t = 30,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: u64,
+    /// Fail an attempt whose download is slower than this many bytes a second over --speed-time (0: no check)
+    #[arg(
+        long,
+        global = true,
+        env = "BUILDER_SPEED_LIMIT",
+        default_value_t = 1024,
+        value_name = "BYTES"
+    )]
+    pub speed_limit: u64,
+    /// The window --speed-limit is measured over, in seconds
+    #[arg(long, global = true, env = "BUILDER_SPEED_TIME", default_value_t = 30,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub speed_time: u64,
     /// Print only errors and warnings
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -166,6 +191,12 @@ impl GlobalArgs {
             attempts: self.retries,
             jobs: self.jobs as usize,
             quiet: self.quiet,
+            limits: NetLimits {
+                connect: Duration::from_secs(self.connect_timeout),
+                read: Duration::from_secs(self.read_timeout),
+                speed_limit: self.speed_limit,
+                speed_time: Duration::from_secs(self.speed_time),
+            },
         })
     }
 }

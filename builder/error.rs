@@ -84,9 +84,47 @@ pub fn one_line(msg: &str) -> String {
     parts.join("; ")
 }
 
-/// How an error is printed: `error: ` and the whole context chain, on one line.
+/// How an error is printed: `error: ` and the whole context chain, on one line, with any
+/// credentials in URLs hidden.
 pub fn report(err: &anyhow::Error) -> String {
-    format!("error: {}", one_line(&format!("{err:#}")))
+    format!("error: {}", redact_urls(&one_line(&format!("{err:#}"))))
+}
+
+/// `text` with the credentials of every URL in it hidden: `scheme://user:secret@host` becomes
+/// `scheme://user:***@host`, and `scheme://token@host` becomes `scheme://***@host`. For every
+/// message, the manifest and `builder show`: a mirror's or profile's password never reaches a
+/// log or an output file.
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?', '#', whitespace or quote.
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | ')') || c.is_whitespace()
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str("***"),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -99,6 +137,22 @@ mod tests {
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert_eq!(line_col("é\nx", 1), (1, 1));
         assert_eq!(line_col("x", 99), (1, 2));
+    }
+
+    #[test]
+    fn credentials_are_hidden() {
+        assert_eq!(
+            redact_urls("fetching https://bob:s3cret@mirror.example/x.tgz failed"),
+            "fetching https://bob:***@mirror.example/x.tgz failed"
+        );
+        assert_eq!(
+            redact_urls("a http://tok3n@h:8080/p b file:///x (mirror of https://u:p@h)"),
+            "a http://***@h:8080/p b file:///x (mirror of https://u:***@h)"
+        );
+        assert_eq!(redact_urls("no url: a@b"), "no url: a@b");
+        assert_eq!(redact_urls("https://h/a@b"), "https://h/a@b");
+        let e = anyhow::anyhow!("cannot reach http://u:pw@10.0.0.1/: refused");
+        assert!(!report(&e).contains("pw"), "{}", report(&e));
     }
 
     #[test]

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::cache::{Cache, Finished, Partial};
-use crate::error::Error;
+use crate::error::{redact_urls, Error};
 
 /// `--mirror FROM=TO`: URLs starting with FROM are fetched from TO + the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,57 @@ pub struct FetchOptions {
     pub attempts: u32,
     pub jobs: usize,
     pub quiet: bool,
+    pub limits: NetLimits,
+}
+
+/// What bounds one attempt: no attempt runs longer than `connect + max(read, speed_time)` plus
+/// the transfer of whatever arrives faster than `speed_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetLimits {
+    /// To open the connection (TCP and TLS).
+    pub connect: Duration,
+    /// Without a byte: waiting for the response headers, or between two reads of the body.
+    pub read: Duration,
+    /// Slower than this many bytes a second, averaged over `speed_time`, fails the attempt
+    /// (curl's `--speed-limit`); 0 turns the check off.
+    pub speed_limit: u64,
+    pub speed_time: Duration,
+}
+
+impl Default for NetLimits {
+    fn default() -> Self {
+        NetLimits {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(30),
+            speed_limit: 1024,
+            speed_time: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The longest wait between attempts a server's `Retry-After` can ask for.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait before attempt `attempt` (2, 3, ...): 0.5 s, 1 s, 2 s, ... capped at 8 s, or what
+/// the server asked for with Retry-After, capped at [`MAX_RETRY_WAIT`].
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    match retry_after {
+        Some(d) => d.min(MAX_RETRY_WAIT),
+        None => Duration::from_millis(500u64 << attempt.saturating_sub(2).min(4)),
+    }
+}
+
+/// A `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110, 10.2.3).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// One file to have in the cache.
@@ -83,10 +134,15 @@ pub struct Request {
 
 /// Why one attempt failed.
 enum Attempt {
-    /// Worth another try (connection error, 408, 429, 5xx, a cut-off body).
-    Transient(String),
-    /// Final at once (404, other 4xx, a local file missing).
+    /// Worth another try (connection error, timeout, 408, 429, 5xx, a cut-off or stalled
+    /// body), after the wait the server asked for, if it did.
+    Transient(String, Option<Duration>),
+    /// Final at once (404, other 4xx, a redirect loop, a local file missing).
     Final(anyhow::Error),
+}
+
+fn transient(why: String) -> Attempt {
+    Attempt::Transient(why, None)
 }
 
 fn host_of(url: &str) -> &str {
@@ -114,8 +170,10 @@ pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<S
         Some(
             reqwest::blocking::Client::builder()
                 .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(None)
+                .connect_timeout(opts.limits.connect)
+                // The blocking client applies this to the wait for the response headers and to
+                // each read of the body: an idle timeout, not a bound on the whole download.
+                .timeout(opts.limits.read)
                 .build()
                 .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?,
         )
@@ -143,29 +201,28 @@ fn fetch_one(
             artifact: req.artifact.clone(),
             version: req.version.clone(),
             arch: req.arch.clone(),
-            url: req.url.clone(),
+            url: redact_urls(&req.url),
             cache: cache.root().to_path_buf(),
         }
         .into());
     };
     let url = apply_mirrors(&req.url, &opts.mirrors);
-    let shown_url = if url == req.url {
+    let shown_url = redact_urls(&if url == req.url {
         url.clone()
     } else {
         format!("{url} (mirror of {})", req.url)
-    };
+    });
     let mut last = String::new();
+    let mut wait = None;
     for attempt in 1..=opts.attempts {
-        if attempt > 1 {
-            // 0.5 s, 1 s, 2 s, ... capped at 8 s.
-            let wait = Duration::from_millis(500u64 << (attempt - 2).min(4));
+        if let Some(wait) = wait {
             std::thread::sleep(wait);
         }
         let mut partial = cache.partial(&req.sha256)?;
         let outcome = if let Some(path) = url.strip_prefix("file://") {
             copy_file(path, &mut partial)
         } else {
-            download(client, &url, &mut partial)
+            download(client, &url, &mut partial, &opts.limits)
         };
         match outcome {
             Ok(()) => {}
@@ -175,8 +232,21 @@ fn fetch_one(
                     req.artifact, req.version, req.arch
                 )))
             }
-            Err(Attempt::Transient(why)) => {
-                last = why;
+            Err(Attempt::Transient(why, retry_after)) => {
+                last = redact_urls(&why);
+                if attempt < opts.attempts {
+                    let next = backoff(attempt + 1, retry_after);
+                    // Always shown (a retry is a warning): a slow render says why it is slow.
+                    eprintln!(
+                        "retry: {} {} ({}): {last}; attempt {attempt} of {} failed, next in {:.1} s",
+                        req.artifact,
+                        req.version,
+                        req.arch,
+                        opts.attempts,
+                        next.as_secs_f64()
+                    );
+                    wait = Some(next);
+                }
                 continue;
             }
         }
@@ -213,7 +283,7 @@ fn fetch_one(
         req.arch,
         opts.attempts,
         host_of(&url),
-        prefix_hint(&req.url),
+        prefix_hint(&redact_urls(&req.url)),
     ))
     .into())
 }
@@ -239,6 +309,7 @@ fn download(
     client: &reqwest::blocking::Client,
     url: &str,
     partial: &mut Partial,
+    limits: &NetLimits,
 ) -> std::result::Result<(), Attempt> {
     let mut resp = match client.get(url).send() {
         Ok(r) => r,
@@ -247,8 +318,24 @@ fn download(
                 Error::Fetch(format!("bad URL {url}: {}", error_chain(&e))).into(),
             ))
         }
+        Err(e) if e.is_redirect() => {
+            return Err(Attempt::Final(
+                Error::Fetch(format!(
+                    "{url} redirects in a loop or too often: {}; point the profile or --mirror at where the file really is",
+                    error_chain(&e)
+                ))
+                .into(),
+            ))
+        }
+        Err(e) if e.is_timeout() => {
+            return Err(transient(format!(
+                "no response from {} within {} s (--read-timeout)",
+                host_of(url),
+                limits.read.as_secs()
+            )))
+        }
         Err(e) => {
-            return Err(Attempt::Transient(format!(
+            return Err(transient(format!(
                 "cannot reach {}: {}",
                 host_of(url),
                 error_chain(&e)
@@ -260,7 +347,12 @@ fn download(
         let code = status.as_u16();
         let msg = format!("HTTP {status} from {url}");
         return if code == 408 || code == 429 || status.is_server_error() {
-            Err(Attempt::Transient(msg))
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            Err(Attempt::Transient(msg, retry_after))
         } else {
             Err(Attempt::Final(
                 Error::Fetch(format!(
@@ -273,14 +365,20 @@ fn download(
     let expected_len = resp.content_length();
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0u64;
+    let mut speed = SpeedCheck::new(limits);
     loop {
         let n = match resp.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => return Err(transient(format!(
+                "download from {url} stalled: no byte for {} s after {got} bytes (--read-timeout)",
+                limits.read.as_secs()
+            ))),
             Err(e) => {
-                return Err(Attempt::Transient(format!(
-                    "download from {url} cut off: {e}"
+                return Err(transient(format!(
+                    "download from {url} cut off after {got} bytes: {}",
+                    error_chain(&e)
                 )))
             }
         };
@@ -288,15 +386,75 @@ fn download(
             Attempt::Final(anyhow::Error::new(e).context("writing the download into the cache"))
         })?;
         got += n as u64;
+        speed
+            .add(n as u64)
+            .map_err(|why| transient(format!("download from {url} {why}")))?;
     }
     if let Some(len) = expected_len {
         if got != len {
-            return Err(Attempt::Transient(format!(
+            return Err(transient(format!(
                 "download from {url} cut off after {got} of {len} bytes"
             )));
         }
     }
     Ok(())
+}
+
+/// curl's `--speed-limit/--speed-time`: fails once a whole window of `speed_time` brought
+/// fewer than `speed_limit * speed_time` bytes.
+struct SpeedCheck {
+    limit: u64,
+    window: Duration,
+    start: Instant,
+    bytes: u64,
+}
+
+impl SpeedCheck {
+    fn new(limits: &NetLimits) -> SpeedCheck {
+        SpeedCheck {
+            limit: limits.speed_limit,
+            window: limits.speed_time,
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    fn add(&mut self, n: u64) -> std::result::Result<(), String> {
+        self.bytes += n;
+        let elapsed = self.start.elapsed();
+        if self.limit == 0 || elapsed < self.window {
+            return Ok(());
+        }
+        let rate = self.bytes as f64 / elapsed.as_secs_f64();
+        if rate < self.limit as f64 {
+            return Err(format!(
+                "is too slow: {rate:.0} bytes/s over {:.0} s, below --speed-limit {} bytes/s",
+                elapsed.as_secs_f64(),
+                self.limit
+            ));
+        }
+        self.start = Instant::now();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// Is this read error reqwest's timeout (the blocking client's idle timeout)?
+fn is_timeout(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::TimedOut {
+        return true;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|r| r as _);
+    while let Some(inner) = src {
+        if inner
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|r| r.is_timeout())
+        {
+            return true;
+        }
+        src = inner.source();
+    }
+    false
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -336,6 +494,47 @@ mod tests {
             "https://dl.k8s.io/x"
         );
         assert!(Mirror::parse("github=mirror").is_err());
+    }
+
+    #[test]
+    fn waits_grow_and_retry_after_is_capped() {
+        assert_eq!(backoff(2, None), Duration::from_millis(500));
+        assert_eq!(backoff(3, None), Duration::from_secs(1));
+        assert_eq!(backoff(20, None), Duration::from_secs(8));
+        assert_eq!(
+            backoff(2, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(backoff(2, Some(Duration::from_secs(3600))), MAX_RETRY_WAIT);
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn slow_downloads_fail_after_a_whole_window() {
+        let limits = NetLimits {
+            speed_limit: 1000,
+            speed_time: Duration::from_millis(50),
+            ..NetLimits::default()
+        };
+        let mut s = SpeedCheck::new(&limits);
+        assert!(s.add(10).is_ok(), "a window has not passed yet");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(s.add(10).unwrap_err().contains("too slow"));
+        let mut fast = SpeedCheck::new(&limits);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(fast.add(1_000_000).is_ok());
+        let off = NetLimits {
+            speed_limit: 0,
+            ..limits
+        };
+        let mut s = SpeedCheck::new(&off);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(s.add(1).is_ok());
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub struct ProfileRef {
 pub struct ArtifactRef {
     pub name: String,
     pub version: String,
-    /// The upstream URL (mirrors do not change it: they cannot change the bytes either).
+    /// The upstream URL, credentials hidden (mirrors do not change it: they cannot change the
+    /// bytes either).
     pub url: String,
     pub sha256: String,
 }

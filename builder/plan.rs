@@ -213,7 +213,8 @@ struct ShowDoc<'a> {
 struct ShowArtifact<'a> {
     name: &'a str,
     version: &'a str,
-    url: &'a str,
+    /// Credentials hidden: the TOML is printed and its digest recorded.
+    url: String,
     /// Per arch, every digest spelled out (so the output is itself a loadable profile).
     sha256: BTreeMap<&'static str, &'a str>,
     install: Vec<ShowInstall<'a>>,
@@ -236,7 +237,7 @@ fn show_toml(p: &Profile, arches: &[ArchPlan]) -> Result<String> {
         .map(|(i, a)| ShowArtifact {
             name: &a.name,
             version: &a.version,
-            url: &a.url,
+            url: crate::error::redact_urls(&a.url),
             sha256: arches
                 .iter()
                 .map(|ap| (ap.arch.as_str(), ap.artifacts[i].sha256.as_str()))

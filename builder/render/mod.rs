@@ -206,7 +206,7 @@ fn build_arch(
             .map(|a| ArtifactRef {
                 name: a.artifact.name.clone(),
                 version: a.artifact.version.clone(),
-                url: a.url.clone(),
+                url: crate::error::redact_urls(&a.url),
                 sha256: a.sha256.clone(),
             })
             .collect(),

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 pub use builder::digest::sha256_hex;
 
@@ -27,6 +28,24 @@ pub enum Behaviour {
     },
     /// Promise the whole body, send half, hang up.
     Truncate(Vec<u8>),
+    /// Send half the body without a Content-Length, then close (a clean EOF, short).
+    TruncateNoLength(Vec<u8>),
+    /// Chunked transfer: the first chunk, then hang up without the terminating chunk.
+    ChunkedCut(Vec<u8>),
+    /// Accept the request and answer nothing for this long, then hang up.
+    StallBeforeHeaders(Duration),
+    /// Send the headers and half the body, then nothing for this long.
+    StallAfterHeaders(Vec<u8>, Duration),
+    /// Send the body one byte per interval.
+    Drip(Vec<u8>, Duration),
+    /// 429 with `Retry-After: SECONDS` for the first `times` requests, then the body.
+    RetryAfter {
+        times: usize,
+        seconds: u64,
+        body: Vec<u8>,
+    },
+    /// 302 to this URL (absolute, or a path on this server).
+    Redirect(String),
 }
 
 #[derive(Default)]
@@ -135,6 +154,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                     Behaviour::Ok(body)
                 }
             }
+            Some(Behaviour::RetryAfter { times, body, .. }) if n > times => Behaviour::Ok(body),
             Some(b) => b,
             None => Behaviour::Status(404),
         }
@@ -161,6 +181,54 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 body.len()
             )?;
             conn.write_all(&body[..body.len() / 2])?;
+        }
+        Behaviour::TruncateNoLength(body) => {
+            write!(conn, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+            conn.write_all(&body[..body.len() / 2])?;
+        }
+        Behaviour::ChunkedCut(body) => {
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n",
+                body.len() / 2
+            )?;
+            conn.write_all(&body[..body.len() / 2])?;
+            conn.write_all(b"\r\n")?;
+        }
+        Behaviour::StallBeforeHeaders(d) => std::thread::sleep(d),
+        Behaviour::StallAfterHeaders(body, d) => {
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            conn.write_all(&body[..body.len() / 2])?;
+            conn.flush()?;
+            std::thread::sleep(d);
+        }
+        Behaviour::Drip(body, every) => {
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            for b in &body {
+                conn.write_all(std::slice::from_ref(b))?;
+                conn.flush()?;
+                std::thread::sleep(every);
+            }
+        }
+        Behaviour::RetryAfter { seconds, .. } => {
+            write!(
+                conn,
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: {seconds}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+        }
+        Behaviour::Redirect(to) => {
+            write!(
+                conn,
+                "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
         }
         Behaviour::FailFirst { .. } => unreachable!(),
     }
