@@ -1,24 +1,75 @@
 //! Reading verified artifacts and installing their members by the profile's `install` rules.
 //! Every member is checked before anything of it is written: absolute paths, `..`, links that
-//! leave the rootfs, device nodes and FIFOs make the whole archive refused.
+//! leave the rootfs, non-UTF-8 names or link targets, device nodes and FIFOs make the whole
+//! archive refused. Archives are read exactly: every gzip member (pigz output, concatenated
+//! tarballs), every tar archive in the stream, each member's CRC and size checked, within a
+//! bound on the bytes and members unpacked.
 //!
 //! It writes only through `install::Rootfs`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use tar::EntryType;
 
 use crate::error::Error;
 use crate::install::{link_stays_inside, Origin, Rootfs};
 use crate::profile::{Artifact, ArtifactKind, InstallRule};
 
+/// How much one archive may unpack to: generous for real releases, small enough that a
+/// decompression bomb fails with a clear error long before the disk is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Bytes of the unpacked tar stream (headers and every member, installed or not).
+    pub max_bytes: u64,
+    /// Members (files, folders, links).
+    pub max_members: u64,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        ArchiveLimits {
+            max_bytes: 4 << 30,
+            max_members: 100_000,
+        }
+    }
+}
+
+/// Passes bytes through and fails once more than `left` came; `over` says it was that.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    over: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            self.over.store(true, Ordering::Relaxed);
+            return Err(io::Error::other(
+                "the archive unpacks to more than its bound",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Installs one verified artifact file into the rootfs.
-pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &Rootfs) -> Result<()> {
+pub fn install(
+    artifact: &Artifact,
+    url: &str,
+    file: &Path,
+    rootfs: &Rootfs,
+    limits: &ArchiveLimits,
+) -> Result<()> {
     let origin = Origin::Artifact(artifact.name.clone());
     match artifact.kind() {
         ArtifactKind::File => {
@@ -39,8 +90,9 @@ pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &Rootfs) -> 
             install_tar(
                 artifact,
                 url,
-                GzDecoder::new(BufReader::with_capacity(256 * 1024, f)),
+                MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, f)),
                 rootfs,
+                limits,
             )
         }
         ArtifactKind::Tar => {
@@ -50,6 +102,7 @@ pub fn install(artifact: &Artifact, url: &str, file: &Path, rootfs: &Rootfs) -> 
                 url,
                 BufReader::with_capacity(256 * 1024, f),
                 rootfs,
+                limits,
             )
         }
     }
@@ -85,8 +138,13 @@ fn destination(rule: &InstallRule, member: &str) -> String {
     }
 }
 
-fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootfs) -> Result<()> {
-    let origin = Origin::Artifact(artifact.name.clone());
+fn install_tar(
+    artifact: &Artifact,
+    url: &str,
+    reader: impl Read,
+    rootfs: &Rootfs,
+    limits: &ArchiveLimits,
+) -> Result<()> {
     let unsafe_member = |member: &str, why: &str| -> anyhow::Error {
         Error::UnsafeArchive {
             artifact: artifact.name.clone(),
@@ -96,17 +154,64 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootf
         }
         .into()
     };
+    let too_big = || -> anyhow::Error {
+        Error::ArchiveTooLarge {
+            artifact: artifact.name.clone(),
+            archive: url.to_string(),
+            what: format!(
+                "unpacks to more than {} bytes (--archive-max-bytes)",
+                limits.max_bytes
+            ),
+        }
+        .into()
+    };
+    let over = Arc::new(AtomicBool::new(false));
+    let bounded = Bounded {
+        inner: reader,
+        left: limits.max_bytes,
+        over: over.clone(),
+    };
+    // Whatever failed, a stream cut at the bound is reported as the bound.
+    match install_members(artifact, url, bounded, rootfs, limits, &unsafe_member) {
+        Err(_) if over.load(Ordering::Relaxed) => Err(too_big()),
+        r => r,
+    }
+}
+
+fn install_members(
+    artifact: &Artifact,
+    url: &str,
+    reader: impl Read,
+    rootfs: &Rootfs,
+    limits: &ArchiveLimits,
+    unsafe_member: &dyn Fn(&str, &str) -> anyhow::Error,
+) -> Result<()> {
+    let origin = Origin::Artifact(artifact.name.clone());
+    let reading = || format!("reading archive {url} of artifact {}", artifact.name);
     let mut archive = tar::Archive::new(reader);
+    // Concatenated tarballs: read past an end-of-archive marker into the next archive, so
+    // nothing of the stream is silently left out.
+    archive.set_ignore_zeros(true);
     let mut matches = vec![0usize; artifact.install.len()];
     // Member name -> where it was installed (for hard links).
     let mut installed: BTreeMap<String, (String, u32)> = BTreeMap::new();
     let mut members = Vec::new();
-    let entries = archive
-        .entries()
-        .with_context(|| format!("reading archive {url} of artifact {}", artifact.name))?;
+    let mut count = 0u64;
+    let entries = archive.entries().with_context(reading)?;
     for entry in entries {
-        let mut entry = entry
-            .with_context(|| format!("reading archive {url} of artifact {}", artifact.name))?;
+        let mut entry = entry.with_context(reading)?;
+        count += 1;
+        if count > limits.max_members {
+            return Err(Error::ArchiveTooLarge {
+                artifact: artifact.name.clone(),
+                archive: url.to_string(),
+                what: format!(
+                    "has more than {} members (--archive-max-members)",
+                    limits.max_members
+                ),
+            }
+            .into());
+        }
         let raw = String::from_utf8(entry.path_bytes().into_owned())
             .map_err(|_| unsafe_member("<non-UTF-8 name>", "has a name that is not UTF-8"))?;
         let name = clean_member(&raw).map_err(|why| unsafe_member(&raw, why))?;
@@ -132,10 +237,11 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootf
             continue;
         }
         let link_target = if matches!(ty, EntryType::Symlink | EntryType::Link) {
-            let t = entry
-                .link_name_bytes()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+            let t = match entry.link_name_bytes() {
+                Some(b) => String::from_utf8(b.into_owned())
+                    .map_err(|_| unsafe_member(&raw, "is a link whose target is not UTF-8"))?,
+                None => String::new(),
+            };
             if ty == EntryType::Symlink && !link_stays_inside(&format!("/{name}"), &t) {
                 return Err(unsafe_member(
                     &raw,
@@ -202,6 +308,10 @@ fn install_tar(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootf
             installed.insert(name, d);
         }
     }
+    // The rest of the stream (padding, and the trailer of the last gzip member with its CRC
+    // and size) is read too: a stream that is cut or corrupt after the last member fails here.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).with_context(reading)?;
     for (rule, n) in artifact.install.iter().zip(&matches) {
         if *n == 0 {
             let mut shown: Vec<&str> = members.iter().map(String::as_str).take(12).collect();

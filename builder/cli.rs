@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+use crate::archive::ArchiveLimits;
 use crate::catalog::Catalog;
 use crate::cloudinit::Cloud;
 use crate::detect::OutputFormat;
@@ -139,6 +140,12 @@ pub struct RenderArgs {
     /// kubeadm join parameters for the user-data: a TOML file with api_server, token, ca_cert_hashes (or env BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN, BUILDER_JOIN_CA_CERT_HASH); never printed or stored anywhere but user-data
     #[arg(long, value_name = "FILE")]
     pub join_config: Option<PathBuf>,
+    /// Refuse an archive that unpacks to more than this many bytes (a decompression bomb)
+    #[arg(long, env = "BUILDER_ARCHIVE_MAX_BYTES", default_value_t = ArchiveLimits::default().max_bytes, value_name = "BYTES")]
+    pub archive_max_bytes: u64,
+    /// Refuse an archive with more than this many members
+    #[arg(long, env = "BUILDER_ARCHIVE_MAX_MEMBERS", default_value_t = ArchiveLimits::default().max_members, value_name = "N")]
+    pub archive_max_members: u64,
 }
 
 /// Options of `builder detect`.
@@ -211,6 +218,10 @@ impl RenderArgs {
             cloud: self.cloud,
             overlay_url: self.overlay_url,
             join_config: self.join_config,
+            archive_limits: ArchiveLimits {
+                max_bytes: self.archive_max_bytes,
+                max_members: self.archive_max_members,
+            },
         }
     }
 }

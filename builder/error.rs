@@ -44,6 +44,14 @@ pub enum Error {
         member: String,
         why: String,
     },
+    /// An archive unpacks to more than its bound (bytes or members).
+    #[error("refusing archive {archive} of artifact {artifact}: it {what}; nothing from it was installed. \
+             If this is a real release that large, raise the bound")]
+    ArchiveTooLarge {
+        artifact: String,
+        archive: String,
+        what: String,
+    },
     /// Input that is not a profile: kubectl JSON for `detect`, a flag's value.
     #[error("{0}")]
     Input(String),

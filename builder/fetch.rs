@@ -371,10 +371,12 @@ fn download(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if is_timeout(&e) => return Err(transient(format!(
+            Err(e) if is_timeout(&e) => {
+                return Err(transient(format!(
                 "download from {url} stalled: no byte for {} s after {got} bytes (--read-timeout)",
                 limits.read.as_secs()
-            ))),
+            )))
+            }
             Err(e) => {
                 return Err(transient(format!(
                     "download from {url} cut off after {got} bytes: {}",

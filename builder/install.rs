@@ -253,6 +253,92 @@ impl Rootfs {
     }
 }
 
+/// A link that resolves outside the rootfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscapingLink {
+    pub path: String,
+    pub target: String,
+    pub origin: Origin,
+}
+
+/// The most links one resolution may pass through (Linux's own limit, ELOOP).
+const MAX_HOPS: usize = 40;
+
+impl Rootfs {
+    /// The first artifact link (by path) that, resolved through every link in the rootfs,
+    /// ends outside it; a loop of links counts as leaving. Links builder writes itself (unit
+    /// enable links) are absolute on purpose and are only passed through.
+    pub fn escaping_link(&self) -> Option<EscapingLink> {
+        let entries = self.entries();
+        entries
+            .iter()
+            .find_map(|(path, e)| match (&e.kind, &e.origin) {
+                (Kind::Symlink { target }, Origin::Artifact(_))
+                    if !resolves_inside(&entries, path, target) =>
+                {
+                    Some(EscapingLink {
+                        path: path.clone(),
+                        target: target.clone(),
+                        origin: e.origin.clone(),
+                    })
+                }
+                _ => None,
+            })
+    }
+}
+
+/// Resolves `target` of the link at `path` the way the kernel would on the unpacked tree,
+/// following the links in `entries`; false when a step climbs above the root or the hops run
+/// out. Components that do not exist are taken as plain folders.
+fn resolves_inside(entries: &BTreeMap<String, Entry>, path: &str, target: &str) -> bool {
+    let mut dir: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    dir.pop();
+    let mut todo: Vec<&str> = Vec::new();
+    /// Queues a link's target: an absolute one restarts at the root.
+    fn push_target<'a>(todo: &mut Vec<&'a str>, dir: &mut Vec<&'a str>, t: &'a str) {
+        if t.starts_with('/') {
+            dir.clear();
+        }
+        // Reversed, so pop() yields the components in order.
+        let start = todo.len();
+        todo.extend(t.split('/'));
+        todo[start..].reverse();
+    }
+    push_target(&mut todo, &mut dir, target);
+    let mut hops = 0;
+    let mut full = String::new();
+    while let Some(part) = todo.pop() {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if dir.pop().is_none() {
+                    return false;
+                }
+            }
+            name => {
+                full.clear();
+                for d in &dir {
+                    full.push('/');
+                    full.push_str(d);
+                }
+                full.push('/');
+                full.push_str(name);
+                match entries.get(full.as_str()).map(|e| &e.kind) {
+                    Some(Kind::Symlink { target: next }) => {
+                        hops += 1;
+                        if hops > MAX_HOPS {
+                            return false;
+                        }
+                        push_target(&mut todo, &mut dir, next);
+                    }
+                    _ => dir.push(name),
+                }
+            }
+        }
+    }
+    true
+}
+
 /// Does a relative link `target`, placed at in-rootfs `path`, resolve inside the rootfs?
 pub fn link_stays_inside(path: &str, target: &str) -> bool {
     if target.starts_with('/') || target.is_empty() {
@@ -330,6 +416,34 @@ mod tests {
             .write_bytes("/usr/x", 0o644, &Origin::Template("t"), b"evil")
             .is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn chained_links_are_judged_through_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rootfs::new(dir.path());
+        let a = Origin::Artifact("a".into());
+        // Each alone stays inside: r -> ../.. is /, e climbs three from /opt/x/r/opt/x.
+        r.symlink("/opt/x/r", "../..", &a).unwrap();
+        assert_eq!(r.escaping_link(), None);
+        r.symlink("/opt/x/e", "r/opt/x/r/../../../..", &a).unwrap();
+        assert!(link_stays_inside("/opt/x/e", "r/opt/x/r/../../../.."));
+        let bad = r.escaping_link().unwrap();
+        assert_eq!((bad.path.as_str(), bad.origin), ("/opt/x/e", a.clone()));
+        // A loop leaves too; a link through an absolute (builder's own) link stays.
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rootfs::new(dir.path());
+        r.symlink("/l/a", "b", &a).unwrap();
+        r.symlink("/l/b", "a", &a).unwrap();
+        assert_eq!(r.escaping_link().unwrap().path, "/l/a");
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rootfs::new(dir.path());
+        r.symlink("/etc/w/u", "/usr/lib/u", &Origin::Template("t"))
+            .unwrap();
+        r.symlink("/etc/w/v", "u/../../x", &a).unwrap();
+        assert_eq!(r.escaping_link(), None);
+        r.symlink("/etc/w/z", "u/../../../../x", &a).unwrap();
+        assert_eq!(r.escaping_link().unwrap().path, "/etc/w/z");
     }
 
     #[test]

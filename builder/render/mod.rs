@@ -18,11 +18,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::archive::ArchiveLimits;
 use crate::catalog::Catalog;
 use crate::cloudinit::{Cloud, JoinParams};
 use crate::error::Error;
 use crate::fetch::{fetch_all, FetchOptions, Request};
-use crate::install::Rootfs;
+use crate::install::{Origin, Rootfs};
 use crate::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
 use crate::model::{Arch, Runtime};
 use crate::plan::Plan;
@@ -45,6 +46,8 @@ pub struct Options {
     pub overlay_url: Option<String>,
     /// kubeadm join parameters from a file; without it, from the environment (if set).
     pub join_config: Option<PathBuf>,
+    /// How much one archive may unpack to.
+    pub archive_limits: ArchiveLimits,
 }
 
 /// What one arch's render produced.
@@ -101,14 +104,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     let mut outputs = Vec::new();
     for arch in &arches {
         let dir = staging.arch_dir(*arch)?;
-        let out = build_arch(
-            &plan,
-            *arch,
-            &files,
-            &dir,
-            opts.source_date_epoch,
-            &user_data,
-        )?;
+        let out = build_arch(&plan, *arch, &files, &dir, opts, &user_data)?;
         outputs.push(ArchOutput {
             dir: staging.final_dir(*arch),
             ..out
@@ -158,9 +154,10 @@ fn build_arch(
     arch: Arch,
     files: &BTreeMap<String, PathBuf>,
     dir: &Path,
-    mtime: u64,
+    opts: &Options,
     ud: &user_data::UserDataArgs,
 ) -> Result<ArchOutput> {
+    let mtime = opts.source_date_epoch;
     let profile = &plan.profile;
     let planned = &plan.arch(arch)?.artifacts;
     let root = dir.join("rootfs");
@@ -179,8 +176,25 @@ fn build_arch(
         .collect::<Result<Vec<_>>>()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     crate::pool::run(&jobs, cores, |(a, path)| {
-        crate::archive::install(&a.artifact, &a.url, path, &rootfs)
+        crate::archive::install(&a.artifact, &a.url, path, &rootfs, &opts.archive_limits)
     })?;
+    // Each link was checked alone as it was installed; chained, links can still leave the
+    // root (a -> ../.., then b -> a/../../etc). Judge every link through all the others.
+    if let Some(bad) = rootfs.escaping_link() {
+        return Err(Error::UnsafeArchive {
+            artifact: bad.origin.to_string(),
+            archive: planned
+                .iter()
+                .find(|a| Origin::Artifact(a.artifact.name.clone()) == bad.origin)
+                .map_or_else(String::new, |a| crate::error::redact_urls(&a.url)),
+            member: bad.path,
+            why: format!(
+                "is a link to {:?}, which leaves the rootfs through the links installed with it",
+                bad.target
+            ),
+        }
+        .into());
+    }
     for o in &profile.overlays {
         overlay::copy(profile, o, &rootfs)?;
     }

@@ -240,6 +240,8 @@ pub enum Member<'a> {
     File(&'a str, &'a [u8], u32),
     Dir(&'a str),
     Symlink(&'a str, &'a str),
+    /// A symlink whose target is any bytes (not UTF-8, say).
+    RawSymlink(&'a str, &'a [u8]),
     Hardlink(&'a str, &'a str),
     CharDevice(&'a str),
 }
@@ -277,6 +279,13 @@ pub fn tar_bytes(members: &[Member], gz: bool) -> Vec<u8> {
                 h.as_old_mut().linkname[..t.len()].copy_from_slice(t.as_bytes());
                 (n, &[])
             }
+            Member::RawSymlink(n, t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                h.as_old_mut().linkname[..t.len()].copy_from_slice(t);
+                (n, &[])
+            }
             Member::CharDevice(n) => {
                 h.set_entry_type(tar::EntryType::Char);
                 h.set_mode(0o600);
@@ -294,8 +303,13 @@ pub fn tar_bytes(members: &[Member], gz: bool) -> Vec<u8> {
     if !gz {
         return tar;
     }
+    gzip(&tar)
+}
+
+/// One gzip member holding `data`.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(&tar).unwrap();
+    enc.write_all(data).unwrap();
     enc.finish().unwrap()
 }
 
