@@ -75,8 +75,8 @@ pub fn install(
         ArtifactKind::File => {
             for rule in &artifact.install {
                 let dest = if rule.to.ends_with('/') {
-                    let base = url_basename(url);
-                    format!("{}{base}", rule.to)
+                    // The template's file name, expanded for this arch (checked at validation).
+                    format!("{}{}", rule.to, url_basename(url))
                 } else {
                     rule.to.clone()
                 };

@@ -1,6 +1,9 @@
 //! The download cache: content-addressed by sha256 under `<dir>/sha256-v1/<hex>`, written
 //! through a uniquely named `<hex>.*.partial` temp file that is hashed while it is written and
 //! only renamed into place once its digest matches. Entries are re-hashed on every use.
+//! A writer holds an exclusive lock (flock on the `sha256-v1` folder) while it fetches, so concurrent
+//! renders wait for each other (and then find the entries cached); holding it, a writer
+//! removes the `.partial` files of killed runs.
 //!
 //! It does not know about URLs or retries (see `fetch`).
 
@@ -28,13 +31,16 @@ pub fn default_dir() -> Result<PathBuf> {
 }
 
 /// An open cache folder.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Cache {
     dir: PathBuf,
+    /// The writer's lock, held while the Cache lives; `None` for a read-only (--offline) one.
+    _lock: Option<fs::File>,
 }
 
 impl Cache {
-    /// Opens (creating if needed) the cache under `root`.
+    /// Opens (creating if needed) the cache under `root` for writing: waits for the lock,
+    /// then removes temp files that killed runs left.
     pub fn open(root: &Path) -> Result<Cache> {
         let dir = root.join(LAYOUT);
         fs::create_dir_all(&dir)
@@ -44,14 +50,42 @@ impl Cache {
             // Best effort: a read-only cache (warmed elsewhere) still works for --offline.
             let _ = fs::write(&tag, CACHEDIR_TAG);
         }
-        Ok(Cache { dir })
+        let lock = fs::File::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+        crate::lock::exclusive(&lock, &format!("the cache {}", root.display()))?;
+        let cache = Cache {
+            dir,
+            _lock: Some(lock),
+        };
+        cache.sweep()?;
+        Ok(cache)
     }
 
-    /// Opens the cache without creating anything (for --offline).
+    /// Opens the cache without creating or locking anything (for --offline: it only reads,
+    /// and may be read-only).
     pub fn open_existing(root: &Path) -> Cache {
         Cache {
             dir: root.join(LAYOUT),
+            _lock: None,
         }
+    }
+
+    /// Removes `.partial` files: with the lock held, none belongs to a live download.
+    fn sweep(&self) -> Result<()> {
+        for entry in
+            fs::read_dir(&self.dir).with_context(|| format!("listing {}", self.dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("listing {}", self.dir.display()))?;
+            if entry.file_name().to_string_lossy().ends_with(".partial") {
+                let path = entry.path();
+                fs::remove_file(&path).with_context(|| {
+                    format!(
+                        "removing {}, left by a download that was killed",
+                        path.display()
+                    )
+                })?;
+            }
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -169,6 +203,18 @@ mod tests {
     }
 
     #[test]
+    fn partials_of_killed_runs_are_swept_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(LAYOUT).join(format!("{HELLO}.x1.partial"));
+        fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        fs::write(&stale, b"half").unwrap();
+        let _read_only = Cache::open_existing(dir.path());
+        assert!(stale.exists(), "a reader removes nothing");
+        let _writer = Cache::open(dir.path()).unwrap();
+        assert!(!stale.exists());
+    }
+
+    #[test]
     fn wrong_bytes_leave_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
@@ -178,7 +224,10 @@ mod tests {
             Finished::Mismatch { actual } => assert_ne!(actual, HELLO),
             Finished::Stored(_) => panic!("stored a mismatching file"),
         }
-        let left: Vec<_> = fs::read_dir(dir.path().join(LAYOUT)).unwrap().collect();
+        let left: Vec<_> = fs::read_dir(dir.path().join(LAYOUT))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert!(left.is_empty(), "{left:?}");
     }
 }

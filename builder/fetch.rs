@@ -158,12 +158,11 @@ pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<S
     } else {
         Cache::open(&opts.cache_dir)?
     };
-    let mut unique: Vec<&Request> = Vec::new();
-    for r in requests {
-        if !unique.iter().any(|u| u.sha256 == r.sha256) {
-            unique.push(r);
-        }
-    }
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&Request> = requests
+        .iter()
+        .filter(|r| seen.insert(r.sha256.as_str()))
+        .collect();
     let client = if opts.offline {
         None
     } else {

@@ -385,3 +385,9 @@ if [[ -f $REPO/ci/bench-detect.sh ]]; then
     log "running ci/bench-detect.sh"
     BUILDER_BIN=$BIN bash "$REPO/ci/bench-detect.sh" || die "ci/bench-detect.sh failed (exit $?)"
 fi
+
+if [[ -f $REPO/ci/bench-profile.sh ]]; then
+    echo
+    log "running ci/bench-profile.sh"
+    BUILDER_BIN=$BIN bash "$REPO/ci/bench-profile.sh" || die "ci/bench-profile.sh failed (exit $?)"
+fi

@@ -1,7 +1,7 @@
 //! `extends`: laying a profile file over the one it extends. Values keep the file and span
 //! they came from, so validation errors point at the right file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -50,7 +50,11 @@ pub(super) struct Merged {
     pub(super) log_max_size: Option<At<String>>,
     pub(super) log_max_file: Option<u32>,
     pub(super) extra_args: BTreeMap<String, At<String>>,
-    pub(super) artifacts: Vec<MergedArtifact>,
+    /// In order of first appearance; `None` where `remove = true` dropped one.
+    pub(super) artifacts: Vec<Option<MergedArtifact>>,
+    /// Name -> index in `artifacts` of the live artifact of that name (merging is linear in
+    /// the number of artifacts, not quadratic).
+    pub(super) by_name: HashMap<String, usize>,
     pub(super) overlay_dirs: Vec<PathBuf>,
     /// The file that named the profile (the last in the chain), for errors about the whole.
     pub(super) top: Option<Arc<Source>>,
@@ -117,16 +121,13 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
         }
     }
     for a in raw.artifacts {
-        let pos = m
-            .artifacts
-            .iter()
-            .position(|x| x.name.get() == a.name.get_ref());
         if a.remove {
-            if let Some(pos) = pos {
-                m.artifacts.remove(pos);
+            if let Some(pos) = m.by_name.remove(a.name.get_ref()) {
+                m.artifacts[pos] = None;
             }
             continue;
         }
+        let pos = m.by_name.get(a.name.get_ref()).copied();
         let name_loc = Loc::new(src, &a.name);
         let incoming = MergedArtifact {
             sha256: a.sha256.map(|v| (v, name_loc)),
@@ -137,10 +138,13 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
                 .install
                 .map(|rules| rules.into_iter().map(|r| at(src, r)).collect()),
         };
-        match pos {
-            None => m.artifacts.push(incoming),
-            Some(pos) => {
-                let base = &mut m.artifacts[pos];
+        match pos.and_then(|pos| m.artifacts[pos].as_mut()) {
+            None => {
+                m.by_name
+                    .insert(incoming.name.get().clone(), m.artifacts.len());
+                m.artifacts.push(Some(incoming));
+            }
+            Some(base) => {
                 // A pin belongs to one version and URL: a child that changes either without a
                 // new pin falls back to the catalog rather than keeping a now-wrong digest.
                 let changes_bytes = incoming.version.is_some() || incoming.url.is_some();

@@ -84,6 +84,13 @@ impl Artifact {
         expand_url(&self.url, &self.version, arch)
     }
 
+    /// The last segment of the URL's path (without query or fragment): the installed file's
+    /// name when a plain file goes into a folder.
+    pub fn url_file_name(&self) -> &str {
+        let path = self.url.split(['?', '#']).next().unwrap_or("");
+        path.rsplit('/').next().unwrap_or(path)
+    }
+
     pub fn kind(&self) -> ArtifactKind {
         let path = self.url.split(['?', '#']).next().unwrap_or("");
         if path.ends_with(".tar.gz") || path.ends_with(".tgz") {

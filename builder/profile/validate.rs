@@ -69,6 +69,7 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
     let artifacts = m
         .artifacts
         .into_iter()
+        .flatten()
         .map(|a| artifact(a, &top))
         .collect::<Result<Vec<_>>>()?;
     if artifacts.is_empty() {
@@ -414,5 +415,16 @@ fn artifact(a: MergedArtifact, top: &Arc<Source>) -> Result<Artifact> {
         .iter()
         .map(|r| install_rule(r, kind))
         .collect::<Result<_>>()?;
+    // A plain file installed into a folder takes its name from the URL: check that name now,
+    // not after the download.
+    let into_folder = artifact.install.iter().any(|r| r.to.ends_with('/'));
+    let file_name = artifact.url_file_name();
+    if kind == ArtifactKind::File && into_folder && matches!(file_name, "" | "." | "..") {
+        return Err(url.loc().error(format_args!(
+            "URL {:?} ends in {file_name:?}, which cannot name the installed file; an install rule's `to` ends with '/', \
+             so the file is named after the URL: give `to` a file name (for example \"/usr/local/sbin/runc\") or fix the URL",
+            crate::error::redact_urls(url.get())
+        )));
+    }
     Ok(artifact)
 }
