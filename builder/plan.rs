@@ -26,10 +26,12 @@ pub enum PinOrigin {
     Catalog,
 }
 
-/// One artifact for one arch: what to fetch, the bytes it must have, and how to install it.
+/// One artifact for one arch: what to fetch and the bytes it must have; how to install it is
+/// the profile's artifact at `index` ([`Plan::artifact`]).
 #[derive(Debug, Clone)]
 pub struct PlannedArtifact {
-    pub artifact: Artifact,
+    /// Index into the profile's artifacts.
+    pub index: usize,
     /// The upstream URL for this arch (mirrors are applied when fetching, never recorded).
     pub url: String,
     pub sha256: String,
@@ -79,9 +81,9 @@ impl Plan {
             })
             .collect();
         let mut from_catalog = Vec::new();
-        for a in &profile.artifacts {
+        for (index, a) in profile.artifacts.iter().enumerate() {
             for ap in &mut arches {
-                let planned = resolve_pin(a, ap.arch, catalog)?;
+                let planned = resolve_pin(index, a, ap.arch, catalog)?;
                 if planned.origin == PinOrigin::Catalog {
                     from_catalog.push(format!("{} {}", a.name, ap.arch));
                 }
@@ -129,6 +131,11 @@ impl Plan {
         })
     }
 
+    /// The profile's artifact a planned one installs.
+    pub fn artifact(&self, planned: &PlannedArtifact) -> &Artifact {
+        &self.profile.artifacts[planned.index]
+    }
+
     /// `builder show`'s output: a header comment, then the resolved TOML.
     pub fn show_text(&self) -> String {
         format!(
@@ -143,7 +150,12 @@ impl Plan {
 
 /// The pinned sha256 of an artifact for one arch: the profile's pin, else the catalog's (by
 /// name, version and arch, then by exact URL for unit files).
-fn resolve_pin(a: &Artifact, arch: Arch, catalog: &Catalog) -> Result<PlannedArtifact> {
+fn resolve_pin(
+    index: usize,
+    a: &Artifact,
+    arch: Arch,
+    catalog: &Catalog,
+) -> Result<PlannedArtifact> {
     let url = a.url_for(arch);
     let (sha256, origin) = if let Some(hex) = a.pins.per_arch.get(&arch).or(a.pins.any.as_ref()) {
         (hex.clone(), PinOrigin::Profile)
@@ -161,7 +173,7 @@ fn resolve_pin(a: &Artifact, arch: Arch, catalog: &Catalog) -> Result<PlannedArt
         )));
     };
     Ok(PlannedArtifact {
-        artifact: a.clone(),
+        index,
         url,
         sha256,
         origin,

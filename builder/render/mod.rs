@@ -89,9 +89,10 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     let mut requests = Vec::new();
     for arch in &arches {
         for a in &plan.arch(*arch)?.artifacts {
+            let artifact = plan.artifact(a);
             requests.push(Request {
-                artifact: a.artifact.name.clone(),
-                version: a.artifact.version.clone(),
+                artifact: artifact.name.clone(),
+                version: artifact.version.clone(),
                 arch: arch.to_string(),
                 url: a.url.clone(),
                 sha256: a.sha256.clone(),
@@ -169,14 +170,14 @@ fn build_arch(
         .iter()
         .map(|a| {
             let path = files.get(&a.sha256).ok_or_else(|| {
-                Error::Internal(format!("{} {arch} was not fetched", a.artifact.name))
+                Error::Internal(format!("{} {arch} was not fetched", plan.artifact(a).name))
             })?;
             Ok((a, path))
         })
         .collect::<Result<Vec<_>>>()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     crate::pool::run(&jobs, cores, |(a, path)| {
-        crate::archive::install(&a.artifact, &a.url, path, &rootfs, &opts.archive_limits)
+        crate::archive::install(plan.artifact(a), &a.url, path, &rootfs, &opts.archive_limits)
     })?;
     // Each link was checked alone as it was installed; chained, links can still leave the
     // root (a -> ../.., then b -> a/../../etc). Judge every link through all the others.
@@ -185,7 +186,7 @@ fn build_arch(
             artifact: bad.origin.to_string(),
             archive: planned
                 .iter()
-                .find(|a| Origin::Artifact(a.artifact.name.clone()) == bad.origin)
+                .find(|a| Origin::Artifact(plan.artifact(a).name.clone()) == bad.origin)
                 .map_or_else(String::new, |a| crate::error::redact_urls(&a.url)),
             member: bad.path,
             why: format!(
@@ -218,8 +219,8 @@ fn build_arch(
         artifacts: planned
             .iter()
             .map(|a| ArtifactRef {
-                name: a.artifact.name.clone(),
-                version: a.artifact.version.clone(),
+                name: plan.artifact(a).name.clone(),
+                version: plan.artifact(a).version.clone(),
                 url: crate::error::redact_urls(&a.url),
                 sha256: a.sha256.clone(),
             })
