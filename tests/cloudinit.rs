@@ -500,8 +500,19 @@ struct Run {
 /// Runs `script` with `shell` in a cleared environment: PATH as given, BUILDER_ROOT an empty
 /// temp folder, messages copied to a console file, one download attempt.
 fn run_script(shell: &str, script: &str, path_env: &str) -> Run {
-    let work = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
+    let (out, console) = run_script_in(shell, script, path_env, root.path());
+    let stray: Vec<String> = root_listing(root.path())
+        .into_iter()
+        .filter(|p| p.starts_with(".builder-overlay."))
+        .collect();
+    assert!(stray.is_empty(), "staging left in the root: {stray:?}");
+    Run { out, root, console }
+}
+
+/// Runs `script` with BUILDER_ROOT=`root`; returns its output and what it wrote to the console.
+fn run_script_in(shell: &str, script: &str, path_env: &str, root: &Path) -> (Output, String) {
+    let work = tempfile::tempdir().unwrap();
     let file = work.path().join("script");
     std::fs::write(&file, script).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -513,7 +524,7 @@ fn run_script(shell: &str, script: &str, path_env: &str) -> Run {
         .env("PATH", path_env)
         .env("HOME", work.path())
         .env("TMPDIR", work.path())
-        .env("BUILDER_ROOT", root.path())
+        .env("BUILDER_ROOT", root)
         .env("BUILDER_CONSOLE", &console)
         .env("BUILDER_FETCH_ATTEMPTS", "1")
         .output()
@@ -526,7 +537,7 @@ fn run_script(shell: &str, script: &str, path_env: &str) -> Run {
         .filter(|n| n.starts_with("builder-overlay."))
         .collect();
     assert!(left.is_empty(), "temp download left behind: {left:?}");
-    Run { out, root, console }
+    (out, console)
 }
 
 fn root_listing(root: &Path) -> Vec<String> {
@@ -613,6 +624,53 @@ fn fetch_script_refuses_a_tampered_overlay_and_unpacks_nothing() {
 }
 
 #[test]
+fn fetch_script_leaves_the_root_as_it_was_when_the_disk_fills() {
+    // The overlay unpacks to 3 MiB of noise; the root is a 1 MiB tmpfs holding one file.
+    let mut x: u32 = 12345;
+    let noise: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        })
+        .collect();
+    let tgz = tar_bytes(
+        &[
+            Member::Dir("etc/"),
+            Member::File("etc/small.conf", b"small\n", 0o644),
+            Member::File("etc/big.bin", &noise, 0o644),
+        ],
+        true,
+    );
+    let server = Server::start();
+    server.route("/o.tar.gz", Behaviour::Ok(tgz.clone()));
+    let script = fetch_script(&server.url("/o.tar.gz"), &sha256_hex(&tgz));
+    let root = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(root.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        skip_or_fail("mounting a tmpfs (needs root) for the full-disk fetch test");
+        return;
+    }
+    std::fs::write(root.path().join("keep"), "kept").unwrap();
+    let (out, console) = run_script_in("sh", &script, SYSTEM_PATH, root.path());
+    let listing = root_listing(root.path());
+    let kept = std::fs::read_to_string(root.path().join("keep"));
+    let _ = Command::new("umount").arg(root.path()).status();
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing was installed") && err.contains("as it was"),
+        "{err}"
+    );
+    assert!(console.contains("a full disk?"), "{console}");
+    assert_eq!(listing, ["keep"]);
+    assert_eq!(kept.unwrap(), "kept");
+}
+
+#[test]
 fn fetch_script_fails_cleanly_on_404() {
     let server = Server::start();
     let url = server.url("/missing.tar.gz");
@@ -642,7 +700,20 @@ fn fetch_script_falls_back_to_wget_then_python3() {
     let server = Server::start();
     server.route("/o.tar.gz", Behaviour::Ok(good.clone()));
     let script = fetch_script(&server.url("/o.tar.gz"), &sha256_hex(&good));
-    let base = ["mktemp", "sha256sum", "cut", "tar", "gzip", "rm", "sleep"];
+    let base = [
+        "mktemp",
+        "sha256sum",
+        "cut",
+        "tar",
+        "gzip",
+        "rm",
+        "sleep",
+        "find",
+        "sh",
+        "stat",
+        "mkdir",
+        "mv",
+    ];
     let mut ran = 0;
     for downloader in ["wget", "python3"] {
         let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! The first-boot script of fetch mode: download overlay.tar.gz, check its sha256 against the
-//! digest pinned at render time, and only then unpack it. POSIX sh, so it runs under dash,
-//! bash and busybox sh alike; GNU tar is needed for `--no-overwrite-dir`.
+//! digest pinned at render time, unpack it into a staging folder on the root's filesystem, and
+//! only then move it into place, file by file with rename. A failure before the move (a bad
+//! digest, a full disk while unpacking) leaves the root as it was. POSIX sh, so it runs under
+//! dash, bash and busybox sh alike, with GNU tar, find and stat.
 
 use crate::error::Error;
 
@@ -58,7 +60,8 @@ pub fn fetch_script(url: &str, sha256: &str) -> String {
     format!(
         r#"#!/bin/sh
 {header}# Downloads the node overlay, checks its sha256 against the digest pinned when it was
-# rendered, and only then unpacks it. Any failure exits non-zero with nothing unpacked.
+# rendered, unpacks it into a staging folder beside the root's files, and only then moves it
+# into place. Any failure before the move exits non-zero with the root as it was.
 set -eu
 URL={url}
 EXPECTED={sha256}
@@ -101,7 +104,8 @@ with urllib.request.urlopen(sys.argv[1], timeout=60) as r, open(sys.argv[2], "wb
 [ -d "$ROOT" ] || die "root folder $ROOT does not exist; nothing was unpacked"
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum is missing, so $URL cannot be verified; nothing was unpacked"
 TMP=$(mktemp "${{TMPDIR:-/tmp}}/builder-overlay.XXXXXX")
-trap 'rm -f "$TMP"' EXIT
+STAGE=
+trap 'rm -f "$TMP"; [ -z "$STAGE" ] || rm -rf "$STAGE"' EXIT
 
 n=1
 until download; do
@@ -115,8 +119,19 @@ ACTUAL=$(sha256sum "$TMP" | cut -d ' ' -f 1)
 if [ "$ACTUAL" != "$EXPECTED" ]; then
     die "checksum mismatch for $URL: expected sha256 $EXPECTED, got $ACTUAL; nothing was unpacked and the runtime is not installed. Upload the overlay.tar.gz rendered with this user-data (or re-render both)"
 fi
-tar -xzf "$TMP" -C "$ROOT" --no-overwrite-dir --numeric-owner ||
-    die "unpacking $URL into $ROOT failed; the root may be partly written"
+# Staged on the root's own filesystem, so the moves below are renames that need no space.
+STAGE=$(mktemp -d "$ROOT/.builder-overlay.XXXXXX") ||
+    die "cannot create a staging folder in $ROOT; nothing was unpacked"
+tar -xzf "$TMP" -C "$STAGE" --numeric-owner ||
+    die "unpacking $URL failed (a full disk?); nothing was installed and $ROOT is as it was"
+# Folders first, in order (parents before children), with the overlay's modes where they are
+# new; folders that exist keep theirs. Then every file and link, each with one rename.
+(cd "$STAGE" && find . -mindepth 1 -type d -exec sh -c '
+    for d; do [ -d "$0/$d" ] || mkdir -m "$(stat -c %a "$d")" "$0/$d" || exit 1; done' "$ROOT" {{}} +) ||
+    die "creating the overlay's folders in $ROOT failed; the root may be partly written"
+(cd "$STAGE" && find . -mindepth 1 ! -type d -exec sh -c '
+    for f; do mv -f "$f" "$0/$f" || exit 1; done' "$ROOT" {{}} +) ||
+    die "moving the overlay into $ROOT failed; the root may be partly written"
 say "unpacked $URL (sha256 $ACTUAL) into $ROOT"
 "#
     )

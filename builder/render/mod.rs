@@ -177,7 +177,13 @@ fn build_arch(
         .collect::<Result<Vec<_>>>()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     crate::pool::run(&jobs, cores, |(a, path)| {
-        crate::archive::install(plan.artifact(a), &a.url, path, &rootfs, &opts.archive_limits)
+        crate::archive::install(
+            plan.artifact(a),
+            &a.url,
+            path,
+            &rootfs,
+            &opts.archive_limits,
+        )
     })?;
     // Each link was checked alone as it was installed; chained, links can still leave the
     // root (a -> ../.., then b -> a/../../etc). Judge every link through all the others.
