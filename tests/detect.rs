@@ -513,3 +513,57 @@ fn files_and_standard_input_give_the_same_report() {
     from_stdin["inputs"] = Value::Null;
     assert_eq!(from_file, from_stdin);
 }
+
+/// Peak RSS in KiB of `builder ARGS`, by /usr/bin/time (installed by the test command).
+fn peak_rss_kib(args: &[&str]) -> Option<(i32, u64, String)> {
+    let time = std::path::Path::new("/usr/bin/time");
+    if !time.exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rss");
+    let out = Command::new(time)
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(env!("CARGO_BIN_EXE_builder"))
+        .args(args)
+        .output()
+        .unwrap();
+    // After "Command exited with non-zero status N" when it did.
+    let report = std::fs::read_to_string(&report).unwrap();
+    let kib = report.lines().last().unwrap().trim().parse().unwrap();
+    Some((
+        out.status.code().unwrap_or(-1),
+        kib,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+#[test]
+fn a_huge_blank_file_is_refused_without_reading_it_into_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blank.json");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    for i in 0..256 {
+        f.write_all(if i % 64 == 63 { b"\n" } else { &chunk })
+            .unwrap();
+    }
+    drop(f);
+    let p = path.to_str().unwrap();
+    let Some((code, kib, err)) = peak_rss_kib(&["detect", "--nodes", p]) else {
+        if std::env::var_os("BUILDER_REQUIRE_CONSUMERS").is_some() {
+            panic!("/usr/bin/time is missing (the test command installs it)");
+        }
+        eprintln!("SKIP: /usr/bin/time is missing");
+        return;
+    };
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is empty"), "{err}");
+    assert!(
+        kib < 64 * 1024,
+        "peak RSS {kib} KiB for a 252 MiB blank file"
+    );
+}

@@ -165,10 +165,9 @@ fn label(flag: &str, path: &Path) -> String {
 pub(super) fn read_input(flag: &str, path: &Path, expected: &str) -> Result<Input> {
     let label = label(flag, path);
     let read = if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+        read_trimmed(std::io::stdin().lock())
     } else {
-        std::fs::read(path)
+        std::fs::File::open(path).and_then(|f| read_trimmed(std::io::BufReader::new(f)))
     };
     match read {
         Ok(bytes) => Ok(Input { label, bytes }),
@@ -176,6 +175,31 @@ pub(super) fn read_input(flag: &str, path: &Path, expected: &str) -> Result<Inpu
             "cannot read {label}: {e}; expected {expected}"
         ))),
     }
+}
+
+/// How much leading blank space is kept as it is (so parse errors keep their line numbers).
+const KEPT_BLANK_HEAD: usize = 64 << 10;
+
+/// Reads everything, except leading blank space beyond [`KEPT_BLANK_HEAD`]: a file of nothing
+/// but blanks (or a huge blank head) is read in constant memory.
+fn read_trimmed(mut r: impl std::io::BufRead) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(head);
+        }
+        let blank = buf.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let keep = blank.min(KEPT_BLANK_HEAD.saturating_sub(head.len()));
+        head.extend_from_slice(&buf[..keep]);
+        let done = blank < buf.len();
+        r.consume(blank);
+        if done {
+            break;
+        }
+    }
+    r.read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// Checks that the input looks like text: not UTF-16, no NUL (unless `allow_nul`) and valid UTF-8
@@ -464,6 +488,18 @@ mod tests {
         "labels":{"kubernetes.io/os":"linux","kubernetes.io/arch":"arm64","app":"x"},
         "annotations":{"kubeadm.alpha.kubernetes.io/cri-socket":"/var/run/dockershim.sock"}},
         "status":{"nodeInfo":{"kubeletVersion":"v1.23.17","containerRuntimeVersion":"docker://20.10.24"}}}"#;
+
+    #[test]
+    fn a_blank_head_is_read_in_bounded_memory() {
+        let blank = vec![b' '; 3 * KEPT_BLANK_HEAD];
+        assert_eq!(read_trimmed(&blank[..]).unwrap().len(), KEPT_BLANK_HEAD);
+        let mut doc = blank.clone();
+        doc.extend_from_slice(b"{\"kind\": \"List\"}\n");
+        let read = read_trimmed(&doc[..]).unwrap();
+        assert_eq!(&read[KEPT_BLANK_HEAD..], b"{\"kind\": \"List\"}\n");
+        let short = b"\n\n  {}".to_vec();
+        assert_eq!(read_trimmed(&short[..]).unwrap(), short);
+    }
 
     #[test]
     fn a_single_node_and_lists_parse() {

@@ -149,8 +149,10 @@ fn scan<R: BufRead>(mut reader: R, tx: &SyncSender<Batch>) -> Option<Vec<u8>> {
             let c = buf[i];
             i += 1;
             if c.is_ascii_whitespace() {
-                if keep {
-                    skeleton.push(c);
+                // A run of blanks is kept as one (it still separates tokens), so a huge blank
+                // stretch costs no memory.
+                if keep && skeleton.last().is_some_and(|b| !b.is_ascii_whitespace()) {
+                    skeleton.push(b' ');
                 }
                 continue;
             }
