@@ -2,7 +2,6 @@
 //! serde into the few fields used (kubectl's JSON is huge), every failure naming the input and
 //! what was expected.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::Result;
