@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
 use tar::EntryType;
 
+use crate::digest::HashingReader;
 use crate::error::Error;
 use crate::install::{link_stays_inside, Origin, Rootfs};
 use crate::profile::{Artifact, ArtifactKind, InstallRule};
@@ -62,50 +63,71 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-/// Installs one verified artifact file into the rootfs.
+/// Installs one artifact file from the cache into `rootfs`, verifying it in the same pass:
+/// every byte read is hashed, and the file must have digest `sha256`. On a mismatch (the
+/// cache entry changed since it was verified) the error is [`Error::CorruptCacheEntry`],
+/// whatever else went wrong, and what was installed must be discarded: install into a
+/// scratch rootfs and keep it only on success.
 pub fn install(
     artifact: &Artifact,
     url: &str,
     file: &Path,
+    sha256: &str,
     rootfs: &Rootfs,
     limits: &ArchiveLimits,
 ) -> Result<()> {
+    let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut reader = HashingReader::new(BufReader::with_capacity(256 * 1024, f));
+    let result = match artifact.kind() {
+        ArtifactKind::File => install_file(artifact, url, &mut reader, rootfs),
+        ArtifactKind::TarGz => install_tar(
+            artifact,
+            url,
+            MultiGzDecoder::new(&mut reader),
+            rootfs,
+            limits,
+        ),
+        ArtifactKind::Tar => install_tar(artifact, url, &mut reader, rootfs, limits),
+    };
+    let (actual, _) = reader
+        .finish()
+        .with_context(|| format!("reading {}", file.display()))?;
+    if actual != sha256 {
+        return Err(Error::CorruptCacheEntry {
+            artifact: artifact.name.clone(),
+            path: file.to_path_buf(),
+            expected: sha256.to_string(),
+            actual,
+        }
+        .into());
+    }
+    result
+}
+
+/// A plain file: written once (the first rule), copied for the others.
+fn install_file(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootfs) -> Result<()> {
     let origin = Origin::Artifact(artifact.name.clone());
-    match artifact.kind() {
-        ArtifactKind::File => {
-            for rule in &artifact.install {
-                let dest = if rule.to.ends_with('/') {
-                    // The template's file name, expanded for this arch (checked at validation).
-                    format!("{}{}", rule.to, url_basename(url))
-                } else {
-                    rule.to.clone()
-                };
-                let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-                rootfs.write_file(&dest, rule.mode, &origin, BufReader::new(f))?;
+    let mut reader = Some(reader);
+    let mut first: Option<String> = None;
+    for rule in &artifact.install {
+        let dest = if rule.to.ends_with('/') {
+            // The template's file name, expanded for this arch (checked at validation).
+            format!("{}{}", rule.to, url_basename(url))
+        } else {
+            rule.to.clone()
+        };
+        match (&first, reader.take()) {
+            (None, Some(r)) => {
+                rootfs.write_file(&dest, rule.mode, &origin, r)?;
+                first = Some(dest);
             }
-            Ok(())
-        }
-        ArtifactKind::TarGz => {
-            let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-            install_tar(
-                artifact,
-                url,
-                MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, f)),
-                rootfs,
-                limits,
-            )
-        }
-        ArtifactKind::Tar => {
-            let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
-            install_tar(
-                artifact,
-                url,
-                BufReader::with_capacity(256 * 1024, f),
-                rootfs,
-                limits,
-            )
+            (Some(from), _) => rootfs.copy_within(from, &dest, rule.mode, &origin)?,
+            (None, None) => {
+                return Err(Error::Internal("a plain file was read twice".into()).into())
+            }
         }
     }
+    Ok(())
 }
 
 fn url_basename(url: &str) -> &str {

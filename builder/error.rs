@@ -18,6 +18,17 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    /// A cache entry no longer has its digest (it was verified when stored): changed on disk
+    /// since. Callers drop the entry and fetch it again.
+    #[error(
+        "the cache entry {path} of artifact {artifact} changed after it was verified (expected sha256 {expected}, read {actual})"
+    )]
+    CorruptCacheEntry {
+        artifact: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     /// A fetch failed for good (404, refused, retries used up).
     #[error("{0}")]
     Fetch(String),

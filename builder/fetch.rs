@@ -150,33 +150,53 @@ fn host_of(url: &str) -> &str {
     rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
-/// Makes sure every request's bytes are in the cache, verified; returns sha256 -> path.
+/// The cache, locked for writing; read-only (and unlocked) offline.
+fn open_cache(opts: &FetchOptions) -> Result<Cache> {
+    if opts.offline {
+        Ok(Cache::open_existing(&opts.cache_dir))
+    } else {
+        Cache::open(&opts.cache_dir)
+    }
+}
+
+/// The HTTP client, bounded by the options' limits; `None` offline.
+fn client(opts: &FetchOptions) -> Result<Option<reqwest::blocking::Client>> {
+    if opts.offline {
+        return Ok(None);
+    }
+    let client = reqwest::blocking::Client::builder()
+        .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(opts.limits.connect)
+        // The blocking client applies this to the wait for the response headers and to
+        // each read of the body: an idle timeout, not a bound on the whole download.
+        .timeout(opts.limits.read)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+    Ok(Some(client))
+}
+
+/// Drops the cache entry of a request found corrupt while it was read, and fetches it again.
+pub fn refetch(req: &Request, opts: &FetchOptions) -> Result<PathBuf> {
+    let cache = open_cache(opts)?;
+    eprintln!(
+        "warning: the cache entry of {} {} ({}) changed on disk; fetching it again",
+        req.artifact, req.version, req.arch
+    );
+    cache.remove(&req.sha256)?;
+    fetch_one(req, &cache, client(opts)?.as_ref(), opts)
+}
+
+/// Makes sure every request's bytes are in the cache (verified when they were stored; they
+/// are hashed again as they are installed); returns sha256 -> path.
 /// Requests sharing a digest are fetched once. Downloads run `opts.jobs` at a time.
 pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<String, PathBuf>> {
-    let cache = if opts.offline {
-        Cache::open_existing(&opts.cache_dir)
-    } else {
-        Cache::open(&opts.cache_dir)?
-    };
+    let cache = open_cache(opts)?;
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&Request> = requests
         .iter()
         .filter(|r| seen.insert(r.sha256.as_str()))
         .collect();
-    let client = if opts.offline {
-        None
-    } else {
-        Some(
-            reqwest::blocking::Client::builder()
-                .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(opts.limits.connect)
-                // The blocking client applies this to the wait for the response headers and to
-                // each read of the body: an idle timeout, not a bound on the whole download.
-                .timeout(opts.limits.read)
-                .build()
-                .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?,
-        )
-    };
+    let client = client(opts)?;
     let paths = crate::pool::run(&unique, opts.jobs, |req| {
         fetch_one(req, &cache, client.as_ref(), opts)
     })?;
@@ -189,7 +209,7 @@ fn fetch_one(
     client: Option<&reqwest::blocking::Client>,
     opts: &FetchOptions,
 ) -> Result<PathBuf> {
-    if let Some(path) = cache.get_verified(&req.sha256)? {
+    if let Some(path) = cache.get(&req.sha256) {
         if !opts.quiet {
             eprintln!("cached   {} {} ({})", req.artifact, req.version, req.arch);
         }

@@ -223,6 +223,27 @@ impl Rootfs {
         Ok(sha256)
     }
 
+    /// Moves everything `scratch` holds into this rootfs (both on one filesystem: renames),
+    /// path by path in order; a path both hold is refused as written twice. The scratch
+    /// folder is removed.
+    pub fn absorb(&self, scratch: Rootfs) -> Result<()> {
+        let entries = scratch
+            .entries
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        for (path, entry) in entries {
+            let rel = relative(&path)?;
+            self.claim(&path, &entry.origin)?;
+            let host = self.make_parents(rel)?;
+            let from = scratch.root.join(rel);
+            fs::rename(&from, &host)
+                .with_context(|| format!("moving {} to {}", from.display(), host.display()))?;
+            self.record(&path, entry);
+        }
+        fs::remove_dir_all(&scratch.root)
+            .with_context(|| format!("removing {}", scratch.root.display()))
+    }
+
     /// Copies an installed file to another path (hard links in archives).
     pub fn copy_within(&self, from: &str, to: &str, mode: u32, origin: &Origin) -> Result<()> {
         let src = self.host_path(from)?;
@@ -416,6 +437,31 @@ mod tests {
             .write_bytes("/usr/x", 0o644, &Origin::Template("t"), b"evil")
             .is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn absorbing_a_scratch_rootfs_moves_its_files_and_refuses_doubles() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = Rootfs::new(&dir.path().join("root"));
+        fs::create_dir(main.root()).unwrap();
+        main.write_bytes("/etc/a", 0o644, &Origin::Template("t"), b"a")
+            .unwrap();
+        let scratch_dir = dir.path().join("scratch");
+        fs::create_dir(&scratch_dir).unwrap();
+        let s = Rootfs::new(&scratch_dir);
+        let x = Origin::Artifact("x".into());
+        s.write_bytes("/usr/bin/x", 0o755, &x, b"x").unwrap();
+        s.symlink("/usr/bin/y", "x", &x).unwrap();
+        main.absorb(s).unwrap();
+        assert!(!scratch_dir.exists());
+        assert_eq!(fs::read(main.root().join("usr/bin/x")).unwrap(), b"x");
+        assert_eq!(main.get("/usr/bin/y").unwrap().origin, x);
+        let s = Rootfs::new(&scratch_dir);
+        fs::create_dir(&scratch_dir).unwrap();
+        s.write_bytes("/etc/a", 0o644, &x, b"again").unwrap();
+        let e = main.absorb(s).unwrap_err();
+        assert!(format!("{e}").contains("written twice"), "{e}");
+        assert_eq!(fs::read(main.root().join("etc/a")).unwrap(), b"a");
     }
 
     #[test]

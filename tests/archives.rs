@@ -164,3 +164,60 @@ fn decompression_bombs_stop_at_the_bounds() {
     let (_ws, o) = render_cni(body, &["--archive-max-members", "50"]);
     assert_ok(&o);
 }
+
+#[test]
+fn a_cache_entry_swapped_for_another_archive_is_never_installed() {
+    // The entry is verified when stored; replace it afterwards with a valid archive holding
+    // something else. The install hashes what it reads, throws the scratch away on the
+    // mismatch, fetches the real bytes again and installs those.
+    let good = tar_bytes(&[Member::File("bridge", &bin("bridge"), 0o755)], true);
+    let mut up = Upstream::start();
+    let ws = Workspace::new();
+    up.serve("cni-plugins", "amd64", CNI, good);
+    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    assert_ok(&ws.render("node", &["--arch", "amd64"]));
+    let entry = std::fs::read_dir(ws.cache().join("sha256-v1"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            std::fs::read(p)
+                .map(|b| b.starts_with(&[0x1f, 0x8b]) && b.len() < 4096)
+                .unwrap_or(false)
+                && read_gz_names(p).contains(&"bridge".to_string())
+        })
+        .expect("the CNI archive in the cache");
+    let evil = tar_bytes(
+        &[
+            Member::File("bridge", &bin("bridge"), 0o755),
+            Member::File("evil", b"swapped in", 0o755),
+        ],
+        true,
+    );
+    std::fs::write(&entry, evil).unwrap();
+    let o = ws.render("node", &["--arch", "amd64"]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("changed on disk; fetching it again"),
+        "{}",
+        stderr(&o)
+    );
+    let bin_dir = ws.out().join("node/amd64/rootfs/opt/cni/bin");
+    assert!(bin_dir.join("bridge").exists());
+    assert!(
+        !bin_dir.join("evil").exists(),
+        "swapped bytes were installed"
+    );
+    assert!(!ws.out().join("node/amd64/scratch").exists());
+}
+
+fn read_gz_names(p: &std::path::Path) -> Vec<String> {
+    let f = std::fs::File::open(p).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::MultiGzDecoder::new(f));
+    ar.entries()
+        .map(|es| {
+            es.filter_map(|e| e.ok())
+                .map(|e| e.path().unwrap().display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -26,7 +26,7 @@ use crate::fetch::{fetch_all, FetchOptions, Request};
 use crate::install::{Origin, Rootfs};
 use crate::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
 use crate::model::{Arch, Runtime};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedArtifact};
 use crate::profile::{Lookup, Profile};
 
 /// What to render and where: the command line's `render` options, as plain values.
@@ -89,14 +89,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     let mut requests = Vec::new();
     for arch in &arches {
         for a in &plan.arch(*arch)?.artifacts {
-            let artifact = plan.artifact(a);
-            requests.push(Request {
-                artifact: artifact.name.clone(),
-                version: artifact.version.clone(),
-                arch: arch.to_string(),
-                url: a.url.clone(),
-                sha256: a.sha256.clone(),
-            });
+            requests.push(request(&plan, *arch, a));
         }
     }
     let files = fetch_all(&requests, fetch)?;
@@ -105,7 +98,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     let mut outputs = Vec::new();
     for arch in &arches {
         let dir = staging.arch_dir(*arch)?;
-        let out = build_arch(&plan, *arch, &files, &dir, opts, &user_data)?;
+        let out = build_arch(&plan, *arch, &files, &dir, opts, fetch, &user_data)?;
         outputs.push(ArchOutput {
             dir: staging.final_dir(*arch),
             ..out
@@ -156,6 +149,7 @@ fn build_arch(
     files: &BTreeMap<String, PathBuf>,
     dir: &Path,
     opts: &Options,
+    fetch: &FetchOptions,
     ud: &user_data::UserDataArgs,
 ) -> Result<ArchOutput> {
     let mtime = opts.source_date_epoch;
@@ -164,27 +158,37 @@ fn build_arch(
     let root = dir.join("rootfs");
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
     let rootfs = Rootfs::new(&root);
-    // Artifacts install in parallel (each is decompressed on its own core); the manifest's
-    // order comes from the sorted entries, not from which finished first.
+    // Artifacts install in parallel (each decompressed on its own core), each into its own
+    // scratch folder, verified in the same pass; the scratch folders are then moved into the
+    // rootfs in profile order, so the result does not depend on which finished first.
+    let scratch_dir = dir.join("scratch");
     let jobs = planned
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             let path = files.get(&a.sha256).ok_or_else(|| {
                 Error::Internal(format!("{} {arch} was not fetched", plan.artifact(a).name))
             })?;
-            Ok((a, path))
+            Ok((i, a, path))
         })
         .collect::<Result<Vec<_>>>()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    crate::pool::run(&jobs, cores, |(a, path)| {
-        crate::archive::install(
-            plan.artifact(a),
-            &a.url,
+    let scratches = crate::pool::run(&jobs, cores, |(i, a, path)| {
+        install_verified(
+            plan,
+            arch,
+            a,
             path,
-            &rootfs,
-            &opts.archive_limits,
+            &scratch_dir.join(i.to_string()),
+            opts,
+            fetch,
         )
     })?;
+    for scratch in scratches {
+        rootfs.absorb(scratch)?;
+    }
+    std::fs::remove_dir_all(&scratch_dir)
+        .with_context(|| format!("removing {}", scratch_dir.display()))?;
     // Each link was checked alone as it was installed; chained, links can still leave the
     // root (a -> ../.., then b -> a/../../etc). Judge every link through all the others.
     if let Some(bad) = rootfs.escaping_link() {
@@ -263,6 +267,53 @@ fn build_arch(
         overlay_sha256,
         overlay_size,
     })
+}
+
+/// The fetch request of a planned artifact.
+fn request(plan: &Plan, arch: Arch, a: &PlannedArtifact) -> Request {
+    let artifact = plan.artifact(a);
+    Request {
+        artifact: artifact.name.clone(),
+        version: artifact.version.clone(),
+        arch: arch.to_string(),
+        url: a.url.clone(),
+        sha256: a.sha256.clone(),
+    }
+}
+
+/// Installs one artifact into a fresh scratch rootfs at `dir`, hashing the cache entry as it
+/// is read. If the entry changed since it was verified, what was installed is thrown away,
+/// the entry is fetched again and installed once more.
+fn install_verified(
+    plan: &Plan,
+    arch: Arch,
+    a: &PlannedArtifact,
+    cached: &Path,
+    dir: &Path,
+    opts: &Options,
+    fetch: &FetchOptions,
+) -> Result<Rootfs> {
+    let attempt = |file: &Path| -> Result<Rootfs> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let scratch = Rootfs::new(dir);
+        crate::archive::install(
+            plan.artifact(a),
+            &a.url,
+            file,
+            &a.sha256,
+            &scratch,
+            &opts.archive_limits,
+        )?;
+        Ok(scratch)
+    };
+    match attempt(cached) {
+        Err(e) if matches!(e.downcast_ref(), Some(Error::CorruptCacheEntry { .. })) => {
+            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+            let fresh = crate::fetch::refetch(&request(plan, arch, a), fetch)?;
+            attempt(&fresh)
+        }
+        r => r,
+    }
 }
 
 fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
