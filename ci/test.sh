@@ -24,6 +24,11 @@ export BUILDER_REQUIRE_CONSUMERS=1
 cargo build --locked --all-targets
 cargo test --locked --all-targets
 
+# Fuzzing: each cargo-fuzz target (profile parser, archive installer, detect's two JSON
+# readers, kubelet inputs) for a bounded time; cargo-fuzz, the build and the corpus are
+# cached outside the checkout (about 2 minutes to build once, then FUZZ_SECONDS per target).
+bash ci/fuzz.sh "${FUZZ_SECONDS:-60}"
+
 # Whole nodes: a Debian base image + the overlay boots under qemu with the user-data
 # (about 10 minutes; BUILDER_SKIP_E2E=1 skips it, for a quick local run only).
 if [ -z "${BUILDER_SKIP_E2E:-}" ]; then

@@ -83,14 +83,14 @@ struct PodsDoc {
     spec: Option<PodSpec>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct RawPod {
     pub(super) kind: Option<String>,
     pub(super) metadata: Option<PodMeta>,
     pub(super) spec: Option<PodSpec>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct PodMeta {
     pub(super) name: Option<String>,
     pub(super) namespace: Option<String>,
@@ -99,7 +99,7 @@ pub(super) struct PodMeta {
     pub(super) owner_references: Option<Vec<OwnerRef>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct PodLabels {
     #[serde(rename = "pod-template-hash")]
     pub(super) pod_template_hash: Option<String>,
@@ -113,20 +113,20 @@ pub struct OwnerRef {
     pub controller: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct PodSpec {
     #[serde(rename = "nodeName")]
     pub(super) node_name: Option<String>,
     pub(super) volumes: Option<Vec<Volume>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct Volume {
     #[serde(rename = "hostPath")]
     pub(super) host_path: Option<HostPath>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct HostPath {
     pub(super) path: Option<String>,
 }
@@ -399,6 +399,35 @@ pub(super) fn load_nodes(path: &Path) -> Result<Vec<Node>> {
 /// The pods of `--pods FILE|-`.
 pub(super) fn load_pods(path: &Path) -> Result<Vec<RawPod>> {
     load_list(("--pods", PODS_EXPECTED, PODS_WHAT), path, pods_from)
+}
+
+/// Both readers over the same bytes, for the fuzz target: the streaming reader's answer
+/// (`None` where it gives up and the whole-document reader takes over) and the
+/// whole-document reader's, as text. Where the streaming reader answers, the two must agree.
+fn both_ways<D: ListDoc, T: std::fmt::Debug>(
+    bytes: &[u8],
+    from_doc: impl Fn(&Input, D) -> Result<T>,
+) -> (Option<String>, String) {
+    let input = Input {
+        label: "fuzz".into(),
+        bytes: bytes.to_vec(),
+    };
+    let show = |r: Result<T>| match r {
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("error: {e:#}"),
+    };
+    let streamed = super::stream::read_list::<D::Item, _>(bytes).and_then(|(skeleton, items)| {
+        let mut doc = serde_json::from_slice::<D>(&skeleton).ok()?;
+        doc.set_items(items);
+        Some(show(from_doc(&input, doc)))
+    });
+    let whole = show(parse_json(&input, "fuzz input", "a list").and_then(|d| from_doc(&input, d)));
+    (streamed, whole)
+}
+
+/// [`both_ways`] for node lists and for pod lists.
+pub(super) fn lists_both_ways(bytes: &[u8]) -> [(Option<String>, String); 2] {
+    [both_ways(bytes, nodes_from), both_ways(bytes, pods_from)]
 }
 
 /// A regular file through the streaming reader; None for standard input or on any surprise.

@@ -95,6 +95,29 @@ fn single_node(args: &Options) -> Result<(Vec<Node>, Vec<Assessment>)> {
     Ok((vec![node], vec![a]))
 }
 
+/// For the fuzz target `detect_lists`: reads `bytes` as a node list and as a pod list with
+/// both readers, and panics where the streaming reader answers differently from the
+/// whole-document one. Not an API.
+#[doc(hidden)]
+pub fn fuzz_lists(bytes: &[u8]) {
+    for (streamed, whole) in kubectl::lists_both_ways(bytes) {
+        if let Some(streamed) = streamed {
+            assert_eq!(streamed, whole, "the two readers disagree");
+        }
+    }
+}
+
+/// For the fuzz target `kubelet_inputs`: reads `text` as a kubelet command line and as a
+/// kubeadm-flags.env, and assesses what was read. Not an API.
+#[doc(hidden)]
+pub fn fuzz_kubelet(text: &str) {
+    for parsed in [parse_cmdline(text), parse_flags_env(text)] {
+        if let Ok(args) = parsed {
+            let _ = assess_kubelet(&kubelet_flags(&args));
+        }
+    }
+}
+
 /// Runs `builder detect`: Ok(0) when no node is on dockershim, Ok(3) when some are.
 pub fn run(args: &Options) -> Result<u8> {
     let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());

@@ -1,13 +1,13 @@
 //! Loading a profile: find it, parse it, follow `extends` (refusing loops and deep chains),
 //! lay the files over each other, then validate the whole.
 
-use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Result;
 
 use super::merge::{merge, Merged};
 use super::raw::parse_raw;
-use super::source::{Loc, Lookup};
+use super::source::{Loc, Lookup, Source};
 use super::types::Profile;
 use super::validate::validate;
 use crate::error::Error;
@@ -18,20 +18,33 @@ const MAX_DEPTH: usize = 8;
 impl Lookup {
     /// Loads, merges (`extends`) and validates a profile.
     pub fn load(&self, spec: &str) -> Result<Profile> {
+        self.load_source(self.find(spec, None)?)
+    }
+
+    /// Loads a profile from text, shown as `name` in errors (its relative `extends` paths
+    /// are not followed: it has no folder). For tests and fuzzing.
+    pub fn load_text(&self, name: &str, text: &str) -> Result<Profile> {
+        self.load_source(Arc::new(Source {
+            id: name.to_string(),
+            name: name.to_string(),
+            dir: None,
+            text: text.to_string(),
+        }))
+    }
+
+    fn load_source(&self, src: Arc<Source>) -> Result<Profile> {
         let mut merged = Merged::default();
-        self.load_into(spec, None, &mut merged, &mut Vec::new())?;
+        self.load_chain(src, &mut merged, &mut Vec::new())?;
         validate(merged)
     }
 
     /// `chain` holds (identity, shown name) of the files on the way here.
-    fn load_into(
+    fn load_chain(
         &self,
-        spec: &str,
-        relative_to: Option<&Path>,
+        src: Arc<Source>,
         merged: &mut Merged,
         chain: &mut Vec<(String, String)>,
     ) -> Result<()> {
-        let src = self.find(spec, relative_to)?;
         let shown = |chain: &[(String, String)]| {
             chain
                 .iter()
@@ -58,7 +71,8 @@ impl Lookup {
         chain.push((src.id.clone(), src.name.clone()));
         let raw = parse_raw(&src)?;
         if let Some(base) = &raw.extends {
-            self.load_into(base.get_ref(), src.dir.as_deref(), merged, chain)
+            self.find(base.get_ref(), src.dir.as_deref())
+                .and_then(|base_src| self.load_chain(base_src, merged, chain))
                 .map_err(|e| {
                     let loc = Loc::new(&src, base);
                     e.context(format!("{loc}: in the profile named by `extends`"))

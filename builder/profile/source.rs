@@ -78,6 +78,28 @@ impl Default for Lookup {
     }
 }
 
+/// The largest profile read (a profile of 200,000 artifacts is about 40 MB).
+const MAX_PROFILE_BYTES: u64 = 256 << 20;
+
+/// A profile file's text: a regular file (not a device or a FIFO, which could be endless),
+/// of bounded size, in UTF-8.
+fn read_profile(path: &Path) -> Result<String> {
+    let cannot = |why: String| -> anyhow::Error {
+        Error::Profile(format!("cannot read profile {}: {why}", path.display())).into()
+    };
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("not a regular file; name a .toml file".to_string()));
+    }
+    if meta.len() > MAX_PROFILE_BYTES {
+        return Err(cannot(format!(
+            "{} bytes, over the {MAX_PROFILE_BYTES} a profile may have",
+            meta.len()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| cannot(e.to_string()))
+}
+
 /// The identity of a file that was just read: its canonical path (the path as given if that
 /// fails, which it does not for a file that could be read).
 fn file_id(path: &Path) -> String {
@@ -109,9 +131,7 @@ impl Lookup {
                 Some(dir) if Path::new(spec).is_relative() => dir.join(spec),
                 _ => PathBuf::from(spec),
             };
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                Error::Profile(format!("cannot read profile {}: {e}", path.display()))
-            })?;
+            let text = read_profile(&path)?;
             return Ok(Arc::new(Source {
                 id: file_id(&path),
                 name: path.display().to_string(),
