@@ -111,10 +111,8 @@ pub fn fuzz_lists(bytes: &[u8]) {
 /// kubeadm-flags.env, and assesses what was read. Not an API.
 #[doc(hidden)]
 pub fn fuzz_kubelet(text: &str) {
-    for parsed in [parse_cmdline(text), parse_flags_env(text)] {
-        if let Ok(args) = parsed {
-            let _ = assess_kubelet(&kubelet_flags(&args));
-        }
+    for args in [parse_cmdline(text), parse_flags_env(text)].into_iter().flatten() {
+        let _ = assess_kubelet(&kubelet_flags(&args));
     }
 }
 
