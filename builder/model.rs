@@ -136,6 +136,37 @@ impl fmt::Display for KubeMinor {
     }
 }
 
+/// kubeadm's pause image per Kubernetes minor (`PauseVersion` in kubeadm's constants,
+/// cmd/kubeadm/app/constants/constants.go, as `kubeadm config images list` prints it), from
+/// 1.20 on: each entry is the minor where the version changed.
+const KUBEADM_PAUSE: &[(u32, &str)] = &[
+    (20, "3.2"),
+    (21, "3.4.1"),
+    (22, "3.5"),
+    (23, "3.6"),
+    (24, "3.7"),
+    (25, "3.8"),
+    (26, "3.9"),
+    (31, "3.10"),
+    (34, "3.10.1"),
+    (36, "3.10.2"),
+];
+
+impl KubeMinor {
+    /// The pause image kubeadm pulls and expects the runtime to use for this minor, and
+    /// whether builder knows it (`false`: a minor newer than the table, given the newest
+    /// image builder knows).
+    pub fn kubeadm_pause_image(self) -> (String, bool) {
+        let newest = KUBEADM_PAUSE.last().map_or(0, |(m, _)| *m);
+        let tag = KUBEADM_PAUSE
+            .iter()
+            .rev()
+            .find(|(m, _)| *m <= self.0)
+            .map_or("3.2", |(_, t)| t);
+        (format!("registry.k8s.io/pause:{tag}"), self.0 <= newest)
+    }
+}
+
 /// What a kubelet flag builder manages is derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DerivedFrom {
@@ -241,6 +272,24 @@ mod tests {
             Some(DerivedFrom::SandboxImage)
         );
         assert_eq!(managed_flag("node-labels"), None);
+    }
+
+    #[test]
+    fn pause_images_follow_kubeadm() {
+        let pause = |m| KubeMinor(m).kubeadm_pause_image();
+        assert_eq!(pause(23).0, "registry.k8s.io/pause:3.6");
+        assert_eq!(pause(30).0, "registry.k8s.io/pause:3.9");
+        assert_eq!(pause(33).0, "registry.k8s.io/pause:3.10");
+        assert_eq!(pause(34).0, "registry.k8s.io/pause:3.10.1");
+        assert_eq!(pause(35).0, "registry.k8s.io/pause:3.10.1");
+        assert_eq!(
+            pause(36),
+            ("registry.k8s.io/pause:3.10.2".to_string(), true)
+        );
+        assert_eq!(
+            pause(37),
+            ("registry.k8s.io/pause:3.10.2".to_string(), false)
+        );
     }
 
     #[test]

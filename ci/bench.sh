@@ -145,7 +145,7 @@ arch = ["amd64"]
 overlays = ["kubernetes-node"]
 
 [containerd]
-sandbox_image = "registry.k8s.io/pause:3.10.1"
+sandbox_image = "registry.k8s.io/pause:3.10.2"
 systemd_cgroup = true
 config_path = "/etc/containerd/certs.d"
 
@@ -247,7 +247,7 @@ EOF
 version = 4
 
 [plugins.'io.containerd.cri.v1.images'.pinned_images]
-  sandbox = "registry.k8s.io/pause:3.10.1"
+  sandbox = "registry.k8s.io/pause:3.10.2"
 
 [plugins.'io.containerd.cri.v1.images'.registry]
   config_path = "/etc/containerd/certs.d"

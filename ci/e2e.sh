@@ -291,7 +291,7 @@ check_containerd() { # name render_dir
   expect "$1" "ctr plugins ls shows CRI ok" \
     bash -c "section '$r' 'ctr plugins ls' | grep -Eq '^io.containerd.cri.v1 +runtime .* ok *$'" &&
   expect "$1" "the running config has SystemdCgroup and the sandbox image" \
-    bash -c "section '$r' 'containerd config dump' | grep -q 'SystemdCgroup = true' && section '$r' 'containerd config dump' | grep -q \"sandbox = 'registry.k8s.io/pause:3.10.1'\""
+    bash -c "section '$r' 'containerd config dump' | grep -q 'SystemdCgroup = true' && section '$r' 'containerd config dump' | grep -q \"sandbox = 'registry.k8s.io/pause:3.10.2'\""
 }
 
 check_cri_dockerd() { # name render_dir

@@ -120,7 +120,7 @@ fn containerd_1x_runs_cri_with_the_version_2_config() {
     );
     assert!(dump.contains("SystemdCgroup = true"), "{dump}");
     assert!(
-        dump.contains("sandbox_image = \"registry.k8s.io/pause:3.10.1\""),
+        dump.contains("sandbox_image = \"registry.k8s.io/pause:3.9\""),
         "{dump}"
     );
     assert!(
@@ -153,7 +153,7 @@ fn containerd_2x_runs_cri_with_the_version_3_config() {
     );
     assert!(dump.contains("SystemdCgroup = true"), "{dump}");
     assert!(
-        dump.contains("sandbox = 'registry.k8s.io/pause:3.10.1'"),
+        dump.contains("sandbox = 'registry.k8s.io/pause:3.10.2'"),
         "{dump}"
     );
     assert!(

@@ -53,7 +53,7 @@ fn renders_the_docker_and_cri_dockerd_overlay() {
     );
     assert!(dropin.contains("--network-plugin=cni"), "{dropin}");
     assert!(
-        dropin.contains("--pod-infra-container-image=registry.k8s.io/pause:3.10.1"),
+        dropin.contains("--pod-infra-container-image=registry.k8s.io/pause:3.9"),
         "{dropin}"
     );
     assert!(read(root.join("etc/sysusers.d/docker.conf")).contains("g docker -"));
@@ -70,7 +70,7 @@ fn renders_the_docker_and_cri_dockerd_overlay() {
         "{flags}"
     );
     assert!(
-        flags.contains("--pod-infra-container-image=registry.k8s.io/pause:3.10.1"),
+        flags.contains("--pod-infra-container-image=registry.k8s.io/pause:3.9"),
         "{flags}"
     );
     assert!(!flags.contains("--container-runtime=remote"), "{flags}");
@@ -119,11 +119,14 @@ fn renders_are_deterministic() {
         !flags.contains("pod-infra-container-image"),
         "removed from the kubelet in 1.35: {flags}"
     );
-    assert!(read(
-        ws.path()
-            .join("a/dock/amd64/rootfs/var/lib/kubelet/instance-config.yaml")
-    )
-    .contains("containerRuntimeEndpoint: unix:///var/run/cri-dockerd.sock"));
+    // Byte for byte what kubeadm writes (WriteInstanceConfigToDisk).
+    assert_eq!(
+        read(
+            ws.path()
+                .join("a/dock/amd64/rootfs/var/lib/kubelet/instance-config.yaml")
+        ),
+        "containerRuntimeEndpoint: \"unix:///var/run/cri-dockerd.sock\"\n"
+    );
 }
 
 #[test]

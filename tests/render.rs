@@ -72,7 +72,7 @@ fn renders_the_containerd_overlay_layout() {
         let config = read(root.join("etc/containerd/config.toml"));
         assert!(config.contains("version = 3"), "{config}");
         assert!(config.contains("SystemdCgroup = true"));
-        assert!(config.contains("sandbox = \"registry.k8s.io/pause:3.10.1\""));
+        assert!(config.contains("sandbox = \"registry.k8s.io/pause:3.10.2\""));
         assert!(config.contains("config_path = \"/etc/containerd/certs.d\""));
         assert_eq!(
             read(root.join("var/lib/kubelet/kubeadm-flags.env")),
@@ -554,7 +554,7 @@ fn extends_changes_a_few_keys() {
         "{flags}"
     );
     assert!(
-        flags.contains("--pod-infra-container-image=registry.k8s.io/pause:3.10.1"),
+        flags.contains("--pod-infra-container-image=registry.k8s.io/pause:3.9"),
         "{flags}"
     );
     assert!(!ws.out().join("site/arm64").exists());

@@ -111,7 +111,10 @@ pub fn fuzz_lists(bytes: &[u8]) {
 /// kubeadm-flags.env, and assesses what was read. Not an API.
 #[doc(hidden)]
 pub fn fuzz_kubelet(text: &str) {
-    for args in [parse_cmdline(text), parse_flags_env(text)].into_iter().flatten() {
+    for args in [parse_cmdline(text), parse_flags_env(text)]
+        .into_iter()
+        .flatten()
+    {
         let _ = assess_kubelet(&kubelet_flags(&args));
     }
 }

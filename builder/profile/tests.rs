@@ -173,3 +173,25 @@ fn extends_loop_is_an_error() {
     .unwrap_err();
     assert!(format!("{e:#}").contains("loop"), "{e:#}");
 }
+
+#[test]
+fn the_pause_image_follows_kubeadm_unless_set_and_a_different_one_warns() {
+    let p = load_text(&MINIMAL.replace("1.30", "1.36")).unwrap();
+    assert_eq!(p.containerd.sandbox_image, "registry.k8s.io/pause:3.10.2");
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let p = load_text(&MINIMAL.replace("1.30", "1.33")).unwrap();
+    assert_eq!(p.containerd.sandbox_image, "registry.k8s.io/pause:3.10");
+    let set = MINIMAL.replace("1.30", "1.36").replace(
+        "arch = [\"amd64\"]",
+        "arch = [\"amd64\"]\n[containerd]\nsandbox_image = \"registry.k8s.io/pause:3.10.1\"",
+    );
+    let p = load_text(&set).unwrap();
+    assert_eq!(p.containerd.sandbox_image, "registry.k8s.io/pause:3.10.1");
+    assert!(
+        p.warnings[0].contains("kubeadm uses for Kubernetes 1.36 (registry.k8s.io/pause:3.10.2)"),
+        "{:?}",
+        p.warnings
+    );
+    let p = load_text(&MINIMAL.replace("1.30", "1.37")).unwrap();
+    assert!(p.warnings[0].contains("does not know kubeadm's pause image for Kubernetes 1.37"));
+}

@@ -20,9 +20,6 @@ use crate::model::{check_target, managed_flag, valid_version, Arch, KubeMinor, R
 /// Kubernetes minors below this are not targets: their kubelets predate the flags we write.
 const OLDEST_MINOR: u32 = 20;
 
-/// The pause image when the profile names none.
-const DEFAULT_SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.10.1";
-
 /// The merged profile, checked: the first error found, in the order the keys are read.
 pub(super) fn validate(m: Merged) -> Result<Profile> {
     let top = m
@@ -46,9 +43,18 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
         .iter()
         .map(overlay)
         .collect::<Result<_>>()?;
+    // Unless the profile says otherwise, the pause image kubeadm expects for the minor.
+    let (kubeadm_pause, known) = kubernetes.kubeadm_pause_image();
+    if !known {
+        warnings.push(format!(
+            "profile {name}: builder does not know kubeadm's pause image for Kubernetes {kubernetes}; \
+             it assumes {kubeadm_pause} (the newest it knows): check `kubeadm config images list` and set \
+             sandbox_image if it differs"
+        ));
+    }
     let sandbox_image = match &m.sandbox_image {
         Some(v) => image(v)?,
-        None => DEFAULT_SANDBOX_IMAGE.to_string(),
+        None => kubeadm_pause.clone(),
     };
     let config_path = match &m.config_path {
         Some(v) => {
@@ -61,6 +67,17 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
         Some(v) => image(v)?,
         None => sandbox_image.clone(),
     };
+    let chosen = match runtime {
+        Runtime::Containerd => &sandbox_image,
+        Runtime::CriDockerd => &docker_sandbox_image,
+    };
+    if known && *chosen != kubeadm_pause {
+        warnings.push(format!(
+            "profile {name}: the sandbox (pause) image {chosen} is not the one kubeadm uses for Kubernetes \
+             {kubernetes} ({kubeadm_pause}): kubeadm's preflight will warn, and it pulls {kubeadm_pause}; \
+             leave sandbox_image unset to follow kubeadm, or keep it if it is a mirror of that image"
+        ));
+    }
     let log_max_size = match &m.log_max_size {
         Some(v) => log_size(v)?,
         None => "100m".to_string(),
@@ -178,7 +195,7 @@ fn image(v: &At<String>) -> Result<String> {
     let s = v.get();
     if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') {
         return Err(v.loc().error(format_args!(
-            "bad image reference {s:?}: expected something like \"registry.k8s.io/pause:3.10.1\""
+            "bad image reference {s:?}: expected something like \"registry.k8s.io/pause:3.10.2\""
         )));
     }
     Ok(s.clone())

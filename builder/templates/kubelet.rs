@@ -27,13 +27,11 @@ fn go_quote(s: &str) -> String {
 
 /// `/var/lib/kubelet/instance-config.yaml` from 1.34 on: with kubeadm's NodeLocalCRISocket
 /// (beta and on by default in 1.34, GA in 1.36) kubeadm reads the node's CRI socket from this
-/// KubeletConfiguration patch instead of a node annotation. Written as kubeadm writes it.
+/// file instead of a node annotation, and applies it as a patch to the kubelet's config.yaml.
+/// Byte for byte what kubeadm writes (`WriteInstanceConfigToDisk`,
+/// cmd/kubeadm/app/phases/kubelet/config.go): one line, `containerRuntimeEndpoint: %q`.
 pub fn instance_config(minor: KubeMinor, endpoint: &str) -> Option<String> {
-    (minor.0 >= 34).then(|| {
-        format!(
-            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncontainerRuntimeEndpoint: {endpoint}\n"
-        )
-    })
+    (minor.0 >= 34).then(|| format!("containerRuntimeEndpoint: {}\n", go_quote(endpoint)))
 }
 
 /// The file's text (kubeadm writes no comment into it, and neither do we).

@@ -656,7 +656,7 @@ arch = ["amd64"]
 overlays = ["kubernetes-node"]
 
 [docker]
-sandbox_image = "registry.k8s.io/pause:3.10.1"
+log_max_file = 5
 
 [kubelet]
 extra_args = {{ "node-labels" = "node.kubernetes.io/runtime=cri-dockerd" }}
@@ -732,7 +732,7 @@ arch = ["amd64", "arm64"]
 overlays = ["kubernetes-node"]
 
 [containerd]
-sandbox_image = "registry.k8s.io/pause:3.10.1"
+systemd_cgroup = true
 
 [kubelet]
 extra_args = {{ "node-labels" = "node.kubernetes.io/runtime=containerd" }}
