@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Build the real consumers of builder's outputs from source, with the Go toolchain and the Go
+# module proxy only, at pinned versions:
+#
+#   kubelet, kubeadm            k8s.io/kubernetes v1.36.3 (through the wrapper module in kubernetes/)
+#   containerd, ctr,            github.com/containerd/containerd/v2 v2.3.4
+#     containerd-shim-runc-v2
+#   crictl                      sigs.k8s.io/cri-tools v1.37.0
+#   cri-dockerd                 github.com/Mirantis/cri-dockerd, newest v0.3.x/v0.4.x the proxy
+#                               serves; optional: the proxy refused it when this was written
+#
+# All are static (CGO_ENABLED=0), built with -trimpath, stripped, and stamped with their version.
+#
+# Usage:
+#   ci/consumers/build.sh [--force] [kubernetes|containerd|crictl|cri-dockerd ...]
+#
+#   With no names it builds all. --force rebuilds even when the cache holds working binaries.
+#   stdout: one NAME=PATH line per binary, for example
+#       KUBELET=/root/.cache/builder-ci/consumers/kubernetes-v1.36.3/kubelet
+#   so a caller can `eval "$(ci/consumers/build.sh)"`; everything else goes to stderr.
+#   Exit status is non-zero when a required consumer (all but cri-dockerd) could not be built.
+#
+# Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers/<name>-<version>/, outside the
+# checkout. A set found there is reused when its binaries run and report the pinned version. A
+# build goes into a temporary folder beside it and is moved into place only when every binary in
+# the set runs, so an interrupted build leaves no half-filled cache entry. Go's own module and
+# build caches (GOMODCACHE, GOCACHE: by default ~/go/pkg/mod and ~/.cache/go-build) are used as
+# they are, so a rebuild on the same machine is mostly linking.
+#
+# Timing on the project's 2-core machine: see ci/consumers/README.md.
+set -euo pipefail
+
+readonly K8S_VERSION=v1.36.3
+readonly CONTAINERD_VERSION=v2.3.4
+readonly CRICTL_VERSION=v1.37.0
+readonly CRI_DOCKERD_MODULE=github.com/Mirantis/cri-dockerd
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers
+
+log() { printf 'consumers: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- Go environment
+command -v go >/dev/null || die "go is not on PATH"
+# Modules come from the module proxy only: drop a 'direct' fallback, which would try version
+# control hosts that this machine cannot reach (and that CI must not depend on).
+GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//; s/^direct$/off/')
+export GOPROXY
+export GOWORK=off CGO_ENABLED=0
+# GOFLAGS from the environment could carry -mod=mod or -tags; this script sets its own flags.
+export GOFLAGS=-buildvcs=false
+
+# ---------------------------------------------------------------- helpers
+emit() { printf '%s=%q\n' "$1" "$2"; }   # the only thing written to stdout
+
+# module_time MODULE@VERSION: the release's commit time as the proxy reports it (for build dates).
+module_time() {
+  go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' "$1"
+}
+
+# check_set DIR: run the version check of the set in DIR (check_<set> must be defined).
+# Prints nothing on stdout; returns non-zero when a binary is missing or reports another version.
+expect_output() {  # expect_output WANT CMD...: CMD succeeds and its output contains WANT
+  local want=$1 out
+  shift
+  out=$("$@" 2>&1) || { log "  '$*' failed: $out"; return 1; }
+  [[ $out == *"$want"* ]] || { log "  '$*' printed '$out', not '$want'"; return 1; }
+  log "  $(basename "$1") ${*:2}: $(head -n1 <<<"$out")"
+}
+
+# build_set NAME VERSION BUILD_FN CHECK_FN: reuse or build <NAME>-<VERSION> in the cache.
+# BUILD_FN OUT_DIR builds the binaries into OUT_DIR; CHECK_FN DIR checks them.
+build_set() {
+  local name=$1 version=$2 build_fn=$3 check_fn=$4
+  local dest="$cache_root/$name-$version"
+  if [[ -z $force && -d $dest ]]; then
+    log "$name $version: checking cached $dest"
+    if "$check_fn" "$dest"; then
+      return 0
+    fi
+    log "$name $version: cached binaries do not work; rebuilding"
+  fi
+  local tmp start
+  tmp=$(mktemp -d "$cache_root/.build-$name-$version.XXXXXX")
+  tmps+=("$tmp")
+  chmod 755 "$tmp"   # mktemp makes it 0700; the cache entry is for every user
+  start=$SECONDS
+  log "$name $version: building into $tmp"
+  if ! "$build_fn" "$tmp"; then
+    log "$name $version: build FAILED after $((SECONDS - start)) s"
+    rm -rf "$tmp"
+    return 1
+  fi
+  log "$name $version: built in $((SECONDS - start)) s; checking"
+  "$check_fn" "$tmp" || { rm -rf "$tmp"; log "$name $version: built binaries failed their check"; return 1; }
+  {
+    echo "name=$name"
+    echo "version=$version"
+    echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "build_seconds=$((SECONDS - start))"
+    echo "go=$(go env GOVERSION)"
+  } > "$tmp/BUILD-INFO"
+  rm -rf "$dest"
+  mv -T "$tmp" "$dest" || return 1
+  log "$name $version: ready in $dest"
+}
+
+# ---------------------------------------------------------------- kubernetes: kubelet, kubeadm
+build_kubernetes() {
+  local out=$1 wrapper=$here/kubernetes
+  grep -qx "require k8s.io/kubernetes $K8S_VERSION" "$wrapper/go.mod" ||
+    die "$wrapper/go.mod is not for $K8S_VERSION: run $wrapper/regen.sh $K8S_VERSION"
+  local major minor date ldflags=(-s -w) pkg
+  [[ $K8S_VERSION =~ ^v([0-9]+)\.([0-9]+)\. ]]
+  major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+  date=$(cd "$wrapper" && module_time "k8s.io/kubernetes@$K8S_VERSION") || return 1
+  # What hack/lib/version.sh stamps; the module zip carries no git commit, so gitCommit is left empty.
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ldflags+=(-X "$pkg.gitVersion=$K8S_VERSION" -X "$pkg.gitMajor=$major" -X "$pkg.gitMinor=$minor"
+              -X "$pkg.gitTreeState=clean" -X "$pkg.gitCommit=" -X "$pkg.buildDate=$date")
+  done
+  # Tags as in hack/lib/golang.sh for a release (non-debug) build.
+  (cd "$wrapper" && go build -mod=readonly -trimpath -tags selinux,notest,grpcnotrace \
+      -ldflags "${ldflags[*]}" -o "$out/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm)
+}
+check_kubernetes() {
+  expect_output "Kubernetes $K8S_VERSION" "$1/kubelet" --version &&
+    expect_output "$K8S_VERSION" "$1/kubeadm" version -o short
+}
+
+# ---------------------------------------------------------------- containerd, ctr, shim
+build_containerd() {
+  local out=$1 mod=github.com/containerd/containerd/v2
+  local x="-X $mod/version.Version=$CONTAINERD_VERSION -X $mod/version.Package=$mod"
+  # Its go.mod has no replace directives, so `go install MOD@VERSION` works. With cgo off the
+  # btrfs snapshotter drops out by its own build constraint (!no_btrfs && cgo); tags as in its
+  # Makefile (the shim additionally no_grpc).
+  (cd "$out" &&
+    GOBIN=$out go install -trimpath -tags urfave_cli_no_docs -ldflags "-s -w $x" \
+      "$mod/cmd/containerd@$CONTAINERD_VERSION" "$mod/cmd/ctr@$CONTAINERD_VERSION" &&
+    GOBIN=$out go install -trimpath -tags urfave_cli_no_docs,no_grpc -ldflags "-s -w $x" \
+      "$mod/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION")
+}
+check_containerd() {
+  expect_output "$CONTAINERD_VERSION" "$1/containerd" --version &&
+    expect_output "${CONTAINERD_VERSION#v}" "$1/ctr" --version &&
+    expect_output "$CONTAINERD_VERSION" "$1/containerd-shim-runc-v2" -v
+}
+
+# ---------------------------------------------------------------- crictl
+build_crictl() {
+  local out=$1
+  # Its Makefile stamps the version without the leading v.
+  (cd "$out" &&
+    GOBIN=$out go install -trimpath \
+      -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_VERSION#v}" \
+      "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION")
+}
+check_crictl() {
+  expect_output "${CRICTL_VERSION#v}" "$1/crictl" --version
+}
+
+# ---------------------------------------------------------------- cri-dockerd (optional)
+cri_dockerd_version=
+build_cri_dockerd() {
+  local out=$1
+  (cd "$out" && GOBIN=$out go install -trimpath \
+      -ldflags "-s -w -X $CRI_DOCKERD_MODULE/cmd/version.Version=${cri_dockerd_version#v}" \
+      "$CRI_DOCKERD_MODULE@$cri_dockerd_version")
+}
+check_cri_dockerd() {
+  # Where it stamps its version was not checkable (the proxy refused the module), so only ask
+  # that it runs.
+  expect_output "" "$1/cri-dockerd" --version
+}
+# Newest v0.3.x or v0.4.x that the proxy lists; prints the proxy's own words when it refuses.
+resolve_cri_dockerd() {
+  local out line
+  if ! out=$(cd "$cache_root" && go list -m -versions "$CRI_DOCKERD_MODULE" 2>&1); then
+    log "cri-dockerd: the module proxy does not serve $CRI_DOCKERD_MODULE:"
+    while IFS= read -r line; do log "    $line"; done <<<"$out"
+    return 1
+  fi
+  cri_dockerd_version=$(tr ' ' '\n' <<<"$out" | grep -E '^v0\.[34]\.[0-9]+$' | sort -V | tail -n1 || true)
+  [[ -n $cri_dockerd_version ]] || { log "cri-dockerd: no v0.3.x/v0.4.x listed: $out"; return 1; }
+}
+
+# ---------------------------------------------------------------- main
+force=
+wanted=()
+for arg; do
+  case $arg in
+    --force) force=1 ;;
+    kubernetes|containerd|crictl|cri-dockerd) wanted+=("$arg") ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 0 ;;
+    *) die "unknown argument '$arg' (see --help)" ;;
+  esac
+done
+(( ${#wanted[@]} )) || wanted=(kubernetes containerd crictl cri-dockerd)
+
+mkdir -p "$cache_root"
+# One build at a time per cache (two CI jobs on one machine would otherwise race on a set).
+exec 9>"$cache_root/.lock"
+flock 9
+# Holding the lock, any temporary build folder is a leftover of a run that was killed.
+rm -rf "$cache_root"/.build-*
+tmps=()
+trap 'rm -rf "${tmps[@]}"' EXIT
+
+failed=()
+for want in "${wanted[@]}"; do
+  case $want in
+    kubernetes)
+      if build_set kubernetes "$K8S_VERSION" build_kubernetes check_kubernetes; then
+        emit KUBELET "$cache_root/kubernetes-$K8S_VERSION/kubelet"
+        emit KUBEADM "$cache_root/kubernetes-$K8S_VERSION/kubeadm"
+      else failed+=(kubernetes); fi ;;
+    containerd)
+      if build_set containerd "$CONTAINERD_VERSION" build_containerd check_containerd; then
+        d=$cache_root/containerd-$CONTAINERD_VERSION
+        emit CONTAINERD "$d/containerd"
+        emit CTR "$d/ctr"
+        emit CONTAINERD_SHIM_RUNC_V2 "$d/containerd-shim-runc-v2"
+      else failed+=(containerd); fi ;;
+    crictl)
+      if build_set crictl "$CRICTL_VERSION" build_crictl check_crictl; then
+        emit CRICTL "$cache_root/crictl-$CRICTL_VERSION/crictl"
+      else failed+=(crictl); fi ;;
+    cri-dockerd)
+      if resolve_cri_dockerd && build_set cri-dockerd "$cri_dockerd_version" build_cri_dockerd check_cri_dockerd; then
+        emit CRI_DOCKERD "$cache_root/cri-dockerd-$cri_dockerd_version/cri-dockerd"
+      else
+        log "cri-dockerd: not available (optional): no CRI_DOCKERD line"
+      fi ;;
+  esac
+done
+
+if (( ${#failed[@]} )); then
+  die "could not build: ${failed[*]}"
+fi
