@@ -6,9 +6,10 @@
 #      a node base image carries: iptables, conntrack, ca-certificates, the libraries Debian's
 #      dynamically linked dockerd needs; no container runtime), built once per run;
 #   2. Debian's containerd (2.1, from unstable), runc, CNI plugins, dockerd 20.10 and containerd
-#      1.6 repackaged into the upstream release layouts and served on loopback; cri-dockerd and
-#      crictl have no Debian package, so they are STAND-INS (cri-dockerd tells systemd it is ready
-#      and serves nothing; crictl prints its config); units are shaped like upstream's;
+#      1.6 repackaged into the upstream release layouts and served on loopback, with crictl
+#      v1.37.0 built from source (ci/consumers/build.sh, static); cri-dockerd is a STAND-IN (the
+#      module proxy does not serve it and Debian has no package: it tells systemd it is ready
+#      and serves nothing); units are shaped like upstream's;
 #   3. builder renders the shipped containerd and cri-dockerd profiles (extended to point at
 #      loopback), the overlay is baked into a copy of the base image, the user-data is attached
 #      as a NoCloud seed, and the guest reports (second serial port) what the host then checks;
@@ -114,9 +115,12 @@ package_upstream() {
   mkdir -p "$s/cni"
   cp /usr/lib/cni/* "$s/cni/"
   tar -C "$s/cni" -czf "$up/cni-plugins-linux-amd64-v1.1.1.tgz" .
-  # crictl: stand-in
-  mkdir -p "$s/crictl" && cp ci/e2e/crictl-standin "$s/crictl/crictl"
-  tar -C "$s/crictl" -czf "$up/crictl-v1.36.0-linux-amd64.tar.gz" crictl
+  # crictl v1.37.0, built from source (static): crictl-vV-linux-amd64.tar.gz, crictl
+  local crictl=${BUILDER_CRICTL:-}
+  [ -n "$crictl" ] || crictl=$(bash ci/consumers/build.sh crictl | sed -n 's/^CRICTL=//p')
+  [ -x "$crictl" ] || die "no crictl (BUILDER_CRICTL, or ci/consumers/build.sh crictl)"
+  mkdir -p "$s/crictl" && cp "$crictl" "$s/crictl/crictl"
+  tar -C "$s/crictl" -czf "$up/crictl-v1.37.0-linux-amd64.tar.gz" crictl
   # Docker Engine (Debian 12's dockerd 20.10 + containerd 1.6 + runc): docker-V.tgz, docker/*
   mkdir -p "$s/docker/docker"
   cp /usr/sbin/dockerd /usr/bin/docker /usr/sbin/docker-proxy /usr/bin/docker-init \
@@ -169,7 +173,7 @@ write_profiles() {
   shared=$(
     art containerd-service containerd.service containerd.service
     art cni-plugins cni-plugins-linux-amd64-v1.1.1.tgz 'cni-plugins-linux-{arch}-v{version}.tgz' 1.1.1
-    art crictl crictl-v1.36.0-linux-amd64.tar.gz 'crictl-v{version}-linux-{arch}.tar.gz'
+    art crictl crictl-v1.37.0-linux-amd64.tar.gz 'crictl-v{version}-linux-{arch}.tar.gz' 1.37.0
   )
   {
     printf 'schema = 1\nextends = "containerd"\nname = "e2e-containerd"\narch = ["amd64"]\n'
@@ -291,7 +295,9 @@ check_containerd() { # name render_dir
   expect "$1" "ctr plugins ls shows CRI ok" \
     bash -c "section '$r' 'ctr plugins ls' | grep -Eq '^io.containerd.cri.v1 +runtime .* ok *$'" &&
   expect "$1" "the running config has SystemdCgroup and the sandbox image" \
-    bash -c "section '$r' 'containerd config dump' | grep -q 'SystemdCgroup = true' && section '$r' 'containerd config dump' | grep -q \"sandbox = 'registry.k8s.io/pause:3.10.2'\""
+    bash -c "section '$r' 'containerd config dump' | grep -q 'SystemdCgroup = true' && section '$r' 'containerd config dump' | grep -q \"sandbox = 'registry.k8s.io/pause:3.10.2'\"" &&
+  expect "$1" "crictl (real, through /etc/crictl.yaml) finds the runtime ready" \
+    bash -c "section '$r' 'crictl info' | grep -q 'RuntimeReady=true' && section '$r' 'crictl version' | grep -q 'RuntimeName:  containerd'"
 }
 
 check_cri_dockerd() { # name render_dir
@@ -323,7 +329,7 @@ main() {
   serve
   trap 'kill $server_pid 2>/dev/null || true' EXIT
   write_profiles
-  say "NOTE: cri-dockerd and crictl are stand-ins (no Debian package); everything else is Debian's real binaries"
+  say "NOTE: cri-dockerd is a stand-in (not served by the module proxy, no Debian package); crictl is built from source; everything else is Debian's real binaries"
   local d=$e2e/dist
   rm -rf "$d"
   render e2e-containerd "$d/baked"

@@ -3,7 +3,9 @@
 #   - Debian 12 packages: containerd 1.6 (config version 2), systemd (systemd-analyze),
 #     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum;
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
-#     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate).
+#     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate);
+#   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
+#     and kubeadm v1.36.3, containerd v2.3.4 (config version 4), crictl v1.37.0.
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
 # Then ci/e2e.sh boots whole nodes in qemu (it installs its own packages).
 set -euo pipefail
@@ -19,6 +21,13 @@ sudo_ apt-get install -y -qq --no-install-recommends \
 consumers=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}")
 export BUILDER_CONTAINERD2="$consumers/usr/bin/containerd"
 export BUILDER_DOCKERD28="$consumers/usr/sbin/dockerd"
+
+# Built from source with Go, cached outside the checkout (about 8 minutes the first time on 2
+# cores, under a second after): kubelet and kubeadm v1.36.3, containerd v2.3.4, crictl v1.37.0.
+built=$(bash ci/consumers/build.sh)
+get() { sed -n "s/^$1=//p" <<<"$built"; }
+export BUILDER_KUBELET=$(get KUBELET) BUILDER_KUBEADM=$(get KUBEADM)
+export BUILDER_CONTAINERD23=$(get CONTAINERD) BUILDER_CRICTL=$(get CRICTL)
 export BUILDER_REQUIRE_CONSUMERS=1
 
 cargo build --locked --all-targets

@@ -23,6 +23,15 @@ out=/dev/ttyS1
     echo "--- containerd config dump"
     /usr/local/bin/containerd config dump 2>&1
   fi
+  if [ -x /usr/local/bin/crictl ] && systemctl -q is-active containerd.service; then
+    # The real crictl with the rendered /etc/crictl.yaml (its default config path).
+    echo "--- crictl info"
+    /usr/local/bin/crictl info -o go-template \
+      --template '{{range .status.conditions}}{{.type}}={{.status}} {{end}}' 2>&1
+    echo
+    echo "--- crictl version"
+    /usr/local/bin/crictl version 2>&1
+  fi
   if [ -x /usr/local/bin/docker ] && systemctl -q is-active docker.service; then
     echo "--- docker info"
     /usr/local/bin/docker info --format 'CgroupDriver={{.CgroupDriver}} Driver={{.Driver}}' 2>&1
