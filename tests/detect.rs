@@ -30,7 +30,11 @@ fn detect(args: &[&str], stdin: Option<&[u8]>) -> Run {
         .expect("spawn builder");
     if let Some(bytes) = stdin {
         let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(bytes).expect("write stdin");
+        // builder may stop reading (or never start) once it knows the input is bad.
+        match pipe.write_all(bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r.expect("write stdin"),
+        }
     }
     let out = child.wait_with_output().expect("wait for builder");
     let run = Run {
