@@ -2,6 +2,7 @@
 //! serde into the few fields used (kubectl's JSON is huge), every failure naming the input and
 //! what was expected.
 
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::Result;
@@ -201,6 +202,18 @@ fn read_trimmed(mut r: impl std::io::BufRead) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// How much of an input is sniffed for being text.
+const SNIFFED: usize = 8192;
+
+/// The first [`SNIFFED`] bytes of `b` are UTF-8 (a character cut at the end aside) and, unless
+/// `allow_nul`, hold no NUL.
+fn head_is_text(b: &[u8], allow_nul: bool) -> bool {
+    let head = &b[..b.len().min(SNIFFED)];
+    // error_len() None: a character cut by the boundary, not a bad byte.
+    let utf8 = std::str::from_utf8(head).map_or_else(|e| e.error_len().is_none(), |_| true);
+    utf8 && (allow_nul || !head.contains(&0))
+}
+
 /// Checks that the input looks like text: not UTF-16, no NUL (unless `allow_nul`) and valid UTF-8
 /// in its first 8 KiB, not blank. Returns the bytes without a UTF-8 BOM. Only the head is sniffed
 /// so that a large kubectl dump is read once, by the parser (which rejects bad bytes further on).
@@ -214,10 +227,7 @@ fn sniff<'a>(input: &'a Input, expected: &str, allow_nul: bool) -> Result<&'a [u
         return fail("is UTF-16 text (PowerShell's `>` writes that): save it as UTF-8");
     }
     let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(b);
-    let head = &b[..b.len().min(8192)];
-    // error_len() None: a character cut by the 8 KiB boundary, not a bad byte.
-    let utf8 = std::str::from_utf8(head).map_or_else(|e| e.error_len().is_none(), |_| true);
-    if !utf8 || (!allow_nul && head.contains(&0)) {
+    if !head_is_text(b, allow_nul) {
         return fail("is a binary file, not text");
     }
     if b.iter().all(|&c| c.is_ascii_whitespace() || c == 0) {
@@ -416,7 +426,7 @@ fn both_ways<D: ListDoc, T: std::fmt::Debug>(
         Ok(v) => format!("{v:?}"),
         Err(e) => format!("error: {e:#}"),
     };
-    let streamed = super::stream::read_list::<D::Item, _>(bytes).and_then(|(skeleton, items)| {
+    let streamed = stream_list::<D::Item>(bytes).and_then(|(skeleton, items)| {
         let mut doc = serde_json::from_slice::<D>(&skeleton).ok()?;
         doc.set_items(items);
         Some(show(from_doc(&input, doc)))
@@ -436,7 +446,27 @@ fn fast_list<T: DeserializeOwned + Send>(path: &Path) -> Option<(Vec<u8>, Vec<T>
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
-    super::stream::read_list(std::io::BufReader::with_capacity(1 << 20, file))
+    stream_list(std::io::BufReader::with_capacity(1 << 20, file))
+}
+
+/// The streaming reader, after the same sniff the whole-document reader makes: input that
+/// reader would refuse (UTF-16, a BOM, not text in its head) is left to it (None), so both
+/// answer alike.
+fn stream_list<T: DeserializeOwned + Send>(
+    mut reader: impl std::io::BufRead,
+) -> Option<(Vec<u8>, Vec<T>)> {
+    let mut head = Vec::with_capacity(SNIFFED);
+    (&mut reader)
+        .take(SNIFFED as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    let bom = head.starts_with(&[0xEF, 0xBB, 0xBF])
+        || head.starts_with(&[0xFF, 0xFE])
+        || head.starts_with(&[0xFE, 0xFF]);
+    if bom || !head_is_text(&head, false) {
+        return None;
+    }
+    super::stream::read_list(std::io::Cursor::new(head).chain(reader))
 }
 
 fn nodes_from(input: &Input, doc: NodesDoc) -> Result<Vec<Node>> {
@@ -516,6 +546,28 @@ mod tests {
         "labels":{"kubernetes.io/os":"linux","kubernetes.io/arch":"arm64","app":"x"},
         "annotations":{"kubeadm.alpha.kubernetes.io/cri-socket":"/var/run/dockershim.sock"}},
         "status":{"nodeInfo":{"kubeletVersion":"v1.23.17","containerRuntimeVersion":"docker://20.10.24"}}}"#;
+
+    #[test]
+    fn both_readers_refuse_a_head_that_is_not_text() {
+        // Found by the detect_lists fuzz target: a byte that is not UTF-8 inside a string the
+        // parser ignores, in the first 8 KiB. The whole-document reader calls the file binary;
+        // the streaming reader must not accept it.
+        let mut doc = include_bytes!("../../tests/fixtures/detect/nodes-mixed.json").to_vec();
+        let at = doc.windows(4).position(|w| w == b"ttl\"").unwrap();
+        doc.insert(at + 2, 0xFF);
+        for (streamed, whole) in lists_both_ways(&doc) {
+            assert!(whole.contains("binary"), "{whole}");
+            assert!(
+                streamed.as_ref().is_none_or(|s| *s == whole),
+                "{streamed:?}"
+            );
+        }
+        let crash =
+            include_bytes!("../../fuzz/seeds/detect_lists/regression-not-text-in-head.json");
+        for (streamed, whole) in lists_both_ways(crash) {
+            assert!(streamed.is_none_or(|s| s == whole));
+        }
+    }
 
     #[test]
     fn a_blank_head_is_read_in_bounded_memory() {
