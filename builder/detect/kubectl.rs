@@ -189,7 +189,10 @@ fn read_trimmed(mut r: impl std::io::BufRead) -> std::io::Result<Vec<u8>> {
         if buf.is_empty() {
             return Ok(head);
         }
-        let blank = buf.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let blank = buf
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
         let keep = blank.min(KEPT_BLANK_HEAD.saturating_sub(head.len()));
         head.extend_from_slice(&buf[..keep]);
         let done = blank < buf.len();

@@ -148,10 +148,12 @@ fn scan<R: BufRead>(mut reader: R, tx: &SyncSender<Batch>) -> Option<Vec<u8>> {
             }
             let c = buf[i];
             i += 1;
-            if c.is_ascii_whitespace() {
+            // JSON's whitespace only (not form feed, which is_ascii_whitespace takes): anything
+            // else goes to the parser, which refuses it as the whole-document reader does.
+            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 // A run of blanks is kept as one (it still separates tokens), so a huge blank
                 // stretch costs no memory.
-                if keep && skeleton.last().is_some_and(|b| !b.is_ascii_whitespace()) {
+                if keep && skeleton.last().is_some_and(|&b| b != b' ') {
                     skeleton.push(b' ');
                 }
                 continue;
