@@ -22,11 +22,12 @@ consumers=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}
 export BUILDER_CONTAINERD2="$consumers/usr/bin/containerd"
 export BUILDER_DOCKERD28="$consumers/usr/sbin/dockerd"
 
-# Built from source with Go, cached outside the checkout (about 8 minutes the first time on 2
-# cores, under a second after): kubelet and kubeadm v1.36.3, containerd v2.3.4, crictl v1.37.0.
+# Built from source with Go, cached outside the checkout (about 10 minutes the first time on 2
+# cores, under a second after): kubelet and kubeadm v1.36.3, kubelet v1.34.4, containerd
+# v2.3.4, crictl v1.37.0.
 built=$(bash ci/consumers/build.sh)
 get() { sed -n "s/^$1=//p" <<<"$built"; }
-export BUILDER_KUBELET=$(get KUBELET) BUILDER_KUBEADM=$(get KUBEADM)
+export BUILDER_KUBELET=$(get KUBELET) BUILDER_KUBEADM=$(get KUBEADM) BUILDER_KUBELET_134=$(get KUBELET_134)
 export BUILDER_CONTAINERD23=$(get CONTAINERD) BUILDER_CRICTL=$(get CRICTL)
 export BUILDER_REQUIRE_CONSUMERS=1
 

@@ -760,6 +760,37 @@ fn the_kubelet_accepts_the_rendered_kubeadm_flags_and_refuses_removed_ones() {
 }
 
 #[test]
+fn the_kubelet_134_accepts_a_134_render_with_the_pause_flag() {
+    // 1.34 is the last minor whose kubelet takes --pod-infra-container-image: builder writes
+    // it there (with the endpoint), and kubeadm's pause image for 1.34.
+    let Some(kubelet) = source_built("kubelet v1.34.4", "BUILDER_KUBELET_134") else {
+        return;
+    };
+    let (_up, _ws, root) = render("2.1.9", "1.34");
+    let args = kubeadm_args(&read(root.join("var/lib/kubelet/kubeadm-flags.env")));
+    assert!(
+        args.contains(&"--pod-infra-container-image=registry.k8s.io/pause:3.10.1".to_string()),
+        "{args:?}"
+    );
+    let o = kubelet_version_with(&kubelet, &args);
+    assert!(
+        o.status.success() && stdout(&o).contains("Kubernetes v1.34.4"),
+        "kubelet 1.34 refused {args:?}:\n{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    // Control: the flag builder stopped writing in 1.26 is refused by 1.34 too.
+    let mut old = args.clone();
+    old.push("--container-runtime=remote".into());
+    let o = kubelet_version_with(&kubelet, &old);
+    assert!(
+        !o.status.success() && stderr(&o).contains("unknown flag: --container-runtime"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn systemd_style_parsing_of_kubeadm_flags() {
     assert_eq!(
         kubeadm_args("KUBELET_KUBEADM_ARGS=\"--a=b  --c=\\\"d\\\"\"\n"),

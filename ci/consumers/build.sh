@@ -3,6 +3,7 @@
 # module proxy only, at pinned versions:
 #
 #   kubelet, kubeadm            k8s.io/kubernetes v1.36.3 (through the wrapper module in kubernetes/)
+#   kubelet (set kubernetes-1.34) k8s.io/kubernetes v1.34.4 (wrapper module in kubernetes-v1.34.4/)
 #   containerd, ctr,            github.com/containerd/containerd/v2 v2.3.4
 #     containerd-shim-runc-v2
 #   crictl                      sigs.k8s.io/cri-tools v1.37.0
@@ -12,7 +13,7 @@
 # All are static (CGO_ENABLED=0), built with -trimpath, stripped, and stamped with their version.
 #
 # Usage:
-#   ci/consumers/build.sh [--force] [kubernetes|containerd|crictl|cri-dockerd ...]
+#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd ...]
 #
 #   With no names it builds all. --force rebuilds even when the cache holds working binaries.
 #   stdout: one NAME=PATH line per binary, for example
@@ -31,6 +32,9 @@
 set -euo pipefail
 
 readonly K8S_VERSION=v1.36.3
+# An older release whose kubelet still takes --pod-infra-container-image (removed in 1.35), to
+# check builder's flags for that band: set "kubernetes-1.34".
+readonly K8S_PREVIOUS=v1.34.4
 readonly CONTAINERD_VERSION=v2.3.4
 readonly CRICTL_VERSION=v1.37.0
 readonly CRI_DOCKERD_MODULE=github.com/Mirantis/cri-dockerd
@@ -107,17 +111,21 @@ build_set() {
 }
 
 # ---------------------------------------------------------------- kubernetes: kubelet, kubeadm
+# The release being built ($k8s) and its wrapper module: kubernetes/ for K8S_VERSION,
+# kubernetes-VERSION/ for the others (each made by its regen.sh).
+k8s=$K8S_VERSION
 build_kubernetes() {
   local out=$1 wrapper=$here/kubernetes
-  grep -qx "require k8s.io/kubernetes $K8S_VERSION" "$wrapper/go.mod" ||
-    die "$wrapper/go.mod is not for $K8S_VERSION: run $wrapper/regen.sh $K8S_VERSION"
+  [[ $k8s == "$K8S_VERSION" ]] || wrapper=$here/kubernetes-$k8s
+  grep -qx "require k8s.io/kubernetes $k8s" "$wrapper/go.mod" ||
+    die "$wrapper/go.mod is not for $k8s: run $wrapper/regen.sh $k8s"
   local major minor date ldflags=(-s -w) pkg
-  [[ $K8S_VERSION =~ ^v([0-9]+)\.([0-9]+)\. ]]
+  [[ $k8s =~ ^v([0-9]+)\.([0-9]+)\. ]]
   major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
-  date=$(cd "$wrapper" && module_time "k8s.io/kubernetes@$K8S_VERSION") || return 1
+  date=$(cd "$wrapper" && module_time "k8s.io/kubernetes@$k8s") || return 1
   # What hack/lib/version.sh stamps; the module zip carries no git commit, so gitCommit is left empty.
   for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-    ldflags+=(-X "$pkg.gitVersion=$K8S_VERSION" -X "$pkg.gitMajor=$major" -X "$pkg.gitMinor=$minor"
+    ldflags+=(-X "$pkg.gitVersion=$k8s" -X "$pkg.gitMajor=$major" -X "$pkg.gitMinor=$minor"
               -X "$pkg.gitTreeState=clean" -X "$pkg.gitCommit=" -X "$pkg.buildDate=$date")
   done
   # Tags as in hack/lib/golang.sh for a release (non-debug) build.
@@ -125,8 +133,8 @@ build_kubernetes() {
       -ldflags "${ldflags[*]}" -o "$out/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm)
 }
 check_kubernetes() {
-  expect_output "Kubernetes $K8S_VERSION" "$1/kubelet" --version &&
-    expect_output "$K8S_VERSION" "$1/kubeadm" version -o short
+  expect_output "Kubernetes $k8s" "$1/kubelet" --version &&
+    expect_output "$k8s" "$1/kubeadm" version -o short
 }
 
 # ---------------------------------------------------------------- containerd, ctr, shim
@@ -192,12 +200,12 @@ wanted=()
 for arg; do
   case $arg in
     --force) force=1 ;;
-    kubernetes|containerd|crictl|cri-dockerd) wanted+=("$arg") ;;
+    kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd) wanted+=("$arg") ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
 done
-(( ${#wanted[@]} )) || wanted=(kubernetes containerd crictl cri-dockerd)
+(( ${#wanted[@]} )) || wanted=(kubernetes kubernetes-1.34 containerd crictl cri-dockerd)
 
 mkdir -p "$cache_root"
 # One build at a time per cache (two CI jobs on one machine would otherwise race on a set).
@@ -212,10 +220,16 @@ failed=()
 for want in "${wanted[@]}"; do
   case $want in
     kubernetes)
-      if build_set kubernetes "$K8S_VERSION" build_kubernetes check_kubernetes; then
-        emit KUBELET "$cache_root/kubernetes-$K8S_VERSION/kubelet"
-        emit KUBEADM "$cache_root/kubernetes-$K8S_VERSION/kubeadm"
+      k8s=$K8S_VERSION
+      if build_set kubernetes "$k8s" build_kubernetes check_kubernetes; then
+        emit KUBELET "$cache_root/kubernetes-$k8s/kubelet"
+        emit KUBEADM "$cache_root/kubernetes-$k8s/kubeadm"
       else failed+=(kubernetes); fi ;;
+    kubernetes-1.34)
+      k8s=$K8S_PREVIOUS
+      if build_set kubernetes "$k8s" build_kubernetes check_kubernetes; then
+        emit KUBELET_134 "$cache_root/kubernetes-$k8s/kubelet"
+      else failed+=(kubernetes-1.34); fi ;;
     containerd)
       if build_set containerd "$CONTAINERD_VERSION" build_containerd check_containerd; then
         d=$cache_root/containerd-$CONTAINERD_VERSION

@@ -1,0 +1,10 @@
+//go:build tools
+
+// Package tools only records, for `go mod tidy`, which programs this wrapper module builds.
+// The build tag keeps it out of every real build (these are main packages, not importable).
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kubeadm"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+)
