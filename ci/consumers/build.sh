@@ -112,13 +112,13 @@ build_set() {
 
 # ---------------------------------------------------------------- kubernetes: kubelet, kubeadm
 # The release being built ($k8s) and its wrapper module: kubernetes/ for K8S_VERSION,
-# kubernetes-VERSION/ for the others (each made by its regen.sh).
+# kubernetes-VERSION/ for the others (each made by kubernetes/regen.sh VERSION DIR).
 k8s=$K8S_VERSION
 build_kubernetes() {
   local out=$1 wrapper=$here/kubernetes
   [[ $k8s == "$K8S_VERSION" ]] || wrapper=$here/kubernetes-$k8s
   grep -qx "require k8s.io/kubernetes $k8s" "$wrapper/go.mod" ||
-    die "$wrapper/go.mod is not for $k8s: run $wrapper/regen.sh $k8s"
+    die "$wrapper/go.mod is not for $k8s: run $here/kubernetes/regen.sh $k8s $wrapper"
   local major minor date ldflags=(-s -w) pkg
   [[ $k8s =~ ^v([0-9]+)\.([0-9]+)\. ]]
   major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}

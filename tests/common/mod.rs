@@ -124,6 +124,14 @@ impl Drop for Server {
     }
 }
 
+/// A 200 response's headers promising `len` bytes.
+fn ok_head(conn: &mut TcpStream, len: usize) -> std::io::Result<()> {
+    write!(
+        conn,
+        "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    )
+}
+
 fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
@@ -161,11 +169,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     };
     match behaviour {
         Behaviour::Ok(body) => {
-            write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
+            ok_head(&mut conn, body.len())?;
             conn.write_all(&body)?;
         }
         Behaviour::Status(code) => {
@@ -175,11 +179,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             )?;
         }
         Behaviour::Truncate(body) => {
-            write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
+            ok_head(&mut conn, body.len())?;
             conn.write_all(&body[..body.len() / 2])?;
         }
         Behaviour::TruncateNoLength(body) => {
@@ -197,21 +197,13 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
         Behaviour::StallBeforeHeaders(d) => std::thread::sleep(d),
         Behaviour::StallAfterHeaders(body, d) => {
-            write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
+            ok_head(&mut conn, body.len())?;
             conn.write_all(&body[..body.len() / 2])?;
             conn.flush()?;
             std::thread::sleep(d);
         }
         Behaviour::Drip(body, every) => {
-            write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
+            ok_head(&mut conn, body.len())?;
             for b in &body {
                 conn.write_all(std::slice::from_ref(b))?;
                 conn.flush()?;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Regenerate this wrapper module (go.mod, go.sum) for one k8s.io/kubernetes release.
+# Regenerate a wrapper module (go.mod, go.sum) for one k8s.io/kubernetes release.
 #
-#   ci/consumers/kubernetes/regen.sh v1.36.3
+#   ci/consumers/kubernetes/regen.sh v1.36.3                      # this folder
+#   ci/consumers/kubernetes/regen.sh v1.34.4 ci/consumers/kubernetes-v1.34.4
 #
+# The folder needs tools.go (copied from this one when missing).
 # Why: k8s.io/kubernetes' go.mod requires its staging modules (k8s.io/api, k8s.io/client-go,
 # k8s.io/cri-api, ...) at v0.0.0 and replaces them with ./staging/src/k8s.io/... folders that the
 # published module zip does not carry, so `go install k8s.io/kubernetes/cmd/kubelet@vX` fails.
@@ -15,7 +17,11 @@ version=${1:?usage: $0 v1.Y.Z}
 [[ $version =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || { echo "not a v1.Y.Z release: $version" >&2; exit 2; }
 staging_version="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+here=${2:-$self}
+mkdir -p "$here"
+here=$(cd "$here" && pwd)
+[[ -f $here/tools.go ]] || cp "$self/tools.go" "$here/tools.go"
 cd "$here"
 
 # Never fall back to fetching from version control hosts: the module proxy only.
