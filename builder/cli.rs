@@ -137,7 +137,7 @@ pub struct RenderArgs {
     /// Fetch mode: the URL nodes download overlay.tar.gz from at first boot, with {arch} for the architecture; the user-data pins its sha256. Without it, baked mode (the image already holds the overlay)
     #[arg(long, env = "BUILDER_OVERLAY_URL", value_name = "TEMPLATE")]
     pub overlay_url: Option<String>,
-    /// kubeadm join parameters for the user-data: a TOML file with api_server, token, ca_cert_hashes (or env BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN, BUILDER_JOIN_CA_CERT_HASH); never printed or stored anywhere but user-data
+    /// kubeadm join parameters for the user-data: a TOML file with api_server, token, ca_cert_hashes and optionally discovery_timeout (or env BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN, BUILDER_JOIN_CA_CERT_HASH, optionally BUILDER_JOIN_DISCOVERY_TIMEOUT); the token is never printed or stored anywhere but user-data
     #[arg(long, value_name = "FILE")]
     pub join_config: Option<PathBuf>,
     /// Refuse an archive that unpacks to more than this many bytes (a decompression bomb)

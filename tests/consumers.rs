@@ -824,21 +824,54 @@ else:
     out
 }
 
+/// `kubeadm ARGS CONFIG`.
+fn kubeadm_on(kubeadm: &Path, args: &[&str], config: &Path) -> std::process::Output {
+    Command::new(kubeadm)
+        .args(args)
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn kubeadm_validates_the_rendered_join_configuration_and_refuses_a_misspelled_one() {
     let Some(kubeadm) = source_built("kubeadm v1.36.3", "BUILDER_KUBEADM") else {
         return;
     };
+    let validate =
+        |config: &Path| kubeadm_on(&kubeadm, &["config", "validate", "--config"], config);
+    let accepted = |config: &Path, what: &str| {
+        let o = validate(config);
+        assert!(
+            o.status.success(),
+            "{what}: kubeadm refused the JoinConfiguration:\n{}\n{}{}",
+            read(config),
+            stdout(&o),
+            stderr(&o)
+        );
+    };
+    // A negative control: `text` is refused, with `error` in the message.
+    let refused = |dir: &Path, text: &str, what: &str, error: &str| {
+        let bad = dir.join("bad.yaml");
+        std::fs::write(&bad, text).unwrap();
+        let o = validate(&bad);
+        assert!(!o.status.success(), "{what} passed");
+        assert!(stderr(&o).contains(error), "{what}: {}", stderr(&o));
+    };
     let up = Upstream::start();
     let ws = Workspace::new();
     let join = ws.path().join("join.toml");
+    let params = "api_server = \"10.0.0.10:6443\"\ntoken = \"abcdef.0123456789abcdef\"\n\
+         ca_cert_hash = \"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\n";
+    std::fs::write(&join, params).unwrap();
+    let join_timeout = ws.path().join("join-timeout.toml");
     std::fs::write(
-        &join,
-        "api_server = \"10.0.0.10:6443\"\ntoken = \"abcdef.0123456789abcdef\"\n\
-         ca_cert_hash = \"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\n",
+        &join_timeout,
+        format!("{params}discovery_timeout = \"90s\"\n"),
     )
     .unwrap();
-    for (name, profile) in [
+    // (output folder, profile, apiVersion, where the timeout goes, where the other version has it)
+    for (name, profile, api, timeout, misplaced) in [
         (
             "containerd-loopback",
             shipped_on_loopback(
@@ -846,40 +879,79 @@ fn kubeadm_validates_the_rendered_join_configuration_and_refuses_a_misspelled_on
                 &up.containerd_profile("node", "2.1.9", "1.36"),
                 &[("containerd", "2.3.4")],
             ),
+            "v1beta4",
+            "timeouts:\n  discovery: '90s'\n",
+            "unknown field \"discovery.timeout\"",
         ),
         (
             "cri-dockerd-loopback",
             shipped_on_loopback("cri-dockerd", &up.cri_dockerd_profile("dock", "1.36"), &[]),
+            "v1beta4",
+            "timeouts:\n  discovery: '90s'\n",
+            "unknown field \"discovery.timeout\"",
+        ),
+        // Kubernetes 1.30: v1beta3, which kubeadm 1.36 still reads (with a deprecation warning).
+        (
+            "node",
+            up.containerd_profile("node", "1.7.34", "1.30"),
+            "v1beta3",
+            "  timeout: '90s'\nnodeRegistration:\n",
+            "unknown field \"timeouts\"",
         ),
     ] {
         ws.write_profile(name, &profile);
         assert_ok(&ws.render(name, &["--join-config", join.to_str().unwrap()]));
         let dir = tempfile::tempdir().unwrap();
-        let config = join_configuration(&ws.out().join(name).join("amd64/user-data"), dir.path());
-        assert!(read(&config).contains("kubeadm.k8s.io/v1beta4"));
-        let o = Command::new(&kubeadm)
-            .args(["config", "validate", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{name}: kubeadm refused the JoinConfiguration:\n{}{}",
-            stdout(&o),
-            stderr(&o)
+        let user_data = ws.out().join(name).join("amd64/user-data");
+        let config = join_configuration(&user_data, dir.path());
+        assert!(read(&config).contains(&format!("kubeadm.k8s.io/{api}\n")));
+        accepted(&config, name);
+        refused(
+            dir.path(),
+            &read(&config).replace("criSocket", "criSockett"),
+            &format!("{name}: a misspelled field"),
+            "unknown field \"nodeRegistration.criSockett\"",
         );
-        let bad = dir.path().join("bad.yaml");
-        std::fs::write(&bad, read(&config).replace("criSocket", "criSockett")).unwrap();
-        let o = Command::new(&kubeadm)
-            .args(["config", "validate", "--config"])
-            .arg(&bad)
-            .output()
-            .unwrap();
-        assert!(!o.status.success(), "{name}: a misspelled field passed");
+
+        // With a discovery timeout: accepted, and read as Timeouts.Discovery (`config
+        // migrate` prints the internal value, Go-formatted: 90s is 1m30s).
+        assert_ok(&ws.render(name, &["--join-config", join_timeout.to_str().unwrap()]));
+        let with = dir.path().join("with-timeout");
+        std::fs::create_dir(&with).unwrap();
+        let config = join_configuration(&user_data, &with);
+        let text = read(&config);
+        assert!(text.contains(timeout), "{name}:\n{text}");
+        accepted(&config, &format!("{name} with a discovery timeout"));
+        let o = kubeadm_on(&kubeadm, &["config", "migrate", "--old-config"], &config);
+        assert_ok(&o);
         assert!(
-            stderr(&o).contains("unknown field \"nodeRegistration.criSockett\""),
-            "{}",
-            stderr(&o)
+            stdout(&o).contains("\ntimeouts:\n") && stdout(&o).contains("\n  discovery: 1m30s\n"),
+            "{name}: kubeadm did not read the discovery timeout:\n{}",
+            stdout(&o)
+        );
+        // The negative controls: the other apiVersion's field, and a value without a unit.
+        let other = if api == "v1beta4" {
+            text.replace(timeout, "").replace(
+                "nodeRegistration:\n",
+                "  timeout: '90s'\nnodeRegistration:\n",
+            )
+        } else {
+            format!(
+                "{}timeouts:\n  discovery: '90s'\n",
+                text.replace(timeout, "nodeRegistration:\n")
+            )
+        };
+        refused(
+            dir.path(),
+            &other,
+            &format!("{name}: a misplaced timeout"),
+            misplaced,
+        );
+        refused(
+            dir.path(),
+            &text.replace("'90s'", "'90'"),
+            &format!("{name}: a timeout without a unit"),
+            "missing unit in duration \"90\"",
         );
     }
 }

@@ -104,25 +104,38 @@ fn the_join_token_lands_in_user_data_only() {
 
 #[test]
 fn join_parameters_from_the_environment() {
-    let (_up, ws) = setup();
-    let o = ws.run_env(
-        &["render", "-p", "dock", "--out", "dist"],
-        &[
-            ("BUILDER_JOIN_API_SERVER", "10.0.0.10:6443"),
-            ("BUILDER_JOIN_TOKEN", "abcdef.0123456789abcdef"),
-            (
-                "BUILDER_JOIN_CA_CERT_HASH",
-                "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-            ),
-        ],
+    let (up, ws) = setup();
+    let render = &["render", "-p", "dock", "--out", "dist"];
+    let timeout = ("BUILDER_JOIN_DISCOVERY_TIMEOUT", "2m");
+    // The discovery timeout alone is refused, before anything is fetched.
+    let o = ws.run_env(render, &[timeout]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("BUILDER_JOIN_DISCOVERY_TIMEOUT is set but BUILDER_JOIN_API_SERVER"),
+        "{}",
+        stderr(&o)
     );
-    assert_ok(&o);
+    assert_eq!(up.server.total_hits(), 0);
+    let join = [
+        ("BUILDER_JOIN_API_SERVER", "10.0.0.10:6443"),
+        ("BUILDER_JOIN_TOKEN", "abcdef.0123456789abcdef"),
+        (
+            "BUILDER_JOIN_CA_CERT_HASH",
+            "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+    ];
+    assert_ok(&ws.run_env(render, &join));
     let dir = ws.out().join("dock/amd64");
     let text = user_data_text(&dir);
     assert!(text.contains("unix:///var/run/cri-dockerd.sock"), "{text}");
     // 1.30: kubeadm.k8s.io/v1beta3.
     assert!(text.contains("kubeadm.k8s.io/v1beta3"), "{text}");
+    assert!(!text.contains("timeout: '"), "{text}");
     assert_eq!(files_containing(&dir, SECRET), vec![dir.join("user-data")]);
+    // With the timeout: v1beta3's discovery.timeout.
+    assert_ok(&ws.run_env(render, &[join.as_slice(), &[timeout]].concat()));
+    let text = user_data_text(&dir);
+    assert!(text.contains("timeout: '2m'\n"), "{text}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! kubeadm join parameters (API endpoint, bootstrap token, CA cert hashes): read from a file or
-//! the environment, validated, and turned into a JoinConfiguration.
+//! kubeadm join parameters (API endpoint, bootstrap token, CA cert hashes, and optionally the
+//! discovery timeout): read from a file or the environment, validated, and turned into a
+//! JoinConfiguration.
 //!
 //! The token is a secret. It is kept out of every error message and out of `Debug`; the only
 //! place it is ever written is the JoinConfiguration inside user-data.
@@ -21,6 +22,8 @@ pub const ENV_API_SERVER: &str = "BUILDER_JOIN_API_SERVER";
 pub const ENV_TOKEN: &str = "BUILDER_JOIN_TOKEN";
 /// One hash, or several separated by commas.
 pub const ENV_CA_CERT_HASH: &str = "BUILDER_JOIN_CA_CERT_HASH";
+/// Optional, and only beside the other three.
+pub const ENV_DISCOVERY_TIMEOUT: &str = "BUILDER_JOIN_DISCOVERY_TIMEOUT";
 
 /// Where the JoinConfiguration is written on the node (mode 0600) and removed after a join.
 pub const JOIN_CONFIG_PATH: &str = "/etc/kubernetes/builder-join.yaml";
@@ -34,6 +37,77 @@ pub struct JoinParams {
     pub token: String,
     /// `sha256:<64 hex>` pins of the cluster CA's public key (`kubeadm token create --print-join-command`).
     pub ca_cert_hashes: Vec<String>,
+    /// How long kubeadm's token discovery keeps retrying; `None` leaves kubeadm's default (5m).
+    pub discovery_timeout: Option<DiscoveryTimeout>,
+}
+
+/// A kubeadm discovery timeout: a Go duration (kubeadm's metav1.Duration reads it with
+/// `time.ParseDuration`) of whole numbers with units h, m, s or ms, above zero and at most
+/// 24h. Kept as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoveryTimeout(String);
+
+/// The longest discovery timeout taken, in milliseconds: a day, the default lifetime of a
+/// bootstrap token (`kubeadm token create --ttl`), beyond which the token the node waits with has
+/// usually expired; a longer value is more likely a typo (`30h` for `30m`).
+const MAX_DISCOVERY_TIMEOUT_MS: u64 = 24 * 3_600_000;
+
+impl DiscoveryTimeout {
+    /// Parses `value`; `what` names its key or variable in the error, which echoes the value.
+    pub fn parse(what: &str, value: &str) -> std::result::Result<DiscoveryTimeout, String> {
+        let example = "e.g. \"30s\", \"2m30s\" or \"10m\"";
+        let bad = || {
+            format!(
+                "{what} {value:?}: expected one or more <whole number><unit> with unit h, m, s or ms (a Go duration, as kubeadm reads it), {example}"
+            )
+        };
+        let mut ms: u64 = 0;
+        // Go takes a bare "0" too.
+        let mut rest = if value == "0" { "" } else { value };
+        while !rest.is_empty() {
+            // Go reads a number, then every following non-digit as its unit.
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let unit_len = rest
+                .bytes()
+                .skip(digits)
+                .take_while(|b| !b.is_ascii_digit())
+                .count();
+            let (number, unit) = (&rest[..digits], &rest[digits..digits + unit_len]);
+            rest = &rest[digits + unit_len..];
+            let scale: u64 = match unit {
+                "h" => 3_600_000,
+                "m" => 60_000,
+                "s" => 1_000,
+                "ms" => 1,
+                _ => return Err(bad()),
+            };
+            if number.is_empty() {
+                return Err(bad());
+            }
+            ms = number
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(scale)?.checked_add(ms))
+                .unwrap_or(u64::MAX);
+        }
+        if value.is_empty() {
+            Err(bad())
+        } else if ms == 0 {
+            Err(format!(
+                "{what} {value:?} is zero; give more than zero, {example}, or leave it out for kubeadm's default of 5m"
+            ))
+        } else if ms > MAX_DISCOVERY_TIMEOUT_MS {
+            Err(format!(
+                "{what} {value:?} is over 24h, the default lifetime of a bootstrap token (the token the node waits with has likely expired by then); give at most 24h, {example}"
+            ))
+        } else {
+            Ok(DiscoveryTimeout(value.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for JoinParams {
@@ -42,16 +116,19 @@ impl fmt::Debug for JoinParams {
             .field("api_server", &self.api_server)
             .field("token", &"<redacted>")
             .field("ca_cert_hashes", &self.ca_cert_hashes)
+            .field("discovery_timeout", &self.discovery_timeout)
             .finish()
     }
 }
 
-const FILE_KEYS: &str = "api_server, token and ca_cert_hashes (a list) or ca_cert_hash (one)";
+const FILE_KEYS: &str =
+    "api_server, token and ca_cert_hashes (a list) or ca_cert_hash (one); optionally discovery_timeout";
 
 impl JoinParams {
     /// Reads `--join-config FILE`: TOML with exactly the keys
     /// `api_server = "host:port"`, `token = "abcdef.0123456789abcdef"` and
-    /// `ca_cert_hashes = ["sha256:<hex>", ...]` (or `ca_cert_hash = "sha256:<hex>"`).
+    /// `ca_cert_hashes = ["sha256:<hex>", ...]` (or `ca_cert_hash = "sha256:<hex>"`), and
+    /// optionally `discovery_timeout = "30s"`.
     /// Errors never contain the token, nor any value from the file that could be it.
     pub fn from_file(path: &Path) -> Result<JoinParams> {
         let text = std::fs::read_to_string(path)
@@ -74,10 +151,12 @@ impl JoinParams {
         let mut api_server = None;
         let mut token = None;
         let mut hashes: Option<Vec<String>> = None;
+        let mut timeout = None;
         for (key, value) in &table {
             match (key.as_str(), value) {
                 ("api_server", toml::Value::String(s)) => api_server = Some(s.clone()),
                 ("token", toml::Value::String(s)) => token = Some(s.clone()),
+                ("discovery_timeout", toml::Value::String(s)) => timeout = Some(s.clone()),
                 ("ca_cert_hash" | "ca_cert_hashes", _) if hashes.is_some() => {
                     return Err(bad(
                         "give ca_cert_hash or ca_cert_hashes, not both".to_string()
@@ -97,6 +176,11 @@ impl JoinParams {
                 }
                 ("ca_cert_hashes", _) => {
                     return Err(bad("ca_cert_hashes must be a list of strings".into()))
+                }
+                ("discovery_timeout", _) => {
+                    return Err(bad(
+                        "discovery_timeout must be a string, a duration such as \"30s\"".into(),
+                    ))
                 }
                 (other, _) => {
                     // A key is shown only if it cannot be a token (which has a '.' and digits).
@@ -126,12 +210,15 @@ impl JoinParams {
         let (Some(api_server), Some(token), Some(hashes)) = (api_server, token, hashes) else {
             unreachable!("checked just above");
         };
-        JoinParams::new(api_server, token, hashes).map_err(bad)
+        JoinParams::new(api_server, token, hashes)
+            .and_then(|j| j.with_discovery_timeout("discovery_timeout", timeout))
+            .map_err(bad)
     }
 
     /// Reads BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN and BUILDER_JOIN_CA_CERT_HASH (comma
-    /// separated for several). `None` when none is set (an empty value counts as unset); an
-    /// error when only some are.
+    /// separated for several), and the optional BUILDER_JOIN_DISCOVERY_TIMEOUT. `None` when none
+    /// is set (an empty value counts as unset); an error when only some of the three are, or
+    /// the timeout alone.
     pub fn from_env() -> Result<Option<JoinParams>> {
         from_vars(|name| std::env::var(name).ok())
     }
@@ -176,7 +263,22 @@ impl JoinParams {
             api_server,
             token,
             ca_cert_hashes: hashes,
+            discovery_timeout: None,
         })
+    }
+
+    /// Sets the discovery timeout from `value`, if given; `what` names its key or variable.
+    fn with_discovery_timeout(
+        mut self,
+        what: &str,
+        value: Option<String>,
+    ) -> std::result::Result<JoinParams, String> {
+        if let Some(v) = value {
+            // The value is echoed in the error, unless it is the token pasted in the wrong place.
+            let t = DiscoveryTimeout::parse(what, &v).map_err(|e| hide(&e, &self.token))?;
+            self.discovery_timeout = Some(t);
+        }
+        Ok(self)
     }
 }
 
@@ -188,8 +290,15 @@ pub(crate) fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Option<J
         .map(|n| get(n).filter(|v| !v.is_empty()))
         .collect();
     let (set, unset): (Vec<_>, Vec<_>) = names.iter().zip(&values).partition(|(_, v)| v.is_some());
+    let timeout = get(ENV_DISCOVERY_TIMEOUT).filter(|v| !v.is_empty());
     if set.is_empty() {
-        return Ok(None);
+        return match timeout {
+            None => Ok(None),
+            Some(_) => Err(Error::Input(format!(
+                "{ENV_DISCOVERY_TIMEOUT} is set but {ENV_API_SERVER}, {ENV_TOKEN} and {ENV_CA_CERT_HASH} are not; it applies only to a join from the environment: set those three too, or unset it (with --join-config, put discovery_timeout in the file)"
+            ))
+            .into()),
+        };
     }
     if !unset.is_empty() {
         let list = |v: &[(&&str, &Option<String>)]| {
@@ -213,6 +322,7 @@ pub(crate) fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Option<J
         .filter(|h| !h.is_empty())
         .collect();
     JoinParams::new(api, token, hashes)
+        .and_then(|j| j.with_discovery_timeout(ENV_DISCOVERY_TIMEOUT, timeout))
         .map(Some)
         .map_err(|e| Error::Input(format!("join parameters from the environment: {e}")).into())
 }
@@ -299,7 +409,9 @@ fn valid_dns_name(h: &str) -> bool {
 /// The JoinConfiguration text: `kubeadm.k8s.io/v1beta3` below 1.31, `v1beta4` from 1.31 (the
 /// first release that reads it). `kubelet_args` become `nodeRegistration.kubeletExtraArgs`
 /// (a map in v1beta3, a list of {name, value} in v1beta4), because kubeadm rewrites
-/// kubeadm-flags.env at join from nodeRegistration and would otherwise drop them.
+/// kubeadm-flags.env at join from nodeRegistration and would otherwise drop them. A discovery
+/// timeout is `discovery.timeout` in v1beta3 and `timeouts.discovery` in v1beta4 (kubeadm's
+/// `apis/kubeadm/v1beta{3,4}/types.go`).
 pub fn join_configuration(
     profile: &str,
     kubernetes: KubeMinor,
@@ -330,6 +442,13 @@ pub fn join_configuration(
     for h in &join.ca_cert_hashes {
         out.push_str(&format!("    - '{h}'\n"));
     }
+    let timeout = join
+        .discovery_timeout
+        .as_ref()
+        .map(DiscoveryTimeout::as_str);
+    if let (Some(t), false) = (timeout, v1beta4) {
+        out.push_str(&format!("  timeout: '{t}'\n"));
+    }
     out.push_str(&format!(
         "nodeRegistration:\n  criSocket: {}\n",
         q("CRI socket", cri_socket)?
@@ -350,6 +469,9 @@ pub fn join_configuration(
                 out.push_str(&format!("    {k}: {v}\n"));
             }
         }
+    }
+    if let (Some(t), true) = (timeout, v1beta4) {
+        out.push_str(&format!("timeouts:\n  discovery: '{t}'\n"));
     }
     Ok(out)
 }
@@ -414,6 +536,7 @@ mod tests {
             format!("api_server = \"{TOKEN}\"\ntoken = \"{TOKEN}\"\nca_cert_hashes = [\"{HASH}\"]\n"),
             format!("api_server = \"10.0.0.1:6443\"\ntoken = \"{TOKEN}\"\nca_cert_hashes = [\"{TOKEN}\"]\n"),
             format!("api_server = \"10.0.0.1:6443\"\ntoken = \"{TOKEN}\"\n"),
+            format!("api_server = \"10.0.0.1:6443\"\ntoken = \"{TOKEN}\"\nca_cert_hash = \"{HASH}\"\ndiscovery_timeout = \"{TOKEN}\"\n"),
         ];
         for (i, text) in cases.iter().enumerate() {
             let e = file_err(text);
@@ -500,6 +623,114 @@ mod tests {
             e.contains("environment") && !e.contains("Z123456789abcdef0123"),
             "{e}"
         );
+
+        // The timeout: optional beside the three, an error alone, empty counts as unset.
+        let three = [
+            (ENV_API_SERVER, "10.0.0.1:6443"),
+            (ENV_TOKEN, TOKEN),
+            (ENV_CA_CERT_HASH, HASH),
+        ];
+        let with = |t: &str| env(&[three.as_slice(), &[(ENV_DISCOVERY_TIMEOUT, t)]].concat());
+        let j = with("90s").unwrap().unwrap();
+        assert_eq!(
+            j.discovery_timeout.as_ref().map(|t| t.as_str()),
+            Some("90s")
+        );
+        assert_eq!(with("").unwrap().unwrap().discovery_timeout, None);
+        assert_eq!(env(&three).unwrap().unwrap().discovery_timeout, None);
+        assert!(env(&[(ENV_DISCOVERY_TIMEOUT, "")]).unwrap().is_none());
+        let e = format!("{:#}", env(&[(ENV_DISCOVERY_TIMEOUT, "30s")]).unwrap_err());
+        assert!(
+            e.contains("BUILDER_JOIN_DISCOVERY_TIMEOUT is set but BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN and BUILDER_JOIN_CA_CERT_HASH are not"),
+            "{e}"
+        );
+        let e = format!("{:#}", with("1d").unwrap_err());
+        assert!(
+            e.starts_with("join parameters from the environment: BUILDER_JOIN_DISCOVERY_TIMEOUT \"1d\": expected")
+                && e.contains("e.g. \"30s\""),
+            "{e}"
+        );
+        let e = format!("{:#}", with(TOKEN).unwrap_err());
+        assert!(!e.contains("0123456789abcdef"), "{e}");
+    }
+
+    #[test]
+    fn discovery_timeout_syntax_and_bounds() {
+        let parse = |v: &str| DiscoveryTimeout::parse("discovery_timeout", v);
+        for ok in [
+            "30s",
+            "2m30s",
+            "10m",
+            "1h",
+            "90s",
+            "500ms",
+            "1h30m",
+            "30s1m",
+            "24h",
+            "23h59m60s",
+            "0001s",
+            "1ms",
+        ] {
+            assert_eq!(
+                parse(ok).map(|t| t.as_str().to_string()),
+                Ok(ok.to_string())
+            );
+        }
+        // Not our syntax: no unit, fractions, signs, spaces, other units, unit without number.
+        for bad in [
+            "", "30", "1.5m", ".5s", "1d", "-1s", "+1s", " 30s", "30s ", "30 s", "s", "1h-1m",
+            "5sec", "1us", "1\u{b5}s", "1ns", "1H", "\u{661}s", "30s\n",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(
+                e.starts_with(&format!("discovery_timeout {bad:?}: expected one or more"))
+                    && e.contains("e.g. \"30s\"")
+                    && !e.contains('\n'),
+                "{bad:?}: {e}"
+            );
+        }
+        for zero in ["0", "0s", "0h0m0s", "00ms"] {
+            let e = parse(zero).unwrap_err();
+            assert!(e.contains("is zero") && e.contains("5m"), "{zero:?}: {e}");
+        }
+        for long in [
+            "25h",
+            "24h1ms",
+            "1441m",
+            "86400001ms",
+            "99999999999999999999h",
+            "18446744073709551615ms",
+        ] {
+            let e = parse(long).unwrap_err();
+            assert!(
+                e.contains("over 24h") && e.contains("bootstrap token"),
+                "{long:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn discovery_timeout_from_the_file() {
+        let base = format!(
+            "api_server = \"10.0.0.1:6443\"\ntoken = \"{TOKEN}\"\nca_cert_hash = \"{HASH}\"\n"
+        );
+        let (_d, p) = write(&format!("{base}discovery_timeout = \"2m30s\"\n"));
+        let j = JoinParams::from_file(&p).unwrap();
+        assert_eq!(j.discovery_timeout.unwrap().as_str(), "2m30s");
+        let e = file_err(&format!("{base}discovery_timeout = \"5 minutes\"\n"));
+        assert!(
+            e.contains("join.toml: discovery_timeout \"5 minutes\": expected one or more <whole number><unit>")
+                && e.contains("e.g. \"30s\"")
+                && !e.contains('\n'),
+            "{e}"
+        );
+        let e = file_err(&format!("{base}discovery_timeout = 30\n"));
+        assert!(e.contains("discovery_timeout must be a string"), "{e}");
+        let e = file_err(&format!("{base}discovery_timeout = \"48h\"\n"));
+        assert!(
+            e.contains("join.toml: discovery_timeout \"48h\" is over 24h"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -525,7 +756,24 @@ mod tests {
         for t in [&v3, &v4] {
             assert!(t.contains(&format!("  criSocket: '{sock}'\n")), "{t}");
             assert!(!t.contains("container-runtime-endpoint"), "{t}");
+            assert!(!t.contains("timeout"), "{t}");
             assert_eq!(t.matches(TOKEN).count(), 1);
         }
+
+        // A discovery timeout: `discovery.timeout` in v1beta3, `timeouts.discovery` in
+        // v1beta4; nothing else changes.
+        let j = JoinParams {
+            discovery_timeout: Some(DiscoveryTimeout::parse("k", "90s").unwrap()),
+            ..j
+        };
+        let v3t = join_configuration("p", KubeMinor(30), sock, &args, &j).unwrap();
+        let hash_line = format!("    - '{HASH}'\n");
+        assert_eq!(
+            v3t,
+            v3.replace(&hash_line, &format!("{hash_line}  timeout: '90s'\n")),
+            "{v3t}"
+        );
+        let v4t = join_configuration("p", KubeMinor(31), sock, &args, &j).unwrap();
+        assert_eq!(v4t, format!("{v4}timeouts:\n  discovery: '90s'\n"));
     }
 }

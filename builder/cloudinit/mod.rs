@@ -30,7 +30,8 @@ use crate::model::{check_target, Arch, KubeMinor, Runtime};
 
 pub use fetch::{check as check_fetch, fetch_script, FetchOverlay, FETCH_SCRIPT_PATH};
 pub use join::{
-    join_configuration, JoinParams, ENV_API_SERVER, ENV_CA_CERT_HASH, ENV_TOKEN, JOIN_CONFIG_PATH,
+    join_configuration, DiscoveryTimeout, JoinParams, ENV_API_SERVER, ENV_CA_CERT_HASH,
+    ENV_DISCOVERY_TIMEOUT, ENV_TOKEN, JOIN_CONFIG_PATH,
 };
 
 /// Files larger than this (or not plain text) are written as `encoding: gz+b64`.

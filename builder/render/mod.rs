@@ -68,7 +68,8 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     // Join parameters and the overlay URL are checked before anything is fetched.
     let join = match &opts.join_config {
         Some(path) => {
-            if JoinParams::from_env().is_ok_and(|j| j.is_some()) && !fetch.quiet {
+            // `Ok(None)` only when no BUILDER_JOIN_* is set; an incomplete set is an `Err`.
+            if !matches!(JoinParams::from_env(), Ok(None)) && !fetch.quiet {
                 eprintln!("note: --join-config wins over the BUILDER_JOIN_* variables");
             }
             Some(JoinParams::from_file(path)?)
