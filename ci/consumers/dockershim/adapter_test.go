@@ -8,6 +8,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	runtimev1 "k8s.io/cri-api/pkg/apis/runtime/v1"
 	runtimev1alpha2 "k8s.io/cri-api/pkg/apis/runtime/v1alpha2"
 )
@@ -145,5 +147,39 @@ func TestUnknownFlagRejected(t *testing.T) {
 	o, err := parseFlags([]string{"--container-runtime-endpoint", "fd://", "--network-plugin=cni", "--v=3"}, io.Discard)
 	if err != nil || o.endpoint != "fd://" || o.networkPlugin != "cni" || o.verbosity != 3 || o.cniBinDir != "/opt/cni/bin" {
 		t.Fatalf("parse: %+v %v", o, err)
+	}
+}
+
+func TestRuntimeConfigEncoding(t *testing.T) {
+	for driver, want := range map[string]uint64{"systemd": cgroupDriverSystemd, "cgroupfs": cgroupDriverCgroupfs} {
+		msg, err := runtimeConfigResponse(driver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// RuntimeConfigResponse: field 1 (linux), bytes.
+		num, typ, n := protowire.ConsumeTag(b)
+		if num != 1 || typ != protowire.BytesType || n < 0 {
+			t.Fatalf("%s: outer tag %d/%d in %x", driver, num, typ, b)
+		}
+		inner, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 || n+m != len(b) {
+			t.Fatalf("%s: bad outer length in %x", driver, b)
+		}
+		// LinuxRuntimeConfiguration: field 1 (cgroup_driver), varint, present even when 0.
+		num, typ, n = protowire.ConsumeTag(inner)
+		if num != 1 || typ != protowire.VarintType || n < 0 {
+			t.Fatalf("%s: inner tag %d/%d in %x", driver, num, typ, inner)
+		}
+		v, m := protowire.ConsumeVarint(inner[n:])
+		if m < 0 || n+m != len(inner) || v != want {
+			t.Fatalf("%s: cgroup_driver %d, want %d (%x)", driver, v, want, b)
+		}
+	}
+	if _, err := runtimeConfigResponse("weird"); err == nil {
+		t.Fatal("unknown driver accepted")
 	}
 }

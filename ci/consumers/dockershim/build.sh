@@ -8,9 +8,11 @@
 # logs go to stderr. Exit status non-zero when no working binary could be had.
 #
 # Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers/dockershim-v1.23.17/cri-dockerd.
-# A cached binary is reused when its --version prints the expected line; otherwise (or with
-# --force) it is built in a temporary folder beside it, which is renamed into place only after the
-# new binary's --version works. A lock file keeps two runs from building at once.
+# A cached binary is reused when its --version prints the expected line and the SOURCES file beside
+# it holds the hash of this folder's go.mod, go.sum and *.go (so an edited adapter is rebuilt);
+# otherwise (or with --force) it is built in a temporary folder beside it, which is renamed into
+# place only after the new binary's --version works. A lock file keeps two runs from building at
+# once.
 set -euo pipefail
 
 readonly K8S_VERSION=v1.23.17
@@ -40,12 +42,13 @@ GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//; s/^direct$/off/')
 export GOPROXY GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 works() { [[ -x $1 ]] && [[ $("$1" --version 2>/dev/null) == "$EXPECTED_VERSION" ]]; }
+sources=$(cd "$here" && sha256sum go.mod go.sum $(ls -- *.go | grep -v '_test\.go$') | sha256sum | cut -d' ' -f1)
 
 mkdir -p "$cache_root"
 exec 9>"$cache_root/.dockershim-$K8S_VERSION.lock"
 flock 9
 
-if (( ! force )) && works "$bin"; then
+if (( ! force )) && works "$bin" && [[ $(cat "$dest/SOURCES" 2>/dev/null) == "$sources" ]]; then
   log "cached: $bin"
 else
   tmp=$(mktemp -d "$cache_root/.build-dockershim-$K8S_VERSION.XXXXXX")
@@ -57,6 +60,7 @@ else
     die "go build failed"
   works "$tmp/cri-dockerd" || die "built binary does not print the expected --version"
   log "built in $((SECONDS - start)) s, $(stat -c %s "$tmp/cri-dockerd") bytes"
+  echo "$sources" >"$tmp/SOURCES"
   rm -rf "$dest"
   mv -T "$tmp" "$dest"
   trap - EXIT

@@ -180,7 +180,8 @@ func run(o *options) error {
 		klog.InfoS("WARNING: Docker's logging driver is neither json-file nor journald; kubelet cannot read container logs")
 	}
 
-	server := grpc.NewServer(grpc.MaxRecvMsgSize(maxMsgSize), grpc.MaxSendMsgSize(maxMsgSize))
+	server := grpc.NewServer(grpc.MaxRecvMsgSize(maxMsgSize), grpc.MaxSendMsgSize(maxMsgSize),
+		grpc.UnknownServiceHandler(unknownHandler(cgroupDriver)))
 	v1 := &v1Adapter{s: ds}
 	runtimev1.RegisterRuntimeServiceServer(server, v1)
 	runtimev1.RegisterImageServiceServer(server, v1)

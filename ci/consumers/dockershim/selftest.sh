@@ -51,6 +51,11 @@ CRICTL=${CRICTL:-${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers/crictl-v1.
 # ---------------------------------------------------------------- temp folder and cleanup
 T=$(mktemp -d /tmp/dockershim-selftest.XXXXXX)
 pids=()
+# Host paths that the programs below create outside T whatever they are told (containerd's shim
+# sockets in /run/containerd/s; kubelet's /var/lib/kubelet/device-plugins and
+# /var/log/containers); removed at the end if they did not exist before.
+host_paths=()
+for p in /run/containerd /var/lib/kubelet /var/log/containers; do [[ -e $p ]] || host_paths+=("$p"); done
 cleanup() {
   local rc=$?
   set +e
@@ -65,6 +70,7 @@ cleanup() {
   done
   [[ -f $T/p ]] && kill "$(cat "$T/p")" 2>/dev/null
   ip link del "$BRIDGE" 2>/dev/null
+  for p in "${host_paths[@]}"; do rm -rf "$p"; done
   # Mounts dockerd may have left (overlay, netns, shm) under T, deepest first.
   findmnt -rn -o TARGET | grep "^$T/" | sort -r | while read -r m; do umount -l "$m"; done
   if [[ ${KEEP:-0} == 1 || $rc != 0 ]]; then
@@ -258,6 +264,103 @@ EOF
 }
 run_pod host-net host
 run_pod cni-net cni
+
+# ---------------------------------------------------------------- crictl runtime-config
+out=$(crictl runtime-config)
+grep -qi 'cgroup driver: *cgroupfs' <<<"$out" || fail "crictl runtime-config: $out"
+ok "crictl runtime-config (RuntimeConfig, answered outside cri-api 0.23): $(tr -s ' ' <<<"$out")"
+
+# ---------------------------------------------------------------- optional: a real kubelet
+# KUBELET=/path/to/kubelet (1.36 tried): run it standalone (no API server) with a static
+# hostNetwork pod, check that the pod's container runs (within 90 s), that kubelet took the cgroup
+# driver from RuntimeConfig and can read the container's log, then let it run KUBELET_DWELL
+# seconds more (default 20) and list the CRI methods it called that the stand-in does not have. It writes only under T, except the symlinks that kubelet always
+# makes in /var/log/containers (removed afterwards). cgroupsPerQOS is off so it creates no kubepods
+# cgroups on the host.
+if [[ -n ${KUBELET:-} ]]; then
+  mkdir -p "$T/kubelet/manifests"
+  cat >"$T/kubelet/config.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: cgroupfs
+failSwapOn: false
+failCgroupV1: false
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+address: 127.0.0.1
+port: 20250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 20248
+staticPodPath: $T/kubelet/manifests
+podLogsDir: $T/kubelet/pod-logs
+volumePluginDir: $T/kubelet/volume-plugins
+containerRuntimeEndpoint: unix://$T/cri.sock
+imageServiceEndpoint: unix://$T/cri.sock
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+EOF
+  cat >"$T/kubelet/manifests/static.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: selftest-static, namespace: default}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: static-work
+    image: $WORK_IMAGE
+    imagePullPolicy: Never
+    command: ["/bin/busybox", "sh", "-c", "echo static-hello; exec /bin/busybox sleep 3600"]
+EOF
+  existing_links=$(ls /var/log/containers 2>/dev/null || true)
+  "$KUBELET" --config "$T/kubelet/config.yaml" --root-dir "$T/kubelet/root" --cert-dir "$T/kubelet/pki" \
+    --hostname-override dockershim-selftest --v=2 >"$T/kubelet.log" 2>&1 &
+  kubelet_pid=$!
+  pids+=("$kubelet_pid")
+  running=
+  for _ in $(seq 90); do
+    kill -0 "$kubelet_pid" 2>/dev/null || break
+    running=$(crictl ps -q --name static-work --state running 2>/dev/null | head -1)
+    [[ -n $running ]] && break
+    sleep 1
+  done
+  logs=
+  if [[ -n $running ]]; then
+    # The container's log through kubelet's own log reader (docker json-file behind dockershim's
+    # symlink), from kubelet's API on the loopback address (anonymous, AlwaysAllow).
+    for _ in $(seq 20); do
+      logs=$(curl -sk "https://127.0.0.1:20250/containerLogs/default/selftest-static-dockershim-selftest/static-work" || true)
+      [[ $logs == *static-hello* ]] && break
+      sleep 1
+    done
+  fi
+  sleep "${KUBELET_DWELL:-20}" # sync loops and periodic calls with the container running
+  kill "$kubelet_pid" 2>/dev/null
+  wait "$kubelet_pid" 2>/dev/null || true
+  unimplemented=$(sed -n 's/.*Unimplemented CRI method called.*method="\([^"]*\)".*/\1/p' "$T/cri.log" | sort -u | tr '\n' ' ')
+  log "CRI methods kubelet called that the stand-in answers Unimplemented: ${unimplemented:-none}"
+  grep -E 'Unimplemented|unknown method|not implemented' "$T/kubelet.log" | sed -E 's/^[IWE][0-9]+ [0-9:.]+ +[0-9]+ //' |
+    sort | uniq -c | sort -rn | head -n 15 >"$T/kubelet-unimplemented.txt" || true
+  [[ -s $T/kubelet-unimplemented.txt ]] && { log "kubelet log lines about unimplemented calls:"; cat "$T/kubelet-unimplemented.txt" >&2; }
+  for l in /var/log/containers/*; do
+    [[ -e $l || -L $l ]] || continue
+    grep -qxF "$(basename "$l")" <<<"$existing_links" || rm -f "$l"
+  done
+  rmdir /var/log/containers 2>/dev/null || true
+  [[ -n $running ]] || { tail -n 40 "$T/kubelet.log" >&2; fail "kubelet: static pod container did not run"; }
+  ok "kubelet $("$KUBELET" --version | cut -d' ' -f2): static pod's container running (${running:0:13})"
+  grep -q 'Using cgroup driver setting received from the CRI runtime" cgroupDriver="cgroupfs"' "$T/kubelet.log" ||
+    fail "kubelet did not take the cgroup driver from RuntimeConfig"
+  ok "kubelet took cgroupDriver=cgroupfs from the CRI RuntimeConfig answer"
+  [[ $logs == *static-hello* ]] || fail "kubelet containerLogs: '$logs'"
+  ok "kubelet reads the container's log (containerLogs API): $logs"
+fi
 
 # ---------------------------------------------------------------- fd:// and sd_notify
 if command -v systemd-socket-activate >/dev/null; then
