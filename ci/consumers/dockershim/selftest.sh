@@ -14,8 +14,12 @@
 #   - two tags of a one-layer image made here (busybox-static), loaded with docker load
 #   - a hostNetwork sandbox and a CNI sandbox (IP from the conflist's subnet); in each a container
 #     created, started, listed, exec'd into (ExecSync and streaming Exec), stopped and removed
+#   - crictl runtime-config: the cgroup driver (RuntimeConfig, answered outside cri-api 0.23)
+#   - with KUBELET=/path/to/kubelet: a standalone kubelet runs a static pod on the stand-in
 #   - fd:// socket activation (systemd-socket-activate) and READY=1 on $NOTIFY_SOCKET
 #   - negative controls: crictl against a socket nobody serves fails; an unknown flag exits 2
+# Ends with "N passed, N failed". See README.md, also for the oom_score_adj wrapper used on hosts
+# that refuse negative oom_score_adj.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,10 +1,11 @@
 package main
 
 // RPCs that are not in k8s.io/cri-api v0.23.17 reach grpc's unknown-service handler. One of them is
-// answered here: RuntimeService/RuntimeConfig (CRI v1, added after 0.23), which kubelets from 1.31
-// on ask for the cgroup driver (1.36 still falls back to its own config when it is Unimplemented,
-// and says that fallback goes away in 1.37). Everything else answers Unimplemented, as gRPC would,
-// and each such method name is logged once, so a test can see what a newer kubelet asked for.
+// answered here: RuntimeService/RuntimeConfig (CRI v1, added after 0.23), which current kubelets
+// ask for the cgroup driver (1.36 still falls back to its own config when it is Unimplemented, and
+// then reports 1.37.0 in its cri_losing_support metric). Everything else answers Unimplemented, as
+// gRPC would, and each such method name is logged once, so a test can see what a newer kubelet
+// asked for.
 
 import (
 	"fmt"
