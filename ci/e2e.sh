@@ -25,6 +25,8 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 e2e=${BUILDER_E2E_DIR:-$repo/target/e2e}
 vm_timeout=${E2E_VM_TIMEOUT:-600}
+# E2E_ONLY="containerd fetch": boot only these VMs (for work on one case; CI boots all).
+only=${E2E_ONLY:-}
 builder=${BUILDER_BIN:-$repo/target/release/builder}
 mkdir -p "$e2e"
 e2e=$(cd "$e2e" && pwd)
@@ -41,7 +43,7 @@ install_host_packages() {
   # The machine's newer qemu-utils is too new for bookworm's qemu-system-x86: take bookworm's.
   sudo_ apt-get install -y -qq --no-install-recommends --allow-downgrades \
     debootstrap qemu-system-x86 'qemu-utils/bookworm' cloud-image-utils genisoimage e2fsprogs \
-    containerd runc containernetworking-plugins docker.io python3 >/dev/null
+    containerd runc containernetworking-plugins docker.io python3 busybox-static >/dev/null
 }
 
 # --- 1. base image ----------------------------------------------------------------------------
@@ -95,6 +97,48 @@ EOF
   mkdir -p "$base/etc/systemd/system/cloud-final.service.wants"
   ln -sf /etc/systemd/system/e2e-report.service "$base/etc/systemd/system/cloud-final.service.wants/e2e-report.service"
   echo e2e-node >"$base/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 e2e-node\n' >"$base/etc/hosts"
+  echo 'nameserver 192.0.2.53' >"$base/etc/resolv.conf"
+  install_kubernetes
+}
+
+# What a node base image carries for Kubernetes: the kubelet and kubeadm in /usr/bin, the
+# kubelet unit as the packages install and enable it, and kubeadm's drop-in, which reads
+# /var/lib/kubelet/kubeadm-flags.env. builder installs none of these. Until a config file exists
+# the kubelet exits and systemd restarts it every 10 s, as on any freshly installed node.
+# Plus the test's own part: the node script (ci/e2e/node.sh).
+install_kubernetes() {
+  local kubelet=${BUILDER_KUBELET:-} kubeadm=${BUILDER_KUBEADM:-}
+  if [ -z "$kubelet" ] || [ -z "$kubeadm" ]; then
+    eval "$(bash ci/consumers/build.sh kubernetes)"
+    kubelet=$KUBELET kubeadm=$KUBEADM
+  fi
+  "$kubelet" --version | grep -qx 'Kubernetes v1.36.3' || die "$kubelet is not kubelet v1.36.3"
+  "$kubeadm" version -o short | grep -qx 'v1.36.3' || die "$kubeadm is not kubeadm v1.36.3"
+  install -m 0755 "$kubelet" "$base/usr/bin/kubelet"
+  install -m 0755 "$kubeadm" "$base/usr/bin/kubeadm"
+  local units=$base/usr/lib/systemd/system
+  install -D -m 0644 ci/e2e/kubelet/kubelet.service "$units/kubelet.service"
+  install -D -m 0644 ci/e2e/kubelet/10-kubeadm.conf "$units/kubelet.service.d/10-kubeadm.conf"
+  mkdir -p "$base/etc/systemd/system/multi-user.target.wants"
+  ln -sfn /usr/lib/systemd/system/kubelet.service "$base/etc/systemd/system/multi-user.target.wants/kubelet.service"
+  install -m 0755 ci/e2e/node.sh "$base/usr/local/sbin/e2e-node"
+}
+
+# The images the node test loads (ci/e2e/images): the pause image under each profile's sandbox
+# image name, a tiny static Go program; and busybox-static from Debian as the workload.
+build_images() { # sandbox images...
+  local dir=$base/var/lib/e2e/images w=$e2e/images
+  rm -rf "$dir" "$w" && mkdir -p "$dir" "$w"
+  (cd ci/e2e/images && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags='-s -w' -o "$w/pause" pause.go) ||
+    die "building the pause program failed"
+  local i=0 img
+  for img in $(printf '%s\n' "$@" | sort -u); do
+    i=$((i + 1))
+    python3 ci/e2e/images/mkimage.py "$dir/pause-$i.tar" "$img" '["/pause"]' "$w/pause:/pause:0755"
+  done
+  python3 ci/e2e/images/mkimage.py "$dir/busybox.tar" builder-e2e.local/busybox:1 '["/bin/busybox"]' \
+    /bin/busybox:/bin/busybox:0755 /bin/sh=busybox
 }
 
 # --- 2. upstream layouts from Debian's binaries ------------------------------------------------
@@ -201,6 +245,23 @@ write_profiles() {
   } >"$p/e2e-cri-dockerd.toml"
 }
 
+# Join parameters for the node VMs: nothing listens on 127.0.0.1:6443, so kubeadm join's
+# discovery is refused at once, and its 10 s discovery timeout ends it right after the node
+# checks. The user-data's join step therefore fails fast, at discovery: the checks below
+# require exactly that failure and no other (no stalled boot, no hidden error).
+write_join() {
+  cat >"$e2e/join.toml" <<EOF
+api_server = "127.0.0.1:6443"
+token = "abcdef.0123456789abcdef"
+ca_cert_hash = "sha256:$(printf e2e | sha256sum | cut -d' ' -f1)"
+discovery_timeout = "10s"
+EOF
+}
+
+sandbox_image() { # profile
+  "$builder" show --profile "$e2e/profiles/$1.toml" | sed -n 's/^sandbox_image = "\(.*\)"$/\1/p'
+}
+
 render() { # profile out [extra args]
   local profile=$1 out=$2
   shift 2
@@ -209,8 +270,12 @@ render() { # profile out [extra args]
 }
 
 # --- 4. VMs -----------------------------------------------------------------------------------
-boot() { # name render_dir mode(baked|fetch|tampered)
-  local name=$1 dir=$2 mode=$3
+boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words]
+  local name=$1 dir=$2 mode=$3 cmdline=${4:-}
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
+    say "[$name] not booted (E2E_ONLY=$only)"
+    return 1
+  fi
   local w=$e2e/vm-$name
   rm -rf "$w" && mkdir -p "$w"
   say "[$name] preparing the disk ($mode)"
@@ -243,7 +308,7 @@ boot() { # name render_dir mode(baked|fetch|tampered)
   timeout "$vm_timeout" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
     -nodefaults -nic none -display none -monitor none -no-reboot \
     -kernel "$(ls "$base"/boot/vmlinuz-* | head -n1)" -initrd "$(ls "$base"/boot/initrd.img-* | head -n1)" \
-    -append 'root=/dev/vda rw console=ttyS0 panic=-1' \
+    -append "root=/dev/vda rw console=ttyS0 panic=-1 $cmdline" \
     -drive "file=$w/disk.img,if=virtio,format=raw" \
     -drive "file=$w/seed.iso,if=virtio,format=raw,readonly=on" \
     "${extra[@]}" \
@@ -280,17 +345,110 @@ expect() { # name description command...
   if "$@"; then say "[$name] ok: $what"; else failure "$name" "$what"; return 1; fi
 }
 
-check_common() { # name render_dir
+not() { ! "$@"; }
+
+# cloud-init's errors (result.json) as a count and the first.
+cloud_init_errors() { # report
+  section "$1" result.json | python3 -c 'import json,sys; e=json.load(sys.stdin)["v1"]["errors"]; print(len(e), e[0] if e else "")'
+}
+
+# kubeadm's output in a report section: it ran the node checks with no [ERROR ...] line, and its
+# only failure is discovery (the join target refuses; no control plane exists).
+preflight_ok() { # report section
+  local out
+  out=$(section "$1" "$2")
+  grep -q '^\[preflight\] Running pre-flight checks' <<<"$out" &&
+    not grep -q '\[ERROR' <<<"$out" &&
+    not grep -q 'Some fatal errors occurred' <<<"$out" &&
+    grep -q "couldn't validate the identity of the API Server" <<<"$out"
+}
+
+# The boot of a node VM with join parameters: cloud-init's one error is the runcmd script's,
+# and that script got as far as kubeadm join, whose node checks passed and whose discovery
+# failed. Any other failure (an earlier step, a preflight error) fails this.
+join_boot_ok() { # report
+  local errors
+  errors=$(cloud_init_errors "$1")
+  grep -q '^status: error' "$1" && [[ $errors == "1 "*scripts-user*"(runcmd)"* ]] &&
+    preflight_ok "$1" "user-data kubeadm join"
+}
+
+check_common() { # name render_dir [join]
   local r=$e2e/vm-$1/report.log
-  expect "$1" "cloud-init finished with no errors" \
-    bash -c "grep -q '^status: done' '$r' && section '$r' result.json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(1 if d[\"v1\"][\"errors\"] else 0)'" &&
+  if [ "${3:-}" = join ]; then
+    expect "$1" "cloud-init's only error is the user-data's kubeadm join: node checks passed, discovery refused" \
+      join_boot_ok "$r"
+  else
+    expect "$1" "cloud-init finished with no errors" \
+      bash -c "grep -q '^status: done' '$r' && [ \"\$(cloud_init_errors '$r')\" = '0 ' ]"
+  fi &&
   expect "$1" "kubeadm-flags.env is the rendered one" \
     diff <(section "$r" kubeadm-flags.env) "$2/rootfs/var/lib/kubelet/kubeadm-flags.env"
 }
 
-check_containerd() { # name render_dir
+# The kubelet (systemd, the packages' unit and kubeadm's drop-in) is running, has not restarted,
+# was given every flag of the rendered kubeadm-flags.env, and logged no flag or cgroup-driver
+# error.
+kubelet_ok() { # report prefix render_dir
+  local r=$1 p=$2 flags cmdline flag
+  grep -q "^--- ${p}kubelet state active/running invocation-same=yes\$" "$r" || return 1
+  cmdline=$(section "$r" "${p}kubelet command line")
+  # shellcheck disable=SC1090
+  flags=$(. "$3/rootfs/var/lib/kubelet/kubeadm-flags.env" && echo "$KUBELET_KUBEADM_ARGS")
+  for flag in $flags; do
+    [[ " $cmdline " == *" $flag "* ]] || { echo "kubelet command line lacks $flag" >&2; return 1; }
+  done
+  ! section "$r" "${p}kubelet journal errors" |
+    grep -Ei 'unknown flag|flag provided but not defined|failed to parse kubelet flag|cgroup driver|cgroupsPath|failed to run Kubelet'
+}
+
+# Both static pods Ready and both containers Running (the real crictl, builder's crictl.yaml);
+# the host-network pod wrote its marker through a hostPath volume, and the other pod wrote the
+# IP the bridge plugin gave it, which is its sandbox's IP.
+pods_ok() { # report
+  local r=$1 ip
+  [ "$(section "$r" 'marker hostnet')" = hostnet-ok ] || return 1
+  ip=$(section "$r" 'marker podnet' | sed -nE 's/.* inet (10\.88\.[0-9]+\.[0-9]+)\/16 .*/\1/p')
+  [ -n "$ip" ] && [ "$(section "$r" 'podnet sandbox ip')" = "$ip" ] || return 1
+  python3 - <(section "$r" 'crictl pods json') <(section "$r" 'crictl ps json') <<'EOF'
+import json, sys
+pods = {p["metadata"]["name"]: p for p in json.load(open(sys.argv[1]))["items"]}
+ctrs = json.load(open(sys.argv[2]))["containers"]
+want = {"e2e-hostnet-e2e-node", "e2e-podnet-e2e-node"}
+ready = {n for n, p in pods.items() if p["state"] == "SANDBOX_READY"}
+running = {c["podSandboxId"] for c in ctrs if c["state"] == "CONTAINER_RUNNING" and c["metadata"]["name"] == "marker"}
+ok = want <= ready and all(pods[n]["id"] in running for n in want)
+if not ok:
+    print("pods ready:", sorted(ready), "running containers' pods:", sorted(running), file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+}
+
+export -f not cloud_init_errors preflight_ok join_boot_ok kubelet_ok pods_ok
+
+# kubeadm and the kubelet on a node VM (kernel command line e2e.node=1, join parameters given).
+check_node() { # name render_dir
   local r=$e2e/vm-$1/report.log
-  check_common "$1" "$2" &&
+  expect "$1" "kubeadm join phase preflight: node checks pass (no [ERROR]), only discovery fails" \
+    preflight_ok "$r" "kubeadm join phase preflight" &&
+  expect "$1" "the kubelet runs from its unit with kubeadm-flags.env's flags, no flag or cgroup-driver error" \
+    kubelet_ok "$r" "" "$2" &&
+  expect "$1" "both static pods Ready, containers Running, markers written (pod IP from the overlay's bridge plugin)" \
+    pods_ok "$r"
+}
+
+# The negative controls (e2e.negative=1): the same checks must fail.
+check_negative() { # name render_dir
+  local r=$e2e/vm-$1/report.log
+  expect "$1" "negative control: kubeadm's preflight with the kubelet running fails the preflight check ([ERROR Port-10250])" \
+    bash -c "not preflight_ok '$r' 'negative kubeadm join phase preflight' && section '$r' 'negative kubeadm join phase preflight' | grep -q 'ERROR Port-10250'" &&
+  expect "$1" "negative control: --container-runtime=remote in kubeadm-flags.env fails the kubelet check (unknown flag)" \
+    bash -c "not kubelet_ok '$r' 'negative ' '$2' 2>/dev/null && section '$r' 'negative kubelet journal errors' | grep -q 'unknown flag: --container-runtime'"
+}
+
+check_containerd() { # name render_dir [join]
+  local r=$e2e/vm-$1/report.log
+  check_common "$1" "$2" "${3:-}" &&
   expect "$1" "containerd.service is active" grep -q '^--- is-active containerd.service active$' "$r" &&
   expect "$1" "ctr plugins ls shows CRI ok" \
     bash -c "section '$r' 'ctr plugins ls' | grep -Eq '^io.containerd.cri.v1 +runtime .* ok *$'" &&
@@ -300,9 +458,9 @@ check_containerd() { # name render_dir
     bash -c "section '$r' 'crictl info' | grep -q 'RuntimeReady=true' && section '$r' 'crictl version' | grep -q 'RuntimeName:  containerd'"
 }
 
-check_cri_dockerd() { # name render_dir
+check_cri_dockerd() { # name render_dir [join]
   local r=$e2e/vm-$1/report.log
-  check_common "$1" "$2" &&
+  check_common "$1" "$2" "${3:-}" &&
   for u in containerd.service docker.socket docker.service cri-docker.socket cri-docker.service; do
     expect "$1" "$u is active" grep -q "^--- is-active $u active\$" "$r" || return 1
   done &&
@@ -329,19 +487,28 @@ main() {
   serve
   trap 'kill $server_pid 2>/dev/null || true' EXIT
   write_profiles
+  write_join
+  build_images "$(sandbox_image e2e-containerd)" "$(sandbox_image e2e-cri-dockerd)"
   say "NOTE: cri-dockerd is a stand-in (not served by the module proxy, no Debian package); crictl is built from source; everything else is Debian's real binaries"
   local d=$e2e/dist
   rm -rf "$d"
-  render e2e-containerd "$d/baked"
+  render e2e-containerd "$d/baked" --join-config "$e2e/join.toml"
   render e2e-cri-dockerd "$d/baked"
   render e2e-broken "$d/baked"
-  render e2e-containerd "$d/fetch" --overlay-url 'file:///mnt/overlay-src/overlay.tar.gz'
+  render e2e-containerd "$d/fetch" --overlay-url 'file:///mnt/overlay-src/overlay.tar.gz' --join-config "$e2e/join.toml"
   local passed=0 failed=0 start=$SECONDS
   tally() { if [ "$1" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi; }
   local r
-  r=0; boot containerd "$d/baked/e2e-containerd/amd64" baked && check_containerd containerd "$d/baked/e2e-containerd/amd64" || r=1; tally $r
+  local dc=$d/baked/e2e-containerd/amd64
+  r=0
+  boot containerd "$dc" baked "e2e.node=1 e2e.negative=1" && check_containerd containerd "$dc" join &&
+    check_node containerd "$dc" && check_negative containerd "$dc" || r=1
+  tally $r
   r=0; boot cri-dockerd "$d/baked/e2e-cri-dockerd/amd64" baked && check_cri_dockerd cri-dockerd "$d/baked/e2e-cri-dockerd/amd64" || r=1; tally $r
-  r=0; boot fetch "$d/fetch/e2e-containerd/amd64" fetch && check_containerd fetch "$d/fetch/e2e-containerd/amd64" || r=1; tally $r
+  local df=$d/fetch/e2e-containerd/amd64
+  r=0
+  boot fetch "$df" fetch e2e.node=1 && check_containerd fetch "$df" join && check_node fetch "$df" || r=1
+  tally $r
   r=0; boot tampered "$d/fetch/e2e-containerd/amd64" tampered && check_tampered tampered || r=1; tally $r
   # The broken render must be caught by the same checks that pass above.
   r=0

@@ -10,7 +10,7 @@ out=/dev/ttyS1
   echo "--- result.json"
   cat /var/lib/cloud/data/result.json 2>&1
   echo
-  for u in containerd.service docker.socket docker.service cri-docker.socket cri-docker.service; do
+  for u in containerd.service docker.socket docker.service cri-docker.socket cri-docker.service kubelet.service; do
     echo "--- is-active $u $(systemctl is-active "$u" 2>&1)"
   done
   echo "--- kubeadm-flags.env"
@@ -40,6 +40,14 @@ out=/dev/ttyS1
     echo "--- cri-docker ExecStart"
     systemctl show -p ExecStart cri-docker.service 2>&1
     echo "--- cri-dockerd socket $(test -S /run/cri-dockerd.sock && echo present || echo missing)"
+  fi
+  if [ -f /var/log/cloud-init-output.log ] && grep -q '^\[preflight\]' /var/log/cloud-init-output.log; then
+    # What the user-data's own `kubeadm join` printed.
+    echo "--- user-data kubeadm join"
+    sed -n '/^\[preflight\]/,$p' /var/log/cloud-init-output.log | head -n 80
+  fi
+  if grep -qw e2e.node=1 /proc/cmdline; then
+    /usr/local/sbin/e2e-node 2>&1
   fi
   echo "--- failed units"
   systemctl --failed --no-legend 2>&1
