@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # End to end: a VM built from a plain Debian base image plus builder's overlay boots with
-# builder's user-data and runs the runtime from the overlay's own binaries and config.
+# builder's user-data, runs the runtime from the overlay's own binaries and config, passes
+# kubeadm's join preflight, and runs pods through the kubelet.
 #
-#   1. a minimal Debian 12 base image (debootstrap minbase + kernel, systemd, cloud-init and what
-#      a node base image carries: iptables, conntrack, ca-certificates, the libraries Debian's
-#      dynamically linked dockerd needs; no container runtime), built once per run;
+#   1. a minimal Debian 12 base image that plays a node base image (debootstrap minbase + kernel,
+#      systemd, cloud-init, iptables, conntrack, ca-certificates, the libraries Debian's
+#      dynamically linked dockerd needs; kubelet and kubeadm v1.36.3 built from source with the
+#      packages' kubelet unit and kubeadm's 10-kubeadm.conf; no container runtime);
 #   2. Debian's containerd (2.1, from unstable), runc, CNI plugins, dockerd 20.10 and containerd
 #      1.6 repackaged into the upstream release layouts and served on loopback, with crictl
-#      v1.37.0 built from source (ci/consumers/build.sh, static); cri-dockerd is a STAND-IN (the
-#      module proxy does not serve it and Debian has no package: it tells systemd it is ready
-#      and serves nothing); units are shaped like upstream's;
+#      v1.37.0 built from source (ci/consumers/build.sh, static). cri-dockerd is a STAND-IN
+#      (the module proxy does not serve it, Debian has no package): Kubernetes 1.23's dockershim,
+#      the code cri-dockerd was forked from, behind a CRI v1 adapter (ci/consumers/dockershim);
+#      units are shaped like upstream's;
 #   3. builder renders the shipped containerd and cri-dockerd profiles (extended to point at
-#      loopback), the overlay is baked into a copy of the base image, the user-data is attached
-#      as a NoCloud seed, and the guest reports (second serial port) what the host then checks;
-#   4. also: fetch mode (user-data unpacks the overlay from a second disk at first boot), a
+#      loopback; join parameters for 127.0.0.1:6443, where nothing listens), the overlay is
+#      baked into a copy of the base image, the user-data is attached as a NoCloud seed, and the
+#      guest reports (second serial port) what the host then checks;
+#   4. on the node VMs (kernel command line e2e.node=1; ci/e2e/node.sh): kubeadm join phase
+#      preflight passes its node checks and fails only at discovery; the kubelet, started by
+#      systemd with builder's kubeadm-flags.env unchanged, runs a host-network pod and a pod on
+#      the overlay's CNI plugins; negative controls (e2e.negative=1) must fail the same checks;
+#   5. also: fetch mode (user-data unpacks the overlay from a second disk at first boot), a
 #      tampered overlay (must leave the runtime uninstalled and say why on the console), and a
 #      deliberately broken render (containerd config version 4, which the 2.1 binary rejects),
 #      which the checks must catch.
@@ -48,16 +56,19 @@ install_host_packages() {
 
 # --- 1. base image ----------------------------------------------------------------------------
 base=$e2e/base-rootfs
+# The packages of the base image. apparmor: Debian's kernel enables AppArmor, and dockerd then
+# needs apparmor_parser to load its docker-default profile, or no container starts (the
+# cri-dockerd VM failed exactly so without it; Debian's standard install has it).
+readonly BASE_PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,cloud-init,python3-cffi-backend,iptables,conntrack,ca-certificates,libdevmapper1.02.1,procps,apparmor
 build_base() {
-  if [ -f "$e2e/debootstrap.done" ]; then
+  if [ "$(cat "$e2e/debootstrap.done" 2>/dev/null)" = "$BASE_PACKAGES" ]; then
     say "base image: debootstrap cached in $base"
   else
     say "building the base image (debootstrap minbase, ~2 min)"
-    rm -rf "$base"
-    debootstrap --variant=minbase \
-      --include=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,cloud-init,python3-cffi-backend,iptables,conntrack,ca-certificates,libdevmapper1.02.1,procps \
+    rm -rf "$base" "$e2e/debootstrap.done"
+    debootstrap --variant=minbase --include="$BASE_PACKAGES" \
       bookworm "$base" >"$e2e/debootstrap.log" 2>&1 || { tail -20 "$e2e/debootstrap.log"; die "debootstrap failed"; }
-    touch "$e2e/debootstrap.done"
+    echo "$BASE_PACKAGES" >"$e2e/debootstrap.done"
   fi
   # The image's configuration (cheap, redone every run so changes here take effect).
   printf '/dev/vda / ext4 defaults 0 1\n/dev/vdc /mnt/overlay-src iso9660 ro,nofail,x-systemd.device-timeout=10s 0 0\n' >"$base/etc/fstab"
@@ -170,8 +181,11 @@ package_upstream() {
   cp /usr/sbin/dockerd /usr/bin/docker /usr/sbin/docker-proxy /usr/bin/docker-init \
      /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr /usr/sbin/runc "$s/docker/docker/"
   tar -C "$s/docker" -czf "$up/docker-20.10.24.tgz" docker
-  # cri-dockerd: stand-in, in the release layout cri-dockerd/cri-dockerd
-  mkdir -p "$s/cri/cri-dockerd" && cp ci/e2e/cri-dockerd-standin "$s/cri/cri-dockerd/cri-dockerd"
+  # cri-dockerd: the stand-in (ci/consumers/dockershim), in the release layout cri-dockerd/cri-dockerd
+  local cri_dockerd=${BUILDER_CRI_DOCKERD:-}
+  [ -n "$cri_dockerd" ] || cri_dockerd=$(bash ci/consumers/dockershim/build.sh | sed -n 's/^CRI_DOCKERD=//p')
+  [ -x "$cri_dockerd" ] || die "no cri-dockerd stand-in (BUILDER_CRI_DOCKERD, or ci/consumers/dockershim/build.sh)"
+  mkdir -p "$s/cri/cri-dockerd" && cp "$cri_dockerd" "$s/cri/cri-dockerd/cri-dockerd"
   tar -C "$s/cri" -czf "$up/cri-dockerd-0.3.26.amd64.tgz" cri-dockerd
   cp ci/e2e/units/* "$up/"
   rm -rf "$s"
@@ -489,11 +503,11 @@ main() {
   write_profiles
   write_join
   build_images "$(sandbox_image e2e-containerd)" "$(sandbox_image e2e-cri-dockerd)"
-  say "NOTE: cri-dockerd is a stand-in (not served by the module proxy, no Debian package); crictl is built from source; everything else is Debian's real binaries"
+  say "NOTE: cri-dockerd is a stand-in (not served by the module proxy, no Debian package): Kubernetes 1.23's dockershim behind a CRI v1 adapter; kubelet, kubeadm and crictl are built from source; everything else is Debian's real binaries"
   local d=$e2e/dist
   rm -rf "$d"
   render e2e-containerd "$d/baked" --join-config "$e2e/join.toml"
-  render e2e-cri-dockerd "$d/baked"
+  render e2e-cri-dockerd "$d/baked" --join-config "$e2e/join.toml"
   render e2e-broken "$d/baked"
   render e2e-containerd "$d/fetch" --overlay-url 'file:///mnt/overlay-src/overlay.tar.gz' --join-config "$e2e/join.toml"
   local passed=0 failed=0 start=$SECONDS
@@ -504,7 +518,10 @@ main() {
   boot containerd "$dc" baked "e2e.node=1 e2e.negative=1" && check_containerd containerd "$dc" join &&
     check_node containerd "$dc" && check_negative containerd "$dc" || r=1
   tally $r
-  r=0; boot cri-dockerd "$d/baked/e2e-cri-dockerd/amd64" baked && check_cri_dockerd cri-dockerd "$d/baked/e2e-cri-dockerd/amd64" || r=1; tally $r
+  local dd=$d/baked/e2e-cri-dockerd/amd64
+  r=0
+  boot cri-dockerd "$dd" baked e2e.node=1 && check_cri_dockerd cri-dockerd "$dd" join && check_node cri-dockerd "$dd" || r=1
+  tally $r
   local df=$d/fetch/e2e-containerd/amd64
   r=0
   boot fetch "$df" fetch e2e.node=1 && check_containerd fetch "$df" join && check_node fetch "$df" || r=1
@@ -526,7 +543,7 @@ main() {
   if [ "$failed" != 0 ]; then
     say "FAIL: end-to-end checks failed (logs in $e2e/vm-*)"
   else
-    say "PASS: baked containerd and cri-dockerd nodes, fetch mode, tampered overlay refused, broken render caught"
+    say "PASS: containerd and cri-dockerd nodes (baked) and fetch mode pass kubeadm's join preflight and run pods through the kubelet; negative controls, tampered overlay and broken render caught"
   fi
   echo "e2e: $passed passed, $failed failed"
   [ "$failed" = 0 ]

@@ -5,7 +5,9 @@
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
 #     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate);
 #   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
-#     and kubeadm v1.36.3, containerd v2.3.4 (config version 4), crictl v1.37.0.
+#     and kubeadm v1.36.3, containerd v2.3.4 (config version 4), crictl v1.37.0; and the
+#     cri-dockerd stand-in for the VM tests (ci/consumers/dockershim: Kubernetes 1.23's
+#     dockershim behind a CRI v1 adapter), with its own tests and a self-test.
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
 # Then ci/e2e.sh boots whole nodes in qemu (it installs its own packages).
 set -euo pipefail
@@ -30,6 +32,17 @@ get() { sed -n "s/^$1=//p" <<<"$built"; }
 export BUILDER_KUBELET=$(get KUBELET) BUILDER_KUBEADM=$(get KUBEADM) BUILDER_KUBELET_134=$(get KUBELET_134)
 export BUILDER_CONTAINERD23=$(get CONTAINERD) BUILDER_CRICTL=$(get CRICTL)
 export BUILDER_REQUIRE_CONSUMERS=1
+
+# The cri-dockerd stand-in (about 2 minutes to build the first time): the adapter's layout and
+# encoding tests, the build, then a self-test against a private dockerd with the real crictl.
+(
+  cd ci/consumers/dockershim
+  GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//; s/^direct$/off/') GOWORK=off \
+    CGO_ENABLED=0 GOFLAGS='-buildvcs=false -mod=readonly' go test ./...
+)
+cri_dockerd=$(bash ci/consumers/dockershim/build.sh | sed -n 's/^CRI_DOCKERD=//p')
+export BUILDER_CRI_DOCKERD=$cri_dockerd
+CRI_DOCKERD=$BUILDER_CRI_DOCKERD CRICTL=$BUILDER_CRICTL bash ci/consumers/dockershim/selftest.sh
 
 cargo build --locked --all-targets
 cargo test --locked --all-targets

@@ -42,7 +42,7 @@ for img in /var/lib/e2e/images/*.tar; do
   if [ "$runtime" = containerd ]; then
     ctr -n k8s.io images import "$img" 2>&1 | grep -v elapsed
   else
-    docker load -i "$img" 2>&1
+    docker load -q -i "$img" 2>&1
   fi
 done
 
