@@ -421,8 +421,9 @@ fn download(
         redact_urls(url),
         expected_len.map_or_else(|| "no Content-Length".to_string(), |n| format!("{n} bytes"))
     );
-    if let Some(len) = expected_len {
-        task.set_length(len);
+    match expected_len {
+        Some(len) => task.set_length(len),
+        None => task.set_unknown_length(),
     }
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0u64;

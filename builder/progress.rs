@@ -83,9 +83,10 @@ impl Progress {
         }
     }
 
-    /// A download: bytes, rate and ETA once the length is known (`Task::set_length`).
+    /// A download: "waiting" until the response arrives, then bytes, rate and ETA
+    /// (`Task::set_length`).
     pub fn download(&self, label: String) -> Task {
-        self.task(label, 0, BYTES_STYLE)
+        self.task(label, 0, WAITING_STYLE)
     }
 
     /// A step counted in `total` units of `unit` (installing artifacts).
@@ -100,10 +101,7 @@ impl Progress {
 
     fn task(&self, label: String, total: u64, template: &str) -> Task {
         let bar = self.multi.as_ref().map(|multi| {
-            let style = ProgressStyle::with_template(template)
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-            let bar = multi.add(ProgressBar::new(total).with_style(style));
+            let bar = multi.add(ProgressBar::new(total).with_style(style(template)));
             bar.set_message(label.clone());
             // Redraw on a timer too, so a stalled download still shows its rate falling.
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -116,8 +114,16 @@ impl Progress {
     }
 }
 
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+const WAITING_STYLE: &str = "{msg:32!} {spinner} waiting for the server {elapsed}";
 const BYTES_STYLE: &str =
     "{msg:32!} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}";
+const STREAM_STYLE: &str = "{msg:32!} {spinner} {bytes:>10} {binary_bytes_per_sec:>12}";
 const STEPS_STYLE: &str = "{msg:32!} [{bar:30}] {pos}/{len} {elapsed}";
 
 /// One step under way. Dropping it removes its bar.
@@ -136,9 +142,18 @@ impl Task {
         }
     }
 
+    /// The total is known (a download's Content-Length): the bar shows bytes, rate and ETA.
     pub fn set_length(&self, len: u64) {
         if let Some(bar) = &self.bar {
+            bar.set_style(style(BYTES_STYLE));
             bar.set_length(len);
+        }
+    }
+
+    /// Bytes arrive without a known total: bytes and rate, no bar.
+    pub fn set_unknown_length(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(style(STREAM_STYLE));
         }
     }
 
