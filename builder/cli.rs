@@ -12,10 +12,12 @@ use crate::archive::ArchiveLimits;
 use crate::catalog::Catalog;
 use crate::cloudinit::Cloud;
 use crate::detect::OutputFormat;
+use crate::error::Error;
 use crate::fetch::{FetchOptions, Mirror, NetLimits};
 use crate::model::Arch;
 use crate::plan::Plan;
 use crate::profile::{list, Lookup};
+use crate::progress::{Mode, Progress};
 
 /// Build verified, reproducible Kubernetes node overlays for the move off dockershim.
 ///
@@ -40,8 +42,9 @@ pub struct GlobalArgs {
     /// Cache folder for verified downloads (content-addressed by sha256) [default: the user's cache dir + /builder]
     #[arg(long, global = true, env = "BUILDER_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Use only the cache: never open a network connection; a missing artifact is an error
-    #[arg(long, global = true, env = "BUILDER_OFFLINE")]
+    /// Use only the cache: never open a network connection; a missing artifact is an error.
+    /// Env BUILDER_OFFLINE: 1, true or yes (0, false, no or empty: online; any case)
+    #[arg(long, global = true)]
     pub offline: bool,
     /// Rewrite URLs starting with FROM to start with TO (repeatable; the longest FROM wins).
     /// Pins stay the same, so a mirror cannot change the bytes installed. Credentials in TO
@@ -82,6 +85,9 @@ pub struct GlobalArgs {
     /// Print only errors and warnings
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Log each request, retry and cache decision on stderr (as RUST_LOG=builder=debug; without -v, RUST_LOG decides)
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +116,14 @@ pub enum Command {
     ///
     /// Example: kubectl get nodes -o json | builder detect --nodes -
     Detect(DetectArgs),
+    /// Print every URL prefix a render of the profile fetches from, as ready-to-edit `--mirror FROM=TO` lines.
+    ///
+    /// One line per distinct prefix (scheme://host[:port]/, or the FROM of a --mirror already
+    /// given, which is then printed with its TO), for every arch the profile lists, as a render
+    /// with an empty cache needs them. Edit each TO to point at your mirror.
+    ///
+    /// Example: builder hosts --profile cri-dockerd
+    Hosts(ShowArgs),
 }
 
 #[derive(Debug, Args)]
@@ -185,19 +199,45 @@ fn parse_mirror(s: &str) -> Result<Mirror, String> {
     Mirror::parse(s)
 }
 
+/// A yes/no environment variable: 1/0, true/false, yes/no (any case); unset or empty is no.
+/// A bad value is an error naming the variable (the user set it, not a flag).
+fn env_flag(name: &str) -> Result<bool> {
+    let Some(raw) = std::env::var_os(name) else {
+        return Ok(false);
+    };
+    let value = raw.to_string_lossy();
+    parse_flag_value(&value).ok_or_else(|| {
+        Error::Input(format!(
+            "environment variable {name}={value:?} is not a yes/no value; set it to 1, true or yes \
+             (or 0, false, no, or unset it)"
+        ))
+        .into()
+    })
+}
+
+fn parse_flag_value(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" | "" => Some(false),
+        _ => None,
+    }
+}
+
 impl GlobalArgs {
     pub fn fetch_options(&self) -> Result<FetchOptions> {
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),
             None => crate::cache::default_dir()?,
         };
+        let logging = tracing::dispatcher::has_been_set();
         Ok(FetchOptions {
             cache_dir,
-            offline: self.offline,
+            offline: self.offline || env_flag("BUILDER_OFFLINE")?,
             mirrors: self.mirrors.clone(),
             attempts: self.retries,
             jobs: self.jobs as usize,
             quiet: self.quiet,
+            progress: Progress::new(Mode::for_stderr(self.quiet, logging)),
             limits: NetLimits {
                 connect: Duration::from_secs(self.connect_timeout),
                 read: Duration::from_secs(self.read_timeout),
@@ -263,8 +303,26 @@ fn print_show(spec: &str) -> Result<()> {
     Ok(())
 }
 
+/// `builder hosts`: one `--mirror FROM=TO` line per prefix a render fetches from.
+fn print_hosts(spec: &str, mirrors: &[Mirror]) -> Result<()> {
+    let profile = Lookup::default().load(spec)?;
+    for w in &profile.warnings {
+        eprintln!("warning: {w}");
+    }
+    let name = profile.name.clone();
+    let prefixes = crate::hosts::of_plan(&Plan::resolve(profile, &Catalog::builtin()?)?, mirrors)?;
+    if prefixes.is_empty() {
+        eprintln!("note: profile {name} fetches nothing over the network (only file:// URLs)");
+    }
+    for p in prefixes {
+        println!("{}", p.mirror_line());
+    }
+    Ok(())
+}
+
 /// Runs one parsed command line; returns the exit code for success paths.
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::progress::init_log(cli.global.verbose);
     match cli.command {
         Command::Render(args) => {
             let fetch = cli.global.fetch_options()?;
@@ -280,6 +338,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Detect(args) => crate::detect::run(&args.options()),
+        Command::Hosts(args) => {
+            print_hosts(&args.profile, &cli.global.mirrors)?;
+            Ok(0)
+        }
     }
 }
 
@@ -308,5 +370,24 @@ mod tests {
         assert!(
             Cli::try_parse_from(["builder", "render", "-p", "x", "--mirror", "nothing"]).is_err()
         );
+    }
+
+    #[test]
+    fn yes_no_values() {
+        for v in ["1", "true", "TRUE", "Yes", " yes "] {
+            assert_eq!(parse_flag_value(v), Some(true), "{v}");
+        }
+        for v in ["0", "false", "False", "NO", ""] {
+            assert_eq!(parse_flag_value(v), Some(false), "{v}");
+        }
+        for v in ["2", "on", "maybe", "ture"] {
+            assert_eq!(parse_flag_value(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn verbose_and_quiet_exclude_each_other() {
+        assert!(Cli::try_parse_from(["builder", "-v", "profiles"]).is_ok());
+        assert!(Cli::try_parse_from(["builder", "-q", "-v", "profiles"]).is_err());
     }
 }

@@ -44,6 +44,19 @@ pub enum Error {
         url: String,
         cache: PathBuf,
     },
+    /// Hosts the render needs do not answer (checked all at once before downloading);
+    /// [`report`] follows the message with a ready-to-edit `--mirror` line per prefix.
+    #[error(
+        "cannot reach {} (every host this render needs was checked at once, --retries {attempts}, --connect-timeout {connect_timeout} s). \
+         If this machine cannot reach them, give each a reachable mirror with the --mirror lines below (edit TO, or put the FROM=TO pairs, \
+         space-separated, in BUILDER_MIRROR), or use --offline with a cache warmed elsewhere (--cache-dir)",
+        unreachable_list(hosts)
+    )]
+    Unreachable {
+        hosts: Vec<Unreachable>,
+        attempts: u32,
+        connect_timeout: u64,
+    },
     /// The profile (or something it names) is wrong; the message carries file, line and column.
     #[error("{0}")]
     Profile(String),
@@ -69,6 +82,29 @@ pub enum Error {
     /// A state the code does not expect: a bug.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// One prefix whose host did not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    /// `host[:port]`.
+    pub host: String,
+    /// The innermost cause (`Connection refused`, a DNS failure).
+    pub why: String,
+    /// `--mirror FROM=TO`, credentials hidden.
+    pub mirror_line: String,
+}
+
+/// `a (why), b (why)`: each host once.
+fn unreachable_list(hosts: &[Unreachable]) -> String {
+    let mut seen = Vec::new();
+    for h in hosts {
+        let item = format!("{} ({})", h.host, h.why);
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen.join(", ")
 }
 
 /// The process exit code for an error: 2 for internal errors, 1 for everything the user's
@@ -106,7 +142,15 @@ pub fn one_line(msg: &str) -> String {
 /// How an error is printed: `error: ` and the whole context chain, on one line, with any
 /// credentials in URLs hidden.
 pub fn report(err: &anyhow::Error) -> String {
-    format!("error: {}", redact_urls(&one_line(&format!("{err:#}"))))
+    let mut text = format!("error: {}", redact_urls(&one_line(&format!("{err:#}"))));
+    // The one place an error has more lines: the mirror lines to edit, one per prefix.
+    if let Some(Error::Unreachable { hosts, .. }) = err.downcast_ref::<Error>() {
+        for h in hosts {
+            text.push_str("\n  ");
+            text.push_str(&redact_urls(&h.mirror_line));
+        }
+    }
+    text
 }
 
 /// `text` with the credentials of every URL in it hidden: `scheme://user:secret@host` becomes

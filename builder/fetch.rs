@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use crate::cache::{Cache, Finished, Partial};
 use crate::error::{redact_urls, Error};
+use crate::progress::{mb, secs, Progress, Task};
 
 /// `--mirror FROM=TO`: URLs starting with FROM are fetched from TO + the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct FetchOptions {
     pub jobs: usize,
     pub quiet: bool,
     pub limits: NetLimits,
+    /// Bars, plain lines or silence (see `progress`).
+    pub progress: Progress,
 }
 
 /// What bounds one attempt: no attempt runs longer than `connect + max(read, speed_time)` plus
@@ -101,7 +104,7 @@ pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// The wait before attempt `attempt` (2, 3, ...): 0.5 s, 1 s, 2 s, ... capped at 8 s, or what
 /// the server asked for with Retry-After, capped at [`MAX_RETRY_WAIT`].
-fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     match retry_after {
         Some(d) => d.min(MAX_RETRY_WAIT),
         None => Duration::from_millis(500u64 << attempt.saturating_sub(2).min(4)),
@@ -160,7 +163,7 @@ fn open_cache(opts: &FetchOptions) -> Result<Cache> {
 }
 
 /// The HTTP client, bounded by the options' limits; `None` offline.
-fn client(opts: &FetchOptions) -> Result<Option<reqwest::blocking::Client>> {
+pub(crate) fn client(opts: &FetchOptions) -> Result<Option<reqwest::blocking::Client>> {
     if opts.offline {
         return Ok(None);
     }
@@ -178,10 +181,10 @@ fn client(opts: &FetchOptions) -> Result<Option<reqwest::blocking::Client>> {
 /// Drops the cache entry of a request found corrupt while it was read, and fetches it again.
 pub fn refetch(req: &Request, opts: &FetchOptions) -> Result<PathBuf> {
     let cache = open_cache(opts)?;
-    eprintln!(
+    opts.progress.warn(&format!(
         "warning: the cache entry of {} {} ({}) changed on disk; fetching it again",
         req.artifact, req.version, req.arch
-    );
+    ));
     cache.remove(&req.sha256)?;
     fetch_one(req, &cache, client(opts)?.as_ref(), opts)
 }
@@ -210,11 +213,28 @@ fn fetch_one(
     opts: &FetchOptions,
 ) -> Result<PathBuf> {
     if let Some(path) = cache.get(&req.sha256) {
-        if !opts.quiet {
-            eprintln!("cached   {} {} ({})", req.artifact, req.version, req.arch);
-        }
+        tracing::debug!(
+            "cache hit: {} {} ({}) sha256 {} at {}",
+            req.artifact,
+            req.version,
+            req.arch,
+            req.sha256,
+            path.display()
+        );
+        opts.progress.line(&format!(
+            "cached   {} {} ({})",
+            req.artifact, req.version, req.arch
+        ));
         return Ok(path);
     }
+    tracing::debug!(
+        "cache miss: {} {} ({}) sha256 {} not in {}",
+        req.artifact,
+        req.version,
+        req.arch,
+        req.sha256,
+        cache.root().display()
+    );
     let Some(client) = client else {
         return Err(Error::OfflineMiss {
             artifact: req.artifact.clone(),
@@ -233,15 +253,24 @@ fn fetch_one(
     });
     let mut last = String::new();
     let mut wait = None;
+    let task = opts
+        .progress
+        .download(format!("{} {} ({})", req.artifact, req.version, req.arch));
     for attempt in 1..=opts.attempts {
         if let Some(wait) = wait {
             std::thread::sleep(wait);
         }
+        task.restart();
         let mut partial = cache.partial(&req.sha256)?;
+        tracing::debug!(
+            "GET {} (attempt {attempt} of {})",
+            redact_urls(&url),
+            opts.attempts
+        );
         let outcome = if let Some(path) = url.strip_prefix("file://") {
             copy_file(path, &mut partial)
         } else {
-            download(client, &url, &mut partial, &opts.limits)
+            download(client, &url, &mut partial, &opts.limits, &task)
         };
         match outcome {
             Ok(()) => {}
@@ -256,14 +285,14 @@ fn fetch_one(
                 if attempt < opts.attempts {
                     let next = backoff(attempt + 1, retry_after);
                     // Always shown (a retry is a warning): a slow render says why it is slow.
-                    eprintln!(
+                    opts.progress.warn(&format!(
                         "retry: {} {} ({}): {last}; attempt {attempt} of {} failed, next in {:.1} s",
                         req.artifact,
                         req.version,
                         req.arch,
                         opts.attempts,
                         next.as_secs_f64()
-                    );
+                    ));
                     wait = Some(next);
                 }
                 continue;
@@ -272,15 +301,18 @@ fn fetch_one(
         let size = partial.written();
         return match partial.finish()? {
             Finished::Stored(path) => {
-                if !opts.quiet {
-                    eprintln!(
-                        "fetched  {} {} ({}, {:.1} MB)",
-                        req.artifact,
-                        req.version,
-                        req.arch,
-                        size as f64 / 1e6
-                    );
-                }
+                tracing::debug!("stored {} in the cache", path.display());
+                let took = task.elapsed();
+                drop(task);
+                opts.progress.line(&format!(
+                    "fetched  {} {} ({}, {} in {}, {}/s)",
+                    req.artifact,
+                    req.version,
+                    req.arch,
+                    mb(size),
+                    secs(took),
+                    mb((size as f64 / took.as_secs_f64().max(1e-3)) as u64)
+                ));
                 Ok(path)
             }
             Finished::Mismatch { actual } => Err(Error::ChecksumMismatch {
@@ -329,6 +361,7 @@ fn download(
     url: &str,
     partial: &mut Partial,
     limits: &NetLimits,
+    task: &Task,
 ) -> std::result::Result<(), Attempt> {
     let mut resp = match client.get(url).send() {
         Ok(r) => r,
@@ -382,6 +415,16 @@ fn download(
         };
     }
     let expected_len = resp.content_length();
+    tracing::debug!(
+        "HTTP {} from {}, {}",
+        status.as_u16(),
+        redact_urls(url),
+        expected_len.map_or_else(|| "no Content-Length".to_string(), |n| format!("{n} bytes"))
+    );
+    match expected_len {
+        Some(len) => task.set_length(len),
+        None => task.set_unknown_length(),
+    }
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0u64;
     let mut speed = SpeedCheck::new(limits);
@@ -407,6 +450,7 @@ fn download(
             Attempt::Final(anyhow::Error::new(e).context("writing the download into the cache"))
         })?;
         got += n as u64;
+        task.inc(n as u64);
         speed
             .add(n as u64)
             .map_err(|why| transient(format!("download from {url} {why}")))?;

@@ -14,6 +14,7 @@ pub mod digest;
 pub mod error;
 pub mod fetch;
 pub mod gzip;
+pub mod hosts;
 pub mod install;
 pub mod lock;
 pub mod manifest;
@@ -23,6 +24,7 @@ pub mod pack;
 pub mod plan;
 pub mod pool;
 pub mod profile;
+pub mod progress;
 pub mod render;
 pub mod templates;
 

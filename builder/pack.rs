@@ -11,18 +11,26 @@ use anyhow::{Context, Result};
 
 use crate::digest::HashingWriter;
 use crate::gzip::{ParGzWriter, LEVEL};
+use crate::progress::Task;
 
-/// Writes `root`'s tree as a tar.gz to `dest`; returns (sha256, size) of the file.
-pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64) -> Result<(String, u64)> {
+/// Writes `root`'s tree as a tar.gz to `dest`; returns (sha256, size) of the file. `task`
+/// advances by the tar bytes compressed so far.
+pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64, task: &Task) -> Result<(String, u64)> {
     let file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
     let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let gz = ParGzWriter::new(hashing, LEVEL);
-    let mut tar = tar::Builder::new(gz);
+    let mut tar = tar::Builder::new(Counting {
+        inner: gz,
+        task,
+        pending: 0,
+    });
     tar.mode(tar::HeaderMode::Deterministic);
     append_dir(&mut tar, root, "", mtime)?;
-    let gz = tar
+    let counting = tar
         .into_inner()
         .with_context(|| format!("writing {}", dest.display()))?;
+    task.inc(counting.pending);
+    let gz = counting.inner;
     let mut hashing = gz
         .finish()
         .with_context(|| format!("writing {}", dest.display()))?;
@@ -36,6 +44,39 @@ pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64) -> Result<(String, u64
     file.sync_data()
         .with_context(|| format!("syncing {}", dest.display()))?;
     Ok((sha, size))
+}
+
+/// Tells `task` how many tar bytes went through, a MiB at a time (not per 512-byte block).
+struct Counting<'t, W> {
+    inner: W,
+    task: &'t Task,
+    pending: u64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.pending += n as u64;
+        if self.pending >= 1 << 20 {
+            self.task.inc(self.pending);
+            self.pending = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// About how many tar bytes files of these sizes make (a header each, data in 512-byte
+/// blocks, the two end blocks): the length of the packing bar.
+pub fn tar_size_estimate(sizes: impl IntoIterator<Item = u64>) -> u64 {
+    sizes
+        .into_iter()
+        .map(|s| 512 + s.div_ceil(512) * 512)
+        .sum::<u64>()
+        + 1024
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
@@ -125,11 +166,26 @@ mod tests {
     fn sorted_fully_specified_and_stable() {
         let src = tree();
         let out = tempfile::tempdir().unwrap();
-        let (sha1, _) = write_tar_gz(src.path(), &out.path().join("1.tgz"), 0).unwrap();
-        let (sha2, _) = write_tar_gz(src.path(), &out.path().join("2.tgz"), 0).unwrap();
+        let (sha1, _) =
+            write_tar_gz(src.path(), &out.path().join("1.tgz"), 0, &Task::hidden()).unwrap();
+        let (sha2, _) =
+            write_tar_gz(src.path(), &out.path().join("2.tgz"), 0, &Task::hidden()).unwrap();
         assert_eq!(sha1, sha2);
-        let (sha3, _) = write_tar_gz(src.path(), &out.path().join("3.tgz"), 1_700_000_000).unwrap();
+        let (sha3, _) = write_tar_gz(
+            src.path(),
+            &out.path().join("3.tgz"),
+            1_700_000_000,
+            &Task::hidden(),
+        )
+        .unwrap();
         assert_ne!(sha1, sha3, "mtime must reach the headers");
+        let mut raw_tar = Vec::new();
+        flate2::read::GzDecoder::new(File::open(out.path().join("1.tgz")).unwrap())
+            .read_to_end(&mut raw_tar)
+            .unwrap();
+        // Three files of 1-3 bytes: the estimate counts their headers and blocks, not the
+        // folders' and the link's headers (5 x 512).
+        assert_eq!(tar_size_estimate([3, 3, 1]) + 5 * 512, raw_tar.len() as u64);
 
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(File::open(out.path().join("3.tgz")).unwrap())

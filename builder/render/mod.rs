@@ -28,6 +28,7 @@ use crate::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
 use crate::model::{Arch, Runtime};
 use crate::plan::{Plan, PlannedArtifact};
 use crate::profile::{Lookup, Profile};
+use crate::progress::{mb, secs};
 
 /// What to render and where: the command line's `render` options, as plain values.
 #[derive(Debug, Clone)]
@@ -93,6 +94,8 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
             requests.push(request(&plan, *arch, a));
         }
     }
+    // Every host the downloads need, checked at once: one error names all that do not answer.
+    crate::hosts::check_requests(&requests, fetch)?;
     let files = fetch_all(&requests, fetch)?;
 
     let staging = crate::output::Staging::begin(&opts.out, &plan.profile.name)?;
@@ -106,17 +109,15 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
         });
     }
     staging.commit(&arches)?;
-    if !fetch.quiet {
-        for o in &outputs {
-            eprintln!(
-                "rendered {} {} -> {} (overlay.tar.gz sha256 {}, {:.1} MB)",
-                plan.profile.name,
-                o.arch,
-                o.dir.display(),
-                o.overlay_sha256,
-                o.overlay_size as f64 / 1e6
-            );
-        }
+    for o in &outputs {
+        fetch.progress.line(&format!(
+            "rendered {} {} -> {} (overlay.tar.gz sha256 {}, {})",
+            plan.profile.name,
+            o.arch,
+            o.dir.display(),
+            o.overlay_sha256,
+            mb(o.overlay_size)
+        ));
     }
     Ok(outputs)
 }
@@ -174,8 +175,11 @@ fn build_arch(
         })
         .collect::<Result<Vec<_>>>()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let task = fetch
+        .progress
+        .steps(format!("install {arch}"), jobs.len() as u64);
     let scratches = crate::pool::run(&jobs, cores, |(i, a, path)| {
-        install_verified(
+        let scratch = install_verified(
             plan,
             arch,
             a,
@@ -183,8 +187,17 @@ fn build_arch(
             &scratch_dir.join(i.to_string()),
             opts,
             fetch,
-        )
+        );
+        task.inc(1);
+        scratch
     })?;
+    let took = task.elapsed();
+    drop(task);
+    fetch.progress.line(&format!(
+        "installed {arch}: {} artifacts in {}",
+        jobs.len(),
+        secs(took)
+    ));
     for scratch in scratches {
         rootfs.absorb(scratch)?;
     }
@@ -216,7 +229,21 @@ fn build_arch(
     }
 
     let tarball = dir.join("overlay.tar.gz");
-    let (overlay_sha256, overlay_size) = crate::pack::write_tar_gz(&root, &tarball, mtime)?;
+    let files_in = manifest::files_of(&rootfs);
+    let unpacked: u64 = files_in.iter().filter_map(|f| f.size).sum();
+    let task = fetch.progress.bytes(
+        format!("pack {arch}"),
+        crate::pack::tar_size_estimate(files_in.iter().map(|f| f.size.unwrap_or(0))),
+    );
+    let (overlay_sha256, overlay_size) = crate::pack::write_tar_gz(&root, &tarball, mtime, &task)?;
+    let took = task.elapsed();
+    drop(task);
+    fetch.progress.line(&format!(
+        "packed   {arch}: overlay.tar.gz {} from {} in {}",
+        mb(overlay_size),
+        mb(unpacked),
+        secs(took)
+    ));
     let m = Manifest {
         builder_version: crate::VERSION.to_string(),
         profile: ProfileRef {
@@ -241,7 +268,7 @@ fn build_arch(
             sha256: overlay_sha256.clone(),
             size: overlay_size,
         },
-        files: manifest::files_of(&rootfs),
+        files: files_in,
     };
     let json = m.to_json()?;
     write_output(&dir.join("manifest.json"), json.as_bytes())?;

@@ -1,0 +1,253 @@
+//! What a render shows while it runs, on stderr: indicatif bars on a terminal (a bar per
+//! download with bytes, rate and ETA; one for installing and one for packing each arch), one
+//! plain line per finished step when stderr is not a terminal (CI logs), and nothing but
+//! warnings with `-q`. Also the tracing set-up behind `-v` and `RUST_LOG`.
+//!
+//! It decides nothing about what is fetched or built: `fetch`, `render` and `pack` report to
+//! it. The hot path is a `Task::inc` per chunk (an atomic add, and a redraw at most ~10 times a
+//! second); plain and quiet modes do nothing per chunk.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `-q`: only warnings (retries) and errors.
+    Quiet,
+    /// One line per finished step: stderr is not a terminal, or a log is being written.
+    Plain,
+    /// indicatif bars, redrawn in place: stderr is a terminal.
+    Bars,
+}
+
+impl Mode {
+    /// The mode for this process: quiet wins; bars only on a terminal and without a log
+    /// (`-v`/`RUST_LOG` lines would tear the bars apart).
+    pub fn for_stderr(quiet: bool, logging: bool) -> Mode {
+        if quiet {
+            Mode::Quiet
+        } else if logging || !std::io::stderr().is_terminal() {
+            Mode::Plain
+        } else {
+            Mode::Bars
+        }
+    }
+}
+
+/// The progress display of one command; cheap to clone (the bars are shared).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    mode: Mode,
+    multi: Option<MultiProgress>,
+}
+
+impl Default for Progress {
+    /// Plain lines: what a library caller that chose nothing gets.
+    fn default() -> Self {
+        Progress::new(Mode::Plain)
+    }
+}
+
+impl Progress {
+    pub fn new(mode: Mode) -> Progress {
+        let multi = (mode == Mode::Bars)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
+        Progress { mode, multi }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// A line about a finished step (`fetched ...`, `rendered ...`): above the bars on a
+    /// terminal, as is in a log, not at all with `-q`.
+    pub fn line(&self, text: &str) {
+        match (&self.multi, self.mode) {
+            (_, Mode::Quiet) => {}
+            (Some(multi), _) => multi.suspend(|| eprintln!("{text}")),
+            (None, _) => eprintln!("{text}"),
+        }
+    }
+
+    /// A warning (a retry, a changed cache entry): shown in every mode, `-q` included.
+    pub fn warn(&self, text: &str) {
+        match &self.multi {
+            Some(multi) => multi.suspend(|| eprintln!("{text}")),
+            None => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{text}");
+            }
+        }
+    }
+
+    /// A download: "waiting" until the response arrives, then bytes, rate and ETA
+    /// (`Task::set_length`).
+    pub fn download(&self, label: String) -> Task {
+        self.task(label, 0, WAITING_STYLE)
+    }
+
+    /// A step counted in `total` units of `unit` (installing artifacts).
+    pub fn steps(&self, label: String, total: u64) -> Task {
+        self.task(label, total, STEPS_STYLE)
+    }
+
+    /// A step counted in bytes out of an estimated `total` (packing).
+    pub fn bytes(&self, label: String, total: u64) -> Task {
+        self.task(label, total, BYTES_STYLE)
+    }
+
+    fn task(&self, label: String, total: u64, template: &str) -> Task {
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new(total).with_style(style(template)));
+            bar.set_message(label.clone());
+            // Redraw on a timer too, so a stalled download still shows its rate falling.
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Task {
+            bar,
+            start: Instant::now(),
+        }
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+const WAITING_STYLE: &str = "{msg:32!} {spinner} waiting for the server {elapsed}";
+const BYTES_STYLE: &str =
+    "{msg:32!} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}";
+const STREAM_STYLE: &str = "{msg:32!} {spinner} {bytes:>10} {binary_bytes_per_sec:>12}";
+const STEPS_STYLE: &str = "{msg:32!} [{bar:30}] {pos}/{len} {elapsed}";
+
+/// One step under way. Dropping it removes its bar.
+#[derive(Debug)]
+pub struct Task {
+    bar: Option<ProgressBar>,
+    start: Instant,
+}
+
+impl Task {
+    /// A task that shows nothing (tests, and callers without a display).
+    pub fn hidden() -> Task {
+        Task {
+            bar: None,
+            start: Instant::now(),
+        }
+    }
+
+    /// The total is known (a download's Content-Length): the bar shows bytes, rate and ETA.
+    pub fn set_length(&self, len: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(style(BYTES_STYLE));
+            bar.set_length(len);
+        }
+    }
+
+    /// Bytes arrive without a known total: bytes and rate, no bar.
+    pub fn set_unknown_length(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(style(STREAM_STYLE));
+        }
+    }
+
+    /// Back to zero (a retried download starts over).
+    pub fn restart(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(0);
+        }
+    }
+
+    pub fn inc(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    /// Time since the task began.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `12.3 MB`: sizes in progress lines (decimal, as the README's figures).
+pub fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// `1.2 s`.
+pub fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// Sets up the log behind `-v` and `RUST_LOG` (tracing, on stderr): `-v` shows builder's
+/// debug events (each request, retry and cache decision); otherwise `RUST_LOG` decides
+/// (`RUST_LOG=builder=debug`, or `trace`, or per-module filters); without either, no log.
+/// Returns whether a log is on (then progress is printed as plain lines).
+pub fn init_log(verbose: bool) -> bool {
+    use tracing_subscriber::EnvFilter;
+    let filter = if verbose {
+        EnvFilter::new("builder=debug")
+    } else {
+        match std::env::var("RUST_LOG") {
+            Ok(v) if !v.trim().is_empty() => EnvFilter::new(v),
+            _ => return false,
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .try_init()
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_and_plain_tasks_draw_nothing() {
+        let t = Task::hidden();
+        t.set_length(10);
+        t.inc(5);
+        t.restart();
+        let p = Progress::new(Mode::Plain);
+        assert!(p.download("x".into()).bar.is_none());
+        assert!(Progress::new(Mode::Quiet)
+            .steps("x".into(), 3)
+            .bar
+            .is_none());
+        assert_eq!(p.mode(), Mode::Plain);
+    }
+
+    #[test]
+    fn quiet_wins_and_a_log_turns_bars_into_lines() {
+        assert_eq!(Mode::for_stderr(true, false), Mode::Quiet);
+        assert_eq!(Mode::for_stderr(true, true), Mode::Quiet);
+        // Under `cargo test` stderr may or may not be a terminal; with a log it never is Bars.
+        assert_eq!(Mode::for_stderr(false, true), Mode::Plain);
+    }
+
+    #[test]
+    fn figures() {
+        assert_eq!(mb(88_100_000), "88.1 MB");
+        assert_eq!(secs(Duration::from_millis(1250)), "1.2 s");
+    }
+}

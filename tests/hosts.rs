@@ -1,0 +1,132 @@
+//! The hosts a render needs: `builder hosts` prints them as `--mirror` lines, and a render
+//! that cannot reach some of them names every one at once, after one check of all of them.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A loopback address nobody listens on.
+fn dead_addr() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn every_unreachable_host_is_named_at_once() {
+    let up = Upstream::start();
+    let ws = Workspace::new();
+    let (dead1, dead2) = (dead_addr(), dead_addr());
+    let live = &up.server.addr;
+    // Artifacts over three ports: runc and crictl on two dead ones, the rest live.
+    let text = up
+        .containerd_profile("node", "2.1.9", "1.36")
+        .replace(
+            &format!("\"http://{live}/runc/"),
+            &format!("\"http://{dead1}/runc/"),
+        )
+        .replace(
+            &format!("\"http://{live}/crictl/"),
+            &format!("\"http://{dead2}/crictl/"),
+        );
+    assert_eq!(text.matches(&dead1).count(), 1, "{text}");
+    assert_eq!(text.matches(&dead2).count(), 1, "{text}");
+    ws.write_profile("node", &text);
+
+    let start = Instant::now();
+    let o = ws.render("node", &["--arch", "amd64"]);
+    let took = start.elapsed();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let error_line = err.lines().find(|l| l.starts_with("error: ")).unwrap();
+    for dead in [&dead1, &dead2] {
+        assert!(
+            error_line.contains(&format!("{dead} (")),
+            "{dead} not named: {err}"
+        );
+        let line = format!("  --mirror http://{dead}/=https://mirror.example.internal/{dead}/");
+        assert!(err.lines().any(|l| l == line), "want {line:?} in:\n{err}");
+    }
+    assert!(error_line.contains("--offline"), "{err}");
+    // The live host is not blamed, and nothing was downloaded before the check failed.
+    assert!(!err.contains(&format!("{live} (")), "{err}");
+    assert!(!err.contains(&format!("--mirror http://{live}/")), "{err}");
+    assert_eq!(
+        up.server
+            .hits("/containerd/v2.1.9/containerd-2.1.9-linux-amd64.tar.gz"),
+        0
+    );
+    assert!(!ws.out().exists());
+    // One check of all hosts: --retries 2 is one 0.5 s wait, not one round per host.
+    assert_eq!(err.matches("retry: cannot reach").count(), 1, "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    // With the two dead prefixes mirrored to the live server, the same render works: the
+    // printed lines are the ones to edit.
+    let o = ws.render(
+        "node",
+        &[
+            "--arch",
+            "amd64",
+            "--mirror",
+            &format!("http://{dead1}/=http://{live}/"),
+            "--mirror",
+            &format!("http://{dead2}/=http://{live}/"),
+        ],
+    );
+    assert_ok(&o);
+}
+
+#[test]
+fn hosts_prints_every_prefix_of_a_shipped_profile_as_mirror_lines() {
+    let ws = Workspace::new();
+    let o = ws.run(&["hosts", "--profile", "cri-dockerd"]);
+    assert_ok(&o);
+    assert_eq!(
+        stdout(&o),
+        "--mirror https://download.docker.com/=https://mirror.example.internal/download.docker.com/\n\
+         --mirror https://github.com/=https://mirror.example.internal/github.com/\n\
+         --mirror https://raw.githubusercontent.com/=https://mirror.example.internal/raw.githubusercontent.com/\n"
+    );
+    assert_eq!(stderr(&o), "");
+    // containerd needs no download.docker.com; a --mirror given is printed as it is, its
+    // credentials hidden.
+    let o = ws.run(&[
+        "hosts",
+        "-p",
+        "containerd",
+        "--mirror",
+        "https://github.com/=https://bob:s3cret@mirror.corp/gh/",
+    ]);
+    assert_ok(&o);
+    assert_eq!(
+        stdout(&o),
+        "--mirror https://github.com/=https://bob:***@mirror.corp/gh/\n\
+         --mirror https://raw.githubusercontent.com/=https://mirror.example.internal/raw.githubusercontent.com/\n"
+    );
+    // Nothing is fetched: no network is needed to list hosts.
+    assert!(!ws.cache().exists());
+}
+
+#[test]
+fn hosts_follows_the_profile_and_refuses_a_bad_one() {
+    let up = Upstream::start();
+    let ws = Workspace::new();
+    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let o = ws.run(&["hosts", "-p", "node"]);
+    assert_ok(&o);
+    let addr = &up.server.addr;
+    assert_eq!(
+        stdout(&o),
+        format!("--mirror http://{addr}/=https://mirror.example.internal/{addr}/\n")
+    );
+    assert_eq!(up.server.total_hits(), 0);
+    let o = ws.run(&["hosts", "-p", "no-such-profile"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+}
