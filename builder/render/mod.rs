@@ -142,7 +142,7 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     Ok(out)
 }
 
-/// Builds one arch in `dir`: rootfs/, overlay.tar.gz, manifest.json, user-data, meta-data,
+/// Builds one arch in `dir`: rootfs/, overlay.tar.gz (+ .sha256), manifest.json, user-data, meta-data,
 /// SHA256SUMS. `files` maps each fetched sha256 to its verified cache entry.
 fn build_arch(
     plan: &Plan,
@@ -240,9 +240,16 @@ fn build_arch(
             file: "overlay.tar.gz".into(),
             sha256: overlay_sha256.clone(),
             size: overlay_size,
+            sha256_file: manifest::OVERLAY_SHA256_FILE.into(),
         },
         files: manifest::files_of(&rootfs),
     };
+    // What an image pipeline uploads with the overlay: a checksum of it alone, so checking it
+    // needs none of the other outputs (user-data holds the join token and stays private).
+    write_output(
+        &dir.join(manifest::OVERLAY_SHA256_FILE),
+        manifest::sha256_line("overlay.tar.gz", &overlay_sha256).as_bytes(),
+    )?;
     let json = m.to_json()?;
     write_output(&dir.join("manifest.json"), json.as_bytes())?;
 
