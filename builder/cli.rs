@@ -25,8 +25,25 @@ use crate::profile::{list, Lookup};
 ///
 /// Exit codes: 0 success, 1 bad input or a failed fetch/verify, 2 internal error
 /// (`detect` also uses 3: affected nodes found).
+/// The top-level `--help`'s closing section.
+const EXAMPLES: &str = "\
+Examples:
+  builder profiles                                   # the shipped profiles
+  builder show --profile containerd                  # the resolved profile, every pin spelled out
+  builder render --profile containerd --arch amd64   # dist/containerd/amd64/{overlay.tar.gz,...}
+  builder render --profile cri-dockerd --mirror https://github.com/=https://mirror.example/gh/
+  kubectl get nodes -o json | builder detect --nodes -   # nodes still on dockershim (exit 3)
+
+Each command's --help has its options and an example.";
+
 #[derive(Debug, Parser)]
-#[command(name = "builder", version, help_expected = true, max_term_width = 100)]
+#[command(
+    name = "builder",
+    version,
+    help_expected = true,
+    max_term_width = 100,
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -34,54 +51,60 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every subcommand that fetches.
+/// Options every subcommand takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
+    /// Print only errors and warnings
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// Options of the subcommands that download (`render`): the cache, mirrors, and the bounds
+/// of each download. Each has a BUILDER_ env twin where it makes sense in CI.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Download options")]
+pub struct FetchArgs {
     /// Cache folder for verified downloads (content-addressed by sha256) [default: the user's cache dir + /builder]
-    #[arg(long, global = true, env = "BUILDER_CACHE_DIR", value_name = "DIR")]
+    #[arg(long, env = "BUILDER_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Use only the cache: never open a network connection; a missing artifact is an error
-    #[arg(long, global = true, env = "BUILDER_OFFLINE")]
+    #[arg(long, env = "BUILDER_OFFLINE")]
     pub offline: bool,
     /// Rewrite URLs starting with FROM to start with TO (repeatable; the longest FROM wins).
     /// Pins stay the same, so a mirror cannot change the bytes installed. Credentials in TO
     /// (https://user:token@host/) are never printed or stored; pass them through the env
     /// variable (space-separated FROM=TO pairs) to keep them off the command line
-    #[arg(long = "mirror", global = true, value_name = "FROM=TO", value_parser = parse_mirror,
+    #[arg(long = "mirror", value_name = "FROM=TO", value_parser = parse_mirror,
           env = "BUILDER_MIRROR", value_delimiter = ' ', hide_env_values = true)]
     pub mirrors: Vec<Mirror>,
     /// Attempts per download for transient failures (connection errors, 408, 429, 5xx)
-    #[arg(long, global = true, default_value_t = 4, value_name = "N",
+    #[arg(long, default_value_t = 4, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=20))]
     pub retries: u32,
     /// Downloads to run at the same time
-    #[arg(long, global = true, default_value_t = 4, value_name = "N",
+    #[arg(long, default_value_t = 4, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=32))]
     pub jobs: u32,
     /// Seconds to open a connection (TCP and TLS) before the attempt fails
-    #[arg(long, global = true, env = "BUILDER_CONNECT_TIMEOUT", default_value_t = 10,
+    #[arg(long, env = "BUILDER_CONNECT_TIMEOUT", default_value_t = 10,
           value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: u64,
     /// Seconds without a byte (waiting for the response, or between two reads of the body) before the attempt fails
-    #[arg(long, global = true, env = "BUILDER_READ_TIMEOUT", default_value_t = 30,
+    #[arg(long, env = "BUILDER_READ_TIMEOUT", default_value_t = 30,
           value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub read_timeout: u64,
     /// Fail an attempt whose download is slower than this many bytes a second over --speed-time (0: no check)
     #[arg(
         long,
-        global = true,
         env = "BUILDER_SPEED_LIMIT",
         default_value_t = 1024,
         value_name = "BYTES"
     )]
     pub speed_limit: u64,
     /// The window --speed-limit is measured over, in seconds
-    #[arg(long, global = true, env = "BUILDER_SPEED_TIME", default_value_t = 30,
+    #[arg(long, env = "BUILDER_SPEED_TIME", default_value_t = 30,
           value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub speed_time: u64,
-    /// Print only errors and warnings
-    #[arg(long, short, global = true)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +169,9 @@ pub struct RenderArgs {
     /// Refuse an archive with more than this many members
     #[arg(long, env = "BUILDER_ARCHIVE_MAX_MEMBERS", default_value_t = ArchiveLimits::default().max_members, value_name = "N")]
     pub archive_max_members: u64,
+    // Last, so that its "Download options" heading covers only its own options.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Options of `builder detect`.
@@ -188,8 +214,9 @@ fn parse_mirror(s: &str) -> Result<Mirror, String> {
     Mirror::parse(s)
 }
 
-impl GlobalArgs {
-    pub fn fetch_options(&self) -> Result<FetchOptions> {
+impl FetchArgs {
+    /// The library's fetch options; `quiet` is the global `-q`.
+    pub fn fetch_options(&self, quiet: bool) -> Result<FetchOptions> {
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),
             None => crate::cache::default_dir()?,
@@ -200,7 +227,7 @@ impl GlobalArgs {
             mirrors: self.mirrors.clone(),
             attempts: self.retries,
             jobs: self.jobs as usize,
-            quiet: self.quiet,
+            quiet,
             limits: NetLimits {
                 connect: Duration::from_secs(self.connect_timeout),
                 read: Duration::from_secs(self.read_timeout),
@@ -271,7 +298,7 @@ fn print_show(spec: &str) -> Result<()> {
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Render(args) => {
-            let fetch = cli.global.fetch_options()?;
+            let fetch = args.fetch.fetch_options(cli.global.quiet)?;
             crate::render::run(&args.options(), &fetch)?;
             Ok(0)
         }
@@ -308,7 +335,10 @@ mod tests {
             "https://github.com/=http://mirror.local/gh/",
         ])
         .unwrap();
-        assert_eq!(cli.global.mirrors.len(), 1);
+        let Command::Render(args) = cli.command else {
+            panic!("not render")
+        };
+        assert_eq!(args.fetch.mirrors.len(), 1);
         assert!(
             Cli::try_parse_from(["builder", "render", "-p", "x", "--mirror", "nothing"]).is_err()
         );

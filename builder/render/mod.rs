@@ -86,6 +86,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     };
     // Every pin is resolved before anything is fetched: a missing pin fails fast.
     let plan = Plan::resolve(profile, &Catalog::builtin()?)?;
+    crate::output::check_out(&opts.out, &plan.profile.name)?;
 
     let mut requests = Vec::new();
     for arch in &arches {
@@ -129,9 +130,11 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     for a in asked {
         if !profile.arches.contains(a) {
             return Err(Error::Input(format!(
-                "--arch {a}: profile {} is built for {} only; add {a} to its `arch` list (with pins for it) or pick one of those",
+                "--arch {a}: profile {} is built for {} only; add {a} to its `arch` list (with pins for it; for a shipped profile, \
+                 in your own profile with `extends = \"{}\"`) or pick one of those",
                 profile.name,
-                profile.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+                profile.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+                profile.name
             ))
             .into());
         }
