@@ -15,9 +15,7 @@ const PUBLIC: [&str; 2] = ["overlay.tar.gz", "overlay.tar.gz.sha256"];
 
 /// One render of a containerd profile against the loopback upstream; returns its amd64 folder.
 fn rendered() -> (Upstream, Workspace, PathBuf) {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let (up, ws) = node_setup();
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
     let dir = ws.out().join("node/amd64");
     (up, ws, dir)
