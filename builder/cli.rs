@@ -27,8 +27,25 @@ use crate::progress::{Mode, Progress};
 ///
 /// Exit codes: 0 success, 1 bad input or a failed fetch/verify, 2 internal error
 /// (`detect` also uses 3: affected nodes found).
+/// The top-level `--help`'s closing section.
+const EXAMPLES: &str = "\
+Examples:
+  builder profiles                                   # the shipped profiles
+  builder show --profile containerd                  # the resolved profile, every pin spelled out
+  builder render --profile containerd --arch amd64   # dist/containerd/amd64/{overlay.tar.gz,...}
+  builder render --profile cri-dockerd --mirror https://github.com/=https://mirror.example/gh/
+  kubectl get nodes -o json | builder detect --nodes -   # nodes still on dockershim (exit 3)
+
+Each command's --help has its options and an example.";
+
 #[derive(Debug, Parser)]
-#[command(name = "builder", version, help_expected = true, max_term_width = 100)]
+#[command(
+    name = "builder",
+    version,
+    help_expected = true,
+    max_term_width = 100,
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -36,58 +53,64 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every subcommand that fetches.
+/// Options every subcommand takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Cache folder for verified downloads (content-addressed by sha256) [default: the user's cache dir + /builder]
-    #[arg(long, global = true, env = "BUILDER_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Use only the cache: never open a network connection; a missing artifact is an error.
-    /// Env BUILDER_OFFLINE: 1, true or yes (0, false, no or empty: online; any case)
-    #[arg(long, global = true)]
-    pub offline: bool,
-    /// Rewrite URLs starting with FROM to start with TO (repeatable; the longest FROM wins).
-    /// Pins stay the same, so a mirror cannot change the bytes installed. Credentials in TO
-    /// (https://user:token@host/) are never printed or stored; pass them through the env
-    /// variable (space-separated FROM=TO pairs) to keep them off the command line
-    #[arg(long = "mirror", global = true, value_name = "FROM=TO", value_parser = parse_mirror,
-          env = "BUILDER_MIRROR", value_delimiter = ' ', hide_env_values = true)]
-    pub mirrors: Vec<Mirror>,
-    /// Attempts per download for transient failures (connection errors, 408, 429, 5xx)
-    #[arg(long, global = true, default_value_t = 4, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub retries: u32,
-    /// Downloads to run at the same time
-    #[arg(long, global = true, default_value_t = 4, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=32))]
-    pub jobs: u32,
-    /// Seconds to open a connection (TCP and TLS) before the attempt fails
-    #[arg(long, global = true, env = "BUILDER_CONNECT_TIMEOUT", default_value_t = 10,
-          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub connect_timeout: u64,
-    /// Seconds without a byte (waiting for the response, or between two reads of the body) before the attempt fails
-    #[arg(long, global = true, env = "BUILDER_READ_TIMEOUT", default_value_t = 30,
-          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub read_timeout: u64,
-    /// Fail an attempt whose download is slower than this many bytes a second over --speed-time (0: no check)
-    #[arg(
-        long,
-        global = true,
-        env = "BUILDER_SPEED_LIMIT",
-        default_value_t = 1024,
-        value_name = "BYTES"
-    )]
-    pub speed_limit: u64,
-    /// The window --speed-limit is measured over, in seconds
-    #[arg(long, global = true, env = "BUILDER_SPEED_TIME", default_value_t = 30,
-          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub speed_time: u64,
     /// Print only errors and warnings
     #[arg(long, short, global = true)]
     pub quiet: bool,
     /// Log each request, retry and cache decision on stderr (as RUST_LOG=builder=debug; without -v, RUST_LOG decides)
     #[arg(long, short, global = true, conflicts_with = "quiet")]
     pub verbose: bool,
+}
+
+/// Options of the subcommands that download (`render`): the cache, mirrors, and the bounds
+/// of each download. Each has a BUILDER_ env twin where it makes sense in CI.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Download options")]
+pub struct FetchArgs {
+    /// Cache folder for verified downloads (content-addressed by sha256) [default: the user's cache dir + /builder]
+    #[arg(long, env = "BUILDER_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use only the cache: never open a network connection; a missing artifact is an error.
+    /// Env BUILDER_OFFLINE: 1, true or yes (0, false, no or empty: online; any case)
+    #[arg(long)]
+    pub offline: bool,
+    /// Rewrite URLs starting with FROM to start with TO (repeatable; the longest FROM wins).
+    /// Pins stay the same, so a mirror cannot change the bytes installed. Credentials in TO
+    /// (https://user:token@host/) are never printed or stored; pass them through the env
+    /// variable (space-separated FROM=TO pairs) to keep them off the command line
+    #[arg(long = "mirror", value_name = "FROM=TO", value_parser = parse_mirror,
+          env = "BUILDER_MIRROR", value_delimiter = ' ', hide_env_values = true)]
+    pub mirrors: Vec<Mirror>,
+    /// Attempts per download for transient failures (connection errors, 408, 429, 5xx)
+    #[arg(long, default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub retries: u32,
+    /// Downloads to run at the same time
+    #[arg(long, default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub jobs: u32,
+    /// Seconds to open a connection (TCP and TLS) before the attempt fails
+    #[arg(long, env = "BUILDER_CONNECT_TIMEOUT", default_value_t = 10,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: u64,
+    /// Seconds without a byte (waiting for the response, or between two reads of the body) before the attempt fails
+    #[arg(long, env = "BUILDER_READ_TIMEOUT", default_value_t = 30,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: u64,
+    /// Fail an attempt whose download is slower than this many bytes a second over --speed-time (0: no check)
+    #[arg(
+        long,
+        env = "BUILDER_SPEED_LIMIT",
+        default_value_t = 1024,
+        value_name = "BYTES"
+    )]
+    pub speed_limit: u64,
+    /// The window --speed-limit is measured over, in seconds
+    #[arg(long, env = "BUILDER_SPEED_TIME", default_value_t = 30,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub speed_time: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,7 +146,7 @@ pub enum Command {
     /// with an empty cache needs them. Edit each TO to point at your mirror.
     ///
     /// Example: builder hosts --profile cri-dockerd
-    Hosts(ShowArgs),
+    Hosts(HostsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,19 +183,21 @@ pub struct RenderArgs {
     /// Refuse an archive with more than this many members
     #[arg(long, env = "BUILDER_ARCHIVE_MAX_MEMBERS", default_value_t = ArchiveLimits::default().max_members, value_name = "N")]
     pub archive_max_members: u64,
+    // Last, so that its "Download options" heading covers only its own options.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Options of `builder detect`.
 #[derive(Debug, Args)]
 pub struct DetectArgs {
     /// Nodes to check: the output of `kubectl get nodes -o json` (a List, or a single Node); `-` reads standard input
-    #[arg(long, value_name = "FILE|-",
-          required_unless_present_any = ["kubelet_cmdline", "flags_env"],
-          conflicts_with_all = ["kubelet_cmdline", "flags_env"])]
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["kubelet_cmdline", "flags_env", "node_name"])]
     pub nodes: Option<PathBuf>,
     /// The output of `kubectl get pods -A -o json`; pods with a hostPath on the Docker socket pin their node
-    /// (and workload) to Docker, so that node gets the cri-dockerd profile; `-` reads standard input
-    #[arg(long, value_name = "FILE|-", requires = "nodes")]
+    /// (and workload) to Docker, so that node gets the cri-dockerd profile; `-` reads standard input.
+    /// With --kubelet-cmdline/--flags-env, the node's pods are found by its name (--node-name)
+    #[arg(long, value_name = "FILE|-")]
     pub pods: Option<PathBuf>,
     /// Check one node from its kubelet's command line: a copy of /proc/$(pgrep kubelet)/cmdline (NUL-separated)
     #[arg(long, value_name = "FILE")]
@@ -180,6 +205,10 @@ pub struct DetectArgs {
     /// Check one node from its /var/lib/kubelet/kubeadm-flags.env (KUBELET_KUBEADM_ARGS="...")
     #[arg(long, value_name = "FILE", conflicts_with = "kubelet_cmdline")]
     pub flags_env: Option<PathBuf>,
+    /// With --kubelet-cmdline or --flags-env: the node's name as `kubectl get nodes` shows it, to
+    /// match --pods by spec.nodeName and to name it in the report [default: the kubelet's --hostname-override]
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
     /// Output format: a table for people, or JSON (a stable shape with a top-level summary) for machines
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -193,6 +222,17 @@ pub struct ShowArgs {
     /// A shipped profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
     #[arg(long, short, value_name = "NAME|FILE")]
     pub profile: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// A shipped profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
+    #[arg(long, short, value_name = "NAME|FILE")]
+    pub profile: String,
+    /// A mirror already in use, as render takes it (repeatable): its FROM is printed with its TO
+    #[arg(long = "mirror", value_name = "FROM=TO", value_parser = parse_mirror,
+          env = "BUILDER_MIRROR", value_delimiter = ' ', hide_env_values = true)]
+    pub mirrors: Vec<Mirror>,
 }
 
 fn parse_mirror(s: &str) -> Result<Mirror, String> {
@@ -223,8 +263,9 @@ fn parse_flag_value(value: &str) -> Option<bool> {
     }
 }
 
-impl GlobalArgs {
-    pub fn fetch_options(&self) -> Result<FetchOptions> {
+impl FetchArgs {
+    /// The library's fetch options; `quiet` is the global `-q`.
+    pub fn fetch_options(&self, quiet: bool) -> Result<FetchOptions> {
         let cache_dir = match &self.cache_dir {
             Some(dir) => dir.clone(),
             None => crate::cache::default_dir()?,
@@ -236,8 +277,8 @@ impl GlobalArgs {
             mirrors: self.mirrors.clone(),
             attempts: self.retries,
             jobs: self.jobs as usize,
-            quiet: self.quiet,
-            progress: Progress::new(Mode::for_stderr(self.quiet, logging)),
+            quiet,
+            progress: Progress::new(Mode::for_stderr(quiet, logging)),
             limits: NetLimits {
                 connect: Duration::from_secs(self.connect_timeout),
                 read: Duration::from_secs(self.read_timeout),
@@ -273,6 +314,7 @@ impl DetectArgs {
             pods: self.pods,
             kubelet_cmdline: self.kubelet_cmdline,
             flags_env: self.flags_env,
+            node_name: self.node_name,
             output: self.output,
             plan: self.plan,
         }
@@ -325,7 +367,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     crate::progress::init_log(cli.global.verbose);
     match cli.command {
         Command::Render(args) => {
-            let fetch = cli.global.fetch_options()?;
+            let fetch = args.fetch.fetch_options(cli.global.quiet)?;
             crate::render::run(&args.options(), &fetch)?;
             Ok(0)
         }
@@ -339,7 +381,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Detect(args) => crate::detect::run(&args.options()),
         Command::Hosts(args) => {
-            print_hosts(&args.profile, &cli.global.mirrors)?;
+            print_hosts(&args.profile, &args.mirrors)?;
             Ok(0)
         }
     }
@@ -366,7 +408,10 @@ mod tests {
             "https://github.com/=http://mirror.local/gh/",
         ])
         .unwrap();
-        assert_eq!(cli.global.mirrors.len(), 1);
+        let Command::Render(args) = cli.command else {
+            panic!("not render")
+        };
+        assert_eq!(args.fetch.mirrors.len(), 1);
         assert!(
             Cli::try_parse_from(["builder", "render", "-p", "x", "--mirror", "nothing"]).is_err()
         );

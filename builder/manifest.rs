@@ -43,6 +43,9 @@ pub struct OverlayRef {
     pub file: String,
     pub sha256: String,
     pub size: u64,
+    /// The one-line `sha256sum -c` file beside it (`overlay.tar.gz.sha256`): what an image
+    /// pipeline uploads and checks with the overlay, without the other outputs.
+    pub sha256_file: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -93,11 +96,19 @@ impl Manifest {
     }
 }
 
+/// The name of the checksum file published beside the overlay.
+pub const OVERLAY_SHA256_FILE: &str = "overlay.tar.gz.sha256";
+
+/// One `sha256sum -c` line (text mode: two spaces).
+pub fn sha256_line(name: &str, sha256: &str) -> String {
+    format!("{sha256}  {name}\n")
+}
+
 /// `sha256sum -c` lines, sorted by file name.
 pub fn sha256sums(files: &BTreeMap<String, String>) -> String {
     files
         .iter()
-        .map(|(name, sha)| format!("{sha}  {name}\n"))
+        .map(|(name, sha)| sha256_line(name, sha))
         .collect()
 }
 

@@ -16,6 +16,35 @@ use crate::model::Arch;
 /// Staging folders in OUT start with this.
 pub const STAGING_PREFIX: &str = ".builder-staging-";
 
+/// Refuses an OUT that cannot hold `<OUT>/<profile>/` (OUT, one of its parents, or the
+/// profile's folder in it is a file), before anything is downloaded.
+pub fn check_out(out: &Path, profile: &str) -> Result<()> {
+    let target = out.join(profile);
+    for p in target.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match fs::metadata(p) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => {
+                return Err(crate::error::Error::Input(format!(
+                    "--out {}: {} is a file, not a folder; name a folder for the output (it is created if missing)",
+                    out.display(),
+                    p.display()
+                ))
+                .into())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("--out {}: inspecting {}", out.display(), p.display())))
+            }
+        }
+    }
+    Ok(())
+}
+
 pub struct Staging {
     out: PathBuf,
     profile: String,
@@ -238,6 +267,23 @@ mod tests {
         let fresh = d.path().join("fresh");
         drop(staged(&fresh, Arch::Amd64, "x"));
         assert!(!fresh.exists());
+    }
+
+    #[test]
+    fn an_out_that_is_a_file_is_refused_and_a_missing_one_is_fine() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("file");
+        fs::write(&file, "x").unwrap();
+        for out in [file.clone(), file.join("below")] {
+            let e = format!("{:#}", check_out(&out, "p").unwrap_err());
+            assert!(e.contains("is a file, not a folder"), "{e}");
+        }
+        fs::create_dir(d.path().join("out")).unwrap();
+        fs::write(d.path().join("out/p"), "x").unwrap();
+        assert!(check_out(&d.path().join("out"), "p").is_err());
+        check_out(&d.path().join("out"), "q").unwrap();
+        check_out(&d.path().join("new/deeper"), "p").unwrap();
+        check_out(Path::new("relative-new"), "p").unwrap();
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The resolved plan: a validated profile turned, once, into everything a render reads: per
 //! arch, each artifact's upstream URL and sha256 pin (the profile's, else the built-in
 //! catalog's); the kubelet flags for the Kubernetes minor; the runtime's CRI socket, sandbox
-//! image and units; and the resolved profile as TOML (`builder show`), whose sha256 is the
-//! profile digest in every manifest.
+//! image and units; and the resolved profile as `builder show` prints it (a header comment,
+//! then TOML), whose sha256 is the profile digest in every manifest: one text, so
+//! `builder show --profile P | sha256sum` is that digest.
 //!
 //! Fetch, install, manifest, `show` and cloud-init all read this; none resolves a pin or a
 //! flag again.
@@ -62,10 +63,11 @@ pub struct Plan {
     pub kubelet_flags: BTreeMap<String, String>,
     /// The resolved profile as TOML: itself a loadable profile with every pin spelled out.
     pub resolved_toml: String,
-    /// sha256 of `resolved_toml`: the profile digest in manifests.
+    /// sha256 of `show_text()`, byte for byte: the profile digest in manifests.
     pub profile_sha256: String,
-    /// Which pins came from the built-in catalog, for `builder show`'s header comment.
-    pin_note: String,
+    /// `builder show`'s output: the header comment (which pins came from the catalog; no
+    /// builder version, so the digest follows the profile, not the tool), then `resolved_toml`.
+    shown: String,
 }
 
 impl Plan {
@@ -107,14 +109,18 @@ impl Plan {
                 from_catalog.join(", ")
             )
         };
+        let shown = format!(
+            "# Resolved by builder from profile {}; {pin_note}.\n{resolved_toml}",
+            profile.name
+        );
         Ok(Plan {
-            profile_sha256: crate::digest::sha256_hex(resolved_toml.as_bytes()),
+            profile_sha256: crate::digest::sha256_hex(shown.as_bytes()),
             cri_socket: runtime.cri_socket(),
             units: runtime.units(),
             sandbox_image,
             kubelet_flags,
             resolved_toml,
-            pin_note,
+            shown,
             arches,
             profile,
         })
@@ -136,15 +142,10 @@ impl Plan {
         &self.profile.artifacts[planned.index]
     }
 
-    /// `builder show`'s output: a header comment, then the resolved TOML.
-    pub fn show_text(&self) -> String {
-        format!(
-            "# Resolved by builder {} from profile {}; {}.\n{}",
-            crate::VERSION,
-            self.profile.name,
-            self.pin_note,
-            self.resolved_toml
-        )
+    /// `builder show`'s output, whose sha256 is `profile_sha256`: a header comment, then the
+    /// resolved TOML.
+    pub fn show_text(&self) -> &str {
+        &self.shown
     }
 }
 
@@ -331,18 +332,22 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_is_the_resolved_toml_and_the_toml_loads_again() {
+    fn the_digest_is_the_shown_text_and_the_text_loads_again() {
         let plan = plan_of(MINIMAL).unwrap();
         assert_eq!(
             plan.profile_sha256,
-            crate::digest::sha256_hex(plan.resolved_toml.as_bytes())
+            crate::digest::sha256_hex(plan.show_text().as_bytes())
         );
-        let again = plan_of(&plan.show_text()).unwrap();
+        assert_ne!(
+            plan.profile_sha256,
+            crate::digest::sha256_hex(plan.resolved_toml.as_bytes()),
+            "the header is part of the digest"
+        );
+        let again = plan_of(plan.show_text()).unwrap();
         assert_eq!(again.resolved_toml, plan.resolved_toml);
         assert_eq!(
             again.show_text().lines().next().unwrap(),
-            "# Resolved by builder VERSION from profile t; every pin comes from the profile."
-                .replace("VERSION", crate::VERSION)
+            "# Resolved by builder from profile t; every pin comes from the profile."
         );
     }
 
@@ -359,6 +364,29 @@ mod tests {
             assert_eq!(flags(m)["node-labels"], "a=b");
             assert!(!flags(m).contains_key("image-service-endpoint"));
         }
+    }
+
+    #[test]
+    fn an_error_in_a_built_in_profile_says_to_extend_it_not_edit_it() {
+        let e = format!(
+            "{:#}",
+            plan_of("schema = 1\nextends = \"cri-dockerd\"\nname = \"t\"\narch = [\"amd64\", \"arm64\"]\n")
+                .unwrap_err()
+        );
+        assert!(e.starts_with("<built-in>/cri-dockerd.toml:"), "{e}");
+        assert!(
+            e.contains("is built into builder, so do not edit it")
+                && e.contains("`extends = \"cri-dockerd\"` plus only what differs"),
+            "{e}"
+        );
+        // Control: the same error in the user's own file says to fix it there.
+        let e = err_of_plan(&MINIMAL.replace("[\"amd64\"]", "[\"amd64\", \"s390x\"]"));
+        assert!(e.contains("has no sha256 pin for s390x"), "{e}");
+        assert!(!e.contains("do not edit"), "{e}");
+    }
+
+    fn err_of_plan(text: &str) -> String {
+        format!("{:#}", plan_of(text).unwrap_err())
     }
 
     #[test]

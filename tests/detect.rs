@@ -571,3 +571,202 @@ fn a_huge_blank_file_is_refused_without_reading_it_into_memory() {
         "peak RSS {kib} KiB for a 252 MiB blank file"
     );
 }
+
+#[test]
+fn one_node_with_pods_is_matched_by_its_name() {
+    let cmdline = fx("kubelet-cmdline-dockershim");
+    let pods = fx("pods-mixed.json");
+    // worker-legacy-1 runs three workloads that mount the Docker socket: cri-dockerd.
+    let (code, v) = json(&[
+        "--kubelet-cmdline",
+        &cmdline,
+        "--pods",
+        &pods,
+        "--node-name",
+        "worker-legacy-1",
+    ]);
+    assert_eq!(code, 3);
+    let n = node(&v, "worker-legacy-1");
+    assert_eq!(n["profile"], "cri-dockerd", "{n}");
+    assert!(
+        n["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 workload(s) here mount the Docker socket"),
+        "{n}"
+    );
+    assert_eq!(
+        n["docker_socket_workloads"],
+        serde_json::json!([
+            "ci/Deployment/docker-builder",
+            "ci/Job/nightly-image-28569120",
+            "monitoring/DaemonSet/dd-agent"
+        ])
+    );
+    assert_eq!(v["summary"]["pods_scanned"], 15);
+    assert_eq!(v["inputs"]["node_name"], "worker-legacy-1");
+    // Control: worker-legacy-2 has pods, none on the Docker socket: containerd, said so.
+    let (_, v) = json(&[
+        "--kubelet-cmdline",
+        &cmdline,
+        "--pods",
+        &pods,
+        "--node-name",
+        "worker-legacy-2",
+    ]);
+    let n = node(&v, "worker-legacy-2");
+    assert_eq!(n["profile"], "containerd", "{n}");
+    let reason = n["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no pod here mounts the Docker socket"),
+        "{n}"
+    );
+    assert!(!reason.contains("no --pods given"), "{n}");
+}
+
+#[test]
+fn one_node_with_pods_takes_its_name_from_hostname_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmdline = dir.path().join("cmdline");
+    std::fs::write(
+        &cmdline,
+        b"/usr/bin/kubelet\0--network-plugin=cni\0--hostname-override=worker-legacy-1\0",
+    )
+    .unwrap();
+    let cmdline = cmdline.display().to_string();
+    let (code, v) = json(&[
+        "--kubelet-cmdline",
+        &cmdline,
+        "--pods",
+        &fx("pods-mixed.json"),
+    ]);
+    assert_eq!(code, 3);
+    assert_eq!(node(&v, "worker-legacy-1")["profile"], "cri-dockerd");
+    // --node-name wins over --hostname-override.
+    let (_, v) = json(&[
+        "--kubelet-cmdline",
+        &cmdline,
+        "--pods",
+        &fx("pods-mixed.json"),
+        "--node-name",
+        "worker-legacy-2",
+    ]);
+    assert_eq!(node(&v, "worker-legacy-2")["profile"], "containerd");
+    // A name no pod runs on is reported, not silently taken as "no Docker use".
+    let r = detect(
+        &[
+            "--kubelet-cmdline",
+            &cmdline,
+            "--pods",
+            &fx("pods-mixed.json"),
+            "--node-name",
+            "typo",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr
+            .contains("warning: no pod in --pods runs on node \"typo\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn one_node_with_pods_but_no_name_is_refused() {
+    // The fixture has no --hostname-override.
+    let r = detect(
+        &[
+            "--kubelet-cmdline",
+            &fx("kubelet-cmdline-dockershim"),
+            "--pods",
+            &fx("pods-mixed.json"),
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr
+            .starts_with("error: --pods with one node's kubelet flags needs that node's name")
+            && r.stderr.contains("--node-name NAME"),
+        "{}",
+        r.stderr
+    );
+    // Control: without --pods the same command line is judged (and says pods were not read).
+    let r = detect(
+        &["--kubelet-cmdline", &fx("kubelet-cmdline-dockershim")],
+        None,
+    );
+    assert_eq!(r.code, 3);
+    assert!(r.stdout.contains("no --pods given"), "{}", r.stdout);
+}
+
+#[test]
+fn without_nodes_the_error_names_every_input() {
+    for args in [
+        &[][..],
+        &["--pods", "tests/fixtures/detect/pods-mixed.json"][..],
+    ] {
+        let r = detect(args, None);
+        assert_eq!(r.code, 1, "{args:?}");
+        let first = r.stderr.lines().next().unwrap_or_default();
+        for flag in [
+            "--nodes",
+            "--pods",
+            "--kubelet-cmdline",
+            "--flags-env",
+            "--node-name",
+        ] {
+            assert!(first.contains(flag), "{flag} missing from: {first}");
+        }
+    }
+    let r = detect(
+        &["--flags-env", "-", "--pods", "-"],
+        Some(b"KUBELET_KUBEADM_ARGS=\"\"\n"),
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("cannot both read standard input"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `builder detect ARGS` with stdin, stdout and stderr on a pseudo-terminal (util-linux
+/// `script`), fed `input` after a second; returns everything the terminal showed.
+fn on_a_terminal(args: &str, input: &[u8]) -> String {
+    let cmd = format!("{} detect {args}", env!("CARGO_BIN_EXE_builder"));
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the command on a pty");
+    let mut pipe = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    pipe.write_all(input).unwrap();
+    // Ctrl-D on an empty line: end of input for the program on the terminal.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    pipe.write_all(b"\x04").unwrap();
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn stdin_on_a_terminal_gets_a_hint_and_a_pipe_does_not() {
+    let nodes = std::fs::read(fx("node-single.json")).unwrap();
+    let shown = on_a_terminal("--nodes -", &nodes);
+    let hint = "reading --nodes from standard input, a terminal: waiting for the JSON";
+    assert!(shown.contains(hint), "{shown}");
+    // The report still follows, read from the terminal.
+    assert!(shown.contains("1 node(s), 1 affected"), "{shown}");
+    // Control: piped, no hint.
+    let r = detect(&["--nodes", "-"], Some(&nodes));
+    assert_eq!(r.code, 3);
+    assert!(!r.stderr.contains("waiting"), "{}", r.stderr);
+}

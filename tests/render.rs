@@ -34,16 +34,9 @@ fn tar_names(tgz: &Path) -> Vec<(String, u32, u64)> {
         .collect()
 }
 
-fn setup() -> (Upstream, Workspace) {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
-    (up, ws)
-}
-
 #[test]
 fn renders_the_containerd_overlay_layout() {
-    let (_up, ws) = setup();
+    let (_up, ws) = node_setup();
     let o = ws.render("node", &[]);
     assert_ok(&o);
     for arch in ARCHES {
@@ -157,7 +150,7 @@ fn renders_the_containerd_overlay_layout() {
 
 #[test]
 fn renders_are_byte_identical_and_follow_source_date_epoch() {
-    let (_up, ws) = setup();
+    let (_up, ws) = node_setup();
     assert_ok(&ws.run(&["render", "-p", "node", "--arch", "amd64", "--out", "a"]));
     assert_ok(&ws.run(&["render", "-p", "node", "--arch", "amd64", "--out", "b"]));
     let a = fs::read(ws.path().join("a/node/amd64/overlay.tar.gz")).unwrap();
@@ -181,7 +174,7 @@ fn renders_are_byte_identical_and_follow_source_date_epoch() {
 
 #[test]
 fn a_wrong_pin_fails_naming_everything_and_leaves_dist_alone() {
-    let (up, ws) = setup();
+    let (up, ws) = node_setup();
     assert_ok(&ws.render("node", &[]));
     let before = snapshot(&ws.out());
     let good = up.pin("runc", "amd64").to_string();
@@ -224,7 +217,7 @@ fn a_wrong_pin_fails_naming_everything_and_leaves_dist_alone() {
 
 #[test]
 fn offline_works_from_a_warm_cache_and_fails_clearly_when_cold() {
-    let (mut up, ws) = setup();
+    let (mut up, ws) = node_setup();
     assert_ok(&ws.render("node", &[]));
     up.server.stop();
     let o = ws.run(&["render", "-p", "node", "--out", "again", "--offline"]);
@@ -251,7 +244,7 @@ fn offline_works_from_a_warm_cache_and_fails_clearly_when_cold() {
 
 #[test]
 fn a_cache_hit_is_reverified() {
-    let (up, ws) = setup();
+    let (up, ws) = node_setup();
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
     let entry = ws.cache().join("sha256-v1").join(up.pin("runc", "amd64"));
     fs::write(&entry, b"tampered").unwrap();
@@ -267,7 +260,7 @@ fn a_cache_hit_is_reverified() {
 
 #[test]
 fn transient_errors_are_retried_and_404_is_final() {
-    let (up, ws) = setup();
+    let (up, ws) = node_setup();
     let path = "/runc/v1.4.3/runc.amd64";
     up.server.route(
         path,
@@ -291,7 +284,7 @@ fn transient_errors_are_retried_and_404_is_final() {
 
 #[test]
 fn a_truncated_download_never_becomes_a_cache_entry() {
-    let (up, ws) = setup();
+    let (up, ws) = node_setup();
     let path = "/runc/v1.4.3/runc.amd64";
     up.server
         .route(path, Behaviour::Truncate(fake_bin("runc", "amd64")));
@@ -525,7 +518,7 @@ fn an_unpinned_artifact_is_refused_before_any_fetch() {
 
 #[test]
 fn an_arch_outside_the_profile_is_refused() {
-    let (_up, ws) = setup();
+    let (_up, ws) = node_setup();
     let o = ws.render("node", &["--arch", "s390x"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -537,7 +530,7 @@ fn an_arch_outside_the_profile_is_refused() {
 
 #[test]
 fn extends_changes_a_few_keys() {
-    let (_up, ws) = setup();
+    let (_up, ws) = node_setup();
     ws.write_profile(
         "site",
         "schema = 1\nextends = \"node\"\nname = \"site\"\nkubernetes = \"1.30\"\narch = [\"amd64\"]\n\
@@ -562,7 +555,7 @@ fn extends_changes_a_few_keys() {
 
 #[test]
 fn profiles_and_show_list_and_resolve() {
-    let (up, ws) = setup();
+    let (up, ws) = node_setup();
     let o = ws.run(&["profiles"]);
     assert_ok(&o);
     let out = stdout(&o);

@@ -12,13 +12,13 @@ mod rules;
 mod stream;
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::ValueEnum;
 
-use kubectl::{input_error, load_nodes, load_pods, read_input, text, Node};
+use kubectl::{input_error, load_nodes, load_pods, read_input, text, Node, RawPod};
 use report::{build_report, docker_use, write_table, DockerUse, Inputs};
 use rules::{
     assess_kubelet, assess_node, kubelet_flags, parse_cmdline, parse_flags_env, Assessment,
@@ -29,13 +29,16 @@ const FLAGS_ENV_EXPECTED: &str =
     "a kubeadm-flags.env with a line like KUBELET_KUBEADM_ARGS=\"--flag=value ...\"";
 
 /// What `builder detect` reads and how it reports: the command line's options, as plain
-/// values (`--nodes`, with `--pods`; or one node's `--kubelet-cmdline` and/or `--flags-env`).
+/// values (`--nodes`, with `--pods`; or one node's `--kubelet-cmdline` and/or `--flags-env`,
+/// with `--pods` matched by the node's name).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub nodes: Option<PathBuf>,
     pub pods: Option<PathBuf>,
     pub kubelet_cmdline: Option<PathBuf>,
     pub flags_env: Option<PathBuf>,
+    /// One node's name as `kubectl get nodes` shows it (wins over `--hostname-override`).
+    pub node_name: Option<String>,
     pub output: OutputFormat,
     /// Add the replacement runbook per affected node.
     pub plan: bool,
@@ -77,12 +80,20 @@ fn single_node(args: &Options) -> Result<(Vec<Node>, Vec<Assessment>)> {
     }
     let flags = kubelet_flags(&all);
     let a = assess_kubelet(&flags);
+    let name = args
+        .node_name
+        .clone()
+        .or_else(|| flags.hostname_override.clone())
+        .filter(|h| !h.is_empty());
+    if name.is_none() && args.pods.is_some() {
+        return Err(input_error(
+            "--pods with one node's kubelet flags needs that node's name to find its pods, and the kubelet \
+             flags have no --hostname-override: pass --node-name NAME (the name `kubectl get nodes` shows)"
+                .into(),
+        ));
+    }
     let node = Node {
-        name: flags
-            .hostname_override
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "NODE_NAME".into()),
+        name: name.unwrap_or_else(|| "NODE_NAME".into()),
         runtime: flags.endpoint.clone().or_else(|| {
             flags
                 .container_runtime
@@ -119,23 +130,71 @@ pub fn fuzz_kubelet(text: &str) {
     }
 }
 
+/// The inputs read from a file or standard input, by flag, for messages.
+fn inputs_of(args: &Options) -> [(&'static str, Option<&Path>); 4] {
+    [
+        ("--nodes", args.nodes.as_deref()),
+        ("--pods", args.pods.as_deref()),
+        ("--kubelet-cmdline", args.kubelet_cmdline.as_deref()),
+        ("--flags-env", args.flags_env.as_deref()),
+    ]
+}
+
+/// Refuses a run without a node input, or with two inputs on standard input; on a terminal,
+/// says that standard input is being waited for.
+fn check_inputs(args: &Options) -> Result<()> {
+    if args.nodes.is_none() && args.kubelet_cmdline.is_none() && args.flags_env.is_none() {
+        return Err(input_error(
+            "detect needs nodes to check: --nodes FILE|- (`kubectl get nodes -o json`), or one node's \
+             --kubelet-cmdline FILE (a copy of /proc/PID/cmdline) or --flags-env FILE (its kubeadm-flags.env); \
+             add --pods FILE|- (`kubectl get pods -A -o json`) to find pods that need Docker, and \
+             --node-name NAME with one node's flags; see `builder detect --help`"
+                .into(),
+        ));
+    }
+    let stdin = Path::new("-");
+    let on_stdin: Vec<&str> = inputs_of(args)
+        .into_iter()
+        .filter(|(_, p)| *p == Some(stdin))
+        .map(|(flag, _)| flag)
+        .collect();
+    if on_stdin.len() > 1 {
+        return Err(input_error(format!(
+            "{} cannot both read standard input: give a file for one of them",
+            on_stdin.join(" and ")
+        )));
+    }
+    if let Some(flag) = on_stdin.first() {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "builder detect: reading {flag} from standard input, a terminal: waiting for the JSON \
+                 (pipe kubectl's output in, or paste it and press Ctrl-D; Ctrl-C to stop)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Pods on the node named `name` (the single-node mode's check that --node-name is right).
+fn pods_on(pods: &[RawPod], name: &str) -> usize {
+    pods.iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name))
+        .count()
+}
+
 /// Runs `builder detect`: Ok(0) when no node is on dockershim, Ok(3) when some are.
 pub fn run(args: &Options) -> Result<u8> {
+    check_inputs(args)?;
     let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let inputs = Inputs {
         nodes: shown(&args.nodes),
         pods: shown(&args.pods),
         kubelet_cmdline: shown(&args.kubelet_cmdline),
         flags_env: shown(&args.flags_env),
+        node_name: args.node_name.clone(),
     };
     let (nodes, assessed, du, pods_scanned) = match &args.nodes {
         Some(nodes_path) => {
-            let stdin = Path::new("-");
-            if args.pods.as_deref() == Some(stdin) && nodes_path == stdin {
-                return Err(input_error(
-                    "--nodes and --pods cannot both read standard input".into(),
-                ));
-            }
             // The two files are read and parsed at the same time (the pod list is the big one).
             let (nodes, pods) = std::thread::scope(|s| {
                 let pods = args.pods.as_deref().map(|p| s.spawn(move || load_pods(p)));
@@ -157,15 +216,24 @@ pub fn run(args: &Options) -> Result<u8> {
         }
         None => {
             let (nodes, assessed) = single_node(args)?;
-            (
-                nodes,
-                assessed,
-                DockerUse {
+            let pods = args.pods.as_deref().map(load_pods).transpose()?;
+            let du = match &pods {
+                Some(pods) => {
+                    if pods_on(pods, &nodes[0].name) == 0 {
+                        eprintln!(
+                            "warning: no pod in --pods runs on node {:?} (spec.nodeName); check the node's name \
+                             (--node-name, else the kubelet's --hostname-override)",
+                            nodes[0].name
+                        );
+                    }
+                    docker_use(&nodes, pods)
+                }
+                None => DockerUse {
                     per_node: vec![BTreeSet::new()],
                     ..Default::default()
                 },
-                None,
-            )
+            };
+            (nodes, assessed, du, pods.map(|p| p.len()))
         }
     };
     if nodes.is_empty() {

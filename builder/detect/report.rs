@@ -85,6 +85,7 @@ pub(super) struct Inputs {
     pub(super) pods: Option<String>,
     pub(super) kubelet_cmdline: Option<String>,
     pub(super) flags_env: Option<String>,
+    pub(super) node_name: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -489,6 +490,7 @@ mod tests {
             pods: None,
             kubelet_cmdline: None,
             flags_env: None,
+            node_name: None,
         };
         build_report(
             nodes,

@@ -29,6 +29,7 @@ impl Lookup {
             name: name.to_string(),
             dir: None,
             text: text.to_string(),
+            shipped: None,
         }))
     }
 

@@ -56,6 +56,12 @@ pub(super) struct Merged {
     /// the number of artifacts, not quadratic).
     pub(super) by_name: HashMap<String, usize>,
     pub(super) overlay_dirs: Vec<PathBuf>,
+    /// Where a `[docker]` table was written after the runtime was last chosen (in the file
+    /// that chose it or one laid over it): refused unless the runtime is cri-dockerd.
+    pub(super) docker_table: Option<Loc>,
+    /// The same for a `[containerd]` table with keys only the containerd runtime reads
+    /// (`systemd_cgroup`, `config_path`); its `sandbox_image` is also [docker]'s default.
+    pub(super) containerd_table: Option<Loc>,
     /// The file that named the profile (the last in the chain), for errors about the whole.
     pub(super) top: Option<Arc<Source>>,
 }
@@ -83,6 +89,10 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
     }
     if let Some(v) = raw.runtime {
         m.runtime = Some(at(src, v));
+        // Tables for the other runtime inherited from the profile this one changes are left
+        // behind with it; only those written from here on must fit the runtime.
+        m.docker_table = None;
+        m.containerd_table = None;
     }
     if let Some(v) = raw.arch {
         m.arch = Some(v.into_inner().into_iter().map(|a| at(src, a)).collect());
@@ -91,6 +101,11 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
         m.overlays = Some(v.into_iter().map(|o| at(src, o)).collect());
     }
     if let Some(c) = raw.containerd {
+        let table = Loc::new(src, &c);
+        let c = c.into_inner();
+        if c.systemd_cgroup.is_some() || c.config_path.is_some() {
+            m.containerd_table = Some(table);
+        }
         if let Some(v) = c.sandbox_image {
             m.sandbox_image = Some(at(src, v));
         }
@@ -102,6 +117,8 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
         }
     }
     if let Some(d) = raw.docker {
+        m.docker_table = Some(Loc::new(src, &d));
+        let d = d.into_inner();
         if let Some(v) = d.sandbox_image {
             m.docker_sandbox_image = Some(at(src, v));
         }

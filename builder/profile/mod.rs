@@ -4,15 +4,18 @@
 //! runtime is configured.
 //!
 //! One file per concern: `source` (finding, locations, listing), `raw` (the serde shapes),
-//! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result).
+//! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result),
+//! `overlays` (where an overlay's files are).
 
 mod load;
 mod merge;
+mod overlays;
 mod raw;
 mod source;
 mod types;
 mod validate;
 
+pub use overlays::{find_overlay, OverlaySource};
 pub use raw::SCHEMA;
 pub use source::{list, Listed, Loc, Lookup, Source};
 pub use types::{

@@ -27,8 +27,8 @@ pub(super) struct RawProfile {
     pub(super) runtime: Option<Spanned<String>>,
     pub(super) arch: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) overlays: Option<Vec<Spanned<String>>>,
-    pub(super) containerd: Option<RawContainerd>,
-    pub(super) docker: Option<RawDocker>,
+    pub(super) containerd: Option<Spanned<RawContainerd>>,
+    pub(super) docker: Option<Spanned<RawDocker>>,
     pub(super) kubelet: Option<RawKubelet>,
     #[serde(default, rename = "artifact")]
     pub(super) artifacts: Vec<RawArtifact>,

@@ -28,7 +28,12 @@ pub struct Source {
     /// The folder relative paths in it (`extends = "./base.toml"`) are resolved from.
     pub dir: Option<PathBuf>,
     pub text: String,
+    /// The name it was found by, for a shipped profile (`./profiles/NAME.toml` or built in):
+    /// errors in it say to extend it rather than edit it.
+    pub shipped: Option<String>,
 }
+
+const BUILTIN_PREFIX: &str = "<built-in>/";
 
 /// A span inside a source: renders as `file:line:column`.
 #[derive(Debug, Clone)]
@@ -50,9 +55,26 @@ impl Loc {
         crate::error::line_col(&self.src.text, self.span.start)
     }
 
-    /// An error at this location: `file:line:col: what`.
+    /// An error at this location: `file:line:col: what`. In a built-in profile, which cannot
+    /// be edited, the fix goes into a profile that extends it, and the message says how.
     pub fn error(&self, what: impl fmt::Display) -> anyhow::Error {
-        Error::Profile(format!("{self}: {what}")).into()
+        let extend = match &self.src.shipped {
+            Some(name) => {
+                let what_it_is = if self.src.dir.is_none() {
+                    "is built into builder"
+                } else {
+                    "is a shipped profile"
+                };
+                format!(
+                    "; {} {what_it_is}, so do not edit it: put the change in your own profile \
+                     (`extends = \"{name}\"` plus only what differs; for an [[artifact]], its `name` and the \
+                     changed keys) and pass that file to --profile",
+                    self.src.name
+                )
+            }
+            None => String::new(),
+        };
+        Error::Profile(format!("{self}: {what}{extend}")).into()
     }
 }
 
@@ -137,6 +159,7 @@ impl Lookup {
                 name: path.display().to_string(),
                 dir: path.parent().map(Path::to_path_buf),
                 text,
+                shipped: None,
             }));
         }
         if !valid_name(spec) {
@@ -154,6 +177,7 @@ impl Lookup {
                 name: local.display().to_string(),
                 dir: local.parent().map(Path::to_path_buf),
                 text,
+                shipped: Some(spec.to_string()),
             }));
         }
         if let Some(file) = BUILTIN_PROFILES.get_file(format!("{spec}.toml")) {
@@ -161,10 +185,11 @@ impl Lookup {
                 .contents_utf8()
                 .ok_or_else(|| Error::Internal(format!("built-in profile {spec} is not UTF-8")))?;
             return Ok(Arc::new(Source {
-                id: format!("<built-in>/{spec}.toml"),
-                name: format!("<built-in>/{spec}.toml"),
+                id: format!("{BUILTIN_PREFIX}{spec}.toml"),
+                name: format!("{BUILTIN_PREFIX}{spec}.toml"),
                 dir: None,
                 text: text.to_string(),
+                shipped: Some(spec.to_string()),
             }));
         }
         let known: Vec<String> = list(self)?.into_iter().map(|p| p.name).collect();

@@ -28,7 +28,9 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
         .ok_or_else(|| Error::Internal("validate called without a profile".into()))?;
     let name = profile_name(require(m.name, "name", &top)?)?;
     let kubernetes = minor(&require(m.kubernetes, "kubernetes", &top)?)?;
-    let runtime = runtime(&require(m.runtime, "runtime", &top)?, kubernetes)?;
+    let runtime_at = require(m.runtime, "runtime", &top)?;
+    let runtime = runtime(&runtime_at, kubernetes)?;
+    runtime_tables(runtime, &runtime_at, &m.docker_table, &m.containerd_table)?;
     let mut warnings = Vec::new();
     if runtime == Runtime::CriDockerd && kubernetes.0 < 24 {
         warnings.push(format!(
@@ -41,7 +43,7 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
         .overlays
         .unwrap_or_default()
         .iter()
-        .map(overlay)
+        .map(|o| overlay(o, &m.overlay_dirs))
         .collect::<Result<_>>()?;
     // Unless the profile says otherwise, the pause image kubeadm expects for the minor.
     let (kubeadm_pause, known) = kubernetes.kubeadm_pause_image();
@@ -178,12 +180,39 @@ fn arches(list: Vec<At<String>>, top: &Arc<Source>) -> Result<Vec<Arch>> {
     Ok(arches)
 }
 
-fn overlay(o: &At<String>) -> Result<OverlayRef> {
+/// A table that the chosen runtime would not read is an error, not silently dropped.
+fn runtime_tables(
+    runtime: Runtime,
+    chosen: &At<String>,
+    docker: &Option<Loc>,
+    containerd: &Option<Loc>,
+) -> Result<()> {
+    match (runtime, docker, containerd) {
+        (Runtime::Containerd, Some(table), _) => Err(table.error(format_args!(
+            "[docker] configures Docker Engine, which a runtime = \"containerd\" profile ({}) does not install, \
+             so nothing would read it: remove the [docker] table, or set runtime = \"cri-dockerd\"",
+            chosen.loc()
+        ))),
+        (Runtime::CriDockerd, _, Some(table)) => Err(table.error(format_args!(
+            "[containerd] systemd_cgroup and config_path configure containerd's CRI plugin, which a \
+             runtime = \"cri-dockerd\" profile ({}) turns off, so nothing would read them: remove them \
+             (Docker's cgroup driver is [docker] systemd_cgroup; [containerd] sandbox_image may stay, \
+             it is [docker]'s default), or set runtime = \"containerd\"",
+            chosen.loc()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn overlay(o: &At<String>, dirs: &[std::path::PathBuf]) -> Result<OverlayRef> {
     if !valid_name(o.get()) {
         return Err(o.loc().error(format_args!(
             "bad overlay name {:?}: name a folder under overlays/ (letters, digits, '-', '_')",
             o.get()
         )));
+    }
+    if super::overlays::find_overlay(dirs, o.get()).is_none() {
+        return Err(o.loc().error(super::overlays::missing(o.get())));
     }
     Ok(OverlayRef {
         name: o.get().clone(),

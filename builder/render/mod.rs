@@ -87,6 +87,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     };
     // Every pin is resolved before anything is fetched: a missing pin fails fast.
     let plan = Plan::resolve(profile, &Catalog::builtin()?)?;
+    crate::output::check_out(&opts.out, &plan.profile.name)?;
 
     let mut requests = Vec::new();
     for arch in &arches {
@@ -130,9 +131,11 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     for a in asked {
         if !profile.arches.contains(a) {
             return Err(Error::Input(format!(
-                "--arch {a}: profile {} is built for {} only; add {a} to its `arch` list (with pins for it) or pick one of those",
+                "--arch {a}: profile {} is built for {} only; add {a} to its `arch` list (with pins for it; for a shipped profile, \
+                 in your own profile with `extends = \"{}\"`) or pick one of those",
                 profile.name,
-                profile.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+                profile.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+                profile.name
             ))
             .into());
         }
@@ -143,7 +146,7 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     Ok(out)
 }
 
-/// Builds one arch in `dir`: rootfs/, overlay.tar.gz, manifest.json, user-data, meta-data,
+/// Builds one arch in `dir`: rootfs/, overlay.tar.gz (+ .sha256), manifest.json, user-data, meta-data,
 /// SHA256SUMS. `files` maps each fetched sha256 to its verified cache entry.
 fn build_arch(
     plan: &Plan,
@@ -267,9 +270,16 @@ fn build_arch(
             file: "overlay.tar.gz".into(),
             sha256: overlay_sha256.clone(),
             size: overlay_size,
+            sha256_file: manifest::OVERLAY_SHA256_FILE.into(),
         },
         files: files_in,
     };
+    // What an image pipeline uploads with the overlay: a checksum of it alone, so checking it
+    // needs none of the other outputs (user-data holds the join token and stays private).
+    write_output(
+        &dir.join(manifest::OVERLAY_SHA256_FILE),
+        manifest::sha256_line("overlay.tar.gz", &overlay_sha256).as_bytes(),
+    )?;
     let json = m.to_json()?;
     write_output(&dir.join("manifest.json"), json.as_bytes())?;
 

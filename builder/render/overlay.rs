@@ -1,5 +1,5 @@
-//! Copying a static overlay tree (overlays/NAME) into the rootfs. Overlays are looked up
-//! beside the profile, then in ./overlays, then among those built into the binary.
+//! Copying a static overlay tree (overlays/NAME) into the rootfs; where it is comes from
+//! `profile::find_overlay` (beside the profile, then ./overlays, then built in).
 //! Modes: 0755 for files that are executable on disk (built-in: under a `bin`/`sbin`
 //! folder), 0644 otherwise; links are refused (an overlay is plain files).
 
@@ -8,30 +8,22 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use include_dir::{include_dir, Dir, DirEntry};
+use include_dir::{Dir, DirEntry};
 
 use crate::install::{Origin, Rootfs};
-use crate::profile::{OverlayRef, Profile};
-
-static BUILTIN_OVERLAYS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/overlays");
+use crate::profile::{find_overlay, OverlayRef, OverlaySource, Profile};
 
 pub(super) fn copy(profile: &Profile, o: &OverlayRef, rootfs: &Rootfs) -> Result<()> {
     let source = Origin::Overlay(o.name.clone());
-    let mut dirs = profile.overlay_dirs.clone();
-    dirs.push("overlays".into());
-    for base in dirs {
-        let dir = base.join(&o.name);
-        if dir.is_dir() {
-            return copy_dir(&dir, "", &source, rootfs);
-        }
+    // Validation found it; it can only be gone if it was removed since.
+    match find_overlay(&profile.overlay_dirs, &o.name) {
+        Some(OverlaySource::Dir(dir)) => copy_dir(&dir, "", &source, rootfs),
+        Some(OverlaySource::BuiltIn(dir)) => copy_builtin(dir, &o.name, &source, rootfs),
+        None => Err(o.loc.error(format_args!(
+            "overlay {:?} not found (was it removed during the render?)",
+            o.name
+        ))),
     }
-    if let Some(dir) = BUILTIN_OVERLAYS.get_dir(&o.name) {
-        return copy_builtin(dir, &o.name, &source, rootfs);
-    }
-    Err(o.loc.error(format_args!(
-        "overlay {:?} not found: create overlays/{}/ beside the profiles folder (or in the current folder)",
-        o.name, o.name
-    )))
 }
 
 fn copy_dir(host: &Path, rel: &str, source: &Origin, rootfs: &Rootfs) -> Result<()> {

@@ -783,6 +783,15 @@ pub struct Workspace {
     pub dir: tempfile::TempDir,
 }
 
+/// A loopback upstream and a workspace with profile `node`: containerd 2.1.9 for Kubernetes
+/// 1.36, both arches, every artifact served and pinned.
+pub fn node_setup() -> (Upstream, Workspace) {
+    let up = Upstream::start();
+    let ws = Workspace::new();
+    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    (up, ws)
+}
+
 impl Workspace {
     pub fn new() -> Workspace {
         let dir = tempfile::tempdir().unwrap();

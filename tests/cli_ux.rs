@@ -1,0 +1,194 @@
+//! The rough edges a new user meets first, each fixed and pinned here: `--out` naming a file,
+//! download options only where something downloads, `--output` never taken for `--out`, help
+//! with examples, profile errors that `show` and `render` agree on, and the manifest's profile
+//! digest being exactly `builder show | sha256sum`.
+
+mod common;
+
+use std::fs;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+#[test]
+fn out_naming_a_file_fails_before_any_download() {
+    let (up, ws) = node_setup();
+    fs::write(ws.path().join("afile"), "not a folder").unwrap();
+    for out in ["afile", "afile/below"] {
+        let o = ws.run(&["render", "--profile", "node", "--out", out]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(&format!(
+                "error: --out {out}: afile is a file, not a folder"
+            )),
+            "{err}"
+        );
+        assert_eq!(up.server.total_hits(), 0, "nothing may be downloaded first");
+    }
+    assert_eq!(read(ws.path().join("afile")), "not a folder");
+    // Control: a folder that does not exist yet is created.
+    assert_ok(&ws.run(&[
+        "render",
+        "-p",
+        "node",
+        "--arch",
+        "amd64",
+        "--out",
+        "fresh/dist",
+    ]));
+    assert!(ws
+        .path()
+        .join("fresh/dist/node/amd64/overlay.tar.gz")
+        .is_file());
+}
+
+#[test]
+fn download_options_belong_to_render_only() {
+    let (up, ws) = node_setup();
+    for (cmd, rest) in [
+        ("show", &["--profile", "node"][..]),
+        ("profiles", &[][..]),
+        ("detect", &["--nodes", "-"][..]),
+    ] {
+        let help = stdout(&ws.run(&[cmd, "--help"]));
+        for flag in [
+            "--mirror",
+            "--offline",
+            "--cache-dir",
+            "--retries",
+            "--jobs",
+            "--connect-timeout",
+            "--read-timeout",
+            "--speed-limit",
+            "--speed-time",
+        ] {
+            assert!(!help.contains(flag), "{cmd} --help lists {flag}:\n{help}");
+        }
+        let mut args = vec![cmd];
+        args.extend_from_slice(rest);
+        args.push("--offline");
+        let o = ws.run(&args);
+        assert_eq!(o.status.code(), Some(1), "{cmd} --offline");
+        assert!(
+            stderr(&o).contains("unexpected argument '--offline'"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let help = stdout(&ws.run(&["render", "--help"]));
+    assert!(help.contains("Download options:") && help.contains("--mirror <FROM=TO>"));
+    // -q stays global.
+    assert_ok(&ws.run(&["-q", "profiles"]));
+    // The env twins still reach render: BUILDER_OFFLINE with a cold cache fetches nothing.
+    let o = ws.run_env(
+        &["render", "--profile", "node", "--out", "o"],
+        &[("BUILDER_OFFLINE", "true")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--offline"), "{}", stderr(&o));
+    assert_eq!(up.server.total_hits(), 0);
+    // And are harmless for the commands that do not download.
+    let o = ws.run_env(
+        &["show", "--profile", "node"],
+        &[("BUILDER_OFFLINE", "true")],
+    );
+    assert_ok(&o);
+}
+
+#[test]
+fn output_is_never_taken_for_out() {
+    let (up, ws) = node_setup();
+    let o = ws.run(&["render", "--profile", "node", "--output", "json"]);
+    // Either render knows --output, or it is refused; it never renders into a folder `json`.
+    assert!(!ws.path().join("json").exists());
+    if o.status.code() != Some(0) {
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            stderr(&o).contains("unexpected argument '--output'"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(up.server.total_hits(), 0);
+    }
+}
+
+#[test]
+fn top_level_help_has_examples() {
+    let ws = Workspace::new();
+    for flag in ["--help", "-h"] {
+        let out = stdout(&ws.run(&[flag]));
+        assert!(out.contains("Examples:"), "{out}");
+        assert!(out.contains("builder render --profile containerd"), "{out}");
+        assert!(out.contains("builder detect --nodes -"), "{out}");
+    }
+}
+
+#[test]
+fn show_and_render_refuse_the_same_profile_errors_before_any_download() {
+    let (up, ws) = node_setup();
+    let base = read(ws.path().join("profiles/node.toml"));
+    let cases = [
+        (
+            "docker-table",
+            format!("{base}\n[docker]\nlog_max_file = 3\n"),
+            "[docker] configures Docker Engine",
+        ),
+        (
+            "missing-overlay",
+            base.replacen(
+                "overlays = [\"kubernetes-node\"]",
+                "overlays = [\"kubernetes-node\", \"site-files\"]",
+                1,
+            ),
+            "overlay \"site-files\" not found",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = ws.path().join(format!("{name}.toml"));
+        fs::write(&path, text).unwrap();
+        let p = path.display().to_string();
+        let shown = ws.run(&["show", "--profile", &p]);
+        let rendered = ws.run(&["render", "--profile", &p, "--out", "o"]);
+        for o in [&shown, &rendered] {
+            assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(o));
+            let err = stderr(o);
+            assert!(
+                err.starts_with(&format!("error: {p}:")) && err.contains(want),
+                "{name}: {err}"
+            );
+        }
+        assert_eq!(stderr(&shown), stderr(&rendered), "{name}");
+        assert_eq!(up.server.total_hits(), 0, "{name}");
+    }
+    // Control: the overlay, once created beside the profile, is found and installed.
+    fs::create_dir_all(ws.path().join("overlays/site-files/etc")).unwrap();
+    fs::write(ws.path().join("overlays/site-files/etc/site"), "eu-1\n").unwrap();
+    let p = ws.path().join("missing-overlay.toml").display().to_string();
+    assert_ok(&ws.run(&["show", "--profile", &p]));
+    assert_ok(&ws.render(&p, &["--arch", "amd64"]));
+    assert_eq!(read(ws.out().join("node/amd64/rootfs/etc/site")), "eu-1\n");
+}
+
+#[test]
+fn the_manifest_profile_digest_is_sha256sum_of_show() {
+    let (_up, ws) = node_setup();
+    assert_ok(&ws.render("node", &["--arch", "amd64"]));
+    let m: serde_json::Value =
+        serde_json::from_str(&read(ws.out().join("node/amd64/manifest.json"))).unwrap();
+    let want = m["profile"]["sha256"].as_str().unwrap().to_string();
+    // What the README says, with the real shell tools.
+    let bin = env!("CARGO_BIN_EXE_builder");
+    let o = Command::new("sh")
+        .args(["-c", &format!("'{bin}' show --profile node | sha256sum")])
+        .current_dir(ws.path())
+        .env("BUILDER_CACHE_DIR", ws.cache())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(stdout(&o), format!("{want}  -\n"));
+    // Control: another profile gives another digest.
+    let other = ws.run(&["show", "--profile", "containerd"]);
+    assert_ne!(sha256_hex(&other.stdout), want);
+}
