@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::archive::ArchiveLimits;
 use crate::catalog::Catalog;
@@ -146,6 +146,18 @@ pub struct RenderArgs {
     /// Refuse an archive with more than this many members
     #[arg(long, env = "BUILDER_ARCHIVE_MAX_MEMBERS", default_value_t = ArchiveLimits::default().max_members, value_name = "N")]
     pub archive_max_members: u64,
+    /// text: nothing on stdout (progress and results go to stderr); json: one summary on stdout for CI (schema_version 1: per arch the paths, digests and artifacts, and the warnings)
+    #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
+    pub output: Output,
+}
+
+/// `--output` of `render` and `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// For people
+    Text,
+    /// One JSON document on stdout, for machines
+    Json,
 }
 
 /// Options of `builder detect`.
@@ -268,7 +280,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Render(args) => {
             let fetch = cli.global.fetch_options()?;
-            crate::render::run(&args.options(), &fetch)?;
+            let output = args.output;
+            let summary = crate::render::run(&args.options(), &fetch)?;
+            if output == Output::Json {
+                crate::json_out::print(&summary)?;
+            }
             Ok(0)
         }
         Command::Profiles => {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fetch;
 pub mod gzip;
 pub mod install;
+pub mod json_out;
 pub mod lock;
 pub mod manifest;
 pub mod model;
