@@ -24,7 +24,7 @@ use crate::profile::{list, Lookup};
 /// a rootfs tree, a deterministic overlay.tar.gz, a manifest and SHA256SUMS per architecture.
 ///
 /// Exit codes: 0 success, 1 bad input or a failed fetch/verify, 2 internal error
-/// (`detect` also uses 3: affected nodes found).
+/// (`detect` also uses 3: affected nodes found; `diff` 3: the renders differ).
 #[derive(Debug, Parser)]
 #[command(name = "builder", version, help_expected = true, max_term_width = 100)]
 pub struct Cli {
@@ -110,6 +110,16 @@ pub enum Command {
     ///
     /// Example: kubectl get nodes -o json | builder detect --nodes -
     Detect(DetectArgs),
+    /// Show what changed between two renders: artifacts, files, and a unified diff of each generated file.
+    ///
+    /// OLD and NEW are two profile folders (dist/PROFILE: every arch), two arch folders
+    /// (dist/PROFILE/ARCH) or two manifest.json files (digests only: content diffs need the
+    /// folders). Output is sorted, so the same renders give the same report.
+    ///
+    /// Exit codes: 0 no differences, 3 differences found, 1 bad input.
+    ///
+    /// Example: builder diff old/containerd dist/containerd
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +194,20 @@ pub struct DetectArgs {
     /// Add, per affected node, the replacement runbook: render, bring up, cordon, drain, delete
     #[arg(long)]
     pub plan: bool,
+}
+
+/// Options of `builder diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The render before: a profile folder, an arch folder or a manifest.json
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The render after, of the same shape as OLD
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// text: sections per arch and unified diffs, for people; json: one document (schema_version 1), for machines
+    #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -283,7 +307,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let output = args.output;
             let summary = crate::render::run(&args.options(), &fetch)?;
             if output == Output::Json {
-                crate::json_out::print(&summary)?;
+                crate::stdout::print_json(&summary)?;
             }
             Ok(0)
         }
@@ -296,6 +320,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Detect(args) => crate::detect::run(&args.options()),
+        Command::Diff(args) => crate::diff::run(&crate::diff::Options {
+            old: args.old,
+            new: args.new,
+            json: args.output == Output::Json,
+        }),
     }
 }
 

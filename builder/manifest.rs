@@ -85,7 +85,7 @@ pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
 
 impl Manifest {
     pub fn to_json(&self) -> Result<String> {
-        crate::json_out::to_string(self)
+        crate::stdout::json_string(self)
     }
 }
 

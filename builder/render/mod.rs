@@ -114,10 +114,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     Ok(Summary {
         schema_version: summary::SCHEMA_VERSION,
         builder_version: crate::VERSION.to_string(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            sha256: plan.profile_sha256.clone(),
-        },
+        profile: profile_ref(&plan),
         kubernetes: profile.kubernetes.to_string(),
         runtime: profile.runtime.as_str().to_string(),
         warnings: profile.warnings.clone(),
@@ -223,10 +220,7 @@ fn build_arch(
     let (overlay_sha256, overlay_size) = crate::pack::write_tar_gz(&root, &tarball, mtime)?;
     let m = Manifest {
         builder_version: crate::VERSION.to_string(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            sha256: plan.profile_sha256.clone(),
-        },
+        profile: profile_ref(plan),
         kubernetes: profile.kubernetes.to_string(),
         runtime: profile.runtime.as_str().to_string(),
         arch: arch.to_string(),
@@ -282,6 +276,14 @@ fn build_arch(
         artifacts: m.artifacts,
     }
     .moved_to(dir))
+}
+
+/// The profile's name and digest, as the manifest and the summary give them.
+fn profile_ref(plan: &Plan) -> ProfileRef {
+    ProfileRef {
+        name: plan.profile.name.clone(),
+        sha256: plan.profile_sha256.clone(),
+    }
 }
 
 /// The fetch request of a planned artifact.
