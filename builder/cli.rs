@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::{Context, Result};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::archive::ArchiveLimits;
 use crate::catalog::Catalog;
@@ -120,6 +120,17 @@ pub enum Command {
     ///
     /// Example: builder diff old/containerd dist/containerd
     Diff(DiffArgs),
+    /// Print the shell completion script for SHELL on stdout.
+    ///
+    /// The script completes subcommands, flags and their fixed values (arches, clouds, output
+    /// formats). README "Shell completions and man pages" has the line to install it per shell.
+    ///
+    /// Example: builder completions bash > ~/.local/share/bash-completion/completions/builder
+    Completions(CompletionsArgs),
+    /// Write the man pages: builder.1 and one page per subcommand (builder-render.1, ...) into --dir, or builder.1 to stdout.
+    ///
+    /// Example: builder manpage --dir ~/.local/share/man/man1 && man builder-render
+    Manpage(ManpageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +219,22 @@ pub struct DiffArgs {
     /// text: sections per arch and unified diffs, for people; json: one document (schema_version 1), for machines
     #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
     pub output: Output,
+}
+
+/// Options of `builder completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `builder manpage`.
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// Write builder.1 and builder-SUBCOMMAND.1 into this folder (created if missing) instead of builder.1 to stdout
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -299,6 +326,56 @@ fn print_show(spec: &str) -> Result<()> {
     Ok(())
 }
 
+/// `builder completions SHELL`: the script, generated from the definitions above.
+fn print_completions(shell: clap_complete::Shell) -> Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "builder", &mut script);
+    crate::stdout::print_text(&String::from_utf8_lossy(&script))
+}
+
+/// Every man page: (file name, roff text), builder.1 first, then one per visible subcommand
+/// (global options included in each).
+pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let page = |cmd: clap::Command| -> Result<(String, Vec<u8>)> {
+        let man = clap_mangen::Man::new(cmd);
+        let mut roff = Vec::new();
+        man.render(&mut roff)
+            .map_err(|e| crate::Error::Internal(format!("cannot render a man page: {e}")))?;
+        Ok((man.get_filename(), roff))
+    };
+    let mut pages = vec![page(cmd.clone())?];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        pages.push(page(sub.clone())?);
+    }
+    Ok(pages)
+}
+
+/// `builder manpage [--dir DIR]`. Each page is written beside its final name and renamed
+/// into place, so a failure never leaves a half-written page.
+fn write_man_pages(dir: Option<&std::path::Path>) -> Result<()> {
+    let pages = man_pages()?;
+    let Some(dir) = dir else {
+        return crate::stdout::print_text(&String::from_utf8_lossy(&pages[0].1));
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the man page folder {}", dir.display()))?;
+    for (name, roff) in &pages {
+        let path = dir.join(name);
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        std::io::Write::write_all(&mut tmp, roff)
+            .with_context(|| format!("writing {}", path.display()))?;
+        tmp.persist(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // NamedTempFile is created 0600; a man page is for everyone to read.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .with_context(|| format!("setting the mode of {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs one parsed command line; returns the exit code for success paths.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
@@ -325,6 +402,14 @@ pub fn run(cli: Cli) -> Result<u8> {
             new: args.new,
             json: args.output == Output::Json,
         }),
+        Command::Completions(args) => {
+            print_completions(args.shell)?;
+            Ok(0)
+        }
+        Command::Manpage(args) => {
+            write_man_pages(args.dir.as_deref())?;
+            Ok(0)
+        }
     }
 }
 
