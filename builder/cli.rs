@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use anyhow::{Context, Result};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::archive::ArchiveLimits;
 use crate::catalog::Catalog;
@@ -26,7 +26,7 @@ use crate::progress::{Mode, Progress};
 /// a rootfs tree, a deterministic overlay.tar.gz, a manifest and SHA256SUMS per architecture.
 ///
 /// Exit codes: 0 success, 1 bad input or a failed fetch/verify, 2 internal error
-/// (`detect` also uses 3: affected nodes found).
+/// (`detect` also uses 3: affected nodes found; `diff` 3: the renders differ).
 /// The top-level `--help`'s closing section.
 const EXAMPLES: &str = "\
 Examples:
@@ -147,6 +147,27 @@ pub enum Command {
     ///
     /// Example: builder hosts --profile cri-dockerd
     Hosts(HostsArgs),
+    /// Show what changed between two renders: artifacts, files, and a unified diff of each generated file.
+    ///
+    /// OLD and NEW are two profile folders (dist/PROFILE: every arch), two arch folders
+    /// (dist/PROFILE/ARCH) or two manifest.json files (digests only: content diffs need the
+    /// folders). Output is sorted, so the same renders give the same report.
+    ///
+    /// Exit codes: 0 no differences, 3 differences found, 1 bad input.
+    ///
+    /// Example: builder diff old/containerd dist/containerd
+    Diff(DiffArgs),
+    /// Print the shell completion script for SHELL on stdout.
+    ///
+    /// The script completes subcommands, flags and their fixed values (arches, clouds, output
+    /// formats). README "Shell completions and man pages" has the line to install it per shell.
+    ///
+    /// Example: builder completions bash > ~/.local/share/bash-completion/completions/builder
+    Completions(CompletionsArgs),
+    /// Write the man pages: builder.1 and one page per subcommand (builder-render.1, ...) into --dir, or builder.1 to stdout.
+    ///
+    /// Example: builder manpage --dir ~/.local/share/man/man1 && man builder-render
+    Manpage(ManpageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -183,9 +204,21 @@ pub struct RenderArgs {
     /// Refuse an archive with more than this many members
     #[arg(long, env = "BUILDER_ARCHIVE_MAX_MEMBERS", default_value_t = ArchiveLimits::default().max_members, value_name = "N")]
     pub archive_max_members: u64,
+    /// text: nothing on stdout (progress and results go to stderr); json: one summary on stdout for CI (schema_version 1: per arch the paths, digests and artifacts, and the warnings)
+    #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
+    pub output: Output,
     // Last, so that its "Download options" heading covers only its own options.
     #[command(flatten)]
     pub fetch: FetchArgs,
+}
+
+/// `--output` of `render` and `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// For people
+    Text,
+    /// One JSON document on stdout, for machines
+    Json,
 }
 
 /// Options of `builder detect`.
@@ -215,6 +248,36 @@ pub struct DetectArgs {
     /// Add, per affected node, the replacement runbook: render, bring up, cordon, drain, delete
     #[arg(long)]
     pub plan: bool,
+}
+
+/// Options of `builder diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The render before: a profile folder, an arch folder or a manifest.json
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The render after, of the same shape as OLD
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// text: sections per arch and unified diffs, for people; json: one document (schema_version 1), for machines
+    #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
+    pub output: Output,
+}
+
+/// Options of `builder completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `builder manpage`.
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// Write builder.1 and builder-SUBCOMMAND.1 into this folder (created if missing) instead of builder.1 to stdout
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -362,13 +425,67 @@ fn print_hosts(spec: &str, mirrors: &[Mirror]) -> Result<()> {
     Ok(())
 }
 
+/// `builder completions SHELL`: the script, generated from the definitions above.
+fn print_completions(shell: clap_complete::Shell) -> Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "builder", &mut script);
+    crate::stdout::print_text(&String::from_utf8_lossy(&script))
+}
+
+/// Every man page: (file name, roff text), builder.1 first, then one per visible subcommand
+/// (global options included in each).
+pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let page = |cmd: clap::Command| -> Result<(String, Vec<u8>)> {
+        let man = clap_mangen::Man::new(cmd);
+        let mut roff = Vec::new();
+        man.render(&mut roff)
+            .map_err(|e| crate::Error::Internal(format!("cannot render a man page: {e}")))?;
+        Ok((man.get_filename(), roff))
+    };
+    let mut pages = vec![page(cmd.clone())?];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        pages.push(page(sub.clone())?);
+    }
+    Ok(pages)
+}
+
+/// `builder manpage [--dir DIR]`. Each page is written beside its final name and renamed
+/// into place, so a failure never leaves a half-written page.
+fn write_man_pages(dir: Option<&std::path::Path>) -> Result<()> {
+    let pages = man_pages()?;
+    let Some(dir) = dir else {
+        return crate::stdout::print_text(&String::from_utf8_lossy(&pages[0].1));
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the man page folder {}", dir.display()))?;
+    for (name, roff) in &pages {
+        let path = dir.join(name);
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        std::io::Write::write_all(&mut tmp, roff)
+            .with_context(|| format!("writing {}", path.display()))?;
+        tmp.persist(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // NamedTempFile is created 0600; a man page is for everyone to read.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .with_context(|| format!("setting the mode of {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs one parsed command line; returns the exit code for success paths.
 pub fn run(cli: Cli) -> Result<u8> {
     crate::progress::init_log(cli.global.verbose);
     match cli.command {
         Command::Render(args) => {
             let fetch = args.fetch.fetch_options(cli.global.quiet)?;
-            crate::render::run(&args.options(), &fetch)?;
+            let output = args.output;
+            let summary = crate::render::run(&args.options(), &fetch)?;
+            if output == Output::Json {
+                crate::stdout::print_json(&summary)?;
+            }
             Ok(0)
         }
         Command::Profiles => {
@@ -382,6 +499,19 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Detect(args) => crate::detect::run(&args.options()),
         Command::Hosts(args) => {
             print_hosts(&args.profile, &args.mirrors)?;
+            Ok(0)
+        }
+        Command::Diff(args) => crate::diff::run(&crate::diff::Options {
+            old: args.old,
+            new: args.new,
+            json: args.output == Output::Json,
+        }),
+        Command::Completions(args) => {
+            print_completions(args.shell)?;
+            Ok(0)
+        }
+        Command::Manpage(args) => {
+            write_man_pages(args.dir.as_deref())?;
             Ok(0)
         }
     }

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod cloudinit;
 pub mod detect;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod fetch;
@@ -26,6 +27,7 @@ pub mod pool;
 pub mod profile;
 pub mod progress;
 pub mod render;
+pub mod stdout;
 pub mod templates;
 
 pub use error::{exit_code, Error};

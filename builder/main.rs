@@ -1,6 +1,6 @@
 //! The `builder` binary: parse the command line, run one library call, map the error to an
 //! exit code (0 success, 1 bad input or a failed fetch/verify, 2 internal error; `detect`
-//! adds 3 for "affected nodes found").
+//! adds 3 for "affected nodes found", `diff` 3 for "the renders differ").
 
 use std::process::ExitCode;
 

@@ -3,12 +3,11 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
 use crate::install::{Kind, Rootfs};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub builder_version: String,
     pub profile: ProfileRef,
@@ -21,14 +20,14 @@ pub struct Manifest {
     pub files: Vec<FileRef>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileRef {
     pub name: String,
     /// sha256 of the resolved profile as `builder show` prints it.
     pub sha256: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArtifactRef {
     pub name: String,
     pub version: String,
@@ -38,7 +37,7 @@ pub struct ArtifactRef {
     pub sha256: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverlayRef {
     pub file: String,
     pub sha256: String,
@@ -48,7 +47,7 @@ pub struct OverlayRef {
     pub sha256_file: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileRef {
     pub path: String,
     pub mode: String,
@@ -89,10 +88,7 @@ pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
 
 impl Manifest {
     pub fn to_json(&self) -> Result<String> {
-        let mut s = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Internal(format!("cannot serialise the manifest: {e}")))?;
-        s.push('\n');
-        Ok(s)
+        crate::stdout::json_string(self)
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs every program the tests check outputs with, then runs every test.
 #   - Debian 12 packages: containerd 1.6 (config version 2), systemd (systemd-analyze),
-#     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum;
+#     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum,
+#     zsh and fish (completion scripts), groff-base (man pages);
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
 #     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate);
 #   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
@@ -18,7 +19,8 @@ sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
 sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
-  containerd systemd cloud-init docker.io coreutils ca-certificates curl time >/dev/null
+  containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
+  zsh fish groff-base >/dev/null
 
 consumers=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}")
 export BUILDER_CONTAINERD2="$consumers/usr/bin/containerd"

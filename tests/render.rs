@@ -598,7 +598,15 @@ fn usage_errors_exit_1() {
 #[test]
 fn every_command_has_help_with_an_example() {
     let ws = Workspace::new();
-    for cmd in ["render", "profiles", "show", "detect"] {
+    for cmd in [
+        "render",
+        "profiles",
+        "show",
+        "detect",
+        "diff",
+        "completions",
+        "manpage",
+    ] {
         let o = ws.run(&[cmd, "--help"]);
         assert_ok(&o);
         assert!(

@@ -4,12 +4,13 @@
 //!
 //! Submodules: `containerd` and `cri_dockerd` (each runtime's files), `kubelet` (the
 //! kubelet's files), `systemd` (unit checks and enable links), `overlay` (overlays/ trees),
-//! `user_data` (the cloud-init side).
+//! `user_data` (the cloud-init side), `summary` (what was produced: `--output json`).
 
 mod containerd;
 mod cri_dockerd;
 mod kubelet;
 mod overlay;
+mod summary;
 mod systemd;
 mod user_data;
 
@@ -29,6 +30,8 @@ use crate::model::{Arch, Runtime};
 use crate::plan::{Plan, PlannedArtifact};
 use crate::profile::{Lookup, Profile};
 use crate::progress::{mb, secs};
+
+pub use summary::{ArchOutput, OutputFile, Summary};
 
 /// What to render and where: the command line's `render` options, as plain values.
 #[derive(Debug, Clone)]
@@ -51,16 +54,8 @@ pub struct Options {
     pub archive_limits: ArchiveLimits,
 }
 
-/// What one arch's render produced.
-#[derive(Debug)]
-pub struct ArchOutput {
-    pub arch: Arch,
-    pub dir: PathBuf,
-    pub overlay_sha256: String,
-    pub overlay_size: u64,
-}
-
-pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
+/// Renders; returns what was produced (the paths under `opts.out`).
+pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     let profile = Lookup::default().load(&opts.profile)?;
     for w in &profile.warnings {
         eprintln!("warning: {w}");
@@ -104,10 +99,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
     for arch in &arches {
         let dir = staging.arch_dir(*arch)?;
         let out = build_arch(&plan, *arch, &files, &dir, opts, fetch, &user_data)?;
-        outputs.push(ArchOutput {
-            dir: staging.final_dir(*arch),
-            ..out
-        });
+        outputs.push(out.moved_to(&staging.final_dir(*arch)));
     }
     staging.commit(&arches)?;
     for o in &outputs {
@@ -115,12 +107,21 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Vec<ArchOutput>> {
             "rendered {} {} -> {} (overlay.tar.gz sha256 {}, {})",
             plan.profile.name,
             o.arch,
-            o.dir.display(),
-            o.overlay_sha256,
-            mb(o.overlay_size)
+            o.dir,
+            o.overlay.sha256,
+            mb(o.overlay.size)
         ));
     }
-    Ok(outputs)
+    let profile = &plan.profile;
+    Ok(Summary {
+        schema_version: summary::SCHEMA_VERSION,
+        builder_version: crate::VERSION.to_string(),
+        profile: profile_ref(&plan),
+        kubernetes: profile.kubernetes.to_string(),
+        runtime: profile.runtime.as_str().to_string(),
+        warnings: profile.warnings.clone(),
+        arches: outputs,
+    })
 }
 
 fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
@@ -249,10 +250,7 @@ fn build_arch(
     ));
     let m = Manifest {
         builder_version: crate::VERSION.to_string(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            sha256: plan.profile_sha256.clone(),
-        },
+        profile: profile_ref(plan),
         kubernetes: profile.kubernetes.to_string(),
         runtime: profile.runtime.as_str().to_string(),
         arch: arch.to_string(),
@@ -285,26 +283,44 @@ fn build_arch(
 
     let user_data = user_data::write(plan, arch, &rootfs, dir, &overlay_sha256, ud)?;
 
-    let digest = crate::digest::sha256_hex;
-    let sums = BTreeMap::from([
-        ("overlay.tar.gz".to_string(), overlay_sha256.clone()),
-        ("manifest.json".to_string(), digest(json.as_bytes())),
-        ("user-data".to_string(), digest(&user_data.bytes)),
-        (
-            "meta-data".to_string(),
-            digest(user_data.meta_data.as_bytes()),
-        ),
-    ]);
-    write_output(
-        &dir.join("SHA256SUMS"),
-        manifest::sha256sums(&sums).as_bytes(),
-    )?;
+    let file = |name: &'static str, bytes: &[u8]| {
+        OutputFile::new(
+            dir,
+            name,
+            crate::digest::sha256_hex(bytes),
+            bytes.len() as u64,
+        )
+    };
+    let overlay = OutputFile::new(dir, "overlay.tar.gz", overlay_sha256, overlay_size);
+    let manifest_file = file("manifest.json", json.as_bytes());
+    let user_data_file = file("user-data", &user_data.bytes);
+    let meta_data = file("meta-data", user_data.meta_data.as_bytes());
+    let sums = BTreeMap::from(
+        [&overlay, &manifest_file, &user_data_file, &meta_data]
+            .map(|f| (f.path_name().to_string(), f.sha256.clone())),
+    );
+    let sums = manifest::sha256sums(&sums);
+    write_output(&dir.join("SHA256SUMS"), sums.as_bytes())?;
     Ok(ArchOutput {
-        arch,
-        dir: dir.to_path_buf(),
-        overlay_sha256,
-        overlay_size,
-    })
+        arch: arch.to_string(),
+        dir: String::new(),
+        rootfs: String::new(),
+        overlay,
+        manifest: manifest_file,
+        user_data: user_data_file,
+        meta_data,
+        sha256sums: file("SHA256SUMS", sums.as_bytes()),
+        artifacts: m.artifacts,
+    }
+    .moved_to(dir))
+}
+
+/// The profile's name and digest, as the manifest and the summary give them.
+fn profile_ref(plan: &Plan) -> ProfileRef {
+    ProfileRef {
+        name: plan.profile.name.clone(),
+        sha256: plan.profile_sha256.clone(),
+    }
 }
 
 /// The fetch request of a planned artifact.

@@ -1,0 +1,158 @@
+//! `builder diff` on two hand-made renders: every kind of change once, its text and JSON
+//! against golden files (`BUILDER_UPDATE_GOLDEN=1` rewrites them).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::manifest::{ArtifactRef, FileRef, Manifest, OverlayRef, ProfileRef};
+use crate::templates::assert_golden;
+
+fn art(name: &str, version: &str) -> ArtifactRef {
+    ArtifactRef {
+        name: name.into(),
+        version: version.into(),
+        url: format!("https://example.com/{name}/v{version}/{name}.tgz"),
+        sha256: crate::digest::sha256_hex(format!("{name}{version}").as_bytes()),
+    }
+}
+
+/// A file entry, and its bytes written under `root` (links are only listed).
+fn file(root: &Path, path: &str, mode: &str, source: &str, body: Result<&str, &str>) -> FileRef {
+    match body {
+        Ok(text) => {
+            let on_disk = root.join(&path[1..]);
+            fs::create_dir_all(on_disk.parent().unwrap()).unwrap();
+            fs::write(on_disk, text).unwrap();
+            FileRef {
+                path: path.into(),
+                mode: mode.into(),
+                size: Some(text.len() as u64),
+                sha256: Some(crate::digest::sha256_hex(text.as_bytes())),
+                link: None,
+                source: source.into(),
+            }
+        }
+        Err(target) => FileRef {
+            path: path.into(),
+            mode: mode.into(),
+            size: None,
+            sha256: None,
+            link: Some(target.into()),
+            source: source.into(),
+        },
+    }
+}
+
+fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRef>) {
+    let m = Manifest {
+        builder_version: "VERSION".into(),
+        profile: ProfileRef {
+            name: "p".into(),
+            sha256: crate::digest::sha256_hex(kube.as_bytes()),
+        },
+        kubernetes: kube.into(),
+        runtime: "containerd".into(),
+        arch: "amd64".into(),
+        source_date_epoch: 0,
+        artifacts,
+        overlay: OverlayRef {
+            file: "overlay.tar.gz".into(),
+            sha256: "0".repeat(64),
+            size: 1,
+        },
+        files,
+    };
+    fs::write(dir.join("manifest.json"), m.to_json().unwrap()).unwrap();
+}
+
+/// Two arch folders under `d`: old/ and new/, one change of each kind between them.
+fn pair(d: &Path) -> (PathBuf, PathBuf) {
+    let (old, new) = (d.join("old"), d.join("new"));
+    let (ro, rn) = (old.join("rootfs"), new.join("rootfs"));
+    fs::create_dir_all(&ro).unwrap();
+    fs::create_dir_all(&rn).unwrap();
+    let conf = "a = 1\nb = 2\nc = 3\nd = 4\n";
+    render(
+        &old,
+        "1.35",
+        vec![art("gone", "1.0"), art("tool", "1.0")],
+        vec![
+            file(&ro, "/etc/app.conf", "0644", "template:app", Ok(conf)),
+            file(&ro, "/etc/link", "0777", "template:app", Err("/x")),
+            file(&ro, "/etc/old.conf", "0644", "template:old", Ok("old\n")),
+            file(&ro, "/usr/bin/tool", "0755", "artifact:tool", Ok("bin1")),
+            file(&ro, "/usr/bin/same", "0755", "artifact:tool", Ok("same")),
+        ],
+    );
+    render(
+        &new,
+        "1.36",
+        vec![art("added", "2.0"), art("tool", "1.1")],
+        vec![
+            file(
+                &rn,
+                "/etc/app.conf",
+                "0644",
+                "template:app",
+                Ok(&conf.replace("c = 3", "c = 30")),
+            ),
+            file(&rn, "/etc/link", "0777", "template:app", Err("/y")),
+            file(&rn, "/etc/new.conf", "0644", "overlay:base", Ok("new\n")),
+            file(&rn, "/usr/bin/tool", "0700", "artifact:tool", Ok("bin2")),
+            file(&rn, "/usr/bin/same", "0755", "artifact:tool", Ok("same")),
+        ],
+    );
+    (old, new)
+}
+
+fn opts(old: &Path, new: &Path) -> Options {
+    Options {
+        old: old.to_path_buf(),
+        new: new.to_path_buf(),
+        json: false,
+    }
+}
+
+#[test]
+fn every_kind_of_change_reads_as_the_golden_files() {
+    let d = tempfile::tempdir().unwrap();
+    let (old, new) = pair(d.path());
+    let report = compare(&opts(&old, &new)).unwrap();
+    assert!(!report.identical);
+    let text = text::render(&report).replace(&d.path().display().to_string(), "TMP");
+    assert_golden("diff.txt", &text);
+    let json = crate::stdout::json_string(&report)
+        .unwrap()
+        .replace(&d.path().display().to_string(), "TMP");
+    assert_golden("diff.json", &json);
+    // The same pair, the other way round: every change reversed.
+    let back = compare(&opts(&new, &old)).unwrap();
+    let changes = |r: &Report| -> Vec<String> {
+        r.arches[0]
+            .files
+            .iter()
+            .map(|f| format!("{}{:?}", f.path, f.change))
+            .collect()
+    };
+    assert_eq!(
+        changes(&back),
+        [
+            "/etc/app.confChanged",
+            "/etc/linkChanged",
+            "/etc/new.confRemoved",
+            "/etc/old.confAdded",
+            "/usr/bin/toolChanged"
+        ]
+    );
+}
+
+#[test]
+fn a_folder_compared_with_itself_is_identical() {
+    let d = tempfile::tempdir().unwrap();
+    let (old, _) = pair(d.path());
+    let report = compare(&opts(&old, &old)).unwrap();
+    assert!(report.identical);
+    assert_eq!(report.arches[0].status, Status::Same);
+    assert!(text::render(&report).ends_with("\nno differences (1 arch(es) compared)\n"));
+}

@@ -1,0 +1,143 @@
+//! What a render produced, per arch: the paths, sizes and digests of the output files and the
+//! artifacts installed. It is the document `builder render --output json` prints
+//! (`schema_version` 1, README "render --output json"), so CI reads it instead of scraping
+//! stderr. It does not build anything (see `render`) or print (the command line does).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::manifest::{ArtifactRef, ProfileRef};
+
+/// Bumped when a field is removed, renamed or changes meaning; adding a field keeps it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole render. Field order is the order written.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub builder_version: String,
+    pub profile: ProfileRef,
+    pub kubernetes: String,
+    pub runtime: String,
+    /// The `warning:` lines the render printed on stderr about the profile.
+    pub warnings: Vec<String>,
+    /// In the order rendered (the profile's `arch` order, or the `--arch` order).
+    pub arches: Vec<ArchOutput>,
+}
+
+/// One arch's output folder.
+#[derive(Debug, Serialize)]
+pub struct ArchOutput {
+    pub arch: String,
+    /// OUT/<profile>/<arch>, as `--out` was given (relative when it was).
+    pub dir: String,
+    pub rootfs: String,
+    pub overlay: OutputFile,
+    pub manifest: OutputFile,
+    pub user_data: OutputFile,
+    pub meta_data: OutputFile,
+    pub sha256sums: OutputFile,
+    /// As in manifest.json: profile order.
+    pub artifacts: Vec<ArtifactRef>,
+}
+
+/// One file of the output folder.
+#[derive(Debug, Serialize)]
+pub struct OutputFile {
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// The file's name in the arch folder (paths are rebuilt from it when the folder moves).
+    #[serde(skip)]
+    name: &'static str,
+}
+
+impl OutputFile {
+    pub fn new(dir: &Path, name: &'static str, sha256: String, size: u64) -> OutputFile {
+        OutputFile {
+            path: path_text(&dir.join(name)),
+            sha256,
+            size,
+            name,
+        }
+    }
+
+    /// The file's name in its arch folder.
+    pub fn path_name(&self) -> &'static str {
+        self.name
+    }
+
+    fn moved_to(self, dir: &Path) -> OutputFile {
+        OutputFile {
+            path: path_text(&dir.join(self.name)),
+            ..self
+        }
+    }
+}
+
+impl ArchOutput {
+    /// The same output, its paths under `dir` (the final folder, once staging is committed).
+    pub fn moved_to(self, dir: &Path) -> ArchOutput {
+        ArchOutput {
+            dir: path_text(dir),
+            rootfs: path_text(&dir.join("rootfs")),
+            overlay: self.overlay.moved_to(dir),
+            manifest: self.manifest.moved_to(dir),
+            user_data: self.user_data.moved_to(dir),
+            meta_data: self.meta_data.moved_to(dir),
+            sha256sums: self.sha256sums.moved_to(dir),
+            ..self
+        }
+    }
+}
+
+/// A path as JSON text (a non-UTF-8 byte shows as U+FFFD).
+fn path_text(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_rewrites_every_path_and_keeps_the_digests() {
+        let staged = Path::new("/tmp/stage/p/amd64");
+        let f = |n| OutputFile::new(staged, n, "ab".repeat(32), 7);
+        let out = ArchOutput {
+            arch: "amd64".into(),
+            dir: path_text(staged),
+            rootfs: path_text(&staged.join("rootfs")),
+            overlay: f("overlay.tar.gz"),
+            manifest: f("manifest.json"),
+            user_data: f("user-data"),
+            meta_data: f("meta-data"),
+            sha256sums: f("SHA256SUMS"),
+            artifacts: Vec::new(),
+        }
+        .moved_to(Path::new("dist/p/amd64"));
+        let json = serde_json::to_string(&out).unwrap();
+        assert!(!json.contains("/tmp/stage"), "{json}");
+        assert_eq!(out.overlay.path, "dist/p/amd64/overlay.tar.gz");
+        assert_eq!(out.sha256sums.path, "dist/p/amd64/SHA256SUMS");
+        assert_eq!(out.rootfs, "dist/p/amd64/rootfs");
+        assert_eq!(out.manifest.sha256, "ab".repeat(32));
+        // Field order is part of the format.
+        let keys: Vec<&str> = [
+            "\"arch\"",
+            "\"dir\"",
+            "\"rootfs\"",
+            "\"overlay\"",
+            "\"manifest\"",
+            "\"user_data\"",
+            "\"meta_data\"",
+            "\"sha256sums\"",
+            "\"artifacts\"",
+        ]
+        .into_iter()
+        .collect();
+        let at: Vec<usize> = keys.iter().map(|k| json.find(k).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{json}");
+    }
+}
