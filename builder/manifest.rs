@@ -43,7 +43,9 @@ pub struct OverlayRef {
     pub sha256: String,
     pub size: u64,
     /// The one-line `sha256sum -c` file beside it (`overlay.tar.gz.sha256`): what an image
-    /// pipeline uploads and checks with the overlay, without the other outputs.
+    /// pipeline uploads and checks with the overlay, without the other outputs. Empty when read
+    /// from a manifest written before it existed.
+    #[serde(default)]
     pub sha256_file: String,
 }
 

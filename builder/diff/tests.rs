@@ -60,6 +60,7 @@ fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRe
             file: "overlay.tar.gz".into(),
             sha256: "0".repeat(64),
             size: 1,
+            sha256_file: "overlay.tar.gz.sha256".into(),
         },
         files,
     };
