@@ -110,6 +110,13 @@ pub enum Command {
     ///
     /// Example: kubectl get nodes -o json | builder detect --nodes -
     Detect(DetectArgs),
+    /// Print the JSON Schema of profile files (draft-07), generated from the parser's own types.
+    ///
+    /// Editors that read `#:schema` directives (taplo, VS Code's Even Better TOML) complete and
+    /// check profiles with it; the shipped profiles point at the copy in profiles/schema.json.
+    ///
+    /// Example: builder schema > profiles/schema.json
+    Schema,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +287,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Detect(args) => crate::detect::run(&args.options()),
+        Command::Schema => {
+            print!("{}", crate::profile::json_schema());
+            Ok(0)
+        }
     }
 }
 

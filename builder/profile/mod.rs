@@ -4,16 +4,19 @@
 //! runtime is configured.
 //!
 //! One file per concern: `source` (finding, locations, listing), `raw` (the serde shapes),
-//! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result).
+//! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result),
+//! `schema` (the JSON Schema of `raw`'s shapes).
 
 mod load;
 mod merge;
 mod raw;
+mod schema;
 mod source;
 mod types;
 mod validate;
 
 pub use raw::SCHEMA;
+pub use schema::json_schema;
 pub use source::{list, Listed, Loc, Lookup, Source};
 pub use types::{
     expand_url, Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule,
