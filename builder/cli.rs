@@ -110,6 +110,17 @@ pub enum Command {
     ///
     /// Example: kubectl get nodes -o json | builder detect --nodes -
     Detect(DetectArgs),
+    /// Pin what a profile lacks: fetch upstream's checksum file for each artifact and arch
+    /// without a sha256 (in the profile or the built-in catalog), download the artifact, require
+    /// the two digests to agree, and write `sha256.ARCH = "<hex>"` into the profile, keeping
+    /// its comments and layout. Run it after bumping a version.
+    ///
+    /// Without --write it prints the lines it would write. Built-in profiles are not edited:
+    /// extend them in a file of your own. Docker's static bundles and cri-dockerd publish no
+    /// checksum file: they are refused unless --trust-download.
+    ///
+    /// Example: builder pin --profile profiles/site-nodes.toml --write
+    Pin(PinArgs),
     /// Print the JSON Schema of profile files (draft-07), generated from the parser's own types.
     ///
     /// Editors that read `#:schema` directives (taplo, VS Code's Even Better TOML) complete and
@@ -179,6 +190,20 @@ pub struct DetectArgs {
     /// Add, per affected node, the replacement runbook: render, bring up, cordon, drain, delete
     #[arg(long)]
     pub plan: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The profile file to pin: a path, or NAME for ./profiles/NAME.toml
+    #[arg(long, short, value_name = "NAME|FILE")]
+    pub profile: String,
+    /// Write the pins into the profile (otherwise print the lines it would write)
+    #[arg(long)]
+    pub write: bool,
+    /// Where upstream publishes no checksum file (Docker's static bundle, cri-dockerd) or it is
+    /// missing, pin the digest of what the download has, with a comment beside it saying so
+    #[arg(long)]
+    pub trust_download: bool,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +312,16 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Detect(args) => crate::detect::run(&args.options()),
+        Command::Pin(args) => {
+            let fetch = cli.global.fetch_options()?;
+            let opts = crate::pin::Options {
+                profile: args.profile,
+                write: args.write,
+                trust_download: args.trust_download,
+            };
+            crate::pin::run(&opts, &fetch)?;
+            Ok(0)
+        }
         Command::Schema => {
             print!("{}", crate::profile::json_schema());
             Ok(0)
