@@ -126,6 +126,21 @@ impl Cache {
             dest: self.path_of(sha256),
         })
     }
+
+    /// A new partial entry for bytes whose digest is not known yet (`builder pin
+    /// --trust-download`): stored under whatever digest they turn out to have.
+    pub fn partial_unpinned(&self) -> Result<Partial> {
+        let file = tempfile::Builder::new()
+            .prefix("unpinned.")
+            .suffix(".partial")
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
+        Ok(Partial {
+            file: HashingWriter::new(file),
+            expected: String::new(),
+            dest: self.dir.clone(),
+        })
+    }
 }
 
 /// A download in progress. Dropping it deletes the temp file.
@@ -154,18 +169,30 @@ impl Partial {
         if actual != self.expected {
             return Ok(Finished::Mismatch { actual });
         }
+        Self::store(file, self.dest).map(Finished::Stored)
+    }
+
+    /// Stores a [`Cache::partial_unpinned`] entry under its digest: (sha256, path).
+    pub fn finish_unpinned(self) -> Result<(String, PathBuf)> {
+        let (file, actual, _) = self.file.finish();
+        let path = Self::store(file, self.dest.join(&actual))?;
+        Ok((actual, path))
+    }
+
+    /// Syncs and renames a verified temp file to `dest`.
+    fn store(file: tempfile::NamedTempFile, dest: PathBuf) -> Result<PathBuf> {
         file.as_file()
             .sync_data()
             .with_context(|| format!("syncing {}", file.path().display()))?;
-        match file.persist_noclobber(&self.dest) {
-            Ok(_) => Ok(Finished::Stored(self.dest)),
+        match file.persist_noclobber(&dest) {
+            Ok(_) => Ok(dest),
             // Another writer got there first: keep theirs (same digest, same bytes).
-            Err(e) if self.dest.is_file() => {
+            Err(e) if dest.is_file() => {
                 drop(e);
-                Ok(Finished::Stored(self.dest))
+                Ok(dest)
             }
             Err(e) => Err(anyhow::Error::new(e.error)
-                .context(format!("moving the download into {}", self.dest.display()))),
+                .context(format!("moving the download into {}", dest.display()))),
         }
     }
 }

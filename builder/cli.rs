@@ -168,6 +168,24 @@ pub enum Command {
     ///
     /// Example: builder manpage --dir ~/.local/share/man/man1 && man builder-render
     Manpage(ManpageArgs),
+    /// Pin what a profile lacks: fetch upstream's checksum file for each artifact and arch
+    /// without a sha256 (in the profile or the built-in catalog), download the artifact, require
+    /// the two digests to agree, and write `sha256.ARCH = "<hex>"` into the profile, keeping
+    /// its comments and layout. Run it after bumping a version.
+    ///
+    /// Without --write it prints the lines it would write. Built-in profiles are not edited:
+    /// extend them in a file of your own. Docker's static bundles and cri-dockerd publish no
+    /// checksum file: they are refused unless --trust-download.
+    ///
+    /// Example: builder pin --profile profiles/site-nodes.toml --write
+    Pin(PinArgs),
+    /// Print the JSON Schema of profile files (draft-07), generated from the parser's own types.
+    ///
+    /// Editors that read `#:schema` directives (taplo, VS Code's Even Better TOML) complete and
+    /// check profiles with it; the shipped profiles point at the copy in profiles/schema.json.
+    ///
+    /// Example: builder schema > profiles/schema.json
+    Schema,
 }
 
 #[derive(Debug, Args)]
@@ -278,6 +296,23 @@ pub struct ManpageArgs {
     /// Write builder.1 and builder-SUBCOMMAND.1 into this folder (created if missing) instead of builder.1 to stdout
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The profile file to pin: a path, or NAME for ./profiles/NAME.toml
+    #[arg(long, short, value_name = "NAME|FILE")]
+    pub profile: String,
+    /// Write the pins into the profile (otherwise print the lines it would write)
+    #[arg(long)]
+    pub write: bool,
+    /// Where upstream publishes no checksum file (Docker's static bundle, cri-dockerd) or it is
+    /// missing, pin the digest of what the download has, with a comment beside it saying so
+    #[arg(long)]
+    pub trust_download: bool,
+    // Last, so that its "Download options" heading covers only its own options.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -512,6 +547,20 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Manpage(args) => {
             write_man_pages(args.dir.as_deref())?;
+            Ok(0)
+        }
+        Command::Pin(args) => {
+            let fetch = args.fetch.fetch_options(cli.global.quiet)?;
+            let opts = crate::pin::Options {
+                profile: args.profile,
+                write: args.write,
+                trust_download: args.trust_download,
+            };
+            crate::pin::run(&opts, &fetch)?;
+            Ok(0)
+        }
+        Command::Schema => {
+            print!("{}", crate::profile::json_schema());
             Ok(0)
         }
     }

@@ -32,6 +32,10 @@ pub enum Error {
     /// A fetch failed for good (404, refused, retries used up).
     #[error("{0}")]
     Fetch(String),
+    /// The server (or the local folder) has no such file: a 404 or 410. Final, like any
+    /// other 4xx; `builder pin` tells a missing checksum file from a failed fetch by it.
+    #[error("{0}")]
+    Missing(String),
     /// `--offline` and the artifact is not in the cache.
     #[error(
         "artifact {artifact} {version} ({arch}) is not in the cache at {cache} and --offline forbids fetching it from {url}; \

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::cache::{Cache, Finished, Partial};
+use crate::cache::{Cache, Finished};
 use crate::error::{redact_urls, Error};
 use crate::progress::{mb, secs, Progress, Task};
 
@@ -212,26 +212,18 @@ fn fetch_one(
     client: Option<&reqwest::blocking::Client>,
     opts: &FetchOptions,
 ) -> Result<PathBuf> {
+    let label = format!("{} {} ({})", req.artifact, req.version, req.arch);
     if let Some(path) = cache.get(&req.sha256) {
         tracing::debug!(
-            "cache hit: {} {} ({}) sha256 {} at {}",
-            req.artifact,
-            req.version,
-            req.arch,
+            "cache hit: {label} sha256 {} at {}",
             req.sha256,
             path.display()
         );
-        opts.progress.line(&format!(
-            "cached   {} {} ({})",
-            req.artifact, req.version, req.arch
-        ));
+        opts.progress.line(&format!("cached   {label}"));
         return Ok(path);
     }
     tracing::debug!(
-        "cache miss: {} {} ({}) sha256 {} not in {}",
-        req.artifact,
-        req.version,
-        req.arch,
+        "cache miss: {label} sha256 {} not in {}",
         req.sha256,
         cache.root().display()
     );
@@ -245,39 +237,94 @@ fn fetch_one(
         }
         .into());
     };
-    let url = apply_mirrors(&req.url, &opts.mirrors);
-    let shown_url = redact_urls(&if url == req.url {
-        url.clone()
+    let what = What {
+        noun: "artifact",
+        label: &label,
+        url: &req.url,
+    };
+    let task = opts.progress.download(label.clone());
+    let partial = with_retries(&what, client, opts, &task, || cache.partial(&req.sha256))?;
+    let size = partial.written();
+    match partial.finish()? {
+        Finished::Stored(path) => {
+            tracing::debug!("stored {} in the cache", path.display());
+            let took = task.elapsed();
+            drop(task);
+            opts.progress.line(&format!(
+                "fetched  {} {} ({}, {} in {}, {}/s)",
+                req.artifact,
+                req.version,
+                req.arch,
+                mb(size),
+                secs(took),
+                mb((size as f64 / took.as_secs_f64().max(1e-3)) as u64)
+            ));
+            Ok(path)
+        }
+        Finished::Mismatch { actual } => Err(Error::ChecksumMismatch {
+            artifact: format!("{} {}", req.artifact, req.version),
+            arch: req.arch.clone(),
+            url: shown_url(&req.url, opts),
+            expected: req.sha256.clone(),
+            actual,
+        }
+        .into()),
+    }
+}
+
+/// What a download is, for its messages: `{noun} {label}` from the upstream `url`.
+struct What<'a> {
+    noun: &'a str,
+    label: &'a str,
+    url: &'a str,
+}
+
+/// The URL fetched, as messages show it (mirror and upstream, credentials hidden).
+fn shown_url(upstream: &str, opts: &FetchOptions) -> String {
+    let url = apply_mirrors(upstream, &opts.mirrors);
+    redact_urls(&if url == upstream {
+        url
     } else {
-        format!("{url} (mirror of {})", req.url)
-    });
+        format!("{url} (mirror of {upstream})")
+    })
+}
+
+/// Downloads `what.url` (through the mirrors) into a fresh sink per attempt, retrying only
+/// transient failures, with `task` showing its progress; returns the sink of the attempt that
+/// got the whole body.
+fn with_retries<W: Write>(
+    what: &What,
+    client: &reqwest::blocking::Client,
+    opts: &FetchOptions,
+    task: &Task,
+    mut fresh: impl FnMut() -> Result<W>,
+) -> Result<W> {
+    let url = apply_mirrors(what.url, &opts.mirrors);
+    let shown = shown_url(what.url, opts);
     let mut last = String::new();
     let mut wait = None;
-    let task = opts
-        .progress
-        .download(format!("{} {} ({})", req.artifact, req.version, req.arch));
     for attempt in 1..=opts.attempts {
         if let Some(wait) = wait {
             std::thread::sleep(wait);
         }
         task.restart();
-        let mut partial = cache.partial(&req.sha256)?;
+        let mut sink = fresh()?;
         tracing::debug!(
             "GET {} (attempt {attempt} of {})",
             redact_urls(&url),
             opts.attempts
         );
         let outcome = if let Some(path) = url.strip_prefix("file://") {
-            copy_file(path, &mut partial)
+            copy_file(path, &mut sink)
         } else {
-            download(client, &url, &mut partial, &opts.limits, &task)
+            download(client, &url, &mut sink, &opts.limits, task)
         };
         match outcome {
-            Ok(()) => {}
+            Ok(()) => return Ok(sink),
             Err(Attempt::Final(e)) => {
                 return Err(e.context(format!(
-                    "fetching artifact {} {} ({}) from {shown_url}",
-                    req.artifact, req.version, req.arch
+                    "fetching {} {} from {shown}",
+                    what.noun, what.label
                 )))
             }
             Err(Attempt::Transient(why, retry_after)) => {
@@ -286,57 +333,103 @@ fn fetch_one(
                     let next = backoff(attempt + 1, retry_after);
                     // Always shown (a retry is a warning): a slow render says why it is slow.
                     opts.progress.warn(&format!(
-                        "retry: {} {} ({}): {last}; attempt {attempt} of {} failed, next in {:.1} s",
-                        req.artifact,
-                        req.version,
-                        req.arch,
+                        "retry: {}: {last}; attempt {attempt} of {} failed, next in {:.1} s",
+                        what.label,
                         opts.attempts,
                         next.as_secs_f64()
                     ));
                     wait = Some(next);
                 }
-                continue;
             }
         }
-        let size = partial.written();
-        return match partial.finish()? {
-            Finished::Stored(path) => {
-                tracing::debug!("stored {} in the cache", path.display());
-                let took = task.elapsed();
-                drop(task);
-                opts.progress.line(&format!(
-                    "fetched  {} {} ({}, {} in {}, {}/s)",
-                    req.artifact,
-                    req.version,
-                    req.arch,
-                    mb(size),
-                    secs(took),
-                    mb((size as f64 / took.as_secs_f64().max(1e-3)) as u64)
-                ));
-                Ok(path)
-            }
-            Finished::Mismatch { actual } => Err(Error::ChecksumMismatch {
-                artifact: format!("{} {}", req.artifact, req.version),
-                arch: req.arch.clone(),
-                url: shown_url,
-                expected: req.sha256.clone(),
-                actual,
-            }
-            .into()),
-        };
     }
     Err(Error::Fetch(format!(
-        "could not fetch artifact {} {} ({}) from {shown_url} after {} attempts: {last}. \
+        "could not fetch {} {} from {shown} after {} attempts: {last}. \
          If this machine cannot reach {}, point --mirror {}=<reachable URL> at a mirror, \
          or use --offline with a cache warmed elsewhere (--cache-dir)",
-        req.artifact,
-        req.version,
-        req.arch,
+        what.noun,
+        what.label,
         opts.attempts,
         host_of(&url),
-        prefix_hint(&redact_urls(&req.url)),
+        prefix_hint(&redact_urls(what.url)),
     ))
     .into())
+}
+
+/// A small file (an upstream checksum file) into memory, through the mirrors, with the
+/// retries and bounds of any download; never cached. A 404 (or a missing local file) is
+/// [`Error::Missing`]; more than `max_bytes` is an error.
+pub fn fetch_small(
+    noun: &str,
+    label: &str,
+    url: &str,
+    max_bytes: u64,
+    opts: &FetchOptions,
+) -> Result<Vec<u8>> {
+    let what = What { noun, label, url };
+    let Some(client) = client(opts)? else {
+        return Err(Error::Input(format!(
+            "{noun} {label} is never cached, and --offline forbids fetching it from {}",
+            redact_urls(url)
+        ))
+        .into());
+    };
+    let task = opts.progress.download(format!("{noun} {label}"));
+    let sink = with_retries(&what, &client, opts, &task, || {
+        Ok(Capped {
+            bytes: Vec::new(),
+            max: max_bytes,
+        })
+    })?;
+    Ok(sink.bytes)
+}
+
+/// Bytes in memory, refusing to grow past `max`.
+struct Capped {
+    bytes: Vec<u8>,
+    max: u64,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if (self.bytes.len() + buf.len()) as u64 > self.max {
+            return Err(io::Error::other(format!(
+                "larger than the {} bytes expected",
+                self.max
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Downloads an artifact whose digest is not known yet (`builder pin --trust-download`) into
+/// the cache, stored under the digest it turns out to have; returns (sha256, path).
+pub fn fetch_unpinned(label: &str, url: &str, opts: &FetchOptions) -> Result<(String, PathBuf)> {
+    let cache = open_cache(opts)?;
+    let Some(client) = client(opts)? else {
+        return Err(Error::Input(format!(
+            "{label} has no pin, so it cannot be found in the cache, and --offline forbids fetching it from {}",
+            redact_urls(url)
+        ))
+        .into());
+    };
+    let what = What {
+        noun: "artifact",
+        label,
+        url,
+    };
+    let task = opts.progress.download(label.to_string());
+    let partial = with_retries(&what, &client, opts, &task, || cache.partial_unpinned())?;
+    let size = partial.written();
+    let (sha256, path) = partial.finish_unpinned()?;
+    drop(task);
+    opts.progress.line(&format!("fetched  {label}, {}", mb(size)));
+    Ok((sha256, path))
 }
 
 /// `https://host/` of a URL, for the --mirror hint.
@@ -347,11 +440,16 @@ fn prefix_hint(url: &str) -> String {
     }
 }
 
-fn copy_file(path: &str, partial: &mut Partial) -> std::result::Result<(), Attempt> {
+fn copy_file(path: &str, sink: &mut impl Write) -> std::result::Result<(), Attempt> {
     let mut f = File::open(path).map_err(|e| {
-        Attempt::Final(Error::Fetch(format!("cannot open local file {path}: {e}")).into())
+        let msg = format!("cannot open local file {path}: {e}");
+        Attempt::Final(if e.kind() == io::ErrorKind::NotFound {
+            Error::Missing(msg).into()
+        } else {
+            Error::Fetch(msg).into()
+        })
     })?;
-    io::copy(&mut f, partial)
+    io::copy(&mut f, sink)
         .map(|_| ())
         .map_err(|e| Attempt::Final(anyhow::Error::new(e).context(format!("copying {path}"))))
 }
@@ -359,7 +457,7 @@ fn copy_file(path: &str, partial: &mut Partial) -> std::result::Result<(), Attem
 fn download(
     client: &reqwest::blocking::Client,
     url: &str,
-    partial: &mut Partial,
+    sink: &mut impl Write,
     limits: &NetLimits,
     task: &Task,
 ) -> std::result::Result<(), Attempt> {
@@ -406,12 +504,14 @@ fn download(
                 .and_then(parse_retry_after);
             Err(Attempt::Transient(msg, retry_after))
         } else {
-            Err(Attempt::Final(
-                Error::Fetch(format!(
-                    "{msg}; check the artifact's url and version in the profile (or the --mirror)"
-                ))
-                .into(),
-            ))
+            let msg = format!(
+                "{msg}; check the artifact's url and version in the profile (or the --mirror)"
+            );
+            Err(Attempt::Final(if code == 404 || code == 410 {
+                Error::Missing(msg).into()
+            } else {
+                Error::Fetch(msg).into()
+            }))
         };
     }
     let expected_len = resp.content_length();
@@ -446,8 +546,10 @@ fn download(
                 )))
             }
         };
-        partial.write_all(&buf[..n]).map_err(|e| {
-            Attempt::Final(anyhow::Error::new(e).context("writing the download into the cache"))
+        sink.write_all(&buf[..n]).map_err(|e| {
+            Attempt::Final(
+                anyhow::Error::new(e).context(format!("storing the download from {url}")),
+            )
         })?;
         got += n as u64;
         task.inc(n as u64);

@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod model;
 pub mod output;
 pub mod pack;
+pub mod pin;
 pub mod plan;
 pub mod pool;
 pub mod profile;

@@ -149,8 +149,20 @@ impl Plan {
     }
 }
 
-/// The pinned sha256 of an artifact for one arch: the profile's pin, else the catalog's (by
-/// name, version and arch, then by exact URL for unit files).
+/// The pinned sha256 of an artifact for one arch and where it comes from: the profile's pin,
+/// else the catalog's (by name, version and arch, then by exact URL for unit files); `None`
+/// when neither pins it (`builder pin` fills those in).
+pub fn pin_of(a: &Artifact, arch: Arch, catalog: &Catalog) -> Option<(String, PinOrigin)> {
+    if let Some(hex) = a.pins.per_arch.get(&arch).or(a.pins.any.as_ref()) {
+        return Some((hex.clone(), PinOrigin::Profile));
+    }
+    catalog
+        .lookup(&a.name, &a.version, arch.as_str())
+        .or_else(|| catalog.lookup_url(&a.url_for(arch)))
+        .map(|hex| (hex.to_string(), PinOrigin::Catalog))
+}
+
+/// [`pin_of`], or the error that says how to pin it.
 fn resolve_pin(
     index: usize,
     a: &Artifact,
@@ -158,18 +170,12 @@ fn resolve_pin(
     catalog: &Catalog,
 ) -> Result<PlannedArtifact> {
     let url = a.url_for(arch);
-    let (sha256, origin) = if let Some(hex) = a.pins.per_arch.get(&arch).or(a.pins.any.as_ref()) {
-        (hex.clone(), PinOrigin::Profile)
-    } else if let Some(hex) = catalog
-        .lookup(&a.name, &a.version, arch.as_str())
-        .or_else(|| catalog.lookup_url(&url))
-    {
-        (hex.to_string(), PinOrigin::Catalog)
-    } else {
+    let Some((sha256, origin)) = pin_of(a, arch, catalog) else {
         return Err(a.loc.error(format_args!(
             "artifact {} {} has no sha256 pin for {arch}, and the built-in catalog does not know it; \
              every fetched byte must be verified, so pin it: add `sha256.{arch} = \"<hex>\"` (or `sha256 = \"<hex>\"` \
-             for every arch) to this [[artifact]], with the digest from the upstream release's checksum file for {url}",
+             for every arch) to this [[artifact]], with the digest from the upstream release's checksum file for {url} \
+             (`builder pin --profile P` fetches it and writes the line)",
             a.name, a.version
         )));
     };

@@ -3,6 +3,7 @@
 #   - Debian 12 packages: containerd 1.6 (config version 2), systemd (systemd-analyze),
 #     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum,
 #     zsh and fish (completion scripts), groff-base (man pages);
+#   - taplo (npm @taplo/cli) for the profile JSON Schema checks;
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
 #     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate);
 #   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
@@ -21,6 +22,14 @@ sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
   zsh fish groff-base >/dev/null
+
+# taplo (npm @taplo/cli), for tests/schema.rs: checks every profile against profiles/schema.json
+# as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
+command -v npm >/dev/null || sudo_ apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+taplo_dir="$HOME/.cache/builder-ci/taplo"
+[ -x "$taplo_dir/node_modules/.bin/taplo" ] ||
+  npm install --prefix "$taplo_dir" --no-audit --no-fund --silent @taplo/cli@0.7.0 >/dev/null
+export BUILDER_TAPLO="$taplo_dir/node_modules/.bin/taplo"
 
 consumers=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}")
 export BUILDER_CONTAINERD2="$consumers/usr/bin/containerd"

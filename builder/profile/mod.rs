@@ -5,18 +5,21 @@
 //!
 //! One file per concern: `source` (finding, locations, listing), `raw` (the serde shapes),
 //! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result),
-//! `overlays` (where an overlay's files are).
+//! `overlays` (where an overlay's files are),
+//! `schema` (the JSON Schema of `raw`'s shapes).
 
 mod load;
 mod merge;
 mod overlays;
 mod raw;
+mod schema;
 mod source;
 mod types;
 mod validate;
 
 pub use overlays::{find_overlay, OverlaySource};
 pub use raw::SCHEMA;
+pub use schema::json_schema;
 pub use source::{list, Listed, Loc, Lookup, Source};
 pub use types::{
     expand_url, Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule,

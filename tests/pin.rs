@@ -1,0 +1,352 @@
+//! `builder pin` against a loopback server publishing artifacts and checksum files in each
+//! project's naming: pins written per arch with every other byte of the profile kept, a
+//! checksum file that disagrees with the download refused (profile untouched), a missing or
+//! unpublished checksum file refused without --trust-download and pinned with a comment with
+//! it, built-in profiles refused, and a second run that changes nothing.
+
+mod common;
+
+use common::*;
+
+/// Versions no catalog knows, so every artifact starts unpinned.
+const CTR: &str = "9.9.1";
+const RUNC: &str = "9.9.2";
+const CRICTL: &str = "9.9.3";
+const CRID: &str = "9.9.4";
+
+struct Site {
+    server: Server,
+    ws: Workspace,
+}
+
+fn body(what: &str, arch: &str) -> Vec<u8> {
+    format!("{what} {arch} release bytes\n").into_bytes()
+}
+
+fn ctr_path(arch: &str) -> String {
+    format!("/containerd/v{CTR}/containerd-{CTR}-linux-{arch}.tar.gz")
+}
+
+fn crictl_path(arch: &str) -> String {
+    format!("/crictl/v{CRICTL}/crictl-v{CRICTL}-linux-{arch}.tar.gz")
+}
+
+impl Site {
+    /// Serves containerd (`.sha256sum` beside), runc (one `runc.sha256sum`), crictl (`.sha256`,
+    /// the hex alone) for amd64 and arm64, and cri-dockerd (no checksum file).
+    fn start() -> Site {
+        let server = Server::start();
+        let mut runc_list = String::new();
+        for arch in ARCHES {
+            let ctr = body("containerd", arch);
+            let name = format!("containerd-{CTR}-linux-{arch}.tar.gz");
+            server.route(
+                &format!("{}.sha256sum", ctr_path(arch)),
+                Behaviour::Ok(format!("{}  {name}\n", sha256_hex(&ctr)).into_bytes()),
+            );
+            server.route(&ctr_path(arch), Behaviour::Ok(ctr));
+            let runc = body("runc", arch);
+            runc_list.push_str(&format!("{}  runc.{arch}\n", sha256_hex(&runc)));
+            server.route(&format!("/runc/v{RUNC}/runc.{arch}"), Behaviour::Ok(runc));
+            let crictl = body("crictl", arch);
+            server.route(
+                &format!("{}.sha256", crictl_path(arch)),
+                Behaviour::Ok(sha256_hex(&crictl).into_bytes()),
+            );
+            server.route(&crictl_path(arch), Behaviour::Ok(crictl));
+            server.route(
+                &format!("/crid/v{CRID}/cri-dockerd-{CRID}.{arch}.tgz"),
+                Behaviour::Ok(body("cri-dockerd", arch)),
+            );
+        }
+        runc_list.push_str(&format!("{}  runc.tar.xz\n", sha256_hex(b"source")));
+        server.route(
+            &format!("/runc/v{RUNC}/runc.sha256sum"),
+            Behaviour::Ok(runc_list.into_bytes()),
+        );
+        Site {
+            server,
+            ws: Workspace::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    /// The profile: comments, odd spacing and a pre-pinned arch, which must all survive.
+    fn profile(&self, with_crid: bool) -> String {
+        let mut p = format!(
+            r#"#:schema ./schema.json
+# Site nodes: containerd bumped past the catalog.
+schema   = 1          # the format
+name = "site"
+kubernetes = "1.36"
+runtime = "containerd"
+arch = ["amd64", "arm64"]   # both
+
+# The runtime, bumped for CVE-0000-0000.
+[[artifact]]
+name = "containerd"   # keep this comment
+version = "{CTR}"
+url = "{ctr}"
+install = [{{ from = "bin/*", to = "/usr/local/bin/", mode = "0755" }}]
+
+[[artifact]]
+name = "runc"
+version = "{RUNC}"
+url = "{runc}"
+sha256.amd64 = "{runc_amd64}"
+install = [{{ to = "/usr/local/sbin/runc", mode = "0755" }}]
+
+  # crictl, indented comment
+[[artifact]]
+name = "crictl"
+version = "{CRICTL}"
+url = "{crictl}"
+install = [{{ from = "crictl", to = "/usr/local/bin/", mode = "0755" }}]
+"#,
+            ctr = self.url(&ctr_path("{arch}")),
+            runc = self.url("/runc/v{version}/runc.{arch}"),
+            runc_amd64 = sha256_hex(&body("runc", "amd64")),
+            crictl = self.url(&crictl_path("{arch}")),
+        );
+        if with_crid {
+            p.push_str(&format!(
+                "\n[[artifact]]\nname = \"cri-dockerd\"\nversion = \"{CRID}\"\nurl = \"{}\"\n\
+                 install = [{{ from = \"cri-dockerd/cri-dockerd\", to = \"/usr/local/bin/\", mode = \"0755\" }}]\n",
+                self.url("/crid/v{version}/cri-dockerd-{version}.{arch}.tgz")
+            ));
+        }
+        p
+    }
+
+    fn pin(&self, extra: &[&str]) -> std::process::Output {
+        let mut args = vec!["pin", "--profile", "profiles/site.toml", "--retries", "1"];
+        args.extend_from_slice(extra);
+        self.ws.run(&args)
+    }
+
+    fn text(&self) -> String {
+        read(self.ws.path().join("profiles/site.toml"))
+    }
+
+    /// Nothing but site.toml in profiles/: no temp file left behind.
+    fn only_the_profile(&self) {
+        let names: Vec<String> = std::fs::read_dir(self.ws.path().join("profiles"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["site.toml"]);
+    }
+}
+
+fn pin_line(arch: &str, what: &str) -> String {
+    format!("sha256.{arch} = \"{}\"", sha256_hex(&body(what, arch)))
+}
+
+#[test]
+fn pins_are_written_per_arch_keeping_every_other_byte() {
+    let site = Site::start();
+    let original = site.profile(false);
+    site.ws.write_profile("site", &original);
+
+    // A dry run prints the lines and changes nothing.
+    let dry = site.pin(&[]);
+    assert_ok(&dry);
+    assert_eq!(site.text(), original);
+    let out = stdout(&dry);
+    assert!(out.contains("5 pin(s) to write"), "{out}");
+    for (arch, what) in [
+        ("amd64", "containerd"),
+        ("arm64", "containerd"),
+        ("arm64", "runc"),
+    ] {
+        assert!(
+            out.contains(&format!(": {}", pin_line(arch, what))),
+            "{out}"
+        );
+    }
+    assert!(
+        !out.contains(&pin_line("amd64", "runc")),
+        "already pinned: {out}"
+    );
+
+    let wrote = site.pin(&["--write"]);
+    assert_ok(&wrote);
+    assert!(
+        stderr(&wrote).contains("wrote 5 pin(s) into profiles/site.toml"),
+        "{}",
+        stderr(&wrote)
+    );
+    // Exactly the new lines, after each url; the existing runc pin table grows in place.
+    let url_line = |path: &str| format!("url = \"{}\"\n", site.url(path));
+    let expected = original
+        .replace(
+            &url_line(&ctr_path("{arch}")),
+            &format!(
+                "{}{}\n{}\n",
+                url_line(&ctr_path("{arch}")),
+                pin_line("amd64", "containerd"),
+                pin_line("arm64", "containerd")
+            ),
+        )
+        .replace(
+            &format!("{}\n", pin_line("amd64", "runc")),
+            &format!(
+                "{}\n{}\n",
+                pin_line("amd64", "runc"),
+                pin_line("arm64", "runc")
+            ),
+        )
+        .replace(
+            &url_line(&crictl_path("{arch}")),
+            &format!(
+                "{}{}\n{}\n",
+                url_line(&crictl_path("{arch}")),
+                pin_line("amd64", "crictl"),
+                pin_line("arm64", "crictl")
+            ),
+        );
+    assert_ne!(expected, original);
+    assert_eq!(site.text(), expected);
+    site.only_the_profile();
+
+    // The result loads, with every pin the profile's own.
+    let show = site.ws.run(&["show", "--profile", "profiles/site.toml"]);
+    assert_ok(&show);
+    assert!(
+        stdout(&show).contains("every pin comes from the profile"),
+        "{}",
+        stdout(&show)
+    );
+
+    // Idempotent: a second run finds nothing to do and fetches nothing.
+    let hits = site.server.total_hits();
+    let again = site.pin(&["--write"]);
+    assert_ok(&again);
+    assert!(
+        stderr(&again).contains("nothing to do"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(site.text(), expected);
+    assert_eq!(site.server.total_hits(), hits);
+}
+
+#[test]
+fn a_checksum_file_that_disagrees_is_refused_and_the_profile_untouched() {
+    let site = Site::start();
+    // Upstream's file says other bytes than the download has (a tampered mirror, a re-upload).
+    site.server.route(
+        &format!("{}.sha256", crictl_path("arm64")),
+        Behaviour::Ok(sha256_hex(b"other bytes").into_bytes()),
+    );
+    let original = site.profile(false);
+    site.ws.write_profile("site", &original);
+    let out = site.pin(&["--write"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("crictl {CRICTL} (arm64)"))
+            && err.contains(&sha256_hex(&body("crictl", "arm64")))
+            && err.contains(&sha256_hex(b"other bytes"))
+            && err.contains("profile is unchanged"),
+        "{err}"
+    );
+    assert_eq!(site.text(), original);
+    site.only_the_profile();
+}
+
+#[test]
+fn a_missing_checksum_file_needs_trust_download_and_is_then_commented() {
+    let site = Site::start();
+    site.server.route(
+        &format!("{}.sha256sum", ctr_path("arm64")),
+        Behaviour::Status(404),
+    );
+    let original = site.profile(false);
+    site.ws.write_profile("site", &original);
+    let out = site.pin(&["--write"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("containerd-9.9.1-linux-arm64.tar.gz.sha256sum is not there")
+            && err.contains("--trust-download"),
+        "{err}"
+    );
+    assert_eq!(site.text(), original);
+
+    let out = site.pin(&["--write", "--trust-download"]);
+    assert_ok(&out);
+    let text = site.text();
+    assert!(
+        text.contains(&format!("{}\n", pin_line("amd64", "containerd"))),
+        "{text}"
+    );
+    let trusted = format!(
+        "{}  # trusted from the download (builder pin --trust-download): no checksum file at {}.sha256sum\n",
+        pin_line("arm64", "containerd"),
+        site.url(&ctr_path("arm64"))
+    );
+    assert!(text.contains(&trusted), "{text}");
+}
+
+#[test]
+fn unpublished_checksums_are_refused_before_any_download_unless_trusted() {
+    let site = Site::start();
+    site.ws.write_profile("site", &site.profile(true));
+    let original = site.text();
+    let out = site.pin(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no upstream checksum file to check cri-dockerd against")
+            && err.contains("--trust-download"),
+        "{err}"
+    );
+    assert_eq!(
+        site.server.total_hits(),
+        0,
+        "refused before fetching anything"
+    );
+    assert_eq!(site.text(), original);
+
+    let out = site.pin(&["--write", "--trust-download"]);
+    assert_ok(&out);
+    let text = site.text();
+    for arch in ARCHES {
+        let line = format!(
+            "{}  # trusted from the download (builder pin --trust-download): upstream publishes no checksum file\n",
+            pin_line(arch, "cri-dockerd")
+        );
+        assert!(text.contains(&line), "{text}");
+    }
+    // The verified ones carry no comment.
+    assert!(
+        text.contains(&format!("{}\n", pin_line("arm64", "crictl"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn built_in_profiles_are_not_edited() {
+    let ws = Workspace::new();
+    let out = ws.run(&["pin", "--profile", "cri-dockerd"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("built into builder") && err.contains("extends = \"cri-dockerd\""),
+        "{err}"
+    );
+    // A profile that is all pinned (the shipped one, as a file) has nothing to do.
+    let shipped = read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/containerd.toml"
+    ));
+    let path = ws.write_profile("containerd", &shipped);
+    let out = ws.run(&["pin", "--profile", "containerd", "--write"]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("nothing to do"), "{}", stderr(&out));
+    assert_eq!(read(path), shipped);
+}
