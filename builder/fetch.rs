@@ -428,7 +428,8 @@ pub fn fetch_unpinned(label: &str, url: &str, opts: &FetchOptions) -> Result<(St
     let size = partial.written();
     let (sha256, path) = partial.finish_unpinned()?;
     drop(task);
-    opts.progress.line(&format!("fetched  {label}, {}", mb(size)));
+    opts.progress
+        .line(&format!("fetched  {label}, {}", mb(size)));
     Ok((sha256, path))
 }
 
