@@ -64,7 +64,7 @@ cargo test --locked --all-targets
 bash ci/fuzz.sh "${FUZZ_SECONDS:-60}"
 
 # Whole nodes: a Debian base image + the overlay boots under qemu with the user-data
-# (about 9 minutes; BUILDER_SKIP_E2E=1 skips it, for a quick local run only).
+# (about 10 minutes; BUILDER_SKIP_E2E=1 skips it, for a quick local run only).
 if [ -z "${BUILDER_SKIP_E2E:-}" ]; then
   E2E_SKIP_APT_UPDATE=1 bash ci/e2e.sh
 else
