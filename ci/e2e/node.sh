@@ -61,43 +61,32 @@ authorization:
   mode: AlwaysAllow
 EOF
 image=builder-e2e.local/busybox:1
-cat >/etc/kubernetes/manifests/e2e-hostnet.yaml <<EOF
+# static_pod NAME HOST_NETWORK(true|false) SHELL_COMMAND: a pod whose container runs the command
+# with the markers folder at /markers, then sleeps until SIGTERM (busybox's sleep as PID 1
+# would ignore it, and poweroff would wait 90 s).
+static_pod() {
+  cat >"/etc/kubernetes/manifests/$1.yaml" <<EOF
 apiVersion: v1
 kind: Pod
 metadata:
-  name: e2e-hostnet
+  name: $1
   namespace: default
 spec:
-  hostNetwork: true
+  hostNetwork: $2
   containers:
   - name: marker
     image: $image
     imagePullPolicy: Never
-    command: ["/bin/busybox", "sh", "-c", "echo hostnet-ok > /markers/hostnet; trap 'exit 0' TERM; /bin/busybox sleep 2147483647 & wait"]
+    command: ["/bin/busybox", "sh", "-c", "$3; trap 'exit 0' TERM; /bin/busybox sleep 2147483647 & wait"]
     volumeMounts:
     - {name: markers, mountPath: /markers}
   volumes:
   - name: markers
     hostPath: {path: $markers, type: DirectoryOrCreate}
 EOF
-cat >/etc/kubernetes/manifests/e2e-podnet.yaml <<EOF
-apiVersion: v1
-kind: Pod
-metadata:
-  name: e2e-podnet
-  namespace: default
-spec:
-  containers:
-  - name: marker
-    image: $image
-    imagePullPolicy: Never
-    command: ["/bin/busybox", "sh", "-c", "/bin/busybox ip -4 -o addr show dev eth0 > /markers/podnet; trap 'exit 0' TERM; /bin/busybox sleep 2147483647 & wait"]
-    volumeMounts:
-    - {name: markers, mountPath: /markers}
-  volumes:
-  - name: markers
-    hostPath: {path: $markers, type: DirectoryOrCreate}
-EOF
+}
+static_pod e2e-hostnet true "echo hostnet-ok > /markers/hostnet"
+static_pod e2e-podnet false "/bin/busybox ip -4 -o addr show dev eth0 > /markers/podnet"
 # Pod networking through the overlay's own plugins (/opt/cni/bin). CNI 0.4.0: read by every
 # runtime here.
 cat >/etc/cni/net.d/10-e2e-bridge.conflist <<'EOF'
