@@ -27,6 +27,7 @@ pub mod plan;
 pub mod pool;
 pub mod profile;
 pub mod progress;
+pub mod provenance;
 pub mod render;
 pub mod stdout;
 pub mod templates;

@@ -9,7 +9,8 @@
 #   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
 #     and kubeadm v1.36.3, containerd v2.3.4 (config version 4), crictl v1.37.0; and the
 #     cri-dockerd stand-in for the VM tests (ci/consumers/dockershim: Kubernetes 1.23's
-#     dockershim behind a CRI v1 adapter), with its own tests and a self-test.
+#     dockershim behind a CRI v1 adapter), with its own tests and a self-test; intoto-check
+#     (ci/consumers/intoto: in-toto's Go validators for Statement v1 and SLSA Provenance v1).
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
 # Then ci/e2e.sh boots whole nodes in qemu (it installs its own packages).
 set -euo pipefail
@@ -42,6 +43,9 @@ built=$(bash ci/consumers/build.sh)
 get() { sed -n "s/^$1=//p" <<<"$built"; }
 export BUILDER_KUBELET=$(get KUBELET) BUILDER_KUBEADM=$(get KUBEADM) BUILDER_KUBELET_134=$(get KUBELET_134)
 export BUILDER_CONTAINERD23=$(get CONTAINERD) BUILDER_CRICTL=$(get CRICTL)
+# The in-toto attestation reference implementation's validators (Go, about 20 s once), for
+# tests/provenance.rs.
+export BUILDER_INTOTO_CHECK=$(bash ci/consumers/intoto/build.sh | sed -n 's/^INTOTO_CHECK=//p')
 export BUILDER_REQUIRE_CONSUMERS=1
 
 # The cri-dockerd stand-in (about 2 minutes to build the first time): the adapter's layout and

@@ -295,9 +295,31 @@ fn build_arch(
     let manifest_file = file("manifest.json", json.as_bytes());
     let user_data_file = file("user-data", &user_data.bytes);
     let meta_data = file("meta-data", user_data.meta_data.as_bytes());
-    let sums = BTreeMap::from(
-        [&overlay, &manifest_file, &user_data_file, &meta_data]
-            .map(|f| (f.path_name().to_string(), f.sha256.clone())),
+    let overlay_sha256_file = file(
+        manifest::OVERLAY_SHA256_FILE,
+        manifest::sha256_line("overlay.tar.gz", &overlay.sha256).as_bytes(),
+    );
+    let mut sums = BTreeMap::from(
+        [
+            &overlay,
+            &overlay_sha256_file,
+            &manifest_file,
+            &user_data_file,
+            &meta_data,
+        ]
+        .map(|f| (f.path_name().to_string(), f.sha256.clone())),
+    );
+    // The provenance names every other output by digest; SHA256SUMS then covers it too.
+    let statement = crate::provenance::statement(&m, &provenance_flags(opts, ud), &sums);
+    let provenance_json = statement.to_json()?;
+    write_output(
+        &dir.join(crate::provenance::FILE),
+        provenance_json.as_bytes(),
+    )?;
+    let provenance = file(crate::provenance::FILE, provenance_json.as_bytes());
+    sums.insert(
+        provenance.path_name().to_string(),
+        provenance.sha256.clone(),
     );
     let sums = manifest::sha256sums(&sums);
     write_output(&dir.join("SHA256SUMS"), sums.as_bytes())?;
@@ -310,6 +332,7 @@ fn build_arch(
         user_data: user_data_file,
         meta_data,
         sha256sums: file("SHA256SUMS", sums.as_bytes()),
+        provenance,
         artifacts: m.artifacts,
     }
     .moved_to(dir))
@@ -320,6 +343,19 @@ fn profile_ref(plan: &Plan) -> ProfileRef {
     ProfileRef {
         name: plan.profile.name.clone(),
         sha256: plan.profile_sha256.clone(),
+    }
+}
+
+/// The render flags the provenance records: those that change output besides the profile.
+fn provenance_flags(opts: &Options, ud: &user_data::UserDataArgs) -> crate::provenance::Flags {
+    crate::provenance::Flags {
+        cloud: opts.cloud.to_string(),
+        overlay_url: ud.overlay_url.map(crate::error::redact_urls),
+        join: ud.join.map(|j| crate::provenance::Join {
+            api_server: j.api_server.clone(),
+            ca_cert_hashes: j.ca_cert_hashes.clone(),
+            discovery_timeout: j.discovery_timeout.as_ref().map(|t| t.as_str().to_string()),
+        }),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct ArchOutput {
     pub user_data: OutputFile,
     pub meta_data: OutputFile,
     pub sha256sums: OutputFile,
+    /// provenance.intoto.json (in-toto Statement v1, SLSA Provenance v1).
+    pub provenance: OutputFile,
     /// As in manifest.json: profile order.
     pub artifacts: Vec<ArtifactRef>,
 }
@@ -87,6 +89,7 @@ impl ArchOutput {
             user_data: self.user_data.moved_to(dir),
             meta_data: self.meta_data.moved_to(dir),
             sha256sums: self.sha256sums.moved_to(dir),
+            provenance: self.provenance.moved_to(dir),
             ..self
         }
     }
@@ -114,6 +117,7 @@ mod tests {
             user_data: f("user-data"),
             meta_data: f("meta-data"),
             sha256sums: f("SHA256SUMS"),
+            provenance: f("provenance.intoto.json"),
             artifacts: Vec::new(),
         }
         .moved_to(Path::new("dist/p/amd64"));
@@ -133,6 +137,7 @@ mod tests {
             "\"user_data\"",
             "\"meta_data\"",
             "\"sha256sums\"",
+            "\"provenance\"",
             "\"artifacts\"",
         ]
         .into_iter()
