@@ -38,6 +38,9 @@ pub struct ArchOutput {
     pub user_data: OutputFile,
     pub meta_data: OutputFile,
     pub sha256sums: OutputFile,
+    /// `sbom.spdx.json` (SPDX 2.3) and `sbom.cdx.json` (CycloneDX 1.6).
+    pub sbom_spdx: OutputFile,
+    pub sbom_cyclonedx: OutputFile,
     /// As in manifest.json: profile order.
     pub artifacts: Vec<ArtifactRef>,
 }
@@ -87,6 +90,8 @@ impl ArchOutput {
             user_data: self.user_data.moved_to(dir),
             meta_data: self.meta_data.moved_to(dir),
             sha256sums: self.sha256sums.moved_to(dir),
+            sbom_spdx: self.sbom_spdx.moved_to(dir),
+            sbom_cyclonedx: self.sbom_cyclonedx.moved_to(dir),
             ..self
         }
     }
@@ -114,6 +119,8 @@ mod tests {
             user_data: f("user-data"),
             meta_data: f("meta-data"),
             sha256sums: f("SHA256SUMS"),
+            sbom_spdx: f("sbom.spdx.json"),
+            sbom_cyclonedx: f("sbom.cdx.json"),
             artifacts: Vec::new(),
         }
         .moved_to(Path::new("dist/p/amd64"));
@@ -121,6 +128,7 @@ mod tests {
         assert!(!json.contains("/tmp/stage"), "{json}");
         assert_eq!(out.overlay.path, "dist/p/amd64/overlay.tar.gz");
         assert_eq!(out.sha256sums.path, "dist/p/amd64/SHA256SUMS");
+        assert_eq!(out.sbom_cyclonedx.path, "dist/p/amd64/sbom.cdx.json");
         assert_eq!(out.rootfs, "dist/p/amd64/rootfs");
         assert_eq!(out.manifest.sha256, "ab".repeat(32));
         // Field order is part of the format.
@@ -133,6 +141,8 @@ mod tests {
             "\"user_data\"",
             "\"meta_data\"",
             "\"sha256sums\"",
+            "\"sbom_spdx\"",
+            "\"sbom_cyclonedx\"",
             "\"artifacts\"",
         ]
         .into_iter()
