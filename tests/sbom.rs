@@ -80,14 +80,12 @@ fn broken(doc: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
     out
 }
 
+/// A broken document's file name and how it is broken.
+type Breakage = (&'static str, Box<dyn Fn(&mut Value)>);
+
 /// Every rendered document and the golden one (GitHub purls, odd names and URLs) accepted;
 /// each broken one rejected.
-fn accepts_and_rejects(
-    program: &Path,
-    args: &[&str],
-    file: &str,
-    breakages: Vec<(&str, Box<dyn Fn(&mut Value)>)>,
-) {
+fn accepts_and_rejects(program: &Path, args: &[&str], file: &str, breakages: Vec<Breakage>) {
     let up = Upstream::start();
     let ws = Workspace::new();
     let dirs = render_shipped(&ws, &up, &[]);
@@ -111,7 +109,7 @@ fn pyspdxtools_accepts_the_spdx_documents_and_rejects_broken_ones() {
     let Some(pyspdxtools) = validator("BUILDER_PYSPDXTOOLS", "pyspdxtools") else {
         return;
     };
-    let breakages: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let breakages: Vec<Breakage> = vec![
         (
             "no-spdxid.json",
             Box::new(|v| {
@@ -143,7 +141,7 @@ fn cyclonedx_schema_accepts_the_cyclonedx_documents_and_rejects_broken_ones() {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sbom_validate.py");
-    let breakages: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let breakages: Vec<Breakage> = vec![
         (
             "no-type.json",
             Box::new(|v| {

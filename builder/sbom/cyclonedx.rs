@@ -162,10 +162,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         kind: "file".into(),
         bom_ref: PROFILE_REF.into(),
         name: m.profile.name.clone(),
-        description: Some(format!(
-            "The resolved profile: sha256 of `builder show --profile {}`",
-            m.profile.name
-        )),
+        description: Some(super::profile_description(m)),
         hashes: hashes(&[("SHA-256", &m.profile.sha256)]),
         ..Component::default()
     };
@@ -197,10 +194,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
                 kind: "file".into(),
                 bom_ref: OVERLAY_REF.into(),
                 name: m.overlay.file.clone(),
-                description: Some(format!(
-                    "The node rootfs overlay rendered by builder from profile {} (Kubernetes {}, {}, {})",
-                    m.profile.name, m.kubernetes, m.runtime, m.arch
-                )),
+                description: Some(super::overlay_description(m)),
                 hashes: hashes(&[("SHA-256", &m.overlay.sha256)]),
                 ..Component::default()
             },

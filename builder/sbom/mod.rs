@@ -216,6 +216,22 @@ impl<'a> Source<'a> {
     }
 }
 
+/// What the overlay is, in words (both documents' description of it).
+fn overlay_description(m: &Manifest) -> String {
+    format!(
+        "The node rootfs overlay rendered by builder from profile {} (Kubernetes {}, {}, {})",
+        m.profile.name, m.kubernetes, m.runtime, m.arch
+    )
+}
+
+/// What the profile's digest is of, in words.
+fn profile_description(m: &Manifest) -> String {
+    format!(
+        "The resolved profile: sha256 of `builder show --profile {}`",
+        m.profile.name
+    )
+}
+
 /// The manifest's regular files (those with a digest), in manifest order.
 fn regular_files(m: &Manifest) -> impl Iterator<Item = &FileRef> {
     m.files.iter().filter(|f| f.sha256.is_some())

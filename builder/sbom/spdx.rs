@@ -37,7 +37,7 @@ struct CreationInfo {
     creators: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Package {
     #[serde(rename = "SPDXID")]
@@ -203,7 +203,6 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
     let mut packages = vec![Package {
         spdx_id: OVERLAY_ID.into(),
         name: format!("{}-{}-overlay", m.profile.name, m.arch),
-        version_info: None,
         package_file_name: Some(m.overlay.file.clone()),
         download_location: NOASSERTION.into(),
         files_analyzed: true,
@@ -211,13 +210,9 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
             package_verification_code_value: overlay_code,
         }),
         checksums: checksums(&[("SHA256", &m.overlay.sha256)]),
-        source_info: None,
         primary_package_purpose: Some("ARCHIVE".into()),
-        comment: Some(format!(
-            "The node rootfs overlay rendered by builder from profile {} (Kubernetes {}, {}, {})",
-            m.profile.name, m.kubernetes, m.runtime, m.arch
-        )),
-        external_refs: Vec::new(),
+        comment: Some(super::overlay_description(m)),
+        ..Package::default()
     }];
     for (i, (a, id)) in m.artifacts.iter().zip(artifact_ids).enumerate() {
         let location = download_location(&a.url);
@@ -225,37 +220,27 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
             spdx_id: id,
             name: a.name.clone(),
             version_info: Some(a.version.clone()),
-            package_file_name: None,
             source_info: (location == NOASSERTION).then(|| format!("downloaded from {}", a.url)),
             download_location: location,
             files_analyzed: contained.contains(&i),
-            package_verification_code: None,
             checksums: checksums(&[("SHA256", &a.sha256)]),
-            primary_package_purpose: None,
-            comment: None,
             external_refs: vec![ExternalRef {
                 reference_category: "PACKAGE-MANAGER".into(),
                 reference_type: "purl".into(),
                 reference_locator: purl(a),
             }],
+            ..Package::default()
         });
     }
     packages.push(Package {
         spdx_id: PROFILE_ID.into(),
         name: m.profile.name.clone(),
-        version_info: None,
-        package_file_name: None,
         download_location: NOASSERTION.into(),
         files_analyzed: false,
-        package_verification_code: None,
         checksums: checksums(&[("SHA256", &m.profile.sha256)]),
-        source_info: None,
         primary_package_purpose: Some("SOURCE".into()),
-        comment: Some(format!(
-            "The resolved profile: sha256 of `builder show --profile {}`",
-            m.profile.name
-        )),
-        external_refs: Vec::new(),
+        comment: Some(super::profile_description(m)),
+        ..Package::default()
     });
     let doc = Document {
         spdx_version: "SPDX-2.3".into(),
