@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{
+use super::parts::{
     purl, regular_files, sha1_of, uri_escape, uuid_urn, Artifact, Inventory, Sha1s, Source,
 };
 use crate::manifest::Manifest;
@@ -105,7 +105,7 @@ fn hashes(pairs: &[(&str, &str)]) -> Vec<Hash> {
 /// The CycloneDX 1.6 JSON document of `m`.
 pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
     let mut artifacts: Vec<Component> = Vec::new();
-    let mut refs = super::Ids::default();
+    let mut refs = super::parts::Ids::default();
     for a in &m.artifacts {
         // Bom-refs may hold any text; only their uniqueness matters (names are unique in a
         // valid profile, and `Ids` keeps them so regardless).
@@ -162,7 +162,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         kind: "file".into(),
         bom_ref: PROFILE_REF.into(),
         name: m.profile.name.clone(),
-        description: Some(super::profile_description(m)),
+        description: Some(super::parts::profile_description(m)),
         hashes: hashes(&[("SHA-256", &m.profile.sha256)]),
         ..Component::default()
     };
@@ -181,7 +181,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         serial_number: uuid_urn(&m.overlay.sha256),
         version: 1,
         metadata: Metadata {
-            timestamp: super::timestamp(m.source_date_epoch)?,
+            timestamp: super::parts::timestamp(m.source_date_epoch)?,
             tools: Tools {
                 components: vec![Component {
                     kind: "application".into(),
@@ -194,7 +194,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
                 kind: "file".into(),
                 bom_ref: OVERLAY_REF.into(),
                 name: m.overlay.file.clone(),
-                description: Some(super::overlay_description(m)),
+                description: Some(super::parts::overlay_description(m)),
                 hashes: hashes(&[("SHA-256", &m.overlay.sha256)]),
                 ..Component::default()
             },

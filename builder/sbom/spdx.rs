@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-use super::{purl, regular_files, sha1_of, Artifact, Ids, Inventory, Sha1s, Source};
+use super::parts::{purl, regular_files, sha1_of, Artifact, Ids, Inventory, Sha1s, Source};
 use crate::manifest::Manifest;
 
 const OVERLAY_ID: &str = "SPDXRef-Overlay";
@@ -211,7 +211,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         }),
         checksums: checksums(&[("SHA256", &m.overlay.sha256)]),
         primary_package_purpose: Some("ARCHIVE".into()),
-        comment: Some(super::overlay_description(m)),
+        comment: Some(super::parts::overlay_description(m)),
         ..Package::default()
     }];
     for (i, (a, id)) in m.artifacts.iter().zip(artifact_ids).enumerate() {
@@ -239,7 +239,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         files_analyzed: false,
         checksums: checksums(&[("SHA256", &m.profile.sha256)]),
         primary_package_purpose: Some("SOURCE".into()),
-        comment: Some(super::profile_description(m)),
+        comment: Some(super::parts::profile_description(m)),
         ..Package::default()
     });
     let doc = Document {
@@ -249,7 +249,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         name: format!("builder {} {}", m.profile.name, m.arch),
         document_namespace: format!("urn:builder:sbom:spdx:sha256:{}", m.overlay.sha256),
         creation_info: CreationInfo {
-            created: super::timestamp(m.source_date_epoch)?,
+            created: super::parts::timestamp(m.source_date_epoch)?,
             creators: vec![format!("Tool: builder-{}", m.builder_version)],
         },
         packages,

@@ -1,4 +1,6 @@
+use super::parts::*;
 use super::*;
+use crate::manifest::ArtifactRef;
 use crate::manifest::{OverlayRef, ProfileRef};
 
 fn artifact(name: &str, version: &str, url: &str, sha: &str) -> ArtifactRef {
