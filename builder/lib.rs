@@ -29,6 +29,7 @@ pub mod profile;
 pub mod progress;
 pub mod provenance;
 pub mod render;
+pub mod sbom;
 pub mod stdout;
 pub mod templates;
 

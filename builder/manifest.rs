@@ -18,6 +18,20 @@ pub struct Manifest {
     pub artifacts: Vec<ArtifactRef>,
     pub overlay: OverlayRef,
     pub files: Vec<FileRef>,
+    /// Documents written beside the manifest from its other content (the SBOMs), by digest.
+    /// Empty when read from a manifest written before they existed.
+    #[serde(default)]
+    pub documents: Vec<DocumentRef>,
+}
+
+/// One document about the output (`sbom.spdx.json`, `sbom.cdx.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentRef {
+    pub file: String,
+    /// `SPDX-2.3` or `CycloneDX-1.6`.
+    pub format: String,
+    pub sha256: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -275,6 +275,7 @@ mod tests {
                 sha256_file: String::new(),
             },
             files: vec![],
+            documents: vec![],
         }
     }
 

@@ -4,6 +4,8 @@
 #     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum,
 #     zsh and fish (completion scripts), groff-base (man pages);
 #   - taplo (npm @taplo/cli) for the profile JSON Schema checks;
+#   - the SBOM validators (PyPI spdx-tools: pyspdxtools; cyclonedx-python-lib's JSON schema
+#     validator) in a venv;
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
 #     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate);
 #   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
@@ -22,7 +24,7 @@ export DEBIAN_FRONTEND=noninteractive
 sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
-  zsh fish groff-base >/dev/null
+  zsh fish groff-base python3 python3-venv >/dev/null
 
 # taplo (npm @taplo/cli), for tests/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
@@ -31,6 +33,15 @@ taplo_dir="$HOME/.cache/builder-ci/taplo"
 [ -x "$taplo_dir/node_modules/.bin/taplo" ] ||
   npm install --prefix "$taplo_dir" --no-audit --no-fund --silent @taplo/cli@0.7.0 >/dev/null
 export BUILDER_TAPLO="$taplo_dir/node_modules/.bin/taplo"
+
+# The SBOM validators, for tests/sbom.rs: pyspdxtools (SPDX 2.3) and cyclonedx-python-lib's
+# strict CycloneDX 1.6 schema validator, in a venv outside the checkout (created once).
+sbom_venv="$HOME/.cache/builder-ci/sbom-venv"
+if ! "$sbom_venv/bin/python" -c 'import spdx_tools, cyclonedx.validation.json' 2>/dev/null; then
+  python3 -m venv "$sbom_venv"
+  "$sbom_venv/bin/pip" install -q spdx-tools==0.8.5 'cyclonedx-python-lib[json-validation]==11.12.0'
+fi
+export BUILDER_PYSPDXTOOLS="$sbom_venv/bin/pyspdxtools" BUILDER_CDX_PYTHON="$sbom_venv/bin/python"
 
 consumers=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}")
 export BUILDER_CONTAINERD2="$consumers/usr/bin/containerd"

@@ -63,6 +63,7 @@ fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRe
             sha256_file: "overlay.tar.gz.sha256".into(),
         },
         files,
+        documents: Vec::new(),
     };
     fs::write(dir.join("manifest.json"), m.to_json().unwrap()).unwrap();
 }

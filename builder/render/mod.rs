@@ -147,8 +147,8 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     Ok(out)
 }
 
-/// Builds one arch in `dir`: rootfs/, overlay.tar.gz (+ .sha256), manifest.json, user-data, meta-data,
-/// SHA256SUMS. `files` maps each fetched sha256 to its verified cache entry.
+/// Builds one arch in `dir`: rootfs/, overlay.tar.gz (+ .sha256), the SBOMs, manifest.json,
+/// user-data, meta-data, SHA256SUMS. `files` maps each fetched sha256 to its verified cache entry.
 fn build_arch(
     plan: &Plan,
     arch: Arch,
@@ -248,7 +248,7 @@ fn build_arch(
         mb(unpacked),
         secs(took)
     ));
-    let m = Manifest {
+    let mut m = Manifest {
         builder_version: crate::VERSION.to_string(),
         profile: profile_ref(plan),
         kubernetes: profile.kubernetes.to_string(),
@@ -271,7 +271,23 @@ fn build_arch(
             sha256_file: manifest::OVERLAY_SHA256_FILE.into(),
         },
         files: files_in,
+        documents: Vec::new(),
     };
+    // The SBOMs, from the manifest's other content: their digests can then be in it.
+    let sboms = crate::sbom::documents(&m, &crate::sbom::sha1s(&root, &m)?)?;
+    let [sbom_spdx, sbom_cyclonedx] = sboms.files().map(|(name, format, bytes)| {
+        write_output(&dir.join(name), bytes)?;
+        let sha256 = crate::digest::sha256_hex(bytes);
+        let (file, format, size) = (name.to_string(), format.to_string(), bytes.len() as u64);
+        m.documents.push(manifest::DocumentRef {
+            file,
+            format,
+            sha256: sha256.clone(),
+            size,
+        });
+        anyhow::Ok(OutputFile::new(dir, name, sha256, size))
+    });
+    let (sbom_spdx, sbom_cyclonedx) = (sbom_spdx?, sbom_cyclonedx?);
     // What an image pipeline uploads with the overlay: a checksum of it alone, so checking it
     // needs none of the other outputs (user-data holds the join token and stays private).
     write_output(
@@ -306,6 +322,8 @@ fn build_arch(
             &manifest_file,
             &user_data_file,
             &meta_data,
+            &sbom_spdx,
+            &sbom_cyclonedx,
         ]
         .map(|f| (f.path_name().to_string(), f.sha256.clone())),
     );
@@ -333,6 +351,8 @@ fn build_arch(
         meta_data,
         sha256sums: file("SHA256SUMS", sums.as_bytes()),
         provenance,
+        sbom_spdx,
+        sbom_cyclonedx,
         artifacts: m.artifacts,
     }
     .moved_to(dir))

@@ -40,6 +40,9 @@ pub struct ArchOutput {
     pub sha256sums: OutputFile,
     /// provenance.intoto.json (in-toto Statement v1, SLSA Provenance v1).
     pub provenance: OutputFile,
+    /// `sbom.spdx.json` (SPDX 2.3) and `sbom.cdx.json` (CycloneDX 1.6).
+    pub sbom_spdx: OutputFile,
+    pub sbom_cyclonedx: OutputFile,
     /// As in manifest.json: profile order.
     pub artifacts: Vec<ArtifactRef>,
 }
@@ -90,6 +93,8 @@ impl ArchOutput {
             meta_data: self.meta_data.moved_to(dir),
             sha256sums: self.sha256sums.moved_to(dir),
             provenance: self.provenance.moved_to(dir),
+            sbom_spdx: self.sbom_spdx.moved_to(dir),
+            sbom_cyclonedx: self.sbom_cyclonedx.moved_to(dir),
             ..self
         }
     }
@@ -118,6 +123,8 @@ mod tests {
             meta_data: f("meta-data"),
             sha256sums: f("SHA256SUMS"),
             provenance: f("provenance.intoto.json"),
+            sbom_spdx: f("sbom.spdx.json"),
+            sbom_cyclonedx: f("sbom.cdx.json"),
             artifacts: Vec::new(),
         }
         .moved_to(Path::new("dist/p/amd64"));
@@ -125,6 +132,7 @@ mod tests {
         assert!(!json.contains("/tmp/stage"), "{json}");
         assert_eq!(out.overlay.path, "dist/p/amd64/overlay.tar.gz");
         assert_eq!(out.sha256sums.path, "dist/p/amd64/SHA256SUMS");
+        assert_eq!(out.sbom_cyclonedx.path, "dist/p/amd64/sbom.cdx.json");
         assert_eq!(out.rootfs, "dist/p/amd64/rootfs");
         assert_eq!(out.manifest.sha256, "ab".repeat(32));
         // Field order is part of the format.
@@ -138,6 +146,8 @@ mod tests {
             "\"meta_data\"",
             "\"sha256sums\"",
             "\"provenance\"",
+            "\"sbom_spdx\"",
+            "\"sbom_cyclonedx\"",
             "\"artifacts\"",
         ]
         .into_iter()
