@@ -28,6 +28,7 @@ pub mod pool;
 pub mod profile;
 pub mod progress;
 pub mod render;
+pub mod sign;
 pub mod stdout;
 pub mod templates;
 
