@@ -54,7 +54,7 @@ pub struct SigningKey {
 enum Secret {
     Minisign {
         keynum: [u8; 8],
-        key: ed25519_dalek::SigningKey,
+        key: Box<ed25519_dalek::SigningKey>,
     },
     Ssh(Box<ssh_key::PrivateKey>),
 }
@@ -226,7 +226,10 @@ fn load_minisign(path: &Path, text: &str, passphrase: Option<&str>) -> Result<Se
     // `minisign -G -W` leaves the checksum zero; the seed must at least give the public half.
     let key = ed25519_dalek::SigningKey::from_keypair_bytes(&pair)
         .map_err(|_| bad("halves do not belong together (a damaged file)"))?;
-    Ok(Secret::Minisign { keynum, key })
+    Ok(Secret::Minisign {
+        keynum,
+        key: Box::new(key),
+    })
 }
 
 /// minisign's public key bytes: `Ed`, keynum, the Ed25519 public key.

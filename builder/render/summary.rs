@@ -38,6 +38,8 @@ pub struct ArchOutput {
     pub user_data: OutputFile,
     pub meta_data: OutputFile,
     pub sha256sums: OutputFile,
+    /// SHA256SUMS.minisig or SHA256SUMS.sig with `--sign-key`; `null` without.
+    pub signature: Option<OutputFile>,
     /// As in manifest.json: profile order.
     pub artifacts: Vec<ArtifactRef>,
 }
@@ -87,6 +89,7 @@ impl ArchOutput {
             user_data: self.user_data.moved_to(dir),
             meta_data: self.meta_data.moved_to(dir),
             sha256sums: self.sha256sums.moved_to(dir),
+            signature: self.signature.map(|f| f.moved_to(dir)),
             ..self
         }
     }
@@ -114,6 +117,7 @@ mod tests {
             user_data: f("user-data"),
             meta_data: f("meta-data"),
             sha256sums: f("SHA256SUMS"),
+            signature: Some(f("SHA256SUMS.minisig")),
             artifacts: Vec::new(),
         }
         .moved_to(Path::new("dist/p/amd64"));
@@ -121,6 +125,10 @@ mod tests {
         assert!(!json.contains("/tmp/stage"), "{json}");
         assert_eq!(out.overlay.path, "dist/p/amd64/overlay.tar.gz");
         assert_eq!(out.sha256sums.path, "dist/p/amd64/SHA256SUMS");
+        assert_eq!(
+            out.signature.as_ref().unwrap().path,
+            "dist/p/amd64/SHA256SUMS.minisig"
+        );
         assert_eq!(out.rootfs, "dist/p/amd64/rootfs");
         assert_eq!(out.manifest.sha256, "ab".repeat(32));
         // Field order is part of the format.
@@ -133,6 +141,7 @@ mod tests {
             "\"user_data\"",
             "\"meta_data\"",
             "\"sha256sums\"",
+            "\"signature\"",
             "\"artifacts\"",
         ]
         .into_iter()
