@@ -9,7 +9,9 @@
 //! SHA256SUMS must give the same bytes. The format is minisign's prehashed one (`ED`,
 //! BLAKE2b-512 of the data) with a trusted comment chosen by the caller: no timestamp.
 //! OpenSSH: `ssh-key` decrypts and signs (SSHSIG, namespace `file`, sha512, as `ssh-keygen -Y
-//! sign` does); Ed25519, RSA (PKCS#1 v1.5) and ECDSA (RFC 6979) signatures are deterministic.
+//! sign` does); Ed25519 and ECDSA (RFC 6979) signatures are deterministic. RSA keys are
+//! refused: ssh-key 0.6 builds RSA private keys with the prime p twice (RustCrypto/SSH#217,
+//! fixed only in 0.7, unreleased), so it cannot sign with them.
 
 use std::fmt;
 use std::io::Cursor;
@@ -173,6 +175,8 @@ fn load_ssh(path: &Path, text: &str, passphrase: Option<&str>) -> Result<Secret>
             &format!("an OpenSSH private key that does not parse: {e}"),
         )
     })?;
+    supported(key.public_key())
+        .map_err(|why| Error::Input(format!("the signing key {}: {why}", path.display())))?;
     let key = if key.is_encrypted() {
         let Some(pass) = passphrase else {
             return Err(missing_passphrase(path, "OpenSSH").into());
@@ -210,11 +214,14 @@ fn load_minisign(path: &Path, text: &str, passphrase: Option<&str>) -> Result<Se
                 return Err(missing_passphrase(path, "minisign").into());
             };
             // The crate runs scrypt with the key's own parameters and checks the checksum.
-            let key = minisign::SecretKey::from_box(text.to_string().into(), Some(pass.into()))
-                .map_err(|e| match e.kind() {
-                    minisign::ErrorKind::Verify => wrong_passphrase(path, "minisign"),
-                    _ => bad(&format!("cannot be decrypted: {e}")),
-                })?;
+            let key = minisign::SecretKey::from_box(
+                format!("{COMMENT_PREFIX}\n{line}\n").into(),
+                Some(pass.into()),
+            )
+            .map_err(|e| match e.kind() {
+                minisign::ErrorKind::Verify => wrong_passphrase(path, "minisign"),
+                _ => bad(&format!("cannot be decrypted: {e}")),
+            })?;
             Zeroizing::new(key.to_bytes())
         }
         _ => return Err(bad("is encrypted with an unknown algorithm").into()),
@@ -276,6 +283,17 @@ fn minisign_id(keynum: &[u8]) -> String {
     let mut le = [0u8; 8];
     le.copy_from_slice(&keynum[..8]);
     format!("minisign key ID {:016X}", u64::from_le_bytes(le))
+}
+
+/// Refuses the OpenSSH key kinds builder cannot sign or check with.
+fn supported(key: &ssh_key::PublicKey) -> Result<(), String> {
+    match key.algorithm() {
+        ssh_key::Algorithm::Ed25519 | ssh_key::Algorithm::Ecdsa { .. } => Ok(()),
+        other => Err(format!(
+            "{other} keys are not supported for signing (Ed25519 and ECDSA P-256/P-384 are); \
+             make one with `ssh-keygen -t ed25519`"
+        )),
+    }
 }
 
 fn fingerprint(key: &ssh_key::PublicKey) -> ssh_key::Fingerprint {
@@ -348,9 +366,12 @@ impl PublicKey {
                 minisign::PublicKey::from_base64(line)
                     .map_err(|e| format!("a minisign key that does not parse: {e}"))?,
             ),
-            None => Public::Ssh(Box::new(ssh_key::PublicKey::from_openssh(first).map_err(
-                |e| format!("neither a minisign nor an OpenSSH public key ({e})"),
-            )?)),
+            None => {
+                let key = ssh_key::PublicKey::from_openssh(first)
+                    .map_err(|e| format!("neither a minisign nor an OpenSSH public key ({e})"))?;
+                supported(&key)?;
+                Public::Ssh(Box::new(key))
+            }
         };
         Ok(PublicKey { inner })
     }

@@ -63,19 +63,15 @@ fn minisign_keys(dir: &Path, name: &str, pass: Option<&str>) -> (PathBuf, PathBu
 
 /// `ssh-keygen -t ed25519` into DIR/NAME and DIR/NAME.pub (`pass` "" for unencrypted).
 fn ssh_keys(dir: &Path, name: &str, pass: &str) -> (PathBuf, PathBuf) {
+    ssh_keys_of(dir, name, "ed25519", pass)
+}
+
+/// `ssh-keygen -t KIND` into DIR/NAME and DIR/NAME.pub (`pass` "" for unencrypted).
+fn ssh_keys_of(dir: &Path, name: &str, kind: &str, pass: &str) -> (PathBuf, PathBuf) {
     let sk = dir.join(name);
     let (ok, text) = run(
         Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-C",
-                "builder-test",
-                "-N",
-                pass,
-                "-f",
-            ])
+            .args(["-q", "-t", kind, "-C", "builder-test", "-N", pass, "-f"])
             .arg(&sk),
         b"",
     );
@@ -270,8 +266,12 @@ fn ssh_keys_sign_what_ssh_keygen_verifies() {
     let (_up, ws) = node_setup();
     let keys = tempfile::tempdir().unwrap();
     let (_, other_pk) = ssh_keys(keys.path(), "other", "");
-    for (name, pass) in [("plain", ""), ("encrypted", PASS)] {
-        let (sk, pk) = ssh_keys(keys.path(), name, pass);
+    for (name, kind, pass, described) in [
+        ("plain", "ed25519", "", "ssh-ed25519"),
+        ("encrypted", "ed25519", PASS, "ssh-ed25519"),
+        ("ecdsa", "ecdsa", PASS, "ecdsa-sha2-nistp256"),
+    ] {
+        let (sk, pk) = ssh_keys_of(keys.path(), name, kind, pass);
         let env: Vec<(&str, &str)> = if pass.is_empty() {
             vec![]
         } else {
@@ -280,7 +280,9 @@ fn ssh_keys_sign_what_ssh_keygen_verifies() {
         let o = render_signed(&ws, &sk, &env, &[]);
         assert_ok(&o);
         assert!(
-            stderr(&o).contains("signed   amd64: SHA256SUMS.sig (ssh-ed25519 key SHA256:"),
+            stderr(&o).contains(&format!(
+                "signed   amd64: SHA256SUMS.sig ({described} key SHA256:"
+            )),
             "{}",
             stderr(&o)
         );
@@ -326,6 +328,7 @@ fn bad_keys_fail_before_anything_is_downloaded() {
     let (mini, _) = minisign_keys(keys.path(), "mini", Some(PASS));
     let (ssh, _) = ssh_keys(keys.path(), "ssh", PASS);
     let (mini_pub, ssh_pub) = (keys.path().join("mini.pub"), keys.path().join("ssh.pub"));
+    let (rsa, _) = ssh_keys_of(keys.path(), "rsa", "rsa", "");
     let notes = keys.path().join("notes.txt");
     fs::write(&notes, "not a key\n").unwrap();
     let missing = keys.path().join("missing.key");
@@ -351,6 +354,7 @@ fn bad_keys_fail_before_anything_is_downloaded() {
         (&missing, None, "cannot read the signing key"),
         (&mini_pub, None, "is a minisign public key"),
         (&ssh_pub, None, "is a public key"),
+        (&rsa, None, "ssh-rsa keys are not supported for signing"),
     ] {
         let mut env = vec![("BUILDER_CACHE_DIR", cache)];
         if let Some(p) = pass {
