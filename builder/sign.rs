@@ -33,6 +33,8 @@ pub const SSHSIG_FILE: &str = "SHA256SUMS.sig";
 /// The SSHSIG namespace: `ssh-keygen -Y verify -n file`.
 pub const SSH_NAMESPACE: &str = "file";
 
+/// Key files are a few KiB (an RSA-16384 OpenSSH key stays under 13 KiB).
+const MAX_KEY_FILE: u64 = 64 * 1024;
 const PEM_OPENSSH: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const COMMENT_PREFIX: &str = "untrusted comment:";
 /// minisign's secret key layout: sig_alg 2, kdf_alg 2, chk_alg 2, salt 32, opslimit 8,
@@ -67,12 +69,11 @@ impl SigningKey {
     /// secret key builder knows are errors naming the file and what to do.
     pub fn load(path: &Path, passphrase: Option<&str>) -> Result<SigningKey> {
         let shown = path.display();
-        let text = std::fs::read(path).map_err(|e| {
+        let text = read_small(path).map_err(|e| {
             Error::Input(format!(
                 "cannot read the signing key {shown}: {e}; give the path of {EXPECTED_SECRET}"
             ))
         })?;
-        let text = Zeroizing::new(text);
         let Ok(text) = std::str::from_utf8(&text) else {
             return Err(not_a_key(path, "it is not text").into());
         };
@@ -122,6 +123,9 @@ impl SigningKey {
                             fingerprint(key.public_key())
                         ))
                     })?;
+                key.public_key()
+                    .verify(SSH_NAMESPACE, data, &sig)
+                    .map_err(|e| Error::Internal(format!("a fresh SSH signature: {e}")))?;
                 let pem = sig
                     .to_pem(ssh_key::LineEnding::LF)
                     .map_err(|e| Error::Internal(format!("encoding an SSH signature: {e}")))?;
@@ -143,6 +147,23 @@ impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SigningKey({})", self.describe())
     }
+}
+
+/// A key file's bytes, at most `MAX_KEY_FILE` of them (a key is a few KiB; this refuses a
+/// device or a wrong path to a large file instead of reading it all).
+fn read_small(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(format!(
+            "it is larger than {MAX_KEY_FILE} bytes, too large for a key"
+        ));
+    }
+    Ok(bytes)
 }
 
 fn not_a_key(path: &Path, why: &str) -> Error {
@@ -328,12 +349,14 @@ impl PublicKey {
     /// Reads a minisign public key file (as `minisign -G` writes it, or the bare base64
     /// line) or an OpenSSH public key line (`ssh-ed25519 AAAA... comment`).
     pub fn load(path: &Path) -> Result<PublicKey> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Input(format!(
-                "cannot read the public key {}: {e}; give the path of {EXPECTED_PUBLIC}",
-                path.display()
-            ))
-        })?;
+        let text = read_small(path)
+            .and_then(|t| String::from_utf8(t.to_vec()).map_err(|_| "it is not text".into()))
+            .map_err(|e| {
+                Error::Input(format!(
+                    "cannot read the public key {}: {e}; give the path of {EXPECTED_PUBLIC}",
+                    path.display()
+                ))
+            })?;
         PublicKey::parse(&text).map_err(|why| {
             let hint = if text.contains("PRIVATE KEY") || text.contains("secret key") {
                 " (this is a secret key: give its public half, the `.pub` file)"

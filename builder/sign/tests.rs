@@ -104,6 +104,13 @@ fn refuses_what_is_not_a_secret_key_and_names_the_file() {
         SigningKey::load(&dir.path().join("missing"), None).unwrap_err()
     );
     assert!(e.contains("cannot read the signing key"), "{e}");
+    let e = format!(
+        "{:#}",
+        SigningKey::load(Path::new("/dev/zero"), None).unwrap_err()
+    );
+    assert!(e.contains("too large for a key"), "{e}");
+    let e = format!("{:#}", PublicKey::load(Path::new("/dev/zero")).unwrap_err());
+    assert!(e.contains("too large for a key"), "{e}");
 }
 
 #[test]
