@@ -222,6 +222,9 @@ pub struct RenderArgs {
     /// Refuse an archive with more than this many members
     #[arg(long, env = "BUILDER_ARCHIVE_MAX_MEMBERS", default_value_t = ArchiveLimits::default().max_members, value_name = "N")]
     pub archive_max_members: u64,
+    /// Sign each arch's SHA256SUMS with this secret key: a minisign key (`minisign -G`) writes SHA256SUMS.minisig, an OpenSSH Ed25519 or ECDSA private key (`ssh-keygen -t ed25519`; not RSA) SHA256SUMS.sig (SSHSIG, namespace "file"). An encrypted key's passphrase is read from env BUILDER_SIGN_PASSPHRASE only (there is no flag for it); the key is checked before anything is downloaded
+    #[arg(long, env = "BUILDER_SIGN_KEY", value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
     /// text: nothing on stdout (progress and results go to stderr); json: one summary on stdout for CI (schema_version 1: per arch the paths, digests and artifacts, and the warnings)
     #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
     pub output: Output,
@@ -397,6 +400,7 @@ impl RenderArgs {
             cloud: self.cloud,
             overlay_url: self.overlay_url,
             join_config: self.join_config,
+            sign_key: self.sign_key,
             archive_limits: ArchiveLimits {
                 max_bytes: self.archive_max_bytes,
                 max_members: self.archive_max_members,

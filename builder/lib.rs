@@ -30,6 +30,7 @@ pub mod progress;
 pub mod provenance;
 pub mod render;
 pub mod sbom;
+pub mod sign;
 pub mod stdout;
 pub mod templates;
 

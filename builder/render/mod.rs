@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use zeroize::Zeroizing;
 
 use crate::archive::ArchiveLimits;
 use crate::catalog::Catalog;
@@ -30,6 +31,7 @@ use crate::model::{Arch, Runtime};
 use crate::plan::{Plan, PlannedArtifact};
 use crate::profile::{Lookup, Profile};
 use crate::progress::{mb, secs};
+use crate::sign::{SigningKey, PASSPHRASE_ENV};
 
 pub use summary::{ArchOutput, OutputFile, Summary};
 
@@ -50,6 +52,9 @@ pub struct Options {
     pub overlay_url: Option<String>,
     /// kubeadm join parameters from a file; without it, from the environment (if set).
     pub join_config: Option<PathBuf>,
+    /// The secret key that signs each arch's SHA256SUMS (passphrase: env
+    /// `BUILDER_SIGN_PASSPHRASE`); `None` for no signature.
+    pub sign_key: Option<PathBuf>,
     /// How much one archive may unpack to.
     pub archive_limits: ArchiveLimits,
 }
@@ -83,6 +88,9 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     // Every pin is resolved before anything is fetched: a missing pin fails fast.
     let plan = Plan::resolve(profile, &Catalog::builtin()?)?;
     crate::output::check_out(&opts.out, &plan.profile.name)?;
+    // The signing key is read and decrypted before anything is fetched: a wrong passphrase
+    // fails in a second, not after the downloads.
+    let signer = opts.sign_key.as_deref().map(load_signing_key).transpose()?;
 
     let mut requests = Vec::new();
     for arch in &arches {
@@ -98,7 +106,16 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     let mut outputs = Vec::new();
     for arch in &arches {
         let dir = staging.arch_dir(*arch)?;
-        let out = build_arch(&plan, *arch, &files, &dir, opts, fetch, &user_data)?;
+        let out = build_arch(
+            &plan,
+            *arch,
+            &files,
+            &dir,
+            opts,
+            fetch,
+            &user_data,
+            signer.as_ref(),
+        )?;
         outputs.push(out.moved_to(&staging.final_dir(*arch)));
     }
     staging.commit(&arches)?;
@@ -148,7 +165,9 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
 }
 
 /// Builds one arch in `dir`: rootfs/, overlay.tar.gz (+ .sha256), the SBOMs, manifest.json,
-/// user-data, meta-data, SHA256SUMS. `files` maps each fetched sha256 to its verified cache entry.
+/// user-data, meta-data, the provenance, SHA256SUMS (and its signature with `signer`). `files`
+/// maps each fetched sha256 to its verified cache entry.
+#[allow(clippy::too_many_arguments)]
 fn build_arch(
     plan: &Plan,
     arch: Arch,
@@ -157,6 +176,7 @@ fn build_arch(
     opts: &Options,
     fetch: &FetchOptions,
     ud: &user_data::UserDataArgs,
+    signer: Option<&SigningKey>,
 ) -> Result<ArchOutput> {
     let mtime = opts.source_date_epoch;
     let profile = &plan.profile;
@@ -341,6 +361,9 @@ fn build_arch(
     );
     let sums = manifest::sha256sums(&sums);
     write_output(&dir.join("SHA256SUMS"), sums.as_bytes())?;
+    let signature = signer
+        .map(|k| sign_sums(k, plan, arch, dir, sums.as_bytes(), fetch))
+        .transpose()?;
     Ok(ArchOutput {
         arch: arch.to_string(),
         dir: String::new(),
@@ -353,9 +376,53 @@ fn build_arch(
         provenance,
         sbom_spdx,
         sbom_cyclonedx,
+        signature,
         artifacts: m.artifacts,
     }
     .moved_to(dir))
+}
+
+/// Reads the `--sign-key` file, decrypted with `BUILDER_SIGN_PASSPHRASE` when that is set
+/// and not empty.
+fn load_signing_key(path: &Path) -> Result<SigningKey> {
+    let passphrase = match std::env::var_os(PASSPHRASE_ENV) {
+        Some(v) if !v.is_empty() => Some(Zeroizing::new(v.into_string().map_err(|_| {
+            Error::Input(format!(
+                "{PASSPHRASE_ENV} is not valid UTF-8; set it to the key's passphrase as text"
+            ))
+        })?)),
+        _ => None,
+    };
+    SigningKey::load(path, passphrase.as_deref().map(String::as_str))
+}
+
+/// Signs SHA256SUMS into its signature file beside it (not listed in SHA256SUMS: it signs
+/// it). The minisign trusted comment names builder, the profile and the arch, and no time,
+/// so the same key and sums give the same bytes.
+fn sign_sums(
+    key: &SigningKey,
+    plan: &Plan,
+    arch: Arch,
+    dir: &Path,
+    sums: &[u8],
+    fetch: &FetchOptions,
+) -> Result<OutputFile> {
+    let comment = format!(
+        "builder {} {} {arch} SHA256SUMS",
+        crate::VERSION,
+        plan.profile.name
+    );
+    let (name, sig) = key.sign(sums, &comment)?;
+    write_output(&dir.join(name), &sig)?;
+    fetch
+        .progress
+        .line(&format!("signed   {arch}: {name} ({})", key.describe()));
+    Ok(OutputFile::new(
+        dir,
+        name,
+        crate::digest::sha256_hex(&sig),
+        sig.len() as u64,
+    ))
 }
 
 /// The profile's name and digest, as the manifest and the summary give them.

@@ -43,6 +43,8 @@ pub struct ArchOutput {
     /// `sbom.spdx.json` (SPDX 2.3) and `sbom.cdx.json` (CycloneDX 1.6).
     pub sbom_spdx: OutputFile,
     pub sbom_cyclonedx: OutputFile,
+    /// SHA256SUMS.minisig or SHA256SUMS.sig with `--sign-key`; `null` without.
+    pub signature: Option<OutputFile>,
     /// As in manifest.json: profile order.
     pub artifacts: Vec<ArtifactRef>,
 }
@@ -95,6 +97,7 @@ impl ArchOutput {
             provenance: self.provenance.moved_to(dir),
             sbom_spdx: self.sbom_spdx.moved_to(dir),
             sbom_cyclonedx: self.sbom_cyclonedx.moved_to(dir),
+            signature: self.signature.map(|f| f.moved_to(dir)),
             ..self
         }
     }
@@ -125,6 +128,7 @@ mod tests {
             provenance: f("provenance.intoto.json"),
             sbom_spdx: f("sbom.spdx.json"),
             sbom_cyclonedx: f("sbom.cdx.json"),
+            signature: Some(f("SHA256SUMS.minisig")),
             artifacts: Vec::new(),
         }
         .moved_to(Path::new("dist/p/amd64"));
@@ -133,6 +137,10 @@ mod tests {
         assert_eq!(out.overlay.path, "dist/p/amd64/overlay.tar.gz");
         assert_eq!(out.sha256sums.path, "dist/p/amd64/SHA256SUMS");
         assert_eq!(out.sbom_cyclonedx.path, "dist/p/amd64/sbom.cdx.json");
+        assert_eq!(
+            out.signature.as_ref().unwrap().path,
+            "dist/p/amd64/SHA256SUMS.minisig"
+        );
         assert_eq!(out.rootfs, "dist/p/amd64/rootfs");
         assert_eq!(out.manifest.sha256, "ab".repeat(32));
         // Field order is part of the format.
@@ -148,6 +156,7 @@ mod tests {
             "\"provenance\"",
             "\"sbom_spdx\"",
             "\"sbom_cyclonedx\"",
+            "\"signature\"",
             "\"artifacts\"",
         ]
         .into_iter()

@@ -854,6 +854,8 @@ impl Workspace {
             .env("BUILDER_CACHE_DIR", self.cache())
             .env_remove("SOURCE_DATE_EPOCH")
             .env_remove("BUILDER_OFFLINE")
+            .env_remove("BUILDER_SIGN_KEY")
+            .env_remove("BUILDER_SIGN_PASSPHRASE")
             .env_remove("RUST_LOG")
             .env_remove("HTTP_PROXY")
             .env_remove("HTTPS_PROXY")
