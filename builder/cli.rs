@@ -157,6 +157,15 @@ pub enum Command {
     ///
     /// Example: builder diff old/containerd dist/containerd
     Diff(DiffArgs),
+    /// Check an output folder: SHA256SUMS, the signature (with --key), manifest.json against overlay.tar.gz and rootfs/ entry by entry, the SBOMs and the provenance.
+    ///
+    /// One line per check and arch. Run it in a pipeline before baking, or after copying an
+    /// output elsewhere.
+    ///
+    /// Exit codes: 0 every check holds, 1 one failed (the first is named on stderr) or bad input.
+    ///
+    /// Example: builder verify dist/containerd --key builder.pub
+    Verify(VerifyArgs),
     /// Print the shell completion script for SHELL on stdout.
     ///
     /// The script completes subcommands, flags and their fixed values (arches, clouds, output
@@ -281,6 +290,20 @@ pub struct DiffArgs {
     #[arg(value_name = "NEW")]
     pub new: PathBuf,
     /// text: sections per arch and unified diffs, for people; json: one document (schema_version 1), for machines
+    #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
+    pub output: Output,
+}
+
+/// Options of `builder verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An output folder (--out of a render), a profile folder (OUT/PROFILE) or an arch folder (OUT/PROFILE/ARCH)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// A public key the SHA256SUMS signature must verify with: minisign (.pub) or OpenSSH (ssh-ed25519 ...); repeatable, one matching key is enough. With none, the signature is not checked
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// text: one line per check, for people; json: one document (schema_version 1), for machines
     #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
     pub output: Output,
 }
@@ -543,6 +566,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Diff(args) => crate::diff::run(&crate::diff::Options {
             old: args.old,
             new: args.new,
+            json: args.output == Output::Json,
+        }),
+        Command::Verify(args) => crate::verify::run(&crate::verify::Options {
+            dir: args.dir,
+            keys: args.key,
             json: args.output == Output::Json,
         }),
         Command::Completions(args) => {

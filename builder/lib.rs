@@ -33,6 +33,7 @@ pub mod sbom;
 pub mod sign;
 pub mod stdout;
 pub mod templates;
+pub mod verify;
 
 pub use error::{exit_code, Error};
 

@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use builder::digest::sha256_hex;
 use common::*;
 use serde_json::Value;
 
@@ -227,12 +228,4 @@ fn the_in_toto_reference_validators_accept_it_and_reject_broken_ones() {
         assert!(!ok, "accepted a statement broken for {want:?}: {out}");
         assert!(out.contains(want), "{want:?} not in {out}");
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -38,11 +38,11 @@ pub struct ArchOutput {
     pub user_data: OutputFile,
     pub meta_data: OutputFile,
     pub sha256sums: OutputFile,
-    /// provenance.intoto.json (in-toto Statement v1, SLSA Provenance v1).
-    pub provenance: OutputFile,
     /// `sbom.spdx.json` (SPDX 2.3) and `sbom.cdx.json` (CycloneDX 1.6).
     pub sbom_spdx: OutputFile,
     pub sbom_cyclonedx: OutputFile,
+    /// provenance.intoto.json (in-toto Statement v1, SLSA Provenance v1).
+    pub provenance: OutputFile,
     /// SHA256SUMS.minisig or SHA256SUMS.sig with `--sign-key`; `null` without.
     pub signature: Option<OutputFile>,
     /// As in manifest.json: profile order.
@@ -153,9 +153,9 @@ mod tests {
             "\"user_data\"",
             "\"meta_data\"",
             "\"sha256sums\"",
-            "\"provenance\"",
             "\"sbom_spdx\"",
             "\"sbom_cyclonedx\"",
+            "\"provenance\"",
             "\"signature\"",
             "\"artifacts\"",
         ]

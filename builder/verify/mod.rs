@@ -1,0 +1,473 @@
+//! `builder verify DIR`: checks an output folder after transfer or before baking, per arch:
+//! SHA256SUMS against the files, the signature over it (with `--key`), manifest.json against
+//! overlay.tar.gz and rootfs/ entry by entry, the SBOMs and the provenance against the
+//! manifest. One line per check; exit 0 when all hold, 1 naming the first that does not.
+//!
+//! Submodule `tree` reads the entries of the manifest, the archive and the folder.
+
+mod tree;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::manifest::Manifest;
+
+/// Bumped when a field of the JSON report is removed, renamed or changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What `builder verify` was asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// An arch folder (OUT/<profile>/<arch>), a profile folder or an output folder.
+    pub dir: PathBuf,
+    /// Public keys (minisign or OpenSSH); with any, a signature is required.
+    pub keys: Vec<PathBuf>,
+    /// Print the report as one JSON document instead of lines.
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// True when every check of every arch holds.
+    pub ok: bool,
+    /// The first check that failed, as `<arch> <check>: <detail>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<String>,
+    pub arches: Vec<ArchReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArchReport {
+    pub arch: String,
+    pub dir: String,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub status: Status,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Fail,
+    /// Not checked (nothing to check, or nothing to check it with); not a failure.
+    Skip,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+/// Runs every check, prints the report; returns the exit code (0 all hold, 1 one failed).
+pub fn run(opts: &Options) -> Result<u8> {
+    let keys = opts
+        .keys
+        .iter()
+        .map(|p| crate::sign::PublicKey::load(p))
+        .collect::<Result<Vec<_>>>()?;
+    let dirs = arch_dirs(&opts.dir)?;
+    let arches: Vec<ArchReport> = dirs.iter().map(|d| verify_arch(d, &keys)).collect();
+    let first_failure = arches.iter().find_map(|a| {
+        a.checks
+            .iter()
+            .find(|c| c.status == Status::Fail)
+            .map(|c| format!("{} {}: {}", a.arch, c.check, c.detail))
+    });
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        ok: first_failure.is_none(),
+        first_failure,
+        arches,
+    };
+    if opts.json {
+        crate::stdout::print_json(&report)?;
+    } else {
+        crate::stdout::print_text(&text(&report))?;
+    }
+    match &report.first_failure {
+        None => Ok(0),
+        Some(first) => {
+            eprintln!("error: verification failed; first mismatch: {first}");
+            Ok(1)
+        }
+    }
+}
+
+/// One line per check, then a summary line.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    for a in &report.arches {
+        for c in &a.checks {
+            out.push_str(&format!(
+                "{:<4}  {}  {}: {}\n",
+                c.status.as_str(),
+                a.arch,
+                c.check,
+                c.detail
+            ));
+        }
+    }
+    if report.ok {
+        let dirs: Vec<&str> = report.arches.iter().map(|a| a.dir.as_str()).collect();
+        out.push_str(&format!(
+            "verified: every check holds for {}\n",
+            dirs.join(", ")
+        ));
+    }
+    out
+}
+
+/// The arch folders under `dir`: itself when it holds an output, else its sub-folders that
+/// do (a profile folder), else theirs (an output folder), sorted.
+pub fn arch_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let is_output = |d: &Path| d.join("SHA256SUMS").is_file() || d.join("manifest.json").is_file();
+    if !dir.is_dir() {
+        return Err(Error::Input(format!(
+            "{}: no such folder; give an output folder, a profile folder (OUT/<profile>) or an arch folder (OUT/<profile>/<arch>)",
+            dir.display()
+        ))
+        .into());
+    }
+    if is_output(dir) {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    for depth in 1..=2 {
+        let mut found = Vec::new();
+        collect(dir, depth, &mut found)?;
+        found.retain(|d| is_output(d));
+        if !found.is_empty() {
+            found.sort();
+            return Ok(found);
+        }
+    }
+    Err(Error::Input(format!(
+        "{}: no output here (no manifest.json or SHA256SUMS in it, its sub-folders or theirs); \
+         give the --out folder of a render, OUT/<profile> or OUT/<profile>/<arch>",
+        dir.display()
+    ))
+    .into())
+}
+
+fn collect(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if hidden || !entry.path().is_dir() {
+            continue;
+        }
+        if depth == 1 {
+            out.push(entry.path());
+        } else {
+            collect(&entry.path(), depth - 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Files of an arch folder that SHA256SUMS does not list: itself and the signatures over it.
+fn unlisted_by_design(name: &str) -> bool {
+    name == "SHA256SUMS" || name.starts_with("SHA256SUMS.")
+}
+
+fn verify_arch(dir: &Path, keys: &[crate::sign::PublicKey]) -> ArchReport {
+    let mut checks = Vec::new();
+    let mut push = |check: &'static str, r: Outcome| {
+        let (status, detail) = match r {
+            Outcome::Ok(d) => (Status::Ok, d),
+            Outcome::Fail(d) => (Status::Fail, d),
+            Outcome::Skip(d) => (Status::Skip, d),
+        };
+        checks.push(Check {
+            check,
+            status,
+            detail,
+        });
+    };
+    let sums_bytes = fs::read(dir.join("SHA256SUMS"));
+    let sums = match &sums_bytes {
+        Ok(b) => parse_sums(b),
+        Err(e) => Err(format!("cannot read SHA256SUMS: {e}")),
+    };
+    push("sha256sums", sums_check(dir, &sums));
+    push(
+        "signature",
+        match &sums_bytes {
+            Ok(b) => signature_check(dir, b, keys),
+            Err(_) => Outcome::Fail("no SHA256SUMS to check a signature of".into()),
+        },
+    );
+    let manifest = fs::read(dir.join("manifest.json"))
+        .map_err(|e| format!("cannot read manifest.json: {e}"))
+        .and_then(|b| {
+            serde_json::from_slice::<Manifest>(&b)
+                .map_err(|e| format!("manifest.json is not a builder manifest: {e}"))
+        });
+    let arch = manifest.as_ref().map_or_else(
+        |_| {
+            dir.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        },
+        |m| m.arch.clone(),
+    );
+    match &manifest {
+        Err(e) => push("manifest", Outcome::Fail(e.clone())),
+        Ok(m) => {
+            push("overlay", overlay_check(dir, m));
+            push("rootfs", rootfs_check(dir, m));
+            push("sbom", sbom_check(dir, m));
+            push("provenance", provenance_check(dir, m, &sums));
+        }
+    }
+    ArchReport {
+        arch,
+        dir: dir.to_string_lossy().into_owned(),
+        checks,
+    }
+}
+
+enum Outcome {
+    Ok(String),
+    Fail(String),
+    Skip(String),
+}
+
+impl From<Result<String, String>> for Outcome {
+    fn from(r: Result<String, String>) -> Outcome {
+        match r {
+            Ok(d) => Outcome::Ok(d),
+            Err(d) => Outcome::Fail(d),
+        }
+    }
+}
+
+type Sums = BTreeMap<String, String>;
+
+/// `sha256sum -c` lines as builder writes them: 64 hex, two spaces, a plain file name.
+fn parse_sums(bytes: &[u8]) -> Result<Sums, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "SHA256SUMS is not UTF-8".to_string())?;
+    let mut out = Sums::new();
+    for (i, line) in text.lines().enumerate() {
+        let bad = || {
+            format!(
+                "SHA256SUMS line {}: expected \"<64 hex>  <file name>\", got {line:?}",
+                i + 1
+            )
+        };
+        let (hex, name) = line.split_once("  ").ok_or_else(bad)?;
+        let plain = !name.is_empty() && name != "." && name != ".." && !name.contains('/');
+        if !crate::digest::is_sha256_hex(hex) || !plain {
+            return Err(bad());
+        }
+        if out.insert(name.to_string(), hex.to_string()).is_some() {
+            return Err(format!("SHA256SUMS lists {name} twice"));
+        }
+    }
+    Ok(out)
+}
+
+fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
+    let sums = match sums {
+        Ok(s) => s,
+        Err(e) => return Outcome::Fail(e.clone()),
+    };
+    for required in ["overlay.tar.gz", "manifest.json"] {
+        if !sums.contains_key(required) {
+            return Outcome::Fail(format!("SHA256SUMS does not list {required}"));
+        }
+    }
+    for (name, want) in sums {
+        match crate::digest::sha256_file(&dir.join(name)) {
+            Err(e) => return Outcome::Fail(format!("{name}: {e:#}")),
+            Ok((got, _)) if got != *want => {
+                return Outcome::Fail(format!("{name}: sha256 {got}, SHA256SUMS says {want}"))
+            }
+            Ok(_) => {}
+        }
+    }
+    // A file added beside the outputs is not covered by the sums (or the signature).
+    match fs::read_dir(dir) {
+        Err(e) => return Outcome::Fail(format!("listing {}: {e}", dir.display())),
+        Ok(listing) => {
+            for entry in listing.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let file = entry.file_type().is_ok_and(|t| !t.is_dir());
+                if file && !unlisted_by_design(&name) && !sums.contains_key(&name) {
+                    return Outcome::Fail(format!("{name} is not listed in SHA256SUMS"));
+                }
+            }
+        }
+    }
+    Outcome::Ok(format!("{} files match", sums.len()))
+}
+
+fn signature_check(dir: &Path, sums: &[u8], keys: &[crate::sign::PublicKey]) -> Outcome {
+    let present: Vec<&str> = ["SHA256SUMS.minisig", "SHA256SUMS.sig"]
+        .into_iter()
+        .filter(|n| dir.join(n).is_file())
+        .collect();
+    if keys.is_empty() {
+        return Outcome::Skip(if present.is_empty() {
+            "no signature, and no --key to require one".into()
+        } else {
+            format!(
+                "{} present, not checked: give --key PUB",
+                present.join(", ")
+            )
+        });
+    }
+    let mut verified = Vec::new();
+    let mut failures = Vec::new();
+    for key in keys {
+        let file = key.signature_file();
+        let sig = match fs::read(dir.join(file)) {
+            Ok(sig) => sig,
+            Err(_) => {
+                failures.push(format!("{file} is missing (for {})", key.describe()));
+                continue;
+            }
+        };
+        match key.verify(sums, &sig) {
+            Ok(()) => verified.push(format!("{file} by {}", key.describe())),
+            Err(e) => failures.push(format!(
+                "{file} does not verify with {}: {e}",
+                key.describe()
+            )),
+        }
+    }
+    if verified.is_empty() {
+        Outcome::Fail(failures.join("; "))
+    } else {
+        Outcome::Ok(format!("SHA256SUMS signed: {}", verified.join(", ")))
+    }
+}
+
+fn overlay_check(dir: &Path, m: &Manifest) -> Outcome {
+    let path = dir.join(&m.overlay.file);
+    if m.overlay.file.contains('/') || m.overlay.file.is_empty() {
+        return Outcome::Fail(format!(
+            "overlay.file {:?} is not a file name",
+            m.overlay.file
+        ));
+    }
+    match crate::digest::sha256_file(&path) {
+        Err(e) => return Outcome::Fail(format!("{e:#}")),
+        Ok((sha, size)) if sha != m.overlay.sha256 || size != m.overlay.size => {
+            return Outcome::Fail(format!(
+                "{} has sha256 {sha} ({size} bytes); manifest.json says {} ({} bytes)",
+                m.overlay.file, m.overlay.sha256, m.overlay.size
+            ))
+        }
+        Ok(_) => {}
+    }
+    entries_check(m, tree::from_tar_gz(&path), &m.overlay.file)
+}
+
+fn rootfs_check(dir: &Path, m: &Manifest) -> Outcome {
+    let root = dir.join("rootfs");
+    if !root.is_dir() {
+        return Outcome::Skip("no rootfs/ (only the archive was copied)".into());
+    }
+    entries_check(m, tree::from_dir(&root), "rootfs/")
+}
+
+fn entries_check(m: &Manifest, found: Result<tree::Entries, String>, what: &str) -> Outcome {
+    let listed = match tree::from_manifest(&m.files) {
+        Ok(l) => l,
+        Err(e) => return Outcome::Fail(format!("manifest.json: {e}")),
+    };
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return Outcome::Fail(e),
+    };
+    match tree::first_difference(&listed, &found, what) {
+        Some(d) => Outcome::Fail(d),
+        None => Outcome::Ok(format!("{} entries match manifest.json", listed.len())),
+    }
+}
+
+fn sbom_check(dir: &Path, m: &Manifest) -> Outcome {
+    use crate::sbom::{CYCLONEDX_FILE, SPDX_FILE};
+    let (spdx, cdx) = (
+        fs::read(dir.join(SPDX_FILE)),
+        fs::read(dir.join(CYCLONEDX_FILE)),
+    );
+    if m.documents.is_empty() && spdx.is_err() && cdx.is_err() {
+        return Outcome::Skip("no SBOMs (rendered by a builder without them)".into());
+    }
+    let (Ok(spdx), Ok(cdx)) = (spdx, cdx) else {
+        return Outcome::Fail(format!(
+            "{SPDX_FILE} and {CYCLONEDX_FILE} must both be present"
+        ));
+    };
+    match crate::sbom::check(m, &spdx, &cdx) {
+        Ok(()) => Outcome::Ok(format!(
+            "{SPDX_FILE} and {CYCLONEDX_FILE} agree with manifest.json ({} artifacts, {} files)",
+            m.artifacts.len(),
+            m.files.iter().filter(|f| f.link.is_none()).count()
+        )),
+        Err(e) => Outcome::Fail(e.to_string()),
+    }
+}
+
+fn provenance_check(dir: &Path, m: &Manifest, sums: &Result<Sums, String>) -> Outcome {
+    let file = crate::provenance::FILE;
+    let bytes = match fs::read(dir.join(file)) {
+        Ok(b) => b,
+        Err(_) => return Outcome::Fail(format!("{file} is missing")),
+    };
+    let Ok(sums) = sums else {
+        return Outcome::Fail("no readable SHA256SUMS to check the subjects against".into());
+    };
+    let mut outputs = sums.clone();
+    outputs.remove(file);
+    let result =
+        crate::provenance::Statement::parse(&bytes).and_then(|s| match s.check(m, &outputs) {
+            Some(d) => Err(format!("{file}: {d}")),
+            None => Ok(format!(
+                "{} subjects and {} dependencies match",
+                outputs.len(),
+                m.artifacts.len()
+            )),
+        });
+    result.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_lines_are_strict() {
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            parse_sums(format!("{hex}  a\n").as_bytes()).unwrap().len(),
+            1
+        );
+        for bad in [
+            format!("{hex} a\n"),
+            format!("{hex}  ../a\n"),
+            format!("{hex}  d/a\n"),
+            format!("{}  a\n", "zz".repeat(32)),
+            format!("{hex}  a\n{hex}  a\n"),
+        ] {
+            assert!(parse_sums(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+}
