@@ -34,6 +34,8 @@ Examples:
   builder show --profile containerd                  # the resolved profile, every pin spelled out
   builder render --profile containerd --arch amd64   # dist/containerd/amd64/{overlay.tar.gz,...}
   builder render --profile cri-dockerd --mirror https://github.com/=https://mirror.example/gh/
+  builder render --profile containerd --sign-key builder.key   # + SHA256SUMS.minisig
+  builder verify dist/containerd --key builder.pub   # sums, signature, overlay, SBOMs, provenance
   kubectl get nodes -o json | builder detect --nodes -   # nodes still on dockershim (exit 3)
 
 Each command's --help has its options and an example.";
