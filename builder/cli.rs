@@ -14,7 +14,7 @@ use crate::cloudinit::Cloud;
 use crate::detect::OutputFormat;
 use crate::error::Error;
 use crate::fetch::{FetchOptions, Mirror, NetLimits};
-use crate::model::Arch;
+use crate::model::{Arch, Compression};
 use crate::plan::Plan;
 use crate::profile::{list, Lookup};
 use crate::progress::{Mode, Progress};
@@ -221,6 +221,9 @@ pub struct RenderArgs {
     /// Size limit the user-data must fit: aws (16384 bytes raw), azure (65535), gcp or generic (262144); gzipped when that makes it fit
     #[arg(long, value_enum, default_value_t = Cloud::Generic, env = "BUILDER_CLOUD", value_name = "CLOUD")]
     pub cloud: Cloud,
+    /// Overlay archive: gzip (overlay.tar.gz, the default) or zstd (overlay.tar.zst: faster and smaller; unpacking needs zstd on the image or node)
+    #[arg(long, value_enum, default_value_t = Compression::Gzip, env = "BUILDER_COMPRESSION", value_name = "KIND")]
+    pub compression: Compression,
     /// Fetch mode: the URL nodes download overlay.tar.gz from at first boot, with {arch} for the architecture; the user-data pins its sha256. Without it, baked mode (the image already holds the overlay)
     #[arg(long, env = "BUILDER_OVERLAY_URL", value_name = "TEMPLATE")]
     pub overlay_url: Option<String>,
@@ -430,6 +433,7 @@ impl RenderArgs {
                 max_bytes: self.archive_max_bytes,
                 max_members: self.archive_max_members,
             },
+            compression: self.compression,
         }
     }
 }

@@ -108,9 +108,6 @@ impl Manifest {
     }
 }
 
-/// The name of the checksum file published beside the overlay.
-pub const OVERLAY_SHA256_FILE: &str = "overlay.tar.gz.sha256";
-
 /// One `sha256sum -c` line (text mode: two spaces).
 pub fn sha256_line(name: &str, sha256: &str) -> String {
     format!("{sha256}  {name}\n")

@@ -55,6 +55,56 @@ impl fmt::Display for Arch {
     }
 }
 
+/// How the overlay archive is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// overlay.tar.gz: readable everywhere (GNU tar -z, every image tool)
+    #[default]
+    Gzip,
+    /// overlay.tar.zst: faster to make and smaller; unpacking needs zstd (GNU tar --zstd)
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// The overlay archive's file name.
+    pub fn overlay_file(self) -> &'static str {
+        match self {
+            Compression::Gzip => "overlay.tar.gz",
+            Compression::Zstd => "overlay.tar.zst",
+        }
+    }
+
+    /// The one-line `sha256sum -c` file published beside the overlay.
+    pub fn overlay_sha256_file(self) -> &'static str {
+        match self {
+            Compression::Gzip => "overlay.tar.gz.sha256",
+            Compression::Zstd => "overlay.tar.zst.sha256",
+        }
+    }
+
+    /// GNU tar's option that reads it.
+    pub fn tar_flag(self) -> &'static str {
+        match self {
+            Compression::Gzip => "-z",
+            Compression::Zstd => "--zstd",
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A systemd unit a runtime enables, and the target that wants it (`WantedBy=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unit {

@@ -1,6 +1,7 @@
-//! The deterministic overlay.tar.gz: entries sorted by byte order of their path, every header
+//! The deterministic overlay archive: entries sorted by byte order of their path, every header
 //! field set by hand (uid/gid 0 and no owner names, mode as installed, mtime from
-//! SOURCE_DATE_EPOCH), compressed by `gzip::ParGzWriter` (no name, mtime 0, fixed level).
+//! SOURCE_DATE_EPOCH), compressed by `gzip::ParGzWriter` (no name, mtime 0, fixed level) or by
+//! multi-threaded zstd (fixed level, checksum, no content size).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -11,16 +12,71 @@ use anyhow::{Context, Result};
 
 use crate::digest::HashingWriter;
 use crate::gzip::{ParGzWriter, LEVEL};
+use crate::model::Compression;
 use crate::progress::Task;
 
-/// Writes `root`'s tree as a tar.gz to `dest`; returns (sha256, size) of the file. `task`
-/// advances by the tar bytes compressed so far.
-pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64, task: &Task) -> Result<(String, u64)> {
+/// zstd level for overlays: zstd's own default, faster than gzip level 2 and smaller
+/// (ci/bench.sh prints both).
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// Writes `root`'s tree as a compressed tar to `dest`; returns (sha256, size) of the file.
+/// `task` advances by the tar bytes compressed so far.
+pub fn write_tar(
+    root: &Path,
+    dest: &Path,
+    mtime: u64,
+    compression: Compression,
+    task: &Task,
+) -> Result<(String, u64)> {
     let file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
     let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let gz = ParGzWriter::new(hashing, LEVEL);
+    let writing = || format!("writing {}", dest.display());
+    let mut hashing = match compression {
+        Compression::Gzip => {
+            let gz = tar_into(root, ParGzWriter::new(hashing, LEVEL), mtime, task, dest)?;
+            gz.finish().with_context(writing)?
+        }
+        Compression::Zstd => {
+            let enc = zstd_writer(hashing).with_context(writing)?;
+            tar_into(root, enc, mtime, task, dest)?
+                .finish()
+                .with_context(writing)?
+        }
+    };
+    hashing.flush().with_context(writing)?;
+    let (inner, sha, size) = hashing.finish();
+    let file = inner
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing {}: {}", dest.display(), e.error()))?;
+    file.sync_data()
+        .with_context(|| format!("syncing {}", dest.display()))?;
+    Ok((sha, size))
+}
+
+/// A multi-threaded zstd stream. Always at least one worker: libzstd's streaming output with
+/// workers does not depend on how many there are (it differs from its single-threaded mode),
+/// so the bytes are the same on every machine. A checksum in the frame; no content size (the
+/// stream's length is not known up front).
+fn zstd_writer<W: Write>(out: W) -> io::Result<zstd::stream::write::Encoder<'static, W>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    zstd_writer_with(out, cores)
+}
+
+fn zstd_writer_with<W: Write>(
+    out: W,
+    workers: usize,
+) -> io::Result<zstd::stream::write::Encoder<'static, W>> {
+    let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
+    enc.multithread(workers.max(1) as u32)?;
+    enc.include_checksum(true)?;
+    enc.include_contentsize(false)?;
+    Ok(enc)
+}
+
+/// Writes the tar stream of `root` into `out` and returns it, for the caller to finish.
+fn tar_into<W: Write>(root: &Path, out: W, mtime: u64, task: &Task, dest: &Path) -> Result<W> {
     let mut tar = tar::Builder::new(Counting {
-        inner: gz,
+        inner: out,
         task,
         pending: 0,
     });
@@ -30,20 +86,7 @@ pub fn write_tar_gz(root: &Path, dest: &Path, mtime: u64, task: &Task) -> Result
         .into_inner()
         .with_context(|| format!("writing {}", dest.display()))?;
     task.inc(counting.pending);
-    let gz = counting.inner;
-    let mut hashing = gz
-        .finish()
-        .with_context(|| format!("writing {}", dest.display()))?;
-    hashing
-        .flush()
-        .with_context(|| format!("writing {}", dest.display()))?;
-    let (inner, sha, size) = hashing.finish();
-    let file = inner
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("writing {}: {}", dest.display(), e.error()))?;
-    file.sync_data()
-        .with_context(|| format!("syncing {}", dest.display()))?;
-    Ok((sha, size))
+    Ok(counting.inner)
 }
 
 /// Tells `task` how many tar bytes went through, a MiB at a time (not per 512-byte block).
@@ -166,18 +209,20 @@ mod tests {
     fn sorted_fully_specified_and_stable() {
         let src = tree();
         let out = tempfile::tempdir().unwrap();
-        let (sha1, _) =
-            write_tar_gz(src.path(), &out.path().join("1.tgz"), 0, &Task::hidden()).unwrap();
-        let (sha2, _) =
-            write_tar_gz(src.path(), &out.path().join("2.tgz"), 0, &Task::hidden()).unwrap();
+        let gz = |name: &str, mtime| {
+            write_tar(
+                src.path(),
+                &out.path().join(name),
+                mtime,
+                Compression::Gzip,
+                &Task::hidden(),
+            )
+            .unwrap()
+            .0
+        };
+        let (sha1, sha2) = (gz("1.tgz", 0), gz("2.tgz", 0));
         assert_eq!(sha1, sha2);
-        let (sha3, _) = write_tar_gz(
-            src.path(),
-            &out.path().join("3.tgz"),
-            1_700_000_000,
-            &Task::hidden(),
-        )
-        .unwrap();
+        let sha3 = gz("3.tgz", 1_700_000_000);
         assert_ne!(sha1, sha3, "mtime must reach the headers");
         let mut raw_tar = Vec::new();
         flate2::read::GzDecoder::new(File::open(out.path().join("1.tgz")).unwrap())
@@ -217,6 +262,44 @@ mod tests {
                 "usr/local/bin/b",
                 "usr/local/bin/c"
             ]
+        );
+    }
+
+    #[test]
+    fn zstd_is_the_same_tar_and_the_same_bytes_whatever_the_workers() {
+        let src = tree();
+        let out = tempfile::tempdir().unwrap();
+        let (gz, zst) = (out.path().join("o.tgz"), out.path().join("o.zst"));
+        write_tar(src.path(), &gz, 0, Compression::Gzip, &Task::hidden()).unwrap();
+        let (sha, size) =
+            write_tar(src.path(), &zst, 0, Compression::Zstd, &Task::hidden()).unwrap();
+        assert_eq!(size, fs::metadata(&zst).unwrap().len());
+        let mut from_gz = Vec::new();
+        flate2::read::GzDecoder::new(File::open(&gz).unwrap())
+            .read_to_end(&mut from_gz)
+            .unwrap();
+        let from_zst = zstd::stream::decode_all(File::open(&zst).unwrap()).unwrap();
+        assert_eq!(from_gz, from_zst, "the same tar inside");
+        // Enough data for several zstd jobs, compressed with 1, 2 and 4 workers.
+        let data: Vec<u8> = (0..24u32 << 20)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 & 0x1f)
+            .collect();
+        let with = |workers| {
+            let mut enc = zstd_writer_with(Vec::new(), workers).unwrap();
+            for piece in data.chunks(100_003) {
+                enc.write_all(piece).unwrap();
+            }
+            enc.finish().unwrap()
+        };
+        let one = with(1);
+        assert_eq!(one, with(2));
+        assert_eq!(one, with(4));
+        assert_eq!(zstd::stream::decode_all(&one[..]).unwrap(), data);
+        assert_eq!(
+            sha,
+            write_tar(src.path(), &zst, 0, Compression::Zstd, &Task::hidden())
+                .unwrap()
+                .0
         );
     }
 }

@@ -2,7 +2,8 @@
 # The test command: installs every program the tests check outputs with, then runs every test.
 #   - Debian 12 packages: containerd 1.6 (config version 2), systemd (systemd-analyze),
 #     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum,
-#     zsh and fish (completion scripts), groff-base (man pages), minisign and openssh-client
+#     zsh and fish (completion scripts), groff-base (man pages), zstd (zstd -t, tar --zstd),
+#     minisign and openssh-client
 #     (ssh-keygen: they make the signing keys and check `render --sign-key`'s signatures);
 #   - taplo (npm @taplo/cli) for the profile JSON Schema checks;
 #   - the SBOM validators (PyPI spdx-tools: pyspdxtools; cyclonedx-python-lib's JSON schema
@@ -25,7 +26,7 @@ export DEBIAN_FRONTEND=noninteractive
 sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
-  zsh fish groff-base python3 python3-venv minisign openssh-client >/dev/null
+  zsh fish groff-base python3 python3-venv minisign openssh-client zstd >/dev/null
 
 # taplo (npm @taplo/cli), for tests/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.

@@ -556,6 +556,25 @@ fn root_listing(root: &Path) -> Vec<String> {
     out
 }
 
+/// Every program the fetch script runs but a downloader and zstd.
+const BASE_TOOLS: [&str; 15] = [
+    "mktemp",
+    "sha256sum",
+    "cut",
+    "tar",
+    "gzip",
+    "rm",
+    "sleep",
+    "find",
+    "sh",
+    "stat",
+    "mkdir",
+    "mv",
+    "head",
+    "od",
+    "tr",
+];
+
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn shells() -> Vec<&'static str> {
@@ -588,6 +607,55 @@ fn fetch_script_unpacks_a_good_overlay() {
         assert!(r.console.contains("unpacked"), "{shell}: {}", r.console);
     }
     assert!(server.hits("/node/amd64/overlay.tar.gz") >= 1);
+}
+
+/// A zstd overlay (`render --compression zstd`) unpacks the same; without zstd on the node the
+/// script says so and the root stays untouched.
+#[test]
+fn fetch_script_unpacks_a_zstd_overlay_and_names_a_missing_zstd() {
+    if which("zstd").is_none() {
+        skip_or_fail(
+            "zstd is not installed (Debian: apt-get install zstd); GNU tar --zstd needs it",
+        );
+        return;
+    }
+    let gz = overlay("version = 3\n");
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut tar)
+        .unwrap();
+    let zst = zstd::stream::encode_all(&tar[..], 3).unwrap();
+    let server = Server::start();
+    server.route("/o.tar.zst", Behaviour::Ok(zst.clone()));
+    let script = fetch_script(&server.url("/o.tar.zst"), &sha256_hex(&zst));
+    for shell in shells() {
+        let r = run_script(shell, &script, SYSTEM_PATH);
+        assert!(r.out.status.success(), "{shell}\n{}", text(&r.out));
+        assert_eq!(
+            std::fs::read_to_string(r.root.path().join("etc/containerd/config.toml")).unwrap(),
+            "version = 3\n"
+        );
+    }
+    // Every tool the script needs but zstd.
+    let dir = tempfile::tempdir().unwrap();
+    let mut tools = BASE_TOOLS.to_vec();
+    tools.push("python3");
+    let Some(path) = bin_with(dir.path(), &tools) else {
+        skip_or_fail("a base tool is missing for the no-zstd PATH");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let (out, console) = run_script_in("/bin/sh", &script, &path, root.path());
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        console.contains("is zstd-compressed and this image has no zstd"),
+        "{console}"
+    );
+    assert!(
+        root_listing(root.path()).is_empty(),
+        "{:?}",
+        root_listing(root.path())
+    );
 }
 
 #[test]
@@ -700,20 +768,7 @@ fn fetch_script_falls_back_to_wget_then_python3() {
     let server = Server::start();
     server.route("/o.tar.gz", Behaviour::Ok(good.clone()));
     let script = fetch_script(&server.url("/o.tar.gz"), &sha256_hex(&good));
-    let base = [
-        "mktemp",
-        "sha256sum",
-        "cut",
-        "tar",
-        "gzip",
-        "rm",
-        "sleep",
-        "find",
-        "sh",
-        "stat",
-        "mkdir",
-        "mv",
-    ];
+    let base = BASE_TOOLS;
     let mut ran = 0;
     for downloader in ["wget", "python3"] {
         let dir = tempfile::tempdir().unwrap();

@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::fetch::{fetch_all, FetchOptions, Request};
 use crate::install::{Origin, Rootfs};
 use crate::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
-use crate::model::{Arch, Runtime};
+use crate::model::{Arch, Compression, Runtime};
 use crate::plan::{Plan, PlannedArtifact};
 use crate::profile::{Lookup, Profile};
 use crate::progress::{mb, secs};
@@ -57,6 +57,8 @@ pub struct Options {
     pub sign_key: Option<PathBuf>,
     /// How much one archive may unpack to.
     pub archive_limits: ArchiveLimits,
+    /// How the overlay archive is compressed.
+    pub compression: Compression,
 }
 
 /// Renders; returns what was produced (the paths under `opts.out`).
@@ -121,10 +123,11 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     staging.commit(&arches)?;
     for o in &outputs {
         fetch.progress.line(&format!(
-            "rendered {} {} -> {} (overlay.tar.gz sha256 {}, {})",
+            "rendered {} {} -> {} ({} sha256 {}, {})",
             plan.profile.name,
             o.arch,
             o.dir,
+            opts.compression.overlay_file(),
             o.overlay.sha256,
             mb(o.overlay.size)
         ));
@@ -252,18 +255,21 @@ fn build_arch(
         Runtime::CriDockerd => cri_dockerd::render(plan, &rootfs)?,
     }
 
-    let tarball = dir.join("overlay.tar.gz");
+    let overlay_name = opts.compression.overlay_file();
+    let overlay_sha256_name = opts.compression.overlay_sha256_file();
+    let tarball = dir.join(overlay_name);
     let files_in = manifest::files_of(&rootfs);
     let unpacked: u64 = files_in.iter().filter_map(|f| f.size).sum();
     let task = fetch.progress.bytes(
         format!("pack {arch}"),
         crate::pack::tar_size_estimate(files_in.iter().map(|f| f.size.unwrap_or(0))),
     );
-    let (overlay_sha256, overlay_size) = crate::pack::write_tar_gz(&root, &tarball, mtime, &task)?;
+    let (overlay_sha256, overlay_size) =
+        crate::pack::write_tar(&root, &tarball, mtime, opts.compression, &task)?;
     let took = task.elapsed();
     drop(task);
     fetch.progress.line(&format!(
-        "packed   {arch}: overlay.tar.gz {} from {} in {}",
+        "packed   {arch}: {overlay_name} {} from {} in {}",
         mb(overlay_size),
         mb(unpacked),
         secs(took)
@@ -285,10 +291,10 @@ fn build_arch(
             })
             .collect(),
         overlay: OverlayRef {
-            file: "overlay.tar.gz".into(),
+            file: overlay_name.into(),
             sha256: overlay_sha256.clone(),
             size: overlay_size,
-            sha256_file: manifest::OVERLAY_SHA256_FILE.into(),
+            sha256_file: overlay_sha256_name.into(),
         },
         files: files_in,
         documents: Vec::new(),
@@ -311,8 +317,8 @@ fn build_arch(
     // What an image pipeline uploads with the overlay: a checksum of it alone, so checking it
     // needs none of the other outputs (user-data holds the join token and stays private).
     write_output(
-        &dir.join(manifest::OVERLAY_SHA256_FILE),
-        manifest::sha256_line("overlay.tar.gz", &overlay_sha256).as_bytes(),
+        &dir.join(overlay_sha256_name),
+        manifest::sha256_line(overlay_name, &overlay_sha256).as_bytes(),
     )?;
     let json = m.to_json()?;
     write_output(&dir.join("manifest.json"), json.as_bytes())?;
@@ -327,13 +333,13 @@ fn build_arch(
             bytes.len() as u64,
         )
     };
-    let overlay = OutputFile::new(dir, "overlay.tar.gz", overlay_sha256, overlay_size);
+    let overlay = OutputFile::new(dir, overlay_name, overlay_sha256, overlay_size);
     let manifest_file = file("manifest.json", json.as_bytes());
     let user_data_file = file("user-data", &user_data.bytes);
     let meta_data = file("meta-data", user_data.meta_data.as_bytes());
     let overlay_sha256_file = file(
-        manifest::OVERLAY_SHA256_FILE,
-        manifest::sha256_line("overlay.tar.gz", &overlay.sha256).as_bytes(),
+        overlay_sha256_name,
+        manifest::sha256_line(overlay_name, &overlay.sha256).as_bytes(),
     );
     let mut sums = BTreeMap::from(
         [

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::manifest::Manifest;
+use crate::model::Compression;
 
 /// Bumped when a field of the JSON report is removed, renamed or changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -287,10 +288,15 @@ fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
         Ok(s) => s,
         Err(e) => return Outcome::Fail(e.clone()),
     };
-    for required in ["overlay.tar.gz", "manifest.json"] {
-        if !sums.contains_key(required) {
-            return Outcome::Fail(format!("SHA256SUMS does not list {required}"));
-        }
+    if !sums.contains_key("manifest.json") {
+        return Outcome::Fail("SHA256SUMS does not list manifest.json".into());
+    }
+    let overlays = [Compression::Gzip, Compression::Zstd].map(Compression::overlay_file);
+    if !overlays.iter().any(|o| sums.contains_key(*o)) {
+        return Outcome::Fail(format!(
+            "SHA256SUMS lists no overlay ({})",
+            overlays.join(" or ")
+        ));
     }
     for (name, want) in sums {
         match crate::digest::sha256_file(&dir.join(name)) {
@@ -376,7 +382,7 @@ fn overlay_check(dir: &Path, m: &Manifest) -> Outcome {
         }
         Ok(_) => {}
     }
-    entries_check(m, tree::from_tar_gz(&path), &m.overlay.file)
+    entries_check(m, tree::from_archive(&path), &m.overlay.file)
 }
 
 fn rootfs_check(dir: &Path, m: &Manifest) -> Outcome {

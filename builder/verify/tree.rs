@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -64,11 +64,22 @@ pub fn from_manifest(files: &[FileRef]) -> Result<Entries, String> {
     Ok(out)
 }
 
-/// overlay.tar.gz's entries, each file hashed as it streams past.
-pub fn from_tar_gz(path: &Path) -> Result<Entries, String> {
+/// The overlay archive's entries (gzip or zstd, told by its magic number), each file hashed
+/// as it streams past.
+pub fn from_archive(path: &Path) -> Result<Entries, String> {
     let file = File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(1 << 20, file));
-    let mut archive = tar::Archive::new(gz);
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let magic = reader
+        .fill_buf()
+        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let stream: Box<dyn Read> = if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let dec = zstd::stream::read::Decoder::with_buffer(reader)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        Box::new(dec)
+    } else {
+        Box::new(flate2::read::GzDecoder::new(reader))
+    };
+    let mut archive = tar::Archive::new(stream);
     let mut out = Entries::new();
     let bad = |e: io::Error| format!("reading {}: {e}", path.display());
     for entry in archive.entries().map_err(bad)? {
