@@ -221,6 +221,15 @@ pub struct RenderArgs {
     /// Size limit the user-data must fit: aws (16384 bytes raw), azure (65535), gcp or generic (262144); gzipped when that makes it fit
     #[arg(long, value_enum, default_value_t = Cloud::Generic, env = "BUILDER_CLOUD", value_name = "CLOUD")]
     pub cloud: Cloud,
+    /// Rebuild even when the output in --out is up to date or the output cache holds it
+    #[arg(long)]
+    pub force: bool,
+    /// Do not keep or reuse packed outputs in the cache folder (<cache>/outputs-v1)
+    #[arg(long)]
+    pub no_output_cache: bool,
+    /// Largest size of the output cache in bytes; the least recently used outputs go first
+    #[arg(long, env = "BUILDER_OUTPUT_CACHE_MAX_BYTES", default_value_t = 2 << 30, value_name = "BYTES")]
+    pub output_cache_max_bytes: u64,
     /// Overlay archive: gzip (overlay.tar.gz, the default) or zstd (overlay.tar.zst: faster and smaller; unpacking needs zstd on the image or node)
     #[arg(long, value_enum, default_value_t = Compression::Gzip, env = "BUILDER_COMPRESSION", value_name = "KIND")]
     pub compression: Compression,
@@ -434,6 +443,8 @@ impl RenderArgs {
                 max_members: self.archive_max_members,
             },
             compression: self.compression,
+            force: self.force,
+            output_cache: (!self.no_output_cache).then_some(self.output_cache_max_bytes),
         }
     }
 }

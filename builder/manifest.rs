@@ -15,6 +15,11 @@ pub struct Manifest {
     pub runtime: String,
     pub arch: String,
     pub source_date_epoch: u64,
+    /// sha256 of everything this output was made from (builder version, resolved profile,
+    /// overlays/ files, arch, output-changing flags): the up-to-date check compares it.
+    /// Empty in a manifest written before it existed.
+    #[serde(default)]
+    pub input_sha256: String,
     pub artifacts: Vec<ArtifactRef>,
     pub overlay: OverlayRef,
     pub files: Vec<FileRef>,

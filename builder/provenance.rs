@@ -262,6 +262,7 @@ mod tests {
             runtime: "containerd".into(),
             arch: "amd64".into(),
             source_date_epoch: 42,
+            input_sha256: String::new(),
             artifacts: vec![ArtifactRef {
                 name: "runc".into(),
                 version: "v1.2.3".into(),

@@ -134,6 +134,14 @@ impl SigningKey {
         }
     }
 
+    /// The signature file [`SigningKey::sign`] names: "SHA256SUMS.minisig" or "SHA256SUMS.sig".
+    pub fn signature_file(&self) -> &'static str {
+        match &self.inner {
+            Secret::Minisign { .. } => MINISIG_FILE,
+            Secret::Ssh(_) => SSHSIG_FILE,
+        }
+    }
+
     /// A short description for messages: kind and key id or fingerprint.
     pub fn describe(&self) -> String {
         match &self.inner {

@@ -194,7 +194,7 @@ fn a_cache_entry_swapped_for_another_archive_is_never_installed() {
         true,
     );
     std::fs::write(&entry, evil).unwrap();
-    let o = ws.render("node", &["--arch", "amd64"]);
+    let o = ws.render("node", &["--arch", "amd64", "--force"]);
     assert_ok(&o);
     assert!(
         stderr(&o).contains("changed on disk; fetching it again"),

@@ -29,19 +29,8 @@ fn tar_listing(args: &[&str], file: &Path) -> Output {
     run(Command::new("tar").args(args).arg(file))
 }
 
-/// `builder render --profile node --arch amd64 --out OUT EXTRA...`
 fn render_to(ws: &Workspace, out: &str, extra: &[&str]) {
-    let mut args = vec![
-        "render",
-        "--profile",
-        "node",
-        "--arch",
-        "amd64",
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    assert_ok(&ws.run(&args));
+    ws.render_amd64("node", out, extra, &[]);
 }
 
 fn both(ws: &Workspace) -> (PathBuf, PathBuf) {

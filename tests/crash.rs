@@ -176,7 +176,7 @@ fn a_render_killed_while_packing_leaves_staging_the_next_render_removes() {
     // Warm the cache so the killed render goes straight to building.
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
     let before = snapshot(&ws.out());
-    let mut child = spawn(&ws, &["--arch", "amd64"]);
+    let mut child = spawn(&ws, &["--arch", "amd64", "--force"]);
     wait_for("a staging folder", || !staging_dirs(&ws.out()).is_empty());
     std::thread::sleep(Duration::from_millis(300));
     kill(&mut child, "-KILL");

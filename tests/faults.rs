@@ -182,7 +182,7 @@ fn a_redirect_to_another_port_is_followed_and_still_verified() {
     // The same redirect to different bytes is refused by the pin.
     other.route("/elsewhere/runc", Behaviour::Ok(b"not runc".to_vec()));
     std::fs::remove_dir_all(r.ws.cache()).unwrap();
-    let o = r.ws.render("node", &["--arch", "amd64"]);
+    let o = r.ws.render("node", &["--arch", "amd64", "--force"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("checksum mismatch"), "{}", stderr(&o));
 }

@@ -87,7 +87,9 @@ fn run_on_pty(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn bars_on_a_terminal_plain_lines_in_a_log() {
     let (_up, ws) = slow_setup();
-    let args = ["render", "-p", "node", "--arch", "amd64", "--out", "dist"];
+    let args = [
+        "render", "-p", "node", "--arch", "amd64", "--out", "dist", "--force",
+    ];
     let (code, tty) = run_on_pty(&ws, &args);
     assert_eq!(code, Some(0), "{tty}");
     // indicatif redraws in place: carriage returns and cursor/erase sequences, and the bar.
@@ -167,7 +169,9 @@ fn quiet_is_silent_on_a_terminal_and_in_a_log() {
 #[test]
 fn verbose_and_rust_log_show_requests_and_cache_decisions() {
     let (up, ws) = slow_setup();
-    let args = ["render", "-p", "node", "--arch", "amd64", "--out", "dist"];
+    let args = [
+        "render", "-p", "node", "--arch", "amd64", "--out", "dist", "--force",
+    ];
     let o = ws.run(&[&args[..], &["-v"]].concat());
     assert_ok(&o);
     let log = stderr(&o);
@@ -204,7 +208,9 @@ fn verbose_and_rust_log_show_requests_and_cache_decisions() {
 #[test]
 fn builder_offline_takes_yes_no_values_and_names_itself_when_wrong() {
     let (mut up, ws) = slow_setup();
-    let args = ["render", "-p", "node", "--arch", "amd64", "--out", "dist"];
+    let args = [
+        "render", "-p", "node", "--arch", "amd64", "--out", "dist", "--force",
+    ];
     assert_ok(&ws.run(&args));
     up.server.stop();
     for yes in ["1", "true", "TRUE", "yes", "Yes"] {

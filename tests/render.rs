@@ -249,7 +249,7 @@ fn a_cache_hit_is_reverified() {
     let entry = ws.cache().join("sha256-v1").join(up.pin("runc", "amd64"));
     fs::write(&entry, b"tampered").unwrap();
     let hits = up.server.hits("/runc/v1.4.3/runc.amd64");
-    assert_ok(&ws.render("node", &["--arch", "amd64"]));
+    assert_ok(&ws.render("node", &["--arch", "amd64", "--force"]));
     assert_eq!(
         up.server.hits("/runc/v1.4.3/runc.amd64"),
         hits + 1,
@@ -276,7 +276,16 @@ fn transient_errors_are_retried_and_404_is_final() {
 
     up.server.route(path, Behaviour::Status(404));
     fs::remove_dir_all(ws.cache()).unwrap();
-    let o = ws.run(&["render", "-p", "node", "--arch", "amd64", "--retries", "3"]);
+    let o = ws.run(&[
+        "render",
+        "-p",
+        "node",
+        "--arch",
+        "amd64",
+        "--retries",
+        "3",
+        "--force",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("404"), "{}", stderr(&o));
     assert_eq!(up.server.hits(path), 4, "a 404 must not be retried");

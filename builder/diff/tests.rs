@@ -55,6 +55,7 @@ fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRe
         runtime: "containerd".into(),
         arch: "amd64".into(),
         source_date_epoch: 0,
+        input_sha256: String::new(),
         artifacts,
         overlay: OverlayRef {
             file: "overlay.tar.gz".into(),

@@ -10,6 +10,7 @@ mod containerd;
 mod cri_dockerd;
 mod kubelet;
 mod overlay;
+mod reuse;
 mod summary;
 mod systemd;
 mod user_data;
@@ -59,6 +60,11 @@ pub struct Options {
     pub archive_limits: ArchiveLimits,
     /// How the overlay archive is compressed.
     pub compression: Compression,
+    /// Rebuild even when the output is up to date or the output cache has it.
+    pub force: bool,
+    /// Keep and reuse outputs in the cache (`<cache>/outputs-v1`), up to this many bytes;
+    /// `None` turns the output cache off.
+    pub output_cache: Option<u64>,
 }
 
 /// Renders; returns what was produced (the paths under `opts.out`).
@@ -94,43 +100,140 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     // fails in a second, not after the downloads.
     let signer = opts.sign_key.as_deref().map(load_signing_key).transpose()?;
 
-    let mut requests = Vec::new();
+    let overlays = plan
+        .profile
+        .overlays
+        .iter()
+        .map(|o| Ok((o.name.clone(), overlay::digest(&plan.profile, o)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let flags = reuse::Flags {
+        source_date_epoch: opts.source_date_epoch,
+        cloud: opts.cloud.as_str(),
+        overlay_url: opts.overlay_url.as_deref(),
+        compression: opts.compression,
+    };
+    let mut digests = BTreeMap::new();
     for arch in &arches {
+        let (join, signer) = (join.as_ref(), signer.as_ref());
+        let d = reuse::input_digest(&plan, *arch, &flags, join, signer, &overlays)?;
+        digests.insert(*arch, d);
+    }
+
+    // Holding OUT's lock from here: what is up to date is judged, and replaced, by one render.
+    let staging = crate::output::Staging::begin(&opts.out, &plan.profile.name)?;
+    let signature_file = signer.as_ref().map(SigningKey::signature_file);
+    let mut current = BTreeMap::new();
+    if !opts.force {
+        for arch in &arches {
+            let dir = staging.final_dir(*arch);
+            if let Some(m) = reuse::up_to_date(&dir, &digests[arch], signature_file) {
+                current.insert(*arch, m);
+            }
+        }
+    }
+    let stale: Vec<Arch> = arches
+        .iter()
+        .filter(|a| !current.contains_key(a))
+        .copied()
+        .collect();
+    let cache = opts
+        .output_cache
+        .map(|max| reuse::OutputCache::new(&fetch.cache_dir, max));
+    let mut hits = BTreeMap::new();
+    if let (Some(cache), false) = (&cache, opts.force) {
+        for arch in &stale {
+            if let Some(hit) = cache.take(&digests[arch], &staging.arch_dir(*arch)?)? {
+                hits.insert(*arch, hit);
+            }
+        }
+    }
+
+    let mut requests = Vec::new();
+    for arch in stale.iter().filter(|a| !hits.contains_key(a)) {
         for a in &plan.arch(*arch)?.artifacts {
             requests.push(request(&plan, *arch, a));
         }
     }
-    // Every host the downloads need, checked at once: one error names all that do not answer.
-    crate::hosts::check_requests(&requests, fetch)?;
-    let files = fetch_all(&requests, fetch)?;
+    let files = if requests.is_empty() {
+        BTreeMap::new()
+    } else {
+        // Every host the downloads need, checked at once: one error names all that do not answer.
+        crate::hosts::check_requests(&requests, fetch)?;
+        fetch_all(&requests, fetch)?
+    };
 
-    let staging = crate::output::Staging::begin(&opts.out, &plan.profile.name)?;
     let mut outputs = Vec::new();
+    let mut rendered = Vec::new();
     for arch in &arches {
+        let digest = &digests[arch];
+        let final_dir = staging.final_dir(*arch);
+        if let Some(m) = current.get(arch) {
+            fetch.progress.line(&format!(
+                "up to date: {} {} in {} (input sha256 {digest}); --force rebuilds",
+                plan.profile.name,
+                arch,
+                final_dir.display()
+            ));
+            outputs.push(existing_output(&final_dir, m, signature_file)?);
+            continue;
+        }
         let dir = staging.arch_dir(*arch)?;
-        let out = build_arch(
+        let core = match hits.remove(arch) {
+            Some(hit) => {
+                fetch.progress.line(&format!(
+                    "reused   {arch}: {} from the output cache (input sha256 {digest})",
+                    hit.manifest.overlay.file
+                ));
+                Core {
+                    m: hit.manifest,
+                    json: hit.json,
+                    node_files: hit.node_files,
+                }
+            }
+            None => {
+                let core = build_core(&plan, *arch, &files, &dir, opts, fetch, digest)?;
+                if let Some(cache) = &cache {
+                    let m = &core.m;
+                    let mut names = vec![
+                        m.overlay.file.as_str(),
+                        m.overlay.sha256_file.as_str(),
+                        "manifest.json",
+                    ];
+                    names.extend(m.documents.iter().map(|d| d.file.as_str()));
+                    if let Err(e) = cache.store(digest, &dir, &names) {
+                        eprintln!("warning: the output cache could not keep this output: {e:#}");
+                    }
+                }
+                core
+            }
+        };
+        let out = finish_arch(
             &plan,
             *arch,
-            &files,
+            core,
             &dir,
             opts,
             fetch,
             &user_data,
             signer.as_ref(),
         )?;
-        outputs.push(out.moved_to(&staging.final_dir(*arch)));
-    }
-    staging.commit(&arches)?;
-    for o in &outputs {
-        fetch.progress.line(&format!(
+        let out = out.moved_to(&final_dir);
+        rendered.push(format!(
             "rendered {} {} -> {} ({} sha256 {}, {})",
             plan.profile.name,
-            o.arch,
-            o.dir,
-            opts.compression.overlay_file(),
-            o.overlay.sha256,
-            mb(o.overlay.size)
+            arch,
+            out.dir,
+            out.overlay.path_name(),
+            out.overlay.sha256,
+            mb(out.overlay.size)
         ));
+        outputs.push(out);
+    }
+    if !stale.is_empty() {
+        staging.commit(&stale)?;
+    }
+    for line in rendered {
+        fetch.progress.line(&line);
     }
     let profile = &plan.profile;
     Ok(Summary {
@@ -167,20 +270,27 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
     Ok(out)
 }
 
-/// Builds one arch in `dir`: rootfs/, overlay.tar.gz (+ .sha256), the SBOMs, manifest.json,
-/// user-data, meta-data, the provenance, SHA256SUMS (and its signature with `signer`). `files`
-/// maps each fetched sha256 to its verified cache entry.
-#[allow(clippy::too_many_arguments)]
-fn build_arch(
+/// What an arch's output is made of before the user-data: the manifest (as written in
+/// manifest.json) and baked mode's node files. The overlay, its .sha256 and the SBOMs are in
+/// the folder.
+struct Core {
+    m: Manifest,
+    json: String,
+    node_files: Vec<crate::cloudinit::NodeFile>,
+}
+
+/// Builds what the output cache keeps, in `dir`: rootfs/, the overlay archive (+ .sha256),
+/// the SBOMs, manifest.json (with `input_sha256`). `files` maps each fetched sha256 to its
+/// verified cache entry.
+fn build_core(
     plan: &Plan,
     arch: Arch,
     files: &BTreeMap<String, PathBuf>,
     dir: &Path,
     opts: &Options,
     fetch: &FetchOptions,
-    ud: &user_data::UserDataArgs,
-    signer: Option<&SigningKey>,
-) -> Result<ArchOutput> {
+    input_sha256: &str,
+) -> Result<Core> {
     let mtime = opts.source_date_epoch;
     let profile = &plan.profile;
     let planned = &plan.arch(arch)?.artifacts;
@@ -281,6 +391,7 @@ fn build_arch(
         runtime: profile.runtime.as_str().to_string(),
         arch: arch.to_string(),
         source_date_epoch: mtime,
+        input_sha256: input_sha256.to_string(),
         artifacts: planned
             .iter()
             .map(|a| ArtifactRef {
@@ -311,9 +422,10 @@ fn build_arch(
             sha256: sha256.clone(),
             size,
         });
-        anyhow::Ok(OutputFile::new(dir, name, sha256, size))
+        anyhow::Ok(())
     });
-    let (sbom_spdx, sbom_cyclonedx) = (sbom_spdx?, sbom_cyclonedx?);
+    sbom_spdx?;
+    sbom_cyclonedx?;
     // What an image pipeline uploads with the overlay: a checksum of it alone, so checking it
     // needs none of the other outputs (user-data holds the join token and stays private).
     write_output(
@@ -322,8 +434,32 @@ fn build_arch(
     )?;
     let json = m.to_json()?;
     write_output(&dir.join("manifest.json"), json.as_bytes())?;
+    Ok(Core {
+        m,
+        json,
+        node_files: user_data::node_files(&rootfs)?,
+    })
+}
 
-    let user_data = user_data::write(plan, arch, &rootfs, dir, &overlay_sha256, ud)?;
+/// Writes the rest of an arch's output beside its core: user-data, meta-data, the
+/// provenance, SHA256SUMS (and its signature with `signer`).
+#[allow(clippy::too_many_arguments)]
+fn finish_arch(
+    plan: &Plan,
+    arch: Arch,
+    core: Core,
+    dir: &Path,
+    opts: &Options,
+    fetch: &FetchOptions,
+    ud: &user_data::UserDataArgs,
+    signer: Option<&SigningKey>,
+) -> Result<ArchOutput> {
+    let Core {
+        m,
+        json,
+        node_files,
+    } = core;
+    let user_data = user_data::write(plan, arch, node_files, dir, &m.overlay.sha256, ud)?;
 
     let file = |name: &'static str, bytes: &[u8]| {
         OutputFile::new(
@@ -333,7 +469,16 @@ fn build_arch(
             bytes.len() as u64,
         )
     };
-    let overlay = OutputFile::new(dir, overlay_name, overlay_sha256, overlay_size);
+    let overlay_name = opts.compression.overlay_file();
+    let overlay_sha256_name = opts.compression.overlay_sha256_file();
+    let overlay = OutputFile::new(dir, overlay_name, m.overlay.sha256.clone(), m.overlay.size);
+    let document = |name: &'static str| {
+        let d = m.documents.iter().find(|d| d.file == name);
+        let (sha256, size) = d.map_or_else(Default::default, |d| (d.sha256.clone(), d.size));
+        OutputFile::new(dir, name, sha256, size)
+    };
+    let sbom_spdx = document(crate::sbom::SPDX_FILE);
+    let sbom_cyclonedx = document(crate::sbom::CYCLONEDX_FILE);
     let manifest_file = file("manifest.json", json.as_bytes());
     let user_data_file = file("user-data", &user_data.bytes);
     let meta_data = file("meta-data", user_data.meta_data.as_bytes());
@@ -429,6 +574,54 @@ fn sign_sums(
         crate::digest::sha256_hex(&sig),
         sig.len() as u64,
     ))
+}
+
+/// What an up-to-date arch folder holds, for the summary: each file's digest from SHA256SUMS
+/// (which [`reuse::up_to_date`] just checked), its size from the disk.
+fn existing_output(
+    dir: &Path,
+    m: &Manifest,
+    signature_file: Option<&'static str>,
+) -> Result<ArchOutput> {
+    let sums_path = dir.join("SHA256SUMS");
+    let sums_text = std::fs::read_to_string(&sums_path)
+        .with_context(|| format!("reading {}", sums_path.display()))?;
+    let sums: BTreeMap<&str, &str> = sums_text
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, n)| (n, h)))
+        .collect();
+    let file = |name: &'static str| -> Result<OutputFile> {
+        let path = dir.join(name);
+        let size = std::fs::metadata(&path)
+            .with_context(|| format!("inspecting {}", path.display()))?
+            .len();
+        let sha256 = match sums.get(name) {
+            Some(h) => h.to_string(),
+            None => crate::digest::sha256_file(&path)?.0,
+        };
+        Ok(OutputFile::new(dir, name, sha256, size))
+    };
+    let overlay = [Compression::Gzip, Compression::Zstd]
+        .map(Compression::overlay_file)
+        .into_iter()
+        .find(|n| *n == m.overlay.file)
+        .ok_or_else(|| Error::Internal(format!("unknown overlay file {}", m.overlay.file)))?;
+    Ok(ArchOutput {
+        arch: m.arch.clone(),
+        dir: String::new(),
+        rootfs: String::new(),
+        overlay: file(overlay)?,
+        manifest: file("manifest.json")?,
+        user_data: file("user-data")?,
+        meta_data: file("meta-data")?,
+        sha256sums: file("SHA256SUMS")?,
+        sbom_spdx: file(crate::sbom::SPDX_FILE)?,
+        sbom_cyclonedx: file(crate::sbom::CYCLONEDX_FILE)?,
+        provenance: file(crate::provenance::FILE)?,
+        signature: signature_file.map(file).transpose()?,
+        artifacts: m.artifacts.clone(),
+    }
+    .moved_to(dir))
 }
 
 /// The profile's name and digest, as the manifest and the summary give them.

@@ -89,3 +89,16 @@ fn copy_builtin(dir: &Dir<'_>, name: &str, source: &Origin, rootfs: &Rootfs) -> 
     }
     Ok(())
 }
+
+/// A digest of what copying `o` writes (paths, modes, bytes), copied into a scratch folder:
+/// an edited overlays/ folder changes the render's input digest.
+pub(super) fn digest(profile: &Profile, o: &OverlayRef) -> Result<String> {
+    let tmp = tempfile::tempdir().context("creating a temporary folder")?;
+    let scratch = Rootfs::new(tmp.path());
+    copy(profile, o, &scratch)?;
+    let listing: Vec<String> = crate::manifest::files_of(&scratch)
+        .into_iter()
+        .map(|f| format!("{} {} {}", f.path, f.mode, f.sha256.unwrap_or_default()))
+        .collect();
+    Ok(crate::digest::sha256_hex(listing.join("\n").as_bytes()))
+}

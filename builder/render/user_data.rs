@@ -46,7 +46,7 @@ pub(super) fn check_overlay_url(template: &str, arches: &[Arch]) -> Result<()> {
 /// Baked mode's node files: every file the render generated or copied from overlays/ (not
 /// the artifacts, which the image has, nor the `.wants/` links, which `systemctl enable` makes),
 /// with the bytes the rootfs ledger kept when they were written.
-fn node_files(rootfs: &Rootfs) -> Result<Vec<cloudinit::NodeFile>> {
+pub(super) fn node_files(rootfs: &Rootfs) -> Result<Vec<cloudinit::NodeFile>> {
     let mut out = Vec::new();
     for (path, e) in rootfs.entries().iter() {
         let ours = matches!(e.origin, Origin::Template(_) | Origin::Overlay(_));
@@ -72,7 +72,7 @@ fn node_files(rootfs: &Rootfs) -> Result<Vec<cloudinit::NodeFile>> {
 pub(super) fn write(
     plan: &Plan,
     arch: Arch,
-    rootfs: &Rootfs,
+    node_files: Vec<cloudinit::NodeFile>,
     dir: &Path,
     overlay_sha256: &str,
     ud: &UserDataArgs,
@@ -81,7 +81,7 @@ pub(super) fn write(
     let files = if ud.overlay_url.is_some() {
         Vec::new()
     } else {
-        node_files(rootfs)?
+        node_files
     };
     let user_data = cloudinit::render(&UserDataInput {
         profile: &profile.name,

@@ -883,6 +883,32 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// `builder render --profile PROFILE --arch amd64 --out OUT EXTRA...` with `env`; asserts
+    /// success.
+    pub fn render_amd64(
+        &self,
+        profile: &str,
+        out: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
+        let mut args = vec![
+            "render",
+            "--profile",
+            profile,
+            "--arch",
+            "amd64",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        let o = self.run_env(&args, env);
+        assert_ok(&o);
+        o
+    }
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

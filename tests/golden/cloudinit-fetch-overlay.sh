@@ -58,12 +58,21 @@ done
 
 ACTUAL=$(sha256sum "$TMP" | cut -d ' ' -f 1)
 if [ "$ACTUAL" != "$EXPECTED" ]; then
-    die "checksum mismatch for $URL: expected sha256 $EXPECTED, got $ACTUAL; nothing was unpacked and the runtime is not installed. Upload the overlay.tar.gz rendered with this user-data (or re-render both)"
+    die "checksum mismatch for $URL: expected sha256 $EXPECTED, got $ACTUAL; nothing was unpacked and the runtime is not installed. Upload the overlay rendered with this user-data (or re-render both)"
 fi
 # Staged on the root's own filesystem, so the moves below are renames that need no space.
 STAGE=$(mktemp -d "$ROOT/.builder-overlay.XXXXXX") ||
     die "cannot create a staging folder in $ROOT; nothing was unpacked"
-tar -xzf "$TMP" -C "$STAGE" --numeric-owner ||
+# gzip or zstd, told by the verified bytes' magic number (GNU tar --zstd runs zstd).
+case $(head -c 4 "$TMP" | od -An -tx1 | tr -d ' \n') in
+    1f8b*) UNPACK=-z ;;
+    28b52ffd)
+        UNPACK=--zstd
+        command -v zstd >/dev/null 2>&1 ||
+            die "$URL is zstd-compressed and this image has no zstd (Debian/Ubuntu package zstd); nothing was unpacked. Add zstd to the image or render with --compression gzip" ;;
+    *) die "$URL is neither gzip nor zstd; nothing was unpacked" ;;
+esac
+tar -x "$UNPACK" -f "$TMP" -C "$STAGE" --numeric-owner ||
     die "unpacking $URL failed (a full disk?); nothing was installed and $ROOT is as it was"
 # Folders first, in order (parents before children), with the overlay's modes where they are
 # new; folders that exist keep theirs. Then every file and link, each with one rename.

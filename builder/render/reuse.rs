@@ -1,0 +1,380 @@
+//! Skipping work a render already did. Each arch's output has an input digest: builder's
+//! version, the resolved profile (every pin), the overlays/ files it copies, the arch and every
+//! render flag that changes output. The digest is recorded in manifest.json (`input_sha256`).
+//!
+//! - **Up to date**: the arch folder in `--out` has that digest and still verifies (every file
+//!   of SHA256SUMS has its digest, nothing else is there but the signature this render would
+//!   write, and every file and link the manifest lists is in rootfs/ with its size or
+//!   target): nothing is done.
+//! - **Output cache**: `<cache>/outputs-v1/<digest>/` keeps what does not depend on the
+//!   user-data (the overlay archive, its .sha256, the manifest, the SBOMs), each checked against
+//!   an index of digests when taken. A hit is copied into the new output and the rootfs is
+//!   unpacked from the overlay, without fetching, installing or packing. The user-data (which
+//!   can hold a join token), meta-data, provenance, SHA256SUMS and signature are never cached:
+//!   they are written again each time. Least recently used entries go when the cache passes
+//!   its size bound.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::cloudinit::{JoinParams, NodeFile};
+use crate::manifest::Manifest;
+use crate::model::{Arch, Compression};
+use crate::plan::Plan;
+use crate::sign::SigningKey;
+
+/// The cache's folder for outputs, beside the download cache's `sha256-v1`.
+const LAYOUT: &str = "outputs-v1";
+/// The index of a cache entry: each file's sha256.
+const INDEX: &str = "index.json";
+
+/// Everything that changes one arch's output, hashed. Field order is part of the digest.
+#[derive(Serialize)]
+struct Inputs<'a> {
+    builder_version: &'a str,
+    profile: &'a str,
+    profile_sha256: &'a str,
+    overlays: Vec<(String, String)>,
+    arch: &'a str,
+    source_date_epoch: u64,
+    cloud: &'a str,
+    overlay_url: Option<&'a str>,
+    /// sha256 of the join parameters, token included (so a new token gives a new user-data).
+    join_sha256: Option<String>,
+    compression: &'a str,
+    /// The signing key's public identity: another key, another signature.
+    signer: Option<String>,
+}
+
+/// The render flags that change output, besides the join parameters and the signing key.
+pub(super) struct Flags<'a> {
+    pub source_date_epoch: u64,
+    pub cloud: &'a str,
+    pub overlay_url: Option<&'a str>,
+    pub compression: Compression,
+}
+
+/// The input digest of one arch's output. `overlays` names each overlay the profile copies
+/// with a digest of its files.
+pub(super) fn input_digest(
+    plan: &Plan,
+    arch: Arch,
+    flags: &Flags,
+    join: Option<&JoinParams>,
+    signer: Option<&SigningKey>,
+    overlays: &[(String, String)],
+) -> Result<String> {
+    let inputs = Inputs {
+        builder_version: crate::VERSION,
+        profile: &plan.profile.name,
+        profile_sha256: &plan.profile_sha256,
+        overlays: overlays.to_vec(),
+        arch: arch.as_str(),
+        source_date_epoch: flags.source_date_epoch,
+        cloud: flags.cloud,
+        overlay_url: flags.overlay_url,
+        join_sha256: join.map(|j| {
+            let canonical = serde_json::json!([
+                j.api_server,
+                j.token,
+                j.ca_cert_hashes,
+                j.discovery_timeout.as_ref().map(|t| t.as_str())
+            ]);
+            crate::digest::sha256_hex(canonical.to_string().as_bytes())
+        }),
+        compression: flags.compression.as_str(),
+        signer: signer.map(SigningKey::describe),
+    };
+    let json = serde_json::to_vec(&inputs).context("hashing the render's inputs")?;
+    Ok(crate::digest::sha256_hex(&json))
+}
+
+/// Reads `dir`'s manifest if the output there was made from `digest` and still verifies.
+pub(super) fn up_to_date(dir: &Path, digest: &str, signature: Option<&str>) -> Option<Manifest> {
+    let m: Manifest = serde_json::from_slice(&fs::read(dir.join("manifest.json")).ok()?).ok()?;
+    if m.input_sha256 != digest {
+        return None;
+    }
+    let sums = fs::read_to_string(dir.join("SHA256SUMS")).ok()?;
+    let mut expected: Vec<String> = vec!["SHA256SUMS".into(), "rootfs".into()];
+    expected.extend(signature.map(String::from));
+    for line in sums.lines() {
+        let (hex, name) = line.split_once("  ")?;
+        if name.contains('/') || name == ".." {
+            return None;
+        }
+        let (got, _) = crate::digest::sha256_file(&dir.join(name)).ok()?;
+        if got != hex {
+            return None;
+        }
+        expected.push(name.to_string());
+    }
+    let mut present: Vec<String> = fs::read_dir(dir)
+        .ok()?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()
+        .ok()?;
+    present.sort();
+    expected.sort();
+    if present != expected || !m.overlay.file.is_empty() && !expected.contains(&m.overlay.file) {
+        return None;
+    }
+    let root = dir.join("rootfs");
+    for f in &m.files {
+        let path = root.join(f.path.trim_start_matches('/'));
+        let meta = fs::symlink_metadata(&path).ok()?;
+        let ok = match (&f.link, f.size) {
+            (Some(target), _) => {
+                meta.file_type().is_symlink() && fs::read_link(&path).ok()? == Path::new(target)
+            }
+            (None, Some(size)) => meta.is_file() && meta.len() == size,
+            (None, None) => false,
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(m)
+}
+
+/// The output cache under a download cache folder.
+pub(super) struct OutputCache {
+    root: PathBuf,
+    max_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Index {
+    files: BTreeMap<String, String>,
+}
+
+/// What a cache hit put into an arch folder.
+pub(super) struct Hit {
+    pub manifest: Manifest,
+    pub json: String,
+    pub node_files: Vec<NodeFile>,
+}
+
+impl OutputCache {
+    pub fn new(cache_dir: &Path, max_bytes: u64) -> OutputCache {
+        OutputCache {
+            root: cache_dir.join(LAYOUT),
+            max_bytes,
+        }
+    }
+
+    /// Copies the entry for `digest` into `dir` (rootfs/ unpacked from the overlay) if there
+    /// is one and every file has its indexed digest; a damaged entry is removed.
+    pub fn take(&self, digest: &str, dir: &Path) -> Result<Option<Hit>> {
+        let entry = self.root.join(digest);
+        let Ok(index) = fs::read(entry.join(INDEX)) else {
+            return Ok(None);
+        };
+        let Some(m) = self.check(&entry, &index) else {
+            let _ = fs::remove_dir_all(&entry);
+            return Ok(None);
+        };
+        let index: Index = serde_json::from_slice(&index).context("reading a cache index")?;
+        for name in index.files.keys() {
+            let (from, to) = (entry.join(name), dir.join(name));
+            fs::copy(&from, &to)
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        }
+        // Used now: the size bound removes the least recently used entries first.
+        let _ = fs::File::open(entry.join(INDEX))
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        let root = dir.join("rootfs");
+        unpack(&dir.join(&m.overlay.file), &root)?;
+        let node_files = node_files(&m, &root)?;
+        let json = fs::read_to_string(dir.join("manifest.json"))
+            .with_context(|| format!("reading {}", dir.join("manifest.json").display()))?;
+        Ok(Some(Hit {
+            manifest: m,
+            json,
+            node_files,
+        }))
+    }
+
+    /// The entry's manifest if every indexed file has its digest.
+    fn check(&self, entry: &Path, index: &[u8]) -> Option<Manifest> {
+        let index: Index = serde_json::from_slice(index).ok()?;
+        for (name, hex) in &index.files {
+            if name.contains('/') || crate::digest::sha256_file(&entry.join(name)).ok()?.0 != *hex {
+                return None;
+            }
+        }
+        let m: Manifest =
+            serde_json::from_slice(&fs::read(entry.join("manifest.json")).ok()?).ok()?;
+        index.files.contains_key(&m.overlay.file).then_some(m)
+    }
+
+    /// Stores `names` from `dir` (an arch folder just rendered) under `digest`: written in a
+    /// temporary folder, renamed into place; then the cache is pruned to its bound. Failing to
+    /// cache is not failing the render: the error is returned for a warning.
+    pub fn store(&self, digest: &str, dir: &Path, names: &[&str]) -> Result<()> {
+        fs::create_dir_all(&self.root)
+            .with_context(|| format!("creating {}", self.root.display()))?;
+        let target = self.root.join(digest);
+        if target.exists() {
+            return Ok(());
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".partial-")
+            .tempdir_in(&self.root)
+            .with_context(|| format!("creating a folder in {}", self.root.display()))?;
+        let mut files = BTreeMap::new();
+        for name in names {
+            let (from, to) = (dir.join(name), tmp.path().join(name));
+            // A hard link where possible (the output is replaced, never edited, by builder);
+            // the index digests catch an output edited by hand afterwards.
+            if fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to)
+                    .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+            }
+            files.insert(name.to_string(), crate::digest::sha256_file(&to)?.0);
+        }
+        let index = serde_json::to_vec_pretty(&Index { files })?;
+        fs::write(tmp.path().join(INDEX), index)
+            .with_context(|| format!("writing {}", tmp.path().join(INDEX).display()))?;
+        let tmp = tmp.keep();
+        if let Err(e) = fs::rename(&tmp, &target) {
+            let _ = fs::remove_dir_all(&tmp);
+            if !target.exists() {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("moving a cache entry to {}", target.display())));
+            }
+        }
+        self.prune()
+    }
+
+    /// Removes the least recently used entries (and leftovers of killed renders) until the
+    /// entries take at most the bound.
+    fn prune(&self) -> Result<()> {
+        let mut entries = Vec::new();
+        for e in
+            fs::read_dir(&self.root).with_context(|| format!("listing {}", self.root.display()))?
+        {
+            let e = e.with_context(|| format!("listing {}", self.root.display()))?;
+            let path = e.path();
+            let Ok(index) = fs::metadata(path.join(INDEX)) else {
+                let _ = fs::remove_dir_all(&path);
+                continue;
+            };
+            let size: u64 = fs::read_dir(&path)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|f| f.metadata().ok())
+                        .map(|m| m.len())
+                        .sum()
+                })
+                .unwrap_or(0);
+            let used = index.modified().unwrap_or(std::time::UNIX_EPOCH);
+            entries.push((used, size, path));
+        }
+        entries.sort();
+        let mut total: u64 = entries.iter().map(|(_, s, _)| s).sum();
+        for (_, size, path) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
+            total -= size;
+        }
+        Ok(())
+    }
+}
+
+/// Unpacks the overlay archive (gzip or zstd) into `root`, modes as recorded.
+fn unpack(archive: &Path, root: &Path) -> Result<()> {
+    let file = fs::File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let magic = std::io::BufRead::fill_buf(&mut reader)
+        .with_context(|| format!("reading {}", archive.display()))?;
+    let stream: Box<dyn Read> = if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(reader)?)
+    } else {
+        Box::new(flate2::read::GzDecoder::new(reader))
+    };
+    fs::create_dir(root).with_context(|| format!("creating {}", root.display()))?;
+    let mut tar = tar::Archive::new(stream);
+    tar.set_preserve_permissions(true);
+    tar.set_preserve_mtime(false);
+    tar.set_overwrite(false);
+    tar.unpack(root)
+        .with_context(|| format!("unpacking {} into {}", archive.display(), root.display()))
+}
+
+/// Baked mode's node files from an unpacked output: what the manifest says builder generated
+/// or copied from overlays/, with the bytes on disk (checked against the manifest).
+fn node_files(m: &Manifest, root: &Path) -> Result<Vec<NodeFile>> {
+    let mut out = Vec::new();
+    for f in &m.files {
+        let ours = f.source.starts_with("template:") || f.source.starts_with("overlay:");
+        let Some(sha256) = f.sha256.as_ref().filter(|_| ours && f.link.is_none()) else {
+            continue;
+        };
+        let path = root.join(f.path.trim_start_matches('/'));
+        let content = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if crate::digest::sha256_hex(&content) != *sha256 {
+            anyhow::bail!("{} does not match the cached manifest", path.display());
+        }
+        out.push(NodeFile {
+            path: f.path.clone(),
+            mode: u32::from_str_radix(&f.mode, 8).context("a mode in the cached manifest")?,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(version: &str) -> Inputs<'_> {
+        Inputs {
+            builder_version: version,
+            profile: "p",
+            profile_sha256: "00",
+            overlays: vec![("kubernetes-node".into(), "11".into())],
+            arch: "amd64",
+            source_date_epoch: 0,
+            cloud: "generic",
+            overlay_url: None,
+            join_sha256: None,
+            compression: "gzip",
+            signer: None,
+        }
+    }
+
+    fn digest(i: &Inputs) -> String {
+        crate::digest::sha256_hex(&serde_json::to_vec(i).unwrap())
+    }
+
+    #[test]
+    fn every_input_reaches_the_digest() {
+        let base = digest(&inputs("1.0.0"));
+        assert_ne!(base, digest(&inputs("1.0.1")), "builder's version");
+        let changed: [fn(&mut Inputs); 9] = [
+            |i| i.profile_sha256 = "01",
+            |i| i.overlays[0].1 = "12".into(),
+            |i| i.arch = "arm64",
+            |i| i.source_date_epoch = 1,
+            |i| i.cloud = "aws",
+            |i| i.overlay_url = Some("https://x.invalid/{arch}"),
+            |i| i.join_sha256 = Some("22".into()),
+            |i| i.compression = "zstd",
+            |i| i.signer = Some("minisign key ID 1".into()),
+        ];
+        for (n, change) in changed.iter().enumerate() {
+            let mut i = inputs("1.0.0");
+            change(&mut i);
+            assert_ne!(digest(&i), base, "change {n}");
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Skipping work: an unchanged render is a no-op, an output the cache holds is reused without
+//! fetching or packing, and anything that changes the output (a pin, a flag, an overlay file,
+//! a tampered output, a damaged cache entry) rebuilds. The user-data never enters the cache.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+
+fn render(ws: &Workspace, out: &str, extra: &[&str]) -> Output {
+    ws.render_amd64("node", out, extra, &[("SOURCE_DATE_EPOCH", "1700000000")])
+}
+
+/// A join config file at `path` with `token`.
+fn write_join(path: &Path, token: &str) {
+    let hashes = format!("[\"sha256:{}\"]", "ab".repeat(32));
+    let text =
+        format!("api_server = \"10.0.0.1:6443\"\ntoken = \"{token}\"\nca_cert_hashes = {hashes}\n");
+    fs::write(path, text).unwrap();
+}
+
+fn dir(ws: &Workspace, out: &str) -> PathBuf {
+    ws.path().join(out).join("node/amd64")
+}
+
+fn up_to_date(o: &Output) -> bool {
+    stderr(o).contains("up to date: node amd64")
+}
+
+fn reused(o: &Output) -> bool {
+    stderr(o).contains("from the output cache")
+}
+
+fn packed(o: &Output) -> bool {
+    stderr(o).contains("packed   amd64:")
+}
+
+fn input_sha256(d: &Path) -> String {
+    let m: serde_json::Value = serde_json::from_str(&read(d.join("manifest.json"))).unwrap();
+    m["input_sha256"].as_str().unwrap().to_string()
+}
+
+fn verify(ws: &Workspace, d: &Path) {
+    assert_ok(&ws.run(&["verify", d.to_str().unwrap()]));
+}
+
+#[test]
+fn an_unchanged_render_does_nothing() {
+    let (up, ws) = node_setup();
+    let first = render(&ws, "dist", &[]);
+    assert!(packed(&first) && !up_to_date(&first), "{}", stderr(&first));
+    let d = dir(&ws, "dist");
+    let digest = input_sha256(&d);
+    assert_eq!(digest.len(), 64);
+    let before = snapshot(&ws.path().join("dist"));
+    let inode = fs::metadata(d.join("overlay.tar.gz")).unwrap().ino();
+    let hits = up.server.total_hits();
+
+    let again = render(&ws, "dist", &["--output", "json"]);
+    assert!(up_to_date(&again), "{}", stderr(&again));
+    assert!(!packed(&again) && !reused(&again), "{}", stderr(&again));
+    assert_eq!(up.server.total_hits(), hits, "nothing fetched");
+    assert_eq!(snapshot(&ws.path().join("dist")), before, "nothing written");
+    assert_eq!(fs::metadata(d.join("overlay.tar.gz")).unwrap().ino(), inode);
+    // The summary still describes the output.
+    let v: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    let a = &v["arches"][0];
+    let sha = builder::digest::sha256_hex(&fs::read(d.join("overlay.tar.gz")).unwrap());
+    assert_eq!(a["overlay"]["sha256"], sha.as_str());
+    assert!(a["overlay"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("dist/node/amd64/overlay.tar.gz"));
+    assert_eq!(
+        a["provenance"]["size"],
+        fs::metadata(d.join("provenance.intoto.json"))
+            .unwrap()
+            .len()
+    );
+
+    // --force rebuilds anyway, to the same bytes.
+    let forced = render(&ws, "dist", &["--force"]);
+    assert!(
+        packed(&forced) && !up_to_date(&forced) && !reused(&forced),
+        "{}",
+        stderr(&forced)
+    );
+    assert_eq!(snapshot(&ws.path().join("dist")), before);
+}
+
+#[test]
+fn a_changed_flag_pin_or_overlay_rebuilds() {
+    let (mut up, ws) = node_setup();
+    render(&ws, "dist", &[]);
+    let d = dir(&ws, "dist");
+    let mut seen = vec![input_sha256(&d)];
+    let join = ws.path().join("join.toml");
+    write_join(&join, "abcdef.0123456789abcdef");
+    let join_arg = join.to_str().unwrap().to_string();
+    let changes: Vec<Vec<&str>> = vec![
+        vec!["--cloud", "aws"],
+        vec!["--compression", "zstd"],
+        vec![
+            "--overlay-url",
+            "https://images.example.invalid/{arch}/o.tar.gz",
+        ],
+        vec!["--join-config", &join_arg],
+    ];
+    for flags in &changes {
+        let o = render(&ws, "dist", flags);
+        assert!(!up_to_date(&o), "{flags:?}: {}", stderr(&o));
+        let now = input_sha256(&d);
+        assert!(!seen.contains(&now), "{flags:?} kept an input digest");
+        seen.push(now);
+        // And the same flags again: up to date.
+        assert!(up_to_date(&render(&ws, "dist", flags)), "{flags:?}");
+    }
+    // Another token: another user-data, so another digest (the token itself is not stored).
+    write_join(&join, "zyxwvu.0123456789abcdef");
+    let o = render(&ws, "dist", &["--join-config", &join_arg]);
+    assert!(!up_to_date(&o) && !seen.contains(&input_sha256(&d)));
+    assert!(!read(d.join("manifest.json")).contains("zyxwvu"));
+
+    // Another SOURCE_DATE_EPOCH.
+    let o = ws.run_env(
+        &[
+            "render",
+            "--profile",
+            "node",
+            "--arch",
+            "amd64",
+            "--out",
+            "dist",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1")],
+    );
+    assert_ok(&o);
+    assert!(!up_to_date(&o));
+
+    // A new pin: other runc bytes, pinned in the profile.
+    render(&ws, "dist", &[]);
+    up.serve(
+        "runc",
+        "amd64",
+        "/runc/v1.4.3/runc.amd64",
+        b"another runc".to_vec(),
+    );
+    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let o = render(&ws, "dist", &[]);
+    assert!(
+        !up_to_date(&o) && !reused(&o) && packed(&o),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(read(d.join("rootfs/usr/local/sbin/runc")), "another runc");
+
+    // An edited overlays/ file, with the profile's text unchanged.
+    let overlay = ws.path().join("overlays/site");
+    fs::create_dir_all(overlay.join("etc")).unwrap();
+    fs::write(overlay.join("etc/site.conf"), "a=1\n").unwrap();
+    let text = up.containerd_profile("node", "2.1.9", "1.36");
+    let with_overlay = text.replacen(
+        "overlays = [\"kubernetes-node\"]",
+        "overlays = [\"kubernetes-node\", \"site\"]",
+        1,
+    );
+    assert_ne!(with_overlay, text, "the test profile names its overlays");
+    ws.write_profile("node", &with_overlay);
+    render(&ws, "dist", &[]);
+    assert!(up_to_date(&render(&ws, "dist", &[])));
+    fs::write(overlay.join("etc/site.conf"), "a=2\n").unwrap();
+    let o = render(&ws, "dist", &[]);
+    assert!(!up_to_date(&o), "{}", stderr(&o));
+    assert_eq!(read(d.join("rootfs/etc/site.conf")), "a=2\n");
+}
+
+/// A change made to an arch folder.
+type Tamper = fn(&Path);
+
+#[test]
+fn a_tampered_output_is_rebuilt() {
+    let (_up, ws) = node_setup();
+    render(&ws, "dist", &["--no-output-cache"]);
+    let d = dir(&ws, "dist");
+    let good = snapshot(&ws.path().join("dist"));
+    let tamper: [(&str, Tamper); 5] = [
+        ("a flipped overlay byte", |d| {
+            let mut b = fs::read(d.join("overlay.tar.gz")).unwrap();
+            let i = b.len() / 2;
+            b[i] ^= 1;
+            fs::write(d.join("overlay.tar.gz"), b).unwrap();
+        }),
+        ("a rootfs file of another size", |d| {
+            fs::write(d.join("rootfs/etc/crictl.yaml"), "x").unwrap();
+        }),
+        ("a removed rootfs file", |d| {
+            fs::remove_file(d.join("rootfs/usr/local/sbin/runc")).unwrap();
+        }),
+        ("an extra file", |d| {
+            fs::write(d.join("notes"), "x").unwrap()
+        }),
+        ("an edited manifest", |d| {
+            let t = read(d.join("manifest.json"))
+                .replace("\"runtime\": \"containerd\"", "\"runtime\": \"other\"");
+            fs::write(d.join("manifest.json"), t).unwrap();
+        }),
+    ];
+    for (what, edit) in tamper {
+        edit(&d);
+        let o = render(&ws, "dist", &["--no-output-cache"]);
+        assert!(!up_to_date(&o) && packed(&o), "{what}: {}", stderr(&o));
+        assert_eq!(snapshot(&ws.path().join("dist")), good, "{what}");
+    }
+}
+
+#[test]
+fn the_output_cache_serves_another_folder_without_fetching_and_keeps_no_secret() {
+    let (up, ws) = node_setup();
+    let join = ws.path().join("join.toml");
+    let token = "abcdef.0123456789abcdef";
+    write_join(&join, token);
+    let j = ["--join-config", join.to_str().unwrap()];
+    render(&ws, "a", &j);
+    let hits = up.server.total_hits();
+    let o = render(&ws, "b", &j);
+    assert!(reused(&o) && !packed(&o), "{}", stderr(&o));
+    assert_eq!(up.server.total_hits(), hits, "nothing fetched");
+    assert_eq!(
+        snapshot(&ws.path().join("a"))
+            .into_iter()
+            .map(|(p, b)| (
+                p.strip_prefix(ws.path().join("a")).unwrap().to_path_buf(),
+                b
+            ))
+            .collect::<Vec<_>>(),
+        snapshot(&ws.path().join("b"))
+            .into_iter()
+            .map(|(p, b)| (
+                p.strip_prefix(ws.path().join("b")).unwrap().to_path_buf(),
+                b
+            ))
+            .collect::<Vec<_>>(),
+        "a reused output is the same, file for file (rootfs included)"
+    );
+    verify(&ws, &dir(&ws, "b"));
+    assert!(read(dir(&ws, "b").join("user-data")).contains("0123456789abcdef"));
+    // Nothing of the user-data or the token in the cache.
+    let outputs = ws.cache().join("outputs-v1");
+    let cached = snapshot(&outputs);
+    assert!(!cached.is_empty());
+    for (path, bytes) in &cached {
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(
+            !["user-data", "meta-data", "SHA256SUMS"].contains(&name.as_ref()),
+            "{path:?}"
+        );
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("0123456789abcdef"),
+            "{path:?}"
+        );
+    }
+
+    // A damaged entry is not used: rebuilt, and the entry replaced.
+    let entry = fs::read_dir(&outputs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut b = fs::read(entry.join("overlay.tar.gz")).unwrap();
+    let i = b.len() / 3;
+    b[i] ^= 1;
+    fs::write(entry.join("overlay.tar.gz"), b).unwrap();
+    let o = render(&ws, "c", &j);
+    assert!(!reused(&o) && packed(&o), "{}", stderr(&o));
+    verify(&ws, &dir(&ws, "c"));
+    assert!(reused(&render(&ws, "d", &j)));
+
+    // Off: not read, not written.
+    let o = render(&ws, "e", &["--no-output-cache"]);
+    assert!(!reused(&o) && packed(&o));
+    // A bound below one output: nothing stays.
+    let o = render(
+        &ws,
+        "f",
+        &["--output-cache-max-bytes", "1", "--cloud", "gcp"],
+    );
+    assert!(packed(&o));
+    let o = render(&ws, "g", &["--cloud", "gcp"]);
+    assert!(!reused(&o), "{}", stderr(&o));
+}
