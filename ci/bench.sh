@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ci/bench.sh: the performance benchmark of issue 2 ("Performance"). A benchmark that prints
-# figures, not a timed test: a missed target is reported ("target missed"), never a failure.
-# It exits non-zero only if something it runs fails (a render, the shell pipeline, the build).
+# ci/bench.sh: the performance benchmark (issues 2 and 16). A benchmark that prints figures,
+# not a timed test: a missed target is reported ("target missed"), never a failure. It exits
+# non-zero only if something it runs fails (a render, the shell pipeline, the build).
 #
 # What it measures
 #   Real-size fake upstream artifacts (containerd tar.gz ~105 MB of binaries in bin/, runc 12 MB
@@ -10,23 +10,27 @@
 #   compress like release binaries) and served by `python3 -m http.server` on 127.0.0.1 only.
 #   A profile modelled on profiles/containerd.toml points at them, with sha256 pins computed here.
 #   Each round runs, alternating:
-#     builder cold  `builder render` with a fresh, empty --cache-dir (downloads everything)
-#     shell cold    the pipeline a CI job would write by hand for the same overlay: curl each
-#                   artifact, `sha256sum -c`, `tar -x` / `install` into a rootfs, write the
-#                   config files, `tar --sort=name ... | gzip -n > overlay.tar.gz`
-#     builder warm  `builder render` with the cache the cold run filled
-#     shell warm    the same pipeline with the downloads already on disk (no curl; everything
-#                   else, `sha256sum -c` included, as in the cold run)
-#   Wall time of each run (output removed before, not timed), its CPU time (user+sys, children
-#   included: less sensitive than wall time to other load on the machine) and the peak RSS of
-#   builder (`/usr/bin/time -f %M`). Printed: medians, builder/shell ratios of wall time (the
-#   targets), max peak RSS, and the overlay.tar.gz sizes of both, so their compression can be
-#   compared.
+#     builder cold   `builder render` with a fresh, empty --cache-dir (downloads everything)
+#     shell cold     the pipeline a CI job would write by hand for the same overlay: curl each
+#                    artifact, `sha256sum -c`, `tar -x` / `install` into a rootfs, write the
+#                    config files, `tar --sort=name ... | gzip -n > overlay.tar.gz`
+#     builder warm   `builder render --no-output-cache` with the downloads cached: every
+#                    artifact installed and the overlay packed again
+#     shell warm     the same pipeline with the downloads already on disk
+#     builder reuse  the output removed, the output cache warm: copied in, rootfs unpacked
+#     builder no-op  the same render into the same, unchanged output: "up to date"
+#     builder zstd   cold, `--compression zstd`
+#   Wall time of each run (output removed before, not timed, except for the no-op), its CPU
+#   time (user+sys, children included: less sensitive than wall time to other load) and the
+#   peak RSS of builder (`/usr/bin/time -f %M`). Then the pack step alone: the very tar builder
+#   packs, compressed by `pigz -2 -p NPROC` and `zstd -3 -TNPROC`, against builder's own pack
+#   times (its `packed` progress lines, which include reading the rootfs). Printed: medians,
+#   ratios to the shell pipeline's cold time, the machine's load, and the overlay sizes.
 #
-# Targets (issue 2)
-#   cold: builder at most 1/2 of the shell pipeline's time
-#   warm: builder at most 1/3 of the shell pipeline's time
-#   peak memory of builder under 100 MiB, whatever the artifact size
+# Targets (issue 16; ratios to the shell pipeline, cold)
+#   no-op render <= 0.02; cold render with zstd <= 0.10; cold render with gzip <= 0.18
+#   pack step: gzip <= 1.1x pigz, zstd <= 1.2x zstd, at the same level and thread count
+#   peak memory of builder <= 100 MiB, whatever the artifact size
 #
 # Usage (from the repo root):  bash ci/bench.sh
 # Environment:
@@ -54,15 +58,15 @@ log() { echo "bench: $*" >&2; }
 # ---------------------------------------------------------------------------------------------
 # Tools
 # ---------------------------------------------------------------------------------------------
-for t in python3 curl sha256sum tar gzip install awk; do
+for t in python3 curl sha256sum tar gzip install awk zstd; do
     command -v "$t" >/dev/null || die "$t is required"
 done
-if [[ ! -x /usr/bin/time ]]; then
-    log "installing GNU time (for peak RSS)"
+if [[ ! -x /usr/bin/time ]] || ! command -v pigz >/dev/null; then
+    log "installing GNU time (for peak RSS) and pigz (the pack step's yardstick)"
     if [[ $(id -u) -eq 0 ]]; then
-        apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+        apt-get install -y -qq time pigz >/dev/null || { apt-get update -qq && apt-get install -y -qq time pigz >/dev/null; }
     else
-        sudo apt-get install -y -qq time >/dev/null || { sudo apt-get update -qq && sudo apt-get install -y -qq time >/dev/null; }
+        sudo apt-get install -y -qq time pigz >/dev/null || { sudo apt-get update -qq && sudo apt-get install -y -qq time pigz >/dev/null; }
     fi
 fi
 
@@ -194,14 +198,17 @@ EOF
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# builder_run LABEL CACHE OUT: one render; appends wall seconds to $WORK/LABEL.times, CPU
-# seconds to $WORK/LABEL.cpu, peak RSS (KiB) to $WORK/rss.
+# builder_run LABEL CACHE OUT [keep] [RENDER ARGS...]: one render (OUT removed first unless
+# `keep`); appends wall seconds to $WORK/LABEL.times, CPU seconds to $WORK/LABEL.cpu, peak RSS
+# (KiB) to $WORK/rss, and the pack step's seconds (from the `packed` progress line) to
+# $WORK/LABEL.pack.
 builder_run() {
     local label=$1 cache=$2 out=$3 t0 t1
-    rm -rf "$out"
+    shift 3
+    if [[ ${1:-} == keep ]]; then shift; else rm -rf "$out"; fi
     t0=$(now)
     if ! /usr/bin/time -f '%U %S %M' -o "$WORK/time.last" \
-        "$BIN" -q render --profile "$PROFILE" --out "$out" --arch amd64 --cache-dir "$cache" \
+        "$BIN" render --profile "$PROFILE" --out "$out" --arch amd64 --cache-dir "$cache" "$@" \
         >"$WORK/render.log" 2>&1; then
         t1=$(now)
         cat "$WORK/render.log" >&2
@@ -211,6 +218,7 @@ builder_run() {
     echo "$(elapsed "$t0" "$t1")" >>"$WORK/$label.times"
     tail -n1 "$WORK/time.last" | awk '{ printf "%.2f\n", $1 + $2 }' >>"$WORK/$label.cpu"
     tail -n1 "$WORK/time.last" | awk '{ print $3 }' >>"$WORK/rss"
+    sed -n 's/^packed .* in \([0-9.]*\) s$/\1/p' "$WORK/render.log" >>"$WORK/$label.pack"
 }
 
 # The hand-written CI pipeline for the same overlay. $1 = downloads dir, $2 = output dir,
@@ -301,22 +309,45 @@ children_cpu() {
 
 load=$(cut -d' ' -f1 /proc/loadavg)
 log "artifacts: $(du -sh --apparent-size "$ART" | cut -f1) in $ART, served at $BASE"
-log "$ROUNDS rounds of: builder cold, shell cold, builder warm, shell warm ($(nproc) cores, load $load)"
+log "$ROUNDS rounds of: builder cold, shell cold, builder warm, shell warm, builder reuse, builder no-op, builder cold zstd ($(nproc) cores, load $load)"
 awk -v l="$load" 'BEGIN { exit !(l > 0.5) }' &&
     log "note: the machine is not idle (load $load); figures will be noisy"
 
 for i in $(seq "$ROUNDS"); do
     cache=$WORK/cache-$i
     dl=$WORK/dl-$i
+    # cold: empty caches. warm: the downloads cached, the output cache off (every artifact
+    # installed and packed again). reuse: the output cache serves it (out removed first).
+    # no-op: the same render again into the same out. zstd: cold, --compression zstd.
     builder_run builder-cold "$cache" "$WORK/out-builder"
     shell_run shell-cold "$dl" "$WORK/out-shell" fetch
-    builder_run builder-warm "$cache" "$WORK/out-builder"
+    builder_run builder-warm "$cache" "$WORK/out-builder" --no-output-cache
     shell_run shell-warm "$dl" "$WORK/out-shell" nofetch
+    builder_run builder-reuse "$cache" "$WORK/out-builder"
+    builder_run builder-noop "$cache" "$WORK/out-builder" keep
+    grep -q '^up to date: ' "$WORK/render.log" || die "the no-op render rebuilt: $(cat "$WORK/render.log")"
+    builder_run builder-zstd "$WORK/cache-zstd-$i" "$WORK/out-zstd" --compression zstd
     log "round $i/$ROUNDS: builder cold $(tail -n1 "$WORK/builder-cold.times") s," \
         "shell cold $(tail -n1 "$WORK/shell-cold.times") s," \
         "builder warm $(tail -n1 "$WORK/builder-warm.times") s," \
-        "shell warm $(tail -n1 "$WORK/shell-warm.times") s"
-    rm -rf "$cache" "$dl"
+        "shell warm $(tail -n1 "$WORK/shell-warm.times") s," \
+        "reuse $(tail -n1 "$WORK/builder-reuse.times") s," \
+        "no-op $(tail -n1 "$WORK/builder-noop.times") s," \
+        "cold zstd $(tail -n1 "$WORK/builder-zstd.times") s"
+    rm -rf "$cache" "$dl" "$WORK/cache-zstd-$i"
+done
+
+# ---------------------------------------------------------------------------------------------
+# The pack step against pigz and zstd: the very tar builder packs (unpacked from its overlay),
+# compressed at builder's levels on every core, alternating with builder's own pack times
+# (the `packed` lines of the warm and zstd runs: those include reading the rootfs).
+# ---------------------------------------------------------------------------------------------
+gzip -dc "$WORK/out-builder/bench/amd64/overlay.tar.gz" >"$WORK/overlay.tar"
+for i in $(seq "$ROUNDS"); do
+    t0=$(now); pigz -n -2 -p "$(nproc)" -c "$WORK/overlay.tar" >"$WORK/pigz.out"; t1=$(now)
+    elapsed "$t0" "$t1" >>"$WORK/pigz.times"; echo >>"$WORK/pigz.times"
+    t0=$(now); zstd -q -3 -T"$(nproc)" -c "$WORK/overlay.tar" >"$WORK/zstd.out"; t1=$(now)
+    elapsed "$t0" "$t1" >>"$WORK/zstd.times"; echo >>"$WORK/zstd.times"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -353,32 +384,48 @@ art_mb=$(cd "$ART" && du -cb "${FILES[@]}" | tail -n1 | awk '{ printf "%.1f", $1
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t ? "target met" : "target missed") }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-rc_=$(ratio "$bc_" "$sc_"); rw_=$(ratio "$bw_" "$sw_")
+br_=$(median "$WORK/builder-reuse.times"); bn_=$(median "$WORK/builder-noop.times")
+bz_=$(median "$WORK/builder-zstd.times")
 rss_mib=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+vs() { ratio "$1" "$sc_"; }
 
 echo
 echo "builder render vs the hand-written shell pipeline: containerd overlay, amd64"
-echo "artifacts ${art_mb} MB downloaded, rootfs ${tree_mb} MB; ${ROUNDS} rounds on $(nproc) cores; medians"
+echo "artifacts ${art_mb} MB downloaded, rootfs ${tree_mb} MB; ${ROUNDS} rounds on $(nproc) cores, load $load at the start; medians"
 echo
-fmt='%-5s %10s %9s %14s %9s   %-13s   %11s %10s\n'
-printf "$fmt" "" "builder s" "shell s" "builder/shell" "target" "result" "builder cpu" "shell cpu"
-printf "$fmt" cold "$bc_" "$sc_" "$rc_" "<= 0.50" "$(verdict "$rc_" 0.5)" "$bcc" "$scc"
-printf "$fmt" warm "$bw_" "$sw_" "$rw_" "<= 0.33" "$(verdict "$rw_" 0.3333)" "$bwc" "$swc"
-echo "(s = wall time, the targets' measure; cpu = user+sys seconds)"
-fastest() { LC_ALL=C sort -g "$1" | head -n1; }
-printf 'fastest runs (least disturbed by other load): cold %s / %s = %s, warm %s / %s = %s\n' \
-    "$(fastest "$WORK/builder-cold.times")" "$(fastest "$WORK/shell-cold.times")" \
-    "$(ratio "$(fastest "$WORK/builder-cold.times")" "$(fastest "$WORK/shell-cold.times")")" \
-    "$(fastest "$WORK/builder-warm.times")" "$(fastest "$WORK/shell-warm.times")" \
-    "$(ratio "$(fastest "$WORK/builder-warm.times")" "$(fastest "$WORK/shell-warm.times")")"
+fmt='%-26s %9s %16s %9s   %-13s %11s\n'
+printf "$fmt" "" "wall s" "x shell cold" "target" "result" "cpu s"
+printf "$fmt" "shell pipeline, cold" "$sc_" "1.00" "" "" "$scc"
+printf "$fmt" "shell pipeline, warm" "$sw_" "$(vs "$sw_")" "" "" "$swc"
+printf "$fmt" "builder cold (gzip)" "$bc_" "$(vs "$bc_")" "<= 0.18" "$(verdict "$(vs "$bc_")" 0.18)" "$bcc"
+printf "$fmt" "builder cold (zstd)" "$bz_" "$(vs "$bz_")" "<= 0.10" "$(verdict "$(vs "$bz_")" 0.10)" "$(median "$WORK/builder-zstd.cpu")"
+printf "$fmt" "builder warm (no out cache)" "$bw_" "$(vs "$bw_")" "" "" "$bwc"
+printf "$fmt" "builder from output cache" "$br_" "$(vs "$br_")" "" "" "$(median "$WORK/builder-reuse.cpu")"
+printf "$fmt" "builder no-op (up to date)" "$bn_" "$(vs "$bn_")" "<= 0.02" "$(verdict "$(vs "$bn_")" 0.02)" "$(median "$WORK/builder-noop.cpu")"
+echo "(wall time is the targets' measure; cpu = user+sys seconds)"
 echo
-printf 'peak RSS of builder (max over %d runs): %s MiB   target < 100 MiB   %s\n' \
-    $((2 * ROUNDS)) "$rss_mib" "$(awk -v m="$rss_mib" 'BEGIN { print (m < 100 ? "target met" : "target missed") }')"
-printf 'overlay.tar.gz: builder %.1f MB, shell (gzip -n -6) %.1f MB, builder/shell %s\n' \
-    "$(awk -v s="$b_size" 'BEGIN { print s / 1e6 }')" "$(awk -v s="$s_size" 'BEGIN { print s / 1e6 }')" \
-    "$(ratio "$b_size" "$s_size")"
+pg_=$(median "$WORK/builder-warm.pack"); pz_=$(median "$WORK/builder-zstd.pack")
+pigz_=$(median "$WORK/pigz.times"); zstd_=$(median "$WORK/zstd.times")
+echo "pack step, the same $(awk -v s="$(stat -c %s "$WORK/overlay.tar")" 'BEGIN { printf "%.1f", s / 1e6 }') MB tar, $(nproc) threads:"
+printf '  gzip level 2: builder %s s, pigz -2 -p %s %s s: %sx   target <= 1.10x   %s\n' \
+    "$pg_" "$(nproc)" "$pigz_" "$(ratio "$pg_" "$pigz_")" "$(verdict "$(ratio "$pg_" "$pigz_")" 1.10)"
+printf '  zstd level 3: builder %s s, zstd -3 -T%s %s s: %sx   target <= 1.20x   %s\n' \
+    "$pz_" "$(nproc)" "$zstd_" "$(ratio "$pz_" "$zstd_")" "$(verdict "$(ratio "$pz_" "$zstd_")" 1.20)"
+echo
+printf 'peak RSS of builder (max over %d runs): %s MiB   target <= 100 MiB   %s\n' \
+    $((5 * ROUNDS)) "$rss_mib" "$(awk -v m="$rss_mib" 'BEGIN { print (m <= 100 ? "target met" : "target missed") }')"
+printf 'overlay: builder gzip %.1f MB, zstd %.1f MB; shell (gzip -n -6) %.1f MB; pigz -2 %.1f MB, zstd -3 %.1f MB\n' \
+    "$(awk -v s="$b_size" 'BEGIN { print s / 1e6 }')" \
+    "$(awk -v s="$(stat -c %s "$WORK/out-zstd/bench/amd64/overlay.tar.zst")" 'BEGIN { print s / 1e6 }')" \
+    "$(awk -v s="$s_size" 'BEGIN { print s / 1e6 }')" \
+    "$(awk -v s="$(stat -c %s "$WORK/pigz.out")" 'BEGIN { print s / 1e6 }')" \
+    "$(awk -v s="$(stat -c %s "$WORK/zstd.out")" 'BEGIN { print s / 1e6 }')"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "all runs (s): builder cold $(paste -sd' ' "$WORK/builder-cold.times"); shell cold $(paste -sd' ' "$WORK/shell-cold.times")"
 echo "              builder warm $(paste -sd' ' "$WORK/builder-warm.times"); shell warm $(paste -sd' ' "$WORK/shell-warm.times")"
+echo "              builder reuse $(paste -sd' ' "$WORK/builder-reuse.times"); no-op $(paste -sd' ' "$WORK/builder-noop.times"); cold zstd $(paste -sd' ' "$WORK/builder-zstd.times")"
+echo "              pack: builder gzip $(paste -sd' ' "$WORK/builder-warm.pack"); pigz $(paste -sd' ' "$WORK/pigz.times")"
+echo "                    builder zstd $(paste -sd' ' "$WORK/builder-zstd.pack"); zstd $(paste -sd' ' "$WORK/zstd.times")"
 
 if [[ -f $REPO/ci/bench-detect.sh ]]; then
     echo
