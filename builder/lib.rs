@@ -30,6 +30,7 @@ pub mod progress;
 pub mod provenance;
 pub mod render;
 pub mod stdout;
+pub mod sysext;
 pub mod templates;
 
 pub use error::{exit_code, Error};

@@ -17,7 +17,24 @@ pub struct Manifest {
     pub source_date_epoch: u64,
     pub artifacts: Vec<ArtifactRef>,
     pub overlay: OverlayRef,
+    /// The system extension image (`render --format sysext`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysext: Option<SysextRef>,
     pub files: Vec<FileRef>,
+}
+
+/// The system extension image: file, digest and size, and what its extension-release says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SysextRef {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+    /// The extension's name: the node-side file is NAME.raw, matching
+    /// /usr/lib/extension-release.d/extension-release.NAME.
+    pub name: String,
+    pub version: String,
+    /// systemd's spelling (x86-64, arm64).
+    pub architecture: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

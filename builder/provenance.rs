@@ -274,6 +274,7 @@ mod tests {
                 size: 1,
                 sha256_file: String::new(),
             },
+            sysext: None,
             files: vec![],
         }
     }

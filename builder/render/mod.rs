@@ -11,6 +11,7 @@ mod cri_dockerd;
 mod kubelet;
 mod overlay;
 mod summary;
+mod sysext;
 mod systemd;
 mod user_data;
 
@@ -52,6 +53,10 @@ pub struct Options {
     pub join_config: Option<PathBuf>,
     /// How much one archive may unpack to.
     pub archive_limits: ArchiveLimits,
+    /// `--format`: what to produce besides the overlay (`sysext`).
+    pub formats: Vec<crate::sysext::Format>,
+    /// `--sysext-url` template (`{arch}`); `None` embeds the image in ignition.json.
+    pub sysext_url: Option<String>,
 }
 
 /// Renders; returns what was produced (the paths under `opts.out`).
@@ -75,6 +80,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     if let Some(t) = &opts.overlay_url {
         user_data::check_overlay_url(t, &arches)?;
     }
+    crate::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
     let user_data = user_data::UserDataArgs {
         cloud: opts.cloud,
         overlay_url: opts.overlay_url.as_deref(),
@@ -232,6 +238,12 @@ fn build_arch(
         Runtime::CriDockerd => cri_dockerd::render(plan, &rootfs)?,
     }
 
+    let sysext = opts
+        .formats
+        .contains(&crate::sysext::Format::Sysext)
+        .then(|| sysext::image(plan, arch, &rootfs, dir, mtime))
+        .transpose()?;
+
     let tarball = dir.join("overlay.tar.gz");
     let files_in = manifest::files_of(&rootfs);
     let unpacked: u64 = files_in.iter().filter_map(|f| f.size).sum();
@@ -270,6 +282,7 @@ fn build_arch(
             size: overlay_size,
             sha256_file: manifest::OVERLAY_SHA256_FILE.into(),
         },
+        sysext: sysext.as_ref().map(sysext::manifest_ref),
         files: files_in,
     };
     // What an image pipeline uploads with the overlay: a checksum of it alone, so checking it
@@ -309,6 +322,16 @@ fn build_arch(
         ]
         .map(|f| (f.path_name().to_string(), f.sha256.clone())),
     );
+    if let Some(b) = &sysext {
+        sums.extend(sysext::config(
+            plan,
+            arch,
+            b,
+            dir,
+            ud,
+            opts.sysext_url.as_deref(),
+        )?);
+    }
     // The provenance names every other output by digest; SHA256SUMS then covers it too.
     let statement = crate::provenance::statement(&m, &provenance_flags(opts, ud), &sums);
     let provenance_json = statement.to_json()?;
