@@ -29,8 +29,8 @@ pub struct SysextRef {
     pub file: String,
     pub sha256: String,
     pub size: u64,
-    /// The extension's name: the node-side file is NAME.raw, matching
-    /// /usr/lib/extension-release.d/extension-release.NAME.
+    /// The extension's name: the file is NAME.raw, matching
+    /// /usr/lib/extension-release.d/extension-release.NAME (keep the name on the node).
     pub name: String,
     pub version: String,
     /// systemd's spelling (x86-64, arm64).

@@ -2,7 +2,8 @@
 # The test command: installs every program the tests check outputs with, then runs every test.
 #   - Debian 12 packages: containerd 1.6 (config version 2), systemd (systemd-analyze),
 #     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum,
-#     zsh and fish (completion scripts), groff-base (man pages);
+#     zsh and fish (completion scripts), groff-base (man pages), squashfs-tools (unsquashfs,
+#     mksquashfs) and systemd-container (systemd-dissect) for the system extension image;
 #   - taplo (npm @taplo/cli) for the profile JSON Schema checks;
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
 #     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate);
@@ -22,7 +23,7 @@ export DEBIAN_FRONTEND=noninteractive
 sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
-  zsh fish groff-base >/dev/null
+  zsh fish groff-base squashfs-tools systemd-container >/dev/null
 
 # taplo (npm @taplo/cli), for tests/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
@@ -46,6 +47,9 @@ export BUILDER_CONTAINERD23=$(get CONTAINERD) BUILDER_CRICTL=$(get CRICTL)
 # The in-toto attestation reference implementation's validators (Go, about 20 s once), for
 # tests/provenance.rs.
 export BUILDER_INTOTO_CHECK=$(bash ci/consumers/intoto/build.sh | sed -n 's/^INTOTO_CHECK=//p')
+# Ignition's own validator (github.com/coreos/ignition/v2 v2.24.0, about 10 s once), for
+# tests/sysext.rs.
+export BUILDER_IGNITION_VALIDATE=$(bash ci/consumers/ignition/build.sh | sed -n 's/^IGNITION_VALIDATE=//p')
 export BUILDER_REQUIRE_CONSUMERS=1
 
 # The cri-dockerd stand-in (about 2 minutes to build the first time): the adapter's layout and

@@ -487,27 +487,6 @@ fn source_built(what: &str, var: &str) -> Option<PathBuf> {
     )
 }
 
-/// A shipped profile, extended only to fetch from the loopback server: each artifact's url and
-/// pin (and, where asked, version) change; every setting stays the shipped one.
-fn shipped_on_loopback(shipped: &str, test_profile: &str, versions: &[(&str, &str)]) -> String {
-    let t: toml::Table = test_profile.parse().unwrap();
-    let mut out = format!(
-        "schema = 1\nextends = \"{shipped}\"\nname = \"{shipped}-loopback\"\narch = [\"amd64\"]\n"
-    );
-    for a in t["artifact"].as_array().unwrap() {
-        let name = a["name"].as_str().unwrap();
-        let version = versions
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or_else(|| a["version"].as_str().unwrap(), |(_, v)| v);
-        out.push_str(&format!(
-            "[[artifact]]\nname = \"{name}\"\nversion = \"{version}\"\nurl = {}\nsha256 = {}\n",
-            a["url"], a["sha256"]
-        ));
-    }
-    out
-}
-
 /// The shipped `containerd` profile (Kubernetes 1.36, containerd 2.3.4: config version 4),
 /// rendered from loopback artifacts.
 fn render_shipped_containerd() -> (Upstream, Workspace, PathBuf) {

@@ -62,10 +62,11 @@ pub fn image_version(profile: &Profile, profile_sha256: &str) -> String {
         .unwrap_or_else(|| profile_sha256.chars().take(12).collect())
 }
 
-/// `<profile>-<version>-<arch>.raw`, the file's name in the arch folder. On the node it is
-/// placed as `<profile>.raw`: systemd-sysext wants the name to match the extension-release file.
-pub fn image_file_name(profile: &str, version: &str, arch: Arch) -> String {
-    format!("{profile}-{version}-{arch}.raw")
+/// The extension's name, `<profile>-<version>-<arch>`: the image is `NAME.raw` in the arch
+/// folder and on the node alike, because systemd-sysext (and systemd-dissect) look for
+/// `extension-release.NAME` with NAME taken from the file's name; a renamed file is refused.
+pub fn extension_name(profile: &str, version: &str, arch: Arch) -> String {
+    format!("{profile}-{version}-{arch}")
 }
 
 /// `--sysext-url`: `{arch}` is the only placeholder, required with several arches, and an
@@ -118,9 +119,9 @@ pub fn extension_release(profile: &str, s: &SysextSettings, arch: Arch, version:
     t
 }
 
-/// The in-image path of the extension-release file.
-pub fn extension_release_path(profile: &str) -> String {
-    format!("/usr/lib/extension-release.d/extension-release.{profile}")
+/// The in-image path of the extension-release file of the extension `name`.
+pub fn extension_release_path(name: &str) -> String {
+    format!("/usr/lib/extension-release.d/extension-release.{name}")
 }
 
 /// The rendered rootfs, split: what goes into the image, and the /etc and /var files.
@@ -232,7 +233,7 @@ pub fn split(rootfs: &Rootfs) -> Result<Split> {
 #[derive(Debug, Clone)]
 pub struct ImageFile {
     pub file: String,
-    /// The extension's name (the node-side file is NAME.raw).
+    /// The extension's name (the file is NAME.raw, in the arch folder and on the node).
     pub name: String,
     pub version: String,
     pub architecture: &'static str,
@@ -251,7 +252,8 @@ pub fn write_image(
 ) -> Result<ImageFile> {
     let settings = profile.sysext.clone().unwrap_or_default();
     let mut nodes = split.image.clone();
-    let release = extension_release_path(&profile.name);
+    let name = extension_name(&profile.name, version, arch);
+    let release = extension_release_path(&name);
     if nodes.contains_key(&release) {
         return Err(Error::Profile(format!(
             "{release} is in the overlay already; builder writes it for the system extension"
@@ -265,11 +267,11 @@ pub fn write_image(
             mode: 0o644,
         },
     );
-    let file = image_file_name(&profile.name, version, arch);
+    let file = format!("{name}.raw");
     let (sha256, size) = write_squashfs(&nodes, &dir.join(&file), mtime)?;
     Ok(ImageFile {
         file,
-        name: profile.name.clone(),
+        name,
         version: version.to_string(),
         architecture: systemd_arch(arch),
         sha256,
@@ -372,7 +374,7 @@ pub fn write_config(
     let rendered = ignition::render(&ignition::ConfigInput {
         profile: args.profile,
         files: &files,
-        image_path: format!("{EXTENSIONS_DIR}/{}.raw", image.name),
+        image_path: format!("{EXTENSIONS_DIR}/{}", image.file),
         image: image_source,
         units,
         cloud: args.cloud,

@@ -923,6 +923,27 @@ pub fn which(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// A shipped profile, extended only to fetch from the loopback server: each artifact's url and
+/// pin (and, where asked, version) change; every setting stays the shipped one.
+pub fn shipped_on_loopback(shipped: &str, test_profile: &str, versions: &[(&str, &str)]) -> String {
+    let t: toml::Table = test_profile.parse().unwrap();
+    let mut out = format!(
+        "schema = 1\nextends = \"{shipped}\"\nname = \"{shipped}-loopback\"\narch = [\"amd64\"]\n"
+    );
+    for a in t["artifact"].as_array().unwrap() {
+        let name = a["name"].as_str().unwrap();
+        let version = versions
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| a["version"].as_str().unwrap(), |(_, v)| v);
+        out.push_str(&format!(
+            "[[artifact]]\nname = \"{name}\"\nversion = \"{version}\"\nurl = {}\nsha256 = {}\n",
+            a["url"], a["sha256"]
+        ));
+    }
+    out
+}
+
 /// A consumer check cannot run: with BUILDER_REQUIRE_CONSUMERS set (ci/test.sh) that is a
 /// failure; otherwise the test says SKIP and the caller returns.
 pub fn skip_or_fail(what: &str) {
