@@ -40,10 +40,7 @@ fn spawn(ws: &Workspace, args: &[&str]) -> Child {
 fn sums_verify(dir: &Path) {
     let sums = read(dir.join("SHA256SUMS"));
     for name in ["overlay.tar.gz", "manifest.json", "user-data", "meta-data"] {
-        assert!(
-            sums.contains(&format!("  {name}\n")),
-            "{name} not in {sums}"
-        );
+        assert!(sums.contains(&format!("  {name}\n")), "{name} not in {sums}");
     }
     for line in sums.lines() {
         let (sha, name) = line.split_once("  ").unwrap();
