@@ -27,7 +27,9 @@ out=/dev/ttyS1
     echo "--- /usr mount $(findmnt -n -o FSTYPE /usr 2>&1)"
     echo "--- extension-release.d"
     ls /usr/lib/extension-release.d 2>&1
-    echo "--- tampered marker $(test -e /usr/lib/builder-e2e-tampered && echo present || echo absent)"
+    for m in tampered control; do
+      echo "--- $m marker $(test -e /usr/lib/builder-e2e-$m && echo present || echo absent)"
+    done
     echo "--- containerd exe $(readlink "/proc/$(systemctl show -p MainPID --value containerd.service)/exe" 2>&1)"
     echo "--- sysext journal"
     journalctl -b --no-pager -o cat -u systemd-sysext -u builder-sysext-units 2>&1 | tail -n 30
