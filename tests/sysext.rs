@@ -272,8 +272,24 @@ fn check_profile(shipped: &str) {
                 "{p} in the image: {listed:?}"
             );
         }
-        let wants = "/usr/local/lib/systemd/system/multi-user.target.wants/containerd.service";
-        assert!(listed.iter().any(|l| l == wants), "{listed:?}");
+        // Every enable link of the overlay (/etc/systemd/system/T.wants/U) is beside its unit.
+        let enabled: Vec<String> = r.manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["path"].as_str())
+            .filter_map(|p| p.strip_prefix("/etc/systemd/system/"))
+            .filter(|p| p.contains(".wants/"))
+            .map(|p| format!("/usr/local/lib/systemd/system/{p}"))
+            .collect();
+        let want_min = if shipped == "containerd" { 1 } else { 5 };
+        assert!(enabled.len() >= want_min, "{enabled:?}");
+        for w in &enabled {
+            assert!(
+                listed.iter().any(|l| l == w),
+                "{w} not in the image: {listed:?}"
+            );
+        }
         release_ok(&unsquashfs, &image, name, "x86-64").unwrap();
 
         // Negative controls: a truncated image, and one whose extension-release names arm64.
