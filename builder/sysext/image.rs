@@ -67,6 +67,34 @@ impl CompressionAction for Zlib {
     }
 }
 
+/// A file opened on its first read and closed at its end (backhand reads the files one after
+/// another while it writes the image, and keeps every reader until it is done).
+struct LazyFile {
+    path: std::path::PathBuf,
+    file: Option<File>,
+    done: bool,
+}
+
+impl Read for LazyFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let f = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(File::open(&self.path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("opening {}: {e}", self.path.display()))
+            })?),
+        };
+        let n = f.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.done = true;
+            self.file = None;
+        }
+        Ok(n)
+    }
+}
+
 /// What one path of the image holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageNode {
@@ -142,9 +170,14 @@ pub fn write_squashfs(
         let rel = path.trim_start_matches('/');
         match node {
             ImageNode::HostFile { from, mode } => {
-                let f: Box<dyn Read> = Box::new(
-                    File::open(from).with_context(|| format!("opening {}", from.display()))?,
-                );
+                // Opened when backhand reads it, so a tree of any size needs one descriptor
+                // at a time; its existence is checked now.
+                std::fs::metadata(from).with_context(|| format!("opening {}", from.display()))?;
+                let f = LazyFile {
+                    path: from.clone(),
+                    file: None,
+                    done: false,
+                };
                 fs.push_file(f, rel, header(*mode))
                     .map_err(|e| squash_err("the file", path, e))?;
             }
