@@ -236,6 +236,18 @@ pub struct RenderArgs {
     /// Fetch mode: the URL nodes download overlay.tar.gz from at first boot, with {arch} for the architecture; the user-data pins its sha256. Without it, baked mode (the image already holds the overlay)
     #[arg(long, env = "BUILDER_OVERLAY_URL", value_name = "TEMPLATE")]
     pub overlay_url: Option<String>,
+    /// What to produce (repeatable or comma-separated): overlay (rootfs/, overlay.tar.gz, user-data; always written) and sysext (adds <profile>-<version>-<arch>.raw, a systemd-sysext image of /usr and /opt, with ignition.json and butane.yaml for Flatcar/Fedora CoreOS)
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "overlay",
+        value_name = "FORMAT"
+    )]
+    pub format: Vec<crate::sysext::Format>,
+    /// With --format sysext: the http(s) URL nodes download the .raw image from, with {arch} for the architecture; ignition.json pins its sha256. Without it the image is embedded in ignition.json, which only fits very small images
+    #[arg(long, env = "BUILDER_SYSEXT_URL", value_name = "TEMPLATE")]
+    pub sysext_url: Option<String>,
     /// kubeadm join parameters for the user-data: a TOML file with api_server, token, ca_cert_hashes and optionally discovery_timeout (or env BUILDER_JOIN_API_SERVER, BUILDER_JOIN_TOKEN, BUILDER_JOIN_CA_CERT_HASH, optionally BUILDER_JOIN_DISCOVERY_TIMEOUT); the token is never printed or stored anywhere but user-data
     #[arg(long, value_name = "FILE")]
     pub join_config: Option<PathBuf>,
@@ -438,6 +450,8 @@ impl RenderArgs {
             overlay_url: self.overlay_url,
             join_config: self.join_config,
             sign_key: self.sign_key,
+            formats: self.format,
+            sysext_url: self.sysext_url,
             archive_limits: ArchiveLimits {
                 max_bytes: self.archive_max_bytes,
                 max_members: self.archive_max_members,

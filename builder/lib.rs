@@ -32,6 +32,7 @@ pub mod render;
 pub mod sbom;
 pub mod sign;
 pub mod stdout;
+pub mod sysext;
 pub mod templates;
 pub mod verify;
 

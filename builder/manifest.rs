@@ -22,6 +22,9 @@ pub struct Manifest {
     pub input_sha256: String,
     pub artifacts: Vec<ArtifactRef>,
     pub overlay: OverlayRef,
+    /// The system extension image (`render --format sysext`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysext: Option<SysextRef>,
     pub files: Vec<FileRef>,
     /// Documents written beside the manifest from its other content (the SBOMs), by digest.
     /// Empty when read from a manifest written before they existed.
@@ -37,6 +40,20 @@ pub struct DocumentRef {
     pub format: String,
     pub sha256: String,
     pub size: u64,
+}
+
+/// The system extension image: file, digest and size, and what its extension-release says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SysextRef {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+    /// The extension's name: the file is NAME.raw, matching
+    /// /usr/lib/extension-release.d/extension-release.NAME (keep the name on the node).
+    pub name: String,
+    pub version: String,
+    /// systemd's spelling (x86-64, arm64).
+    pub architecture: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -273,6 +273,31 @@ pub fn version_triple(v: &str) -> (u32, u32, u32) {
     )
 }
 
+/// A render flag's URL template (`--overlay-url`, `--sysext-url`): `{arch}` is the only
+/// placeholder, and with several arches it is required, since each arch's `what` has its own
+/// digest.
+pub fn check_arch_template(
+    flag: &str,
+    template: &str,
+    arches: &[Arch],
+    what: &str,
+) -> Result<(), String> {
+    let rest = template.replace("{arch}", "");
+    if rest.contains('{') || rest.contains('}') {
+        return Err(format!(
+            "{flag} {template:?}: the only placeholder is {{arch}}"
+        ));
+    }
+    if arches.len() > 1 && !template.contains("{arch}") {
+        return Err(format!(
+            "{flag} {template:?} has no {{arch}}, but {} arches are rendered and each {what} has its own digest; \
+             add {{arch}} or render one --arch at a time",
+            arches.len()
+        ));
+    }
+    Ok(())
+}
+
 /// A path inside the rootfs must be absolute, normalised and stay inside (a trailing `/`, for
 /// "into this folder", is allowed).
 pub fn check_target(to: &str) -> Result<(), String> {

@@ -225,6 +225,8 @@ struct ShowDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     docker: Option<&'a DockerSettings>,
     kubelet: &'a KubeletSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sysext: Option<&'a crate::profile::SysextSettings>,
     artifact: Vec<ShowArtifact<'a>>,
 }
 
@@ -283,6 +285,7 @@ fn show_toml(p: &Profile, arches: &[ArchPlan]) -> Result<String> {
         containerd: (p.runtime == Runtime::Containerd).then_some(&p.containerd),
         docker: (p.runtime == Runtime::CriDockerd).then_some(&p.docker),
         kubelet: &p.kubelet,
+        sysext: p.sysext.as_ref(),
         artifact,
     };
     toml::to_string(&doc)

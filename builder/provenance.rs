@@ -275,6 +275,7 @@ mod tests {
                 size: 1,
                 sha256_file: String::new(),
             },
+            sysext: None,
             files: vec![],
             documents: vec![],
         }

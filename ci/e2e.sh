@@ -24,7 +24,13 @@
 #   5. also: fetch mode (user-data unpacks the overlay from a second disk at first boot), a
 #      tampered overlay (must leave the runtime uninstalled and say why on the console), and a
 #      deliberately broken render (containerd config version 4, which the 2.1 binary rejects),
-#      which the checks must catch.
+#      which the checks must catch;
+#   6. the system extension (render --format sysext; case `sysext`): the base image with no
+#      overlay unpacked gets ignition.json applied by ci/e2e/ignition-apply.py (Debian has no
+#      Ignition: it plays Ignition's files stage, fetching the .raw from the loopback server and
+#      checking the config's sha256), plus a tampered extension whose extension-release says
+#      ARCHITECTURE=arm64; systemd-sysext must merge builder's image and refuse the other, and
+#      containerd must run from the merged /usr and answer the real crictl.
 # qemu runs under TCG (this machine's /dev/kvm cannot boot a stock kernel): about a minute a VM.
 # Every VM has a time bound (E2E_VM_TIMEOUT, default 600 s); on failure the console's tail and
 # cloud-init's result are printed. Usage: bash ci/e2e.sh   (as root; installs what it needs)
@@ -51,7 +57,7 @@ install_host_packages() {
   # The machine's newer qemu-utils is too new for bookworm's qemu-system-x86: take bookworm's.
   sudo_ apt-get install -y -qq --no-install-recommends --allow-downgrades \
     debootstrap qemu-system-x86 'qemu-utils/bookworm' cloud-image-utils genisoimage e2fsprogs \
-    containerd runc containernetworking-plugins docker.io python3 busybox-static >/dev/null
+    containerd runc containernetworking-plugins docker.io python3 busybox-static squashfs-tools >/dev/null
 }
 
 # --- 1. base image ----------------------------------------------------------------------------
@@ -288,6 +294,7 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
   local name=$1 dir=$2 mode=$3 cmdline=${4:-}
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
     say "[$name] not booted (E2E_ONLY=$only)"
+    not_booted=1
     return 1
   fi
   local w=$e2e/vm-$name
@@ -295,15 +302,25 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
   say "[$name] preparing the disk ($mode)"
   # Hard links: instant, and tar unlinks before it writes, so the base stays pristine.
   cp -al "$base" "$w/rootfs"
+  local ud=$dir/user-data md=$dir/meta-data
   if [ "$mode" = baked ]; then
     # What an image pipeline does (ci/examples/bake-chroot.sh).
     bash ci/examples/bake-chroot.sh "$dir" "$w/rootfs" >/dev/null
+  elif [ "$mode" = sysext ]; then
+    # What Ignition does on Flatcar or Fedora CoreOS, before the real root boots.
+    python3 ci/e2e/ignition-apply.py "$w/rootfs" "$dir/ignition.json" >"$w/ignition-apply.log" 2>&1 ||
+      { cat "$w/ignition-apply.log" >&2; failure "$name" "ignition.json could not be applied"; return 1; }
+    tampered_extension "$dir" "$w/rootfs/var/lib/extensions"
+    # cloud-init has nothing to do: an empty user-data, so its final stage starts the report.
+    ud=$w/user-data md=$w/meta-data
+    printf '#cloud-config\n{}\n' >"$ud"
+    printf 'instance-id: e2e-%s\n' "$name" >"$md"
   fi
   mkfs.ext4 -q -F -d "$w/rootfs" "$w/disk.img" 3G
   rm -rf "$w/rootfs"
-  cloud-localds "$w/seed.iso" "$dir/user-data" "$dir/meta-data"
+  cloud-localds "$w/seed.iso" "$ud" "$md"
   local extra=()
-  if [ "$mode" != baked ]; then
+  if [ "$mode" = fetch ] || [ "$mode" = tampered ]; then
     mkdir -p "$w/ovl"
     cp "$dir/overlay.tar.gz" "$w/ovl/overlay.tar.gz"
     if [ "$mode" = tampered ]; then
@@ -336,6 +353,28 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
   tr -d '\r' <"$w/report.log" >"$w/report.txt" && mv "$w/report.txt" "$w/report.log"
   grep -q '=== e2e-report end' "$w/report.log" || { failure "$name" "no report from the guest"; return 1; }
   rm -f "$w/disk.img"
+}
+
+# Two small extensions beside builder's, each a copy of builder's extension-release under its
+# own name with a marker file: e2e-tampered says ARCHITECTURE=arm64, which systemd-sysext must
+# refuse on this x86-64 guest; e2e-control is the same with the arch unchanged and must be
+# merged, so the refusal is down to the architecture and nothing else.
+tampered_extension() { # render_dir extensions_dir
+  local t=$e2e/tampered image name ext arch
+  image=$(ls "$1"/*.raw) && name=$(basename "$image" .raw)
+  rm -rf "$t" && mkdir -p "$t"
+  unsquashfs -q -d "$t/rel" "$image" usr/lib/extension-release.d >/dev/null
+  for ext in e2e-tampered:arm64 e2e-control:x86-64; do
+    arch=${ext#*:} ext=${ext%%:*}
+    mkdir -p "$t/$ext/usr/lib/extension-release.d"
+    sed "s/^ARCHITECTURE=x86-64\$/ARCHITECTURE=$arch/" "$t/rel/usr/lib/extension-release.d/extension-release.$name" \
+      >"$t/$ext/usr/lib/extension-release.d/extension-release.$ext"
+    grep -qx "ARCHITECTURE=$arch" "$t/$ext/usr/lib/extension-release.d/extension-release.$ext" ||
+      die "could not make the $ext extension-release"
+    echo "$ext" >"$t/$ext/usr/lib/builder-$ext"
+    mksquashfs "$t/$ext" "$2/$ext.raw" -noappend -all-root -quiet >/dev/null
+  done
+  rm -rf "$t"
 }
 
 failure() { # name why
@@ -484,6 +523,40 @@ check_cri_dockerd() { # name render_dir [join]
   expect "$1" "cri-dockerd's socket is where kubelet looks" grep -q '^--- cri-dockerd socket present$' "$r"
 }
 
+# The system extension: merged by systemd-sysext (status lists it, /usr is its overlay), its
+# units loaded by the config's builder-sysext-units.service, containerd running its binary from
+# the merged /usr with the config's files (check_containerd: active, CRI ok, the real crictl
+# answers), the config's join unit running kubeadm join after it; the tampered extension
+# (ARCHITECTURE=arm64) refused.
+# The extensions `systemd-sysext status` lists for /usr (one per line: the table continues a
+# hierarchy's row on the next lines; colours stripped).
+sysext_usr() { # report
+  section "$1" 'systemd-sysext status' | sed 's/\x1b\[[0-9;]*m//g' |
+    awk '/^\// { h = $1; if (h == "/usr") print $2; next } h == "/usr" { print $1 }'
+}
+
+export -f sysext_usr
+
+check_sysext() { # name render_dir
+  local r=$e2e/vm-$1/report.log name
+  name=$(basename "$(ls "$2"/*.raw)" .raw)
+  check_containerd "$1" "$2" &&
+  expect "$1" "systemd-sysext.service is active" grep -q '^--- is-active systemd-sysext.service active$' "$r" &&
+  expect "$1" "systemd-sysext status lists $name on /usr" \
+    bash -c "sysext_usr '$r' | grep -qx '$name'" &&
+  expect "$1" "/usr is the overlay systemd-sysext mounted" grep -q '^--- /usr mount overlay$' "$r" &&
+  expect "$1" "builder-sysext-units.service loaded the extension's units" \
+    grep -q '^--- is-active builder-sysext-units.service active$' "$r" &&
+  expect "$1" "containerd runs /usr/local/bin/containerd from the merged /usr" \
+    grep -q '^--- containerd exe /usr/local/bin/containerd$' "$r" &&
+  expect "$1" "builder-kubeadm-join.service ran kubeadm join: node checks passed, discovery refused" \
+    preflight_ok "$r" "builder-kubeadm-join journal" &&
+  expect "$1" "control: the same small extension with ARCHITECTURE=x86-64 is merged, its file in /usr" \
+    bash -c "sysext_usr '$r' | grep -qx e2e-control && grep -q '^--- control marker present\$' '$r'" &&
+  expect "$1" "negative: the tampered extension (ARCHITECTURE=arm64) is refused, its file absent from /usr" \
+    bash -c "! sysext_usr '$r' | grep -q e2e-tampered && ! section '$r' 'systemd-sysext status' | grep -q e2e-tampered && grep -q '^--- tampered marker absent\$' '$r' && ! section '$r' extension-release.d | grep -q e2e-tampered"
+}
+
 check_tampered() { # name
   local w=$e2e/vm-$1 r=$e2e/vm-$1/report.log
   expect "$1" "the runtime is not installed" bash -c "! section '$r' 'ls /usr/local/bin' | grep -qx containerd" &&
@@ -510,8 +583,20 @@ main() {
   render e2e-cri-dockerd "$d/baked" --join-config "$e2e/join.toml"
   render e2e-broken "$d/baked"
   render e2e-containerd "$d/fetch" --overlay-url 'file:///mnt/overlay-src/overlay.tar.gz' --join-config "$e2e/join.toml"
-  local passed=0 failed=0 start=$SECONDS
-  tally() { if [ "$1" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi; }
+  # The system extension, fetched by the config from the loopback server (path fixed here).
+  render e2e-containerd "$d/sysext" --format sysext --sysext-url "$base_url/sysext/{arch}/image.raw" \
+    --join-config "$e2e/join.toml"
+  local ds=$d/sysext/e2e-containerd/amd64
+  mkdir -p "$up/sysext/amd64" && cp "$ds"/*.raw "$up/sysext/amd64/image.raw"
+  local passed=0 failed=0 skipped=0 start=$SECONDS
+  not_booted=
+  # A case E2E_ONLY leaves out is counted as skipped, not failed.
+  tally() {
+    if [ "$1" = 0 ]; then passed=$((passed + 1))
+    elif [ -n "$not_booted" ]; then skipped=$((skipped + 1))
+    else failed=$((failed + 1)); fi
+    not_booted=
+  }
   local r
   local dc=$d/baked/e2e-containerd/amd64
   r=0
@@ -527,6 +612,7 @@ main() {
   boot fetch "$df" fetch e2e.node=1 && check_containerd fetch "$df" join && check_node fetch "$df" || r=1
   tally $r
   r=0; boot tampered "$d/fetch/e2e-containerd/amd64" tampered && check_tampered tampered || r=1; tally $r
+  r=0; boot sysext "$ds" sysext && check_sysext sysext "$ds" || r=1; tally $r
   # The broken render must be caught by the same checks that pass above.
   r=0
   if boot broken "$d/baked/e2e-broken/amd64" baked; then
@@ -542,10 +628,12 @@ main() {
   say "VMs took $((SECONDS - start))s"
   if [ "$failed" != 0 ]; then
     say "FAIL: end-to-end checks failed (logs in $e2e/vm-*)"
+  elif [ "$skipped" != 0 ]; then
+    say "PASS: the cases booted (E2E_ONLY=$only)"
   else
-    say "PASS: containerd and cri-dockerd nodes (baked) and fetch mode pass kubeadm's join preflight and run pods through the kubelet; negative controls, tampered overlay and broken render caught"
+    say "PASS: containerd and cri-dockerd nodes (baked) and fetch mode pass kubeadm's join preflight and run pods through the kubelet; the system extension merges and runs containerd; negative controls, tampered overlay, tampered extension and broken render caught"
   fi
-  echo "e2e: $passed passed, $failed failed"
+  echo "e2e: $passed passed, $failed failed$([ "$skipped" = 0 ] || echo ", $skipped not booted (E2E_ONLY)")"
   [ "$failed" = 0 ]
 }
 

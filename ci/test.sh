@@ -4,7 +4,9 @@
 #     cloud-init (cloud-init schema), docker.io (dockerd 20.10), coreutils' sha256sum,
 #     zsh and fish (completion scripts), groff-base (man pages), zstd (zstd -t, tar --zstd),
 #     minisign and openssh-client
-#     (ssh-keygen: they make the signing keys and check `render --sign-key`'s signatures);
+#     (ssh-keygen: they make the signing keys and check `render --sign-key`'s signatures),
+#     squashfs-tools (unsquashfs, mksquashfs) and systemd-container (systemd-dissect) for the
+#     system extension image;
 #   - taplo (npm @taplo/cli) for the profile JSON Schema checks;
 #   - the SBOM validators (PyPI spdx-tools: pyspdxtools; cyclonedx-python-lib's JSON schema
 #     validator) in a venv;
@@ -26,7 +28,8 @@ export DEBIAN_FRONTEND=noninteractive
 sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
-  zsh fish groff-base python3 python3-venv minisign openssh-client zstd >/dev/null
+  zsh fish groff-base python3 python3-venv minisign openssh-client zstd squashfs-tools \
+  systemd-container >/dev/null
 
 # taplo (npm @taplo/cli), for tests/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
@@ -59,6 +62,9 @@ export BUILDER_CONTAINERD23=$(get CONTAINERD) BUILDER_CRICTL=$(get CRICTL)
 # The in-toto attestation reference implementation's validators (Go, about 20 s once), for
 # tests/provenance.rs.
 export BUILDER_INTOTO_CHECK=$(bash ci/consumers/intoto/build.sh | sed -n 's/^INTOTO_CHECK=//p')
+# Ignition's own validator (github.com/coreos/ignition/v2 v2.24.0, about 10 s once), for
+# tests/sysext.rs.
+export BUILDER_IGNITION_VALIDATE=$(bash ci/consumers/ignition/build.sh | sed -n 's/^IGNITION_VALIDATE=//p')
 export BUILDER_REQUIRE_CONSUMERS=1
 
 # The cri-dockerd stand-in (about 2 minutes to build the first time): the adapter's layout and

@@ -57,6 +57,7 @@ const REFUSED_BY_SCHEMA: &[&str] = &[
     "sha256-short",
     "sha256-unknown-arch",
     "sha256-uppercase",
+    "sysext-unknown-key",
     "target-relative",
     "unknown-key",
     "unknown-key-artifact",
@@ -123,7 +124,8 @@ fn builder_schema_is_the_committed_schema_json() {
             "name",
             "overlays",
             "runtime",
-            "schema"
+            "schema",
+            "sysext"
         ]
     );
     assert_eq!(value["additionalProperties"], false);

@@ -15,7 +15,7 @@
 
 mod fetch;
 mod join;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -157,7 +157,7 @@ impl UserData {
     }
 }
 
-fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     // Created 0600 so the bytes are never readable by others, then set to the final mode.
     let mut f = std::fs::OpenOptions::new()
         .write(true)

@@ -63,6 +63,7 @@ fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRe
             size: 1,
             sha256_file: "overlay.tar.gz.sha256".into(),
         },
+        sysext: None,
         files,
         documents: Vec::new(),
     };

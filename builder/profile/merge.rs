@@ -50,6 +50,11 @@ pub(super) struct Merged {
     pub(super) log_max_size: Option<At<String>>,
     pub(super) log_max_file: Option<u32>,
     pub(super) extra_args: BTreeMap<String, At<String>>,
+    pub(super) sysext_id: Option<At<String>>,
+    pub(super) sysext_level: Option<At<String>>,
+    pub(super) sysext_version_id: Option<At<String>>,
+    /// Where the last `[sysext]` table was written (`None`: no file gave one).
+    pub(super) sysext_table: Option<Loc>,
     /// In order of first appearance; `None` where `remove = true` dropped one.
     pub(super) artifacts: Vec<Option<MergedArtifact>>,
     /// Name -> index in `artifacts` of the live artifact of that name (merging is linear in
@@ -135,6 +140,19 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
     if let Some(k) = raw.kubelet {
         for (key, v) in k.extra_args {
             m.extra_args.insert(key, at(src, v));
+        }
+    }
+    if let Some(t) = raw.sysext {
+        m.sysext_table = Some(Loc::new(src, &t));
+        let t = t.into_inner();
+        if let Some(v) = t.id {
+            m.sysext_id = Some(at(src, v));
+        }
+        if let Some(v) = t.sysext_level {
+            m.sysext_level = Some(at(src, v));
+        }
+        if let Some(v) = t.version_id {
+            m.sysext_version_id = Some(at(src, v));
         }
     }
     for a in raw.artifacts {

@@ -23,7 +23,7 @@ pub use schema::json_schema;
 pub use source::{list, Listed, Loc, Lookup, Source};
 pub use types::{
     expand_url, Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule,
-    KubeletSettings, OverlayRef, Pins, Profile,
+    KubeletSettings, OverlayRef, Pins, Profile, SysextSettings,
 };
 
 #[cfg(test)]

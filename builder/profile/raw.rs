@@ -66,6 +66,9 @@ pub(super) struct RawProfile {
     pub(super) docker: Option<Spanned<RawDocker>>,
     /// The kubelet's settings.
     pub(super) kubelet: Option<RawKubelet>,
+    /// The system extension's extension-release fields (`render --format sysext`).
+    #[schemars(with = "Option<RawSysext>")]
+    pub(super) sysext: Option<Spanned<RawSysext>>,
     /// An upstream artifact to fetch, verify against its sha256 pin and install.
     #[serde(default, rename = "artifact")]
     pub(super) artifacts: Vec<RawArtifact>,
@@ -110,6 +113,26 @@ pub(super) struct RawKubelet {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub(super) extra_args: BTreeMap<String, Spanned<String>>,
+}
+
+/// `[sysext]`: what the system extension image's extension-release says, which systemd-sysext
+/// matches against the host's os-release before it merges the image.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSysext {
+    /// The host OS's os-release ID the image is for ("flatcar", "fedora", "debian"), or
+    /// "_any" (the default: any host; systemd then checks neither level nor version).
+    #[schemars(
+        with = "Option<String>",
+        pattern(r"^(_any|[a-z0-9][a-z0-9._-]{0,63})$")
+    )]
+    pub(super) id: Option<Spanned<String>>,
+    /// The host's SYSEXT_LEVEL it matches (Flatcar: "1.0"); not with version_id.
+    #[schemars(with = "Option<String>", pattern(r"^[a-z0-9][a-z0-9._-]{0,63}$"))]
+    pub(super) sysext_level: Option<Spanned<String>>,
+    /// The host's VERSION_ID it matches; not with sysext_level.
+    #[schemars(with = "Option<String>", pattern(r"^[a-z0-9][a-z0-9._-]{0,63}$"))]
+    pub(super) version_id: Option<Spanned<String>>,
 }
 
 /// `[[artifact]]`: an upstream file or archive, fetched, verified and installed.

@@ -195,3 +195,38 @@ fn the_pause_image_follows_kubeadm_unless_set_and_a_different_one_warns() {
     let p = load_text(&MINIMAL.replace("1.30", "1.37")).unwrap();
     assert!(p.warnings[0].contains("does not know kubeadm's pause image for Kubernetes 1.37"));
 }
+
+#[test]
+fn sysext_table_defaults_and_checks() {
+    assert_eq!(load_text(MINIMAL).unwrap().sysext, None);
+    let with = |t: &str| MINIMAL.replace("[[artifact]]", &format!("{t}\n\n[[artifact]]"));
+    let p = load_text(&with("[sysext]")).unwrap();
+    assert_eq!(p.sysext, Some(crate::profile::SysextSettings::default()));
+    let p = load_text(&with("[sysext]\nid = \"flatcar\"\nsysext_level = \"1.0\"")).unwrap();
+    let s = p.sysext.unwrap();
+    assert_eq!(
+        (s.id.as_str(), s.sysext_level.as_deref()),
+        ("flatcar", Some("1.0"))
+    );
+    let e = err_of(&with("[sysext]\nid = \"flatcar\""));
+    assert!(
+        e.contains("p.toml:7:1") && e.contains("without sysext_level"),
+        "{e}"
+    );
+    let e = err_of(&with(
+        "[sysext]\nsysext_level = \"1.0\"\nversion_id = \"12\"",
+    ));
+    assert!(e.contains("p.toml:9:14") && e.contains("keep one"), "{e}");
+    let e = err_of(&with(
+        "[sysext]\nid = \"Fedora Linux\"\nversion_id = \"40\"",
+    ));
+    assert!(
+        e.contains("p.toml:8:6") && e.contains("bad [sysext] id"),
+        "{e}"
+    );
+    let e = err_of(&with("[sysext]\narchitecture = \"x86-64\""));
+    assert!(
+        e.contains("p.toml:8:1") && e.contains("architecture"),
+        "{e}"
+    );
+}

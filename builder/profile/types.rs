@@ -40,6 +40,29 @@ pub struct KubeletSettings {
     pub extra_args: BTreeMap<String, String>,
 }
 
+/// `[sysext]` settings: the system extension's extension-release fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SysextSettings {
+    /// The os-release ID the image matches, or `_any`.
+    pub id: String,
+    /// The SYSEXT_LEVEL it matches, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sysext_level: Option<String>,
+    /// The VERSION_ID it matches, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl Default for SysextSettings {
+    fn default() -> SysextSettings {
+        SysextSettings {
+            id: "_any".into(),
+            sysext_level: None,
+            version_id: None,
+        }
+    }
+}
+
 /// One `install` rule of an artifact.
 #[derive(Debug, Clone)]
 pub struct InstallRule {
@@ -122,6 +145,8 @@ pub struct Profile {
     pub containerd: ContainerdSettings,
     pub docker: DockerSettings,
     pub kubelet: KubeletSettings,
+    /// `[sysext]`, when a file gave the table (`None`: the defaults, and `show` leaves it out).
+    pub sysext: Option<SysextSettings>,
     pub artifacts: Vec<Artifact>,
     /// Folders to search for overlays before ./overlays and the built-in ones.
     pub overlay_dirs: Vec<PathBuf>,

@@ -11,7 +11,7 @@ use super::raw::{RawInstall, RawPins};
 use super::source::{valid_name, Loc, Source};
 use super::types::{
     Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule, KubeletSettings,
-    OverlayRef, Pins, Profile,
+    OverlayRef, Pins, Profile, SysextSettings,
 };
 use crate::digest::is_sha256_hex;
 use crate::error::Error;
@@ -85,6 +85,12 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
         None => "100m".to_string(),
     };
     let extra_args = kubelet_args(&m.extra_args)?;
+    let sysext = sysext(
+        &m.sysext_table,
+        &m.sysext_id,
+        &m.sysext_level,
+        &m.sysext_version_id,
+    )?;
     let artifacts = m
         .artifacts
         .into_iter()
@@ -117,6 +123,7 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
             log_max_file: m.log_max_file.unwrap_or(5),
         },
         kubelet: KubeletSettings { extra_args },
+        sysext,
         artifacts,
         overlay_dirs: m.overlay_dirs,
         warnings,
@@ -218,6 +225,69 @@ fn overlay(o: &At<String>, dirs: &[std::path::PathBuf]) -> Result<OverlayRef> {
         name: o.get().clone(),
         loc: o.loc(),
     })
+}
+
+/// An os-release value as systemd compares it: lowercase letters, digits, '.', '_', '-'.
+fn os_release_value(v: &At<String>, key: &str, example: &str) -> Result<String> {
+    let s = v.get();
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(s.clone())
+    } else {
+        Err(v.loc().error(format_args!(
+            "bad [sysext] {key} {s:?}: the host's os-release value to match, lowercase letters, digits, '.', '_' and '-' \
+             (up to 64), such as {example:?}"
+        )))
+    }
+}
+
+/// `[sysext]`: `id` (default `_any`), and at most one of `sysext_level` and `version_id`;
+/// an `id` other than `_any` needs one of them (systemd-sysext refuses the image without).
+fn sysext(
+    table: &Option<Loc>,
+    id: &Option<At<String>>,
+    level: &Option<At<String>>,
+    version_id: &Option<At<String>>,
+) -> Result<Option<SysextSettings>> {
+    let Some(table) = table else {
+        return Ok(None);
+    };
+    let id = match id {
+        Some(v) if v.get() == "_any" => "_any".to_string(),
+        Some(v) => os_release_value(v, "id", "flatcar")?,
+        None => "_any".to_string(),
+    };
+    let sysext_level = match level {
+        Some(v) => Some(os_release_value(v, "sysext_level", "1.0")?),
+        None => None,
+    };
+    if let (Some(_), Some(v)) = (level, version_id) {
+        return Err(v.loc().error(
+            "[sysext] gives both sysext_level and version_id: systemd matches one of them; keep one \
+             (sysext_level, such as Flatcar's \"1.0\", survives OS updates; version_id ties the image to one OS release)",
+        ));
+    }
+    let version_id = match version_id {
+        Some(v) => Some(os_release_value(v, "version_id", "12")?),
+        None => None,
+    };
+    if id != "_any" && sysext_level.is_none() && version_id.is_none() {
+        return Err(table.error(format_args!(
+            "[sysext] id = {id:?} without sysext_level or version_id: systemd-sysext refuses such an image on every host; \
+             add sysext_level (Flatcar: \"1.0\") or version_id, or set id = \"_any\""
+        )));
+    }
+    Ok(Some(SysextSettings {
+        id,
+        sysext_level,
+        version_id,
+    }))
 }
 
 fn image(v: &At<String>) -> Result<String> {

@@ -12,6 +12,7 @@ mod kubelet;
 mod overlay;
 mod reuse;
 mod summary;
+mod sysext;
 mod systemd;
 mod user_data;
 
@@ -65,6 +66,10 @@ pub struct Options {
     /// Keep and reuse outputs in the cache (`<cache>/outputs-v1`), up to this many bytes;
     /// `None` turns the output cache off.
     pub output_cache: Option<u64>,
+    /// `--format`: what to produce besides the overlay (`sysext`).
+    pub formats: Vec<crate::sysext::Format>,
+    /// `--sysext-url` template (`{arch}`); `None` embeds the image in ignition.json.
+    pub sysext_url: Option<String>,
 }
 
 /// Renders; returns what was produced (the paths under `opts.out`).
@@ -88,6 +93,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     if let Some(t) = &opts.overlay_url {
         user_data::check_overlay_url(t, &arches)?;
     }
+    crate::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
     let user_data = user_data::UserDataArgs {
         cloud: opts.cloud,
         overlay_url: opts.overlay_url.as_deref(),
@@ -111,6 +117,12 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
         cloud: opts.cloud.as_str(),
         overlay_url: opts.overlay_url.as_deref(),
         compression: opts.compression,
+        formats: if opts.formats.contains(&crate::sysext::Format::Sysext) {
+            vec!["sysext".into()]
+        } else {
+            Vec::new()
+        },
+        sysext_url: opts.sysext_url.as_deref(),
     };
     let mut digests = BTreeMap::new();
     for arch in &arches {
@@ -136,8 +148,11 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
         .filter(|a| !current.contains_key(a))
         .copied()
         .collect();
+    // The output cache keeps overlay outputs only: a sysext image is cut from the rootfs as
+    // built, so those renders build (the up-to-date check still applies to them).
     let cache = opts
         .output_cache
+        .filter(|_| !opts.formats.contains(&crate::sysext::Format::Sysext))
         .map(|max| reuse::OutputCache::new(&fetch.cache_dir, max));
     let mut hits = BTreeMap::new();
     if let (Some(cache), false) = (&cache, opts.force) {
@@ -188,6 +203,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
                     m: hit.manifest,
                     json: hit.json,
                     node_files: hit.node_files,
+                    sysext: None,
                 }
             }
             None => {
@@ -277,6 +293,8 @@ struct Core {
     m: Manifest,
     json: String,
     node_files: Vec<crate::cloudinit::NodeFile>,
+    /// The system extension image, with `--format sysext`.
+    sysext: Option<sysext::Built>,
 }
 
 /// Builds what the output cache keeps, in `dir`: rootfs/, the overlay archive (+ .sha256),
@@ -365,6 +383,12 @@ fn build_core(
         Runtime::CriDockerd => cri_dockerd::render(plan, &rootfs)?,
     }
 
+    let sysext = opts
+        .formats
+        .contains(&crate::sysext::Format::Sysext)
+        .then(|| sysext::image(plan, arch, &rootfs, dir, mtime))
+        .transpose()?;
+
     let overlay_name = opts.compression.overlay_file();
     let overlay_sha256_name = opts.compression.overlay_sha256_file();
     let tarball = dir.join(overlay_name);
@@ -407,6 +431,7 @@ fn build_core(
             size: overlay_size,
             sha256_file: overlay_sha256_name.into(),
         },
+        sysext: sysext.as_ref().map(sysext::manifest_ref),
         files: files_in,
         documents: Vec::new(),
     };
@@ -438,6 +463,7 @@ fn build_core(
         m,
         json,
         node_files: user_data::node_files(&rootfs)?,
+        sysext,
     })
 }
 
@@ -458,6 +484,7 @@ fn finish_arch(
         m,
         json,
         node_files,
+        sysext,
     } = core;
     let user_data = user_data::write(plan, arch, node_files, dir, &m.overlay.sha256, ud)?;
 
@@ -498,6 +525,16 @@ fn finish_arch(
         ]
         .map(|f| (f.path_name().to_string(), f.sha256.clone())),
     );
+    if let Some(b) = &sysext {
+        sums.extend(sysext::config(
+            plan,
+            arch,
+            b,
+            dir,
+            ud,
+            opts.sysext_url.as_deref(),
+        )?);
+    }
     // The provenance names every other output by digest; SHA256SUMS then covers it too.
     let statement = crate::provenance::statement(&m, &provenance_flags(opts, ud), &sums);
     let provenance_json = statement.to_json()?;

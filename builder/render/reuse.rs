@@ -49,6 +49,8 @@ struct Inputs<'a> {
     compression: &'a str,
     /// The signing key's public identity: another key, another signature.
     signer: Option<String>,
+    formats: Vec<String>,
+    sysext_url: Option<&'a str>,
 }
 
 /// The render flags that change output, besides the join parameters and the signing key.
@@ -57,6 +59,9 @@ pub(super) struct Flags<'a> {
     pub cloud: &'a str,
     pub overlay_url: Option<&'a str>,
     pub compression: Compression,
+    /// `--format` (besides the overlay) and `--sysext-url`.
+    pub formats: Vec<String>,
+    pub sysext_url: Option<&'a str>,
 }
 
 /// The input digest of one arch's output. `overlays` names each overlay the profile copies
@@ -89,6 +94,8 @@ pub(super) fn input_digest(
         }),
         compression: flags.compression.as_str(),
         signer: signer.map(SigningKey::describe),
+        formats: flags.formats.clone(),
+        sysext_url: flags.sysext_url,
     };
     let json = serde_json::to_vec(&inputs).context("hashing the render's inputs")?;
     Ok(crate::digest::sha256_hex(&json))
@@ -349,6 +356,8 @@ mod tests {
             join_sha256: None,
             compression: "gzip",
             signer: None,
+            formats: Vec::new(),
+            sysext_url: None,
         }
     }
 
@@ -360,7 +369,7 @@ mod tests {
     fn every_input_reaches_the_digest() {
         let base = digest(&inputs("1.0.0"));
         assert_ne!(base, digest(&inputs("1.0.1")), "builder's version");
-        let changed: [fn(&mut Inputs); 9] = [
+        let changed: [fn(&mut Inputs); 11] = [
             |i| i.profile_sha256 = "01",
             |i| i.overlays[0].1 = "12".into(),
             |i| i.arch = "arm64",
@@ -370,6 +379,8 @@ mod tests {
             |i| i.join_sha256 = Some("22".into()),
             |i| i.compression = "zstd",
             |i| i.signer = Some("minisign key ID 1".into()),
+            |i| i.formats = vec!["Sysext".into()],
+            |i| i.sysext_url = Some("https://x.invalid/{arch}.raw"),
         ];
         for (n, change) in changed.iter().enumerate() {
             let mut i = inputs("1.0.0");

@@ -22,21 +22,8 @@ pub(super) struct UserDataArgs<'a> {
 
 /// `{arch}` is the only placeholder; with several arches it is required (each has its own digest).
 pub(super) fn check_overlay_url(template: &str, arches: &[Arch]) -> Result<()> {
-    let rest = template.replace("{arch}", "");
-    if rest.contains('{') || rest.contains('}') {
-        return Err(Error::Input(format!(
-            "--overlay-url {template:?}: the only placeholder is {{arch}}"
-        ))
-        .into());
-    }
-    if arches.len() > 1 && !template.contains("{arch}") {
-        return Err(Error::Input(format!(
-            "--overlay-url {template:?} has no {{arch}}, but {} arches are rendered and each overlay has its own digest; \
-             add {{arch}} or render one --arch at a time",
-            arches.len()
-        ))
-        .into());
-    }
+    crate::model::check_arch_template("--overlay-url", template, arches, "overlay")
+        .map_err(Error::Input)?;
     cloudinit::check_fetch(
         &template.replace("{arch}", arches[0].as_str()),
         &"0".repeat(64),

@@ -83,6 +83,7 @@ pub(crate) fn manifest() -> Manifest {
             ),
         ],
         documents: Vec::new(),
+        sysext: None,
     }
 }
 

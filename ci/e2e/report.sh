@@ -17,6 +17,25 @@ out=/dev/ttyS1
   cat /var/lib/kubelet/kubeadm-flags.env 2>&1
   echo "--- ls /usr/local/bin"
   ls /usr/local/bin 2>&1
+  if [ -d /var/lib/extensions ]; then
+    # The sysext case: what systemd-sysext merged, and where the runtime runs from.
+    echo "--- systemd-sysext status"
+    systemd-sysext status 2>&1
+    for u in systemd-sysext.service builder-sysext-units.service builder-kubeadm-join.service; do
+      echo "--- is-active $u $(systemctl is-active "$u" 2>&1)"
+    done
+    echo "--- /usr mount $(findmnt -n -o FSTYPE /usr 2>&1)"
+    echo "--- extension-release.d"
+    ls /usr/lib/extension-release.d 2>&1
+    for m in tampered control; do
+      echo "--- $m marker $(test -e /usr/lib/builder-e2e-$m && echo present || echo absent)"
+    done
+    echo "--- containerd exe $(readlink "/proc/$(systemctl show -p MainPID --value containerd.service)/exe" 2>&1)"
+    echo "--- sysext journal"
+    journalctl -b --no-pager -o cat -u systemd-sysext -u builder-sysext-units 2>&1 | tail -n 30
+    echo "--- builder-kubeadm-join journal"
+    journalctl -b --no-pager -o cat -u builder-kubeadm-join 2>&1 | sed -n '/^\[preflight\]/,$p' | head -n 80
+  fi
   if [ -x /usr/local/bin/ctr ] && systemctl -q is-active containerd.service; then
     echo "--- ctr plugins ls"
     /usr/local/bin/ctr plugins ls 2>&1

@@ -1,0 +1,79 @@
+//! The system-extension side of a render (`--format sysext`): cuts the image from the
+//! finished rootfs before the manifest is written (the manifest lists it), and writes the
+//! Ignition config and its Butane twin after. The formats themselves are `crate::sysext`'s.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::manifest::SysextRef;
+use crate::model::Arch;
+use crate::plan::Plan;
+use crate::sysext::{self, ConfigArgs, ImageFile, Split};
+
+use super::user_data::UserDataArgs;
+
+/// The image, built and written in `dir`, with the split it was cut from.
+pub(super) struct Built {
+    split: Split,
+    pub(super) image: ImageFile,
+}
+
+/// Builds the image from `rootfs`.
+pub(super) fn image(
+    plan: &Plan,
+    arch: Arch,
+    rootfs: &crate::install::Rootfs,
+    dir: &Path,
+    mtime: u64,
+) -> Result<Built> {
+    let split = sysext::split(rootfs)?;
+    let version = sysext::image_version(&plan.profile, &plan.profile_sha256);
+    let image = sysext::write_image(&plan.profile, &version, arch, &split, dir, mtime)?;
+    Ok(Built { split, image })
+}
+
+/// The manifest's entry for the image.
+pub(super) fn manifest_ref(b: &Built) -> SysextRef {
+    SysextRef {
+        file: b.image.file.clone(),
+        sha256: b.image.sha256.clone(),
+        size: b.image.size,
+        name: b.image.name.clone(),
+        version: b.image.version.clone(),
+        architecture: b.image.architecture.to_string(),
+    }
+}
+
+/// Writes ignition.json and butane.yaml; returns (file name, sha256) of each, and the image's,
+/// for SHA256SUMS.
+pub(super) fn config(
+    plan: &Plan,
+    arch: Arch,
+    b: &Built,
+    dir: &Path,
+    ud: &UserDataArgs,
+    sysext_url: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let profile = &plan.profile;
+    let c = sysext::write_config(
+        &ConfigArgs {
+            profile: &profile.name,
+            arch,
+            runtime: profile.runtime,
+            kubernetes: profile.kubernetes,
+            url_template: sysext_url,
+            join: ud.join,
+            kubelet_args: &plan.kubelet_flags,
+            cloud: ud.cloud,
+        },
+        &b.split,
+        &b.image,
+        dir,
+    )?;
+    Ok(vec![
+        (b.image.file.clone(), b.image.sha256.clone()),
+        (sysext::IGNITION_FILE.into(), c.ignition_sha256),
+        (sysext::BUTANE_FILE.into(), c.butane_sha256),
+    ])
+}

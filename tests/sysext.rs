@@ -1,0 +1,427 @@
+//! `render --format sysext` with the real consumers of its outputs: both shipped profiles,
+//! rendered from loopback artifacts, give a system extension image that `unsquashfs`
+//! (squashfs-tools) lists and reads and `systemd-dissect` (systemd 252) recognises as an
+//! extension for the system, with an extension-release that names the arch in systemd's
+//! spelling; an `ignition.json` that Ignition's own `ignition-validate` (v2.24.0, built by
+//! ci/consumers/ignition/build.sh) accepts; and a `butane.yaml` that says the same as the
+//! JSON (Butane itself cannot be built here: the module proxy does not serve it). Each check
+//! has a negative control that must fail: a truncated image, an image whose
+//! extension-release names another arch, a config Ignition refuses, a Butane file that drifted.
+//!
+//! Tools: BUILDER_IGNITION_VALIDATE (else ~/.cache/builder-ci via the build script's output,
+//! else PATH `ignition-validate`), BUILDER_UNSQUASHFS / BUILDER_MKSQUASHFS (else PATH),
+//! `systemd-dissect` on PATH, python3 with PyYAML. Missing: SKIP, or a failure under
+//! BUILDER_REQUIRE_CONSUMERS=1.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const TOKEN: &str = "abcdef.0123456789abcdef";
+const URL: &str = "http://127.0.0.1:9/sysext/{arch}/node.raw";
+
+fn tool(env: &str, name: &str) -> Option<PathBuf> {
+    let p = std::env::var_os(env)
+        .map(PathBuf::from)
+        .or_else(|| which(name));
+    consumer(name, p)
+}
+
+struct Rendered {
+    _up: Upstream,
+    ws: Workspace,
+    dir: PathBuf,
+    manifest: serde_json::Value,
+}
+
+impl Rendered {
+    fn image(&self) -> PathBuf {
+        self.dir
+            .join(self.manifest["sysext"]["file"].as_str().unwrap())
+    }
+}
+
+/// A shipped profile on loopback, rendered with --format sysext and join parameters.
+fn render(shipped: &str) -> Rendered {
+    let up = Upstream::start();
+    let ws = Workspace::new();
+    let test = match shipped {
+        "containerd" => up.containerd_profile("node", "2.1.9", "1.36"),
+        _ => up.cri_dockerd_profile("node", "1.36"),
+    };
+    ws.write_profile("node", &shipped_on_loopback(shipped, &test, &[]));
+    let join = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloudinit/join.toml");
+    let out = ws.render(
+        "node",
+        &[
+            "--format",
+            "overlay,sysext",
+            "--sysext-url",
+            URL,
+            "--join-config",
+            join.to_str().unwrap(),
+        ],
+    );
+    assert_ok(&out);
+    let dir = ws.out().join(format!("{shipped}-loopback/amd64"));
+    let manifest = serde_json::from_str(&read(dir.join("manifest.json"))).unwrap();
+    Rendered {
+        _up: up,
+        ws,
+        dir,
+        manifest,
+    }
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let o = cmd.output().unwrap();
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// `unsquashfs -lln`: the image's paths (without the squashfs-root prefix), or the error.
+fn unsquashfs_list(unsquashfs: &Path, image: &Path) -> Result<Vec<String>, String> {
+    let (ok, out) = run(Command::new(unsquashfs).arg("-lln").arg(image));
+    if !ok {
+        return Err(out);
+    }
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split_once(" squashfs-root"))
+        .map(|(_, p)| p.split(" -> ").next().unwrap_or(p).to_string())
+        .filter(|p| !p.is_empty())
+        .collect())
+}
+
+/// The extension-release of `image` (read with `unsquashfs -cat`), checked: ID and
+/// ARCHITECTURE as expected. Returns the text or why it is wrong.
+fn release_ok(unsquashfs: &Path, image: &Path, name: &str, arch: &str) -> Result<String, String> {
+    let (ok, text) = run(Command::new(unsquashfs).arg("-cat").arg(image).arg(format!(
+        "usr/lib/extension-release.d/extension-release.{name}"
+    )));
+    if !ok {
+        return Err(text);
+    }
+    let fields: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split_once('='))
+        .collect();
+    let get = |k: &str| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    if get("ID") != Some("_any") {
+        return Err(format!("ID is {:?}: {text}", get("ID")));
+    }
+    if get("ARCHITECTURE") != Some(arch) {
+        return Err(format!(
+            "ARCHITECTURE is {:?}, not {arch}: {text}",
+            get("ARCHITECTURE")
+        ));
+    }
+    Ok(text)
+}
+
+/// `systemd-dissect --json=short`: an extension for the system, with its extension-release.
+fn dissect_ok(image: &Path, arch: &str) -> Result<(), String> {
+    let Some(dissect) = which("systemd-dissect") else {
+        return Err("no systemd-dissect".into());
+    };
+    let (ok, out) = run(Command::new(dissect).arg("--json=short").arg(image));
+    if !ok {
+        return Err(out);
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
+    let release: Vec<&str> = v["extensionRelease"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    if v["useSystemExtension"] != true
+        || !release.contains(&format!("ARCHITECTURE={arch}").as_str())
+    {
+        return Err(format!("not a system extension for {arch}: {out}"));
+    }
+    Ok(())
+}
+
+fn ignition_validate() -> Option<PathBuf> {
+    tool("BUILDER_IGNITION_VALIDATE", "ignition-validate")
+}
+
+/// Butane's YAML, translated the way Butane does for these keys (inline -> a data URL's bytes,
+/// octal modes), compared with ignition.json: the same files, modes, contents and units.
+/// Returns the first difference.
+fn butane_matches(butane: &Path, ignition: &Path) -> Result<(), String> {
+    let script = r#"
+import base64, gzip, json, sys, urllib.parse, yaml
+b = yaml.safe_load(open(sys.argv[1]))
+i = json.load(open(sys.argv[2]))
+def data(src, compression):
+    head, _, body = src.partition(",")
+    raw = base64.b64decode(body) if head.endswith(";base64") else urllib.parse.unquote_to_bytes(body)
+    return gzip.decompress(raw) if compression == "gzip" else raw
+assert b["variant"] == "flatcar" and b["version"] == "1.1.0", "variant/version"
+assert i["ignition"]["version"] == "3.4.0", "spec"
+bf, jf = b["storage"]["files"], i["storage"]["files"]
+assert [f["path"] for f in bf] == [f["path"] for f in jf], "paths differ"
+for x, y in zip(bf, jf):
+    assert x["mode"] == y["mode"], ("mode", x["path"], x["mode"], y["mode"])
+    assert x.get("overwrite") == y.get("overwrite"), ("overwrite", x["path"])
+    c, d = x["contents"], y["contents"]
+    if "inline" in c:
+        got = c["inline"].encode()
+    elif c["source"].startswith("data:"):
+        got = data(c["source"], c.get("compression"))
+    else:
+        assert c["source"] == d["source"], ("source", x["path"])
+        assert c["verification"] == d["verification"], ("verification", x["path"])
+        continue
+    assert got == data(d["source"], d.get("compression")), ("contents", x["path"])
+bu, ju = b["systemd"]["units"], i["systemd"]["units"]
+assert [(u["name"], u["enabled"], u.get("contents")) for u in bu] == \
+       [(u["name"], u["enabled"], u.get("contents")) for u in ju], "units differ"
+"#;
+    let Some(py) = which("python3") else {
+        return Err("no python3".into());
+    };
+    let (ok, out) = run(Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .arg(butane)
+        .arg(ignition));
+    if ok {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
+fn check_profile(shipped: &str) {
+    let r = render(shipped);
+    let m = &r.manifest["sysext"];
+    let name = m["name"].as_str().unwrap();
+    assert!(
+        name.starts_with(&format!("{shipped}-loopback-")) && name.ends_with("-amd64"),
+        "{m}"
+    );
+    assert_eq!(m["architecture"], "x86-64");
+    let image = r.image();
+    let bytes = std::fs::read(&image).unwrap();
+    assert_eq!(sha256_hex(&bytes), m["sha256"].as_str().unwrap());
+    let sums = read(r.dir.join("SHA256SUMS"));
+    for f in [m["file"].as_str().unwrap(), "ignition.json", "butane.yaml"] {
+        assert!(
+            sums.lines().any(|l| l.ends_with(&format!("  {f}"))),
+            "{f} not in SHA256SUMS:\n{sums}"
+        );
+    }
+
+    // Same inputs, same bytes.
+    let again = r.ws.run(&[
+        "render",
+        "--profile",
+        "node",
+        "--out",
+        "dist2",
+        "--format",
+        "sysext",
+        "--sysext-url",
+        URL,
+    ]);
+    assert_ok(&again);
+    let other =
+        r.ws.path()
+            .join(format!("dist2/{shipped}-loopback/amd64"))
+            .join(m["file"].as_str().unwrap());
+    assert!(
+        std::fs::read(&other).unwrap() == bytes,
+        "the image differs between two renders"
+    );
+
+    // The token is in the JoinConfiguration's contents only.
+    let json = read(r.dir.join("ignition.json"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let holders: Vec<&str> = v["storage"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.to_string().contains(TOKEN))
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, ["/etc/kubernetes/builder-join.yaml"]);
+    assert_eq!(json.matches(TOKEN).count(), 1);
+
+    if let Some(unsquashfs) = tool("BUILDER_UNSQUASHFS", "unsquashfs") {
+        let listed = unsquashfs_list(&unsquashfs, &image).unwrap();
+        // Every /usr and /opt path of the rootfs, the enable links beside the units, the
+        // extension-release; nothing from /etc or /var.
+        for f in r.manifest["files"].as_array().unwrap() {
+            let p = f["path"].as_str().unwrap();
+            let want = p.starts_with("/usr/") || p.starts_with("/opt/");
+            assert_eq!(
+                listed.iter().any(|l| l == p),
+                want,
+                "{p} in the image: {listed:?}"
+            );
+        }
+        // Every enable link of the overlay (/etc/systemd/system/T.wants/U) is beside its unit.
+        let enabled: Vec<String> = r.manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["path"].as_str())
+            .filter_map(|p| p.strip_prefix("/etc/systemd/system/"))
+            .filter(|p| p.contains(".wants/"))
+            .map(|p| format!("/usr/local/lib/systemd/system/{p}"))
+            .collect();
+        let want_min = if shipped == "containerd" { 1 } else { 5 };
+        assert!(enabled.len() >= want_min, "{enabled:?}");
+        for w in &enabled {
+            assert!(
+                listed.iter().any(|l| l == w),
+                "{w} not in the image: {listed:?}"
+            );
+        }
+        release_ok(&unsquashfs, &image, name, "x86-64").unwrap();
+
+        // Negative controls: a truncated image, and one whose extension-release names arm64.
+        // squashfs keeps its tables at the end of the used bytes (superblock offset 40).
+        let used = u64::from_le_bytes(bytes[40..48].try_into().unwrap()) as usize;
+        assert!(used <= bytes.len(), "bytes_used {used} > {}", bytes.len());
+        let cut = r.ws.path().join("cut.raw");
+        std::fs::write(&cut, &bytes[..used / 2]).unwrap();
+        assert!(
+            unsquashfs_list(&unsquashfs, &cut).is_err(),
+            "a truncated image was listed"
+        );
+        if let Some(mksquashfs) = tool("BUILDER_MKSQUASHFS", "mksquashfs") {
+            let tree = r.ws.path().join("tree");
+            let (ok, out) = run(Command::new(&unsquashfs).arg("-d").arg(&tree).arg(&image));
+            assert!(ok, "{out}");
+            let rel = tree.join(format!(
+                "usr/lib/extension-release.d/extension-release.{name}"
+            ));
+            std::fs::write(
+                &rel,
+                read(&rel).replace("ARCHITECTURE=x86-64", "ARCHITECTURE=arm64"),
+            )
+            .unwrap();
+            let wrong = r.ws.path().join(format!("{name}.raw"));
+            let (ok, out) = run(Command::new(mksquashfs).arg(&tree).arg(&wrong).args([
+                "-noappend",
+                "-all-root",
+                "-quiet",
+                "-no-progress",
+            ]));
+            assert!(ok, "{out}");
+            let e = release_ok(&unsquashfs, &wrong, name, "x86-64").unwrap_err();
+            assert!(e.contains("ARCHITECTURE is Some(\"arm64\")"), "{e}");
+            if which("systemd-dissect").is_some() {
+                // systemd-dissect shows the arch but does not judge it (systemd-sysext does:
+                // the VM test in ci/e2e.sh proves the refusal); the check above must.
+                assert!(dissect_ok(&wrong, "x86-64").is_err());
+            }
+        }
+        if which("systemd-dissect").is_some() {
+            dissect_ok(&image, "x86-64").unwrap();
+            assert!(
+                dissect_ok(&cut, "x86-64").is_err(),
+                "a truncated image was dissected"
+            );
+        } else {
+            skip_or_fail("systemd-dissect not found (Debian: systemd-container)");
+        }
+    }
+
+    if let Some(validate) = ignition_validate() {
+        let (ok, out) = run(Command::new(&validate).arg(r.dir.join("ignition.json")));
+        assert!(ok, "ignition-validate refused ignition.json: {out}");
+        // The control: a relative path, which Ignition refuses.
+        let bad = r.ws.path().join("bad.json");
+        std::fs::write(
+            &bad,
+            json.replace("\"/etc/crictl.yaml\"", "\"etc/crictl.yaml\""),
+        )
+        .unwrap();
+        let (ok, out) = run(Command::new(&validate).arg(&bad));
+        assert!(!ok && out.contains("path not absolute"), "{out}");
+    }
+
+    match butane_matches(&r.dir.join("butane.yaml"), &r.dir.join("ignition.json")) {
+        Err(e) if e == "no python3" => skip_or_fail("python3 not found"),
+        other => other.unwrap(),
+    }
+    let drifted = r.ws.path().join("drifted.yaml");
+    std::fs::write(
+        &drifted,
+        read(r.dir.join("butane.yaml")).replacen("mode: 0644", "mode: 0600", 1),
+    )
+    .unwrap();
+    assert!(butane_matches(&drifted, &r.dir.join("ignition.json")).is_err());
+}
+
+#[test]
+fn containerd_sysext_and_ignition_pass_the_real_tools() {
+    check_profile("containerd");
+}
+
+#[test]
+fn cri_dockerd_sysext_and_ignition_pass_the_real_tools() {
+    check_profile("cri-dockerd");
+}
+
+#[test]
+fn embedded_image_and_flag_errors() {
+    // The loopback artifacts are small, so the image fits into ignition.json as a data URL
+    // (the unit tests check the error for one that does not fit).
+    let (_up, ws) = node_setup();
+    assert_ok(&ws.render("node", &["--format", "sysext"]));
+    let dir = ws.out().join("node/amd64");
+    let json = read(dir.join("ignition.json"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let image = v["storage"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("/var/lib/extensions/")
+        })
+        .unwrap();
+    assert!(
+        image["contents"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:;base64,aHNxc"),
+        "{image}"
+    );
+    if let Some(validate) = ignition_validate() {
+        let (ok, out) = run(Command::new(&validate).arg(dir.join("ignition.json")));
+        assert!(ok, "{out}");
+    }
+    let out = ws.render("node", &["--sysext-url", "https://h/x.raw"]);
+    assert!(
+        stderr(&out).contains("add --format sysext"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ws.render(
+        "node",
+        &["--format", "sysext", "--sysext-url", "file:///{arch}/x.raw"],
+    );
+    assert!(
+        stderr(&out).contains("cannot read file://"),
+        "{}",
+        stderr(&out)
+    );
+}
