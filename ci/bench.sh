@@ -23,7 +23,7 @@
 #   Wall time of each run (output removed before, not timed, except for the no-op), its CPU
 #   time (user+sys, children included: less sensitive than wall time to other load) and the
 #   peak RSS of builder (`/usr/bin/time -f %M`). Then the pack step alone: the very tar builder
-#   packs, compressed by `pigz -2 -p NPROC` and `zstd -3 -TNPROC`, against builder's own pack
+#   packs, compressed by `pigz -2 -p NPROC` and `zstd -2 -TNPROC`, against builder's own pack
 #   times (its `packed` progress lines, which include reading the rootfs). Printed: medians,
 #   ratios to the shell pipeline's cold time, the machine's load, and the overlay sizes.
 #
@@ -346,7 +346,7 @@ gzip -dc "$WORK/out-builder/bench/amd64/overlay.tar.gz" >"$WORK/overlay.tar"
 for i in $(seq "$ROUNDS"); do
     t0=$(now); pigz -n -2 -p "$(nproc)" -c "$WORK/overlay.tar" >"$WORK/pigz.out"; t1=$(now)
     elapsed "$t0" "$t1" >>"$WORK/pigz.times"; echo >>"$WORK/pigz.times"
-    t0=$(now); zstd -q -3 -T"$(nproc)" -c "$WORK/overlay.tar" >"$WORK/zstd.out"; t1=$(now)
+    t0=$(now); zstd -q -2 -T"$(nproc)" -c "$WORK/overlay.tar" >"$WORK/zstd.out"; t1=$(now)
     elapsed "$t0" "$t1" >>"$WORK/zstd.times"; echo >>"$WORK/zstd.times"
 done
 
@@ -387,7 +387,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 br_=$(median "$WORK/builder-reuse.times"); bn_=$(median "$WORK/builder-noop.times")
 bz_=$(median "$WORK/builder-zstd.times")
 rss_mib=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
-vs() { ratio "$1" "$sc_"; }
+vs() { awk -v a="$1" -v b="$sc_" 'BEGIN { printf "%.3f", a / b }'; }
 
 echo
 echo "builder render vs the hand-written shell pipeline: containerd overlay, amd64"
@@ -395,7 +395,7 @@ echo "artifacts ${art_mb} MB downloaded, rootfs ${tree_mb} MB; ${ROUNDS} rounds 
 echo
 fmt='%-26s %9s %16s %9s   %-13s %11s\n'
 printf "$fmt" "" "wall s" "x shell cold" "target" "result" "cpu s"
-printf "$fmt" "shell pipeline, cold" "$sc_" "1.00" "" "" "$scc"
+printf "$fmt" "shell pipeline, cold" "$sc_" "1.000" "" "" "$scc"
 printf "$fmt" "shell pipeline, warm" "$sw_" "$(vs "$sw_")" "" "" "$swc"
 printf "$fmt" "builder cold (gzip)" "$bc_" "$(vs "$bc_")" "<= 0.18" "$(verdict "$(vs "$bc_")" 0.18)" "$bcc"
 printf "$fmt" "builder cold (zstd)" "$bz_" "$(vs "$bz_")" "<= 0.10" "$(verdict "$(vs "$bz_")" 0.10)" "$(median "$WORK/builder-zstd.cpu")"
@@ -409,12 +409,12 @@ pigz_=$(median "$WORK/pigz.times"); zstd_=$(median "$WORK/zstd.times")
 echo "pack step, the same $(awk -v s="$(stat -c %s "$WORK/overlay.tar")" 'BEGIN { printf "%.1f", s / 1e6 }') MB tar, $(nproc) threads:"
 printf '  gzip level 2: builder %s s, pigz -2 -p %s %s s: %sx   target <= 1.10x   %s\n' \
     "$pg_" "$(nproc)" "$pigz_" "$(ratio "$pg_" "$pigz_")" "$(verdict "$(ratio "$pg_" "$pigz_")" 1.10)"
-printf '  zstd level 3: builder %s s, zstd -3 -T%s %s s: %sx   target <= 1.20x   %s\n' \
+printf '  zstd level 2: builder %s s, zstd -2 -T%s %s s: %sx   target <= 1.20x   %s\n' \
     "$pz_" "$(nproc)" "$zstd_" "$(ratio "$pz_" "$zstd_")" "$(verdict "$(ratio "$pz_" "$zstd_")" 1.20)"
 echo
 printf 'peak RSS of builder (max over %d runs): %s MiB   target <= 100 MiB   %s\n' \
     $((5 * ROUNDS)) "$rss_mib" "$(awk -v m="$rss_mib" 'BEGIN { print (m <= 100 ? "target met" : "target missed") }')"
-printf 'overlay: builder gzip %.1f MB, zstd %.1f MB; shell (gzip -n -6) %.1f MB; pigz -2 %.1f MB, zstd -3 %.1f MB\n' \
+printf 'overlay: builder gzip %.1f MB, zstd %.1f MB; shell (gzip -n -6) %.1f MB; pigz -2 %.1f MB, zstd -2 %.1f MB\n' \
     "$(awk -v s="$b_size" 'BEGIN { print s / 1e6 }')" \
     "$(awk -v s="$(stat -c %s "$WORK/out-zstd/bench/amd64/overlay.tar.zst")" 'BEGIN { print s / 1e6 }')" \
     "$(awk -v s="$s_size" 'BEGIN { print s / 1e6 }')" \
