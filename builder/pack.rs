@@ -90,6 +90,22 @@ fn tar_into<W: Write>(root: &Path, out: W, mtime: u64, task: &Task, dest: &Path)
     Ok(counting.inner)
 }
 
+/// Opens an overlay archive for reading its tar stream: zstd or gzip, told by the file's
+/// magic number, so a reader needs no other hint (a renamed file still reads right).
+pub fn open_archive(path: &Path) -> io::Result<Box<dyn io::Read>> {
+    let file = File::open(path)?;
+    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    let magic = io::BufRead::fill_buf(&mut reader)?;
+    Ok(if magic.starts_with(&ZSTD_MAGIC) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(reader)?)
+    } else {
+        Box::new(flate2::read::GzDecoder::new(reader))
+    })
+}
+
+/// The first four bytes of a zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
 /// Tells `task` how many tar bytes went through, a MiB at a time (not per 512-byte block).
 struct Counting<'t, W> {
     inner: W,

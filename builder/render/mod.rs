@@ -138,8 +138,8 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     if !opts.force {
         for arch in &arches {
             let dir = staging.final_dir(*arch);
-            if let Some(m) = reuse::up_to_date(&dir, &digests[arch], signature_file) {
-                current.insert(*arch, m);
+            if let Some(c) = reuse::up_to_date(&dir, &digests[arch], signature_file) {
+                current.insert(*arch, c);
             }
         }
     }
@@ -182,14 +182,19 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     for arch in &arches {
         let digest = &digests[arch];
         let final_dir = staging.final_dir(*arch);
-        if let Some(m) = current.get(arch) {
+        if let Some(c) = current.get(arch) {
             fetch.progress.line(&format!(
                 "up to date: {} {} in {} (input sha256 {digest}); --force rebuilds",
                 plan.profile.name,
                 arch,
                 final_dir.display()
             ));
-            outputs.push(existing_output(&final_dir, m, signature_file)?);
+            outputs.push(existing_output(
+                &final_dir,
+                c,
+                opts.compression,
+                signature_file,
+            )?);
             continue;
         }
         let dir = staging.arch_dir(*arch)?;
@@ -617,16 +622,11 @@ fn sign_sums(
 /// (which [`reuse::up_to_date`] just checked), its size from the disk.
 fn existing_output(
     dir: &Path,
-    m: &Manifest,
+    current: &reuse::Current,
+    compression: Compression,
     signature_file: Option<&'static str>,
 ) -> Result<ArchOutput> {
-    let sums_path = dir.join("SHA256SUMS");
-    let sums_text = std::fs::read_to_string(&sums_path)
-        .with_context(|| format!("reading {}", sums_path.display()))?;
-    let sums: BTreeMap<&str, &str> = sums_text
-        .lines()
-        .filter_map(|l| l.split_once("  ").map(|(h, n)| (n, h)))
-        .collect();
+    let (m, sums) = (&current.manifest, &current.sums);
     let file = |name: &'static str| -> Result<OutputFile> {
         let path = dir.join(name);
         let size = std::fs::metadata(&path)
@@ -638,16 +638,12 @@ fn existing_output(
         };
         Ok(OutputFile::new(dir, name, sha256, size))
     };
-    let overlay = [Compression::Gzip, Compression::Zstd]
-        .map(Compression::overlay_file)
-        .into_iter()
-        .find(|n| *n == m.overlay.file)
-        .ok_or_else(|| Error::Internal(format!("unknown overlay file {}", m.overlay.file)))?;
     Ok(ArchOutput {
         arch: m.arch.clone(),
         dir: String::new(),
         rootfs: String::new(),
-        overlay: file(overlay)?,
+        // The compression is an input of the digest: the overlay is the one it names.
+        overlay: file(compression.overlay_file())?,
         manifest: file("manifest.json")?,
         user_data: file("user-data")?,
         meta_data: file("meta-data")?,

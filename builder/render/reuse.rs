@@ -16,14 +16,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cloudinit::{JoinParams, NodeFile};
-use crate::manifest::Manifest;
+use crate::manifest::{parse_sums, Manifest, Sums};
 use crate::model::{Arch, Compression};
 use crate::plan::Plan;
 use crate::sign::SigningKey;
@@ -101,25 +100,27 @@ pub(super) fn input_digest(
     Ok(crate::digest::sha256_hex(&json))
 }
 
+/// An arch folder found up to date: its manifest and SHA256SUMS, as checked.
+pub(super) struct Current {
+    pub manifest: Manifest,
+    pub sums: Sums,
+}
+
 /// Reads `dir`'s manifest if the output there was made from `digest` and still verifies.
-pub(super) fn up_to_date(dir: &Path, digest: &str, signature: Option<&str>) -> Option<Manifest> {
+pub(super) fn up_to_date(dir: &Path, digest: &str, signature: Option<&str>) -> Option<Current> {
     let m: Manifest = serde_json::from_slice(&fs::read(dir.join("manifest.json")).ok()?).ok()?;
     if m.input_sha256 != digest {
         return None;
     }
-    let sums = fs::read_to_string(dir.join("SHA256SUMS")).ok()?;
+    let sums = parse_sums(&fs::read(dir.join("SHA256SUMS")).ok()?).ok()?;
     let mut expected: Vec<String> = vec!["SHA256SUMS".into(), "rootfs".into()];
     expected.extend(signature.map(String::from));
-    for line in sums.lines() {
-        let (hex, name) = line.split_once("  ")?;
-        if name.contains('/') || name == ".." {
-            return None;
-        }
+    for (name, hex) in &sums {
         let (got, _) = crate::digest::sha256_file(&dir.join(name)).ok()?;
-        if got != hex {
+        if got != *hex {
             return None;
         }
-        expected.push(name.to_string());
+        expected.push(name.clone());
     }
     let mut present: Vec<String> = fs::read_dir(dir)
         .ok()?
@@ -146,7 +147,7 @@ pub(super) fn up_to_date(dir: &Path, digest: &str, signature: Option<&str>) -> O
             return None;
         }
     }
-    Some(m)
+    Some(Current { manifest: m, sums })
 }
 
 /// The output cache under a download cache folder.
@@ -298,15 +299,8 @@ impl OutputCache {
 
 /// Unpacks the overlay archive (gzip or zstd) into `root`, modes as recorded.
 fn unpack(archive: &Path, root: &Path) -> Result<()> {
-    let file = fs::File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let magic = std::io::BufRead::fill_buf(&mut reader)
-        .with_context(|| format!("reading {}", archive.display()))?;
-    let stream: Box<dyn Read> = if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(reader)?)
-    } else {
-        Box::new(flate2::read::GzDecoder::new(reader))
-    };
+    let stream = crate::pack::open_archive(archive)
+        .with_context(|| format!("opening {}", archive.display()))?;
     fs::create_dir(root).with_context(|| format!("creating {}", root.display()))?;
     let mut tar = tar::Archive::new(stream);
     tar.set_preserve_permissions(true);

@@ -7,7 +7,6 @@
 
 mod tree;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -258,30 +257,7 @@ impl From<Result<String, String>> for Outcome {
     }
 }
 
-type Sums = BTreeMap<String, String>;
-
-/// `sha256sum -c` lines as builder writes them: 64 hex, two spaces, a plain file name.
-fn parse_sums(bytes: &[u8]) -> Result<Sums, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "SHA256SUMS is not UTF-8".to_string())?;
-    let mut out = Sums::new();
-    for (i, line) in text.lines().enumerate() {
-        let bad = || {
-            format!(
-                "SHA256SUMS line {}: expected \"<64 hex>  <file name>\", got {line:?}",
-                i + 1
-            )
-        };
-        let (hex, name) = line.split_once("  ").ok_or_else(bad)?;
-        let plain = !name.is_empty() && name != "." && name != ".." && !name.contains('/');
-        if !crate::digest::is_sha256_hex(hex) || !plain {
-            return Err(bad());
-        }
-        if out.insert(name.to_string(), hex.to_string()).is_some() {
-            return Err(format!("SHA256SUMS lists {name} twice"));
-        }
-    }
-    Ok(out)
-}
+use crate::manifest::{parse_sums, Sums};
 
 fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
     let sums = match sums {
@@ -453,27 +429,4 @@ fn provenance_check(dir: &Path, m: &Manifest, sums: &Result<Sums, String>) -> Ou
             )),
         });
     result.into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sums_lines_are_strict() {
-        let hex = "ab".repeat(32);
-        assert_eq!(
-            parse_sums(format!("{hex}  a\n").as_bytes()).unwrap().len(),
-            1
-        );
-        for bad in [
-            format!("{hex} a\n"),
-            format!("{hex}  ../a\n"),
-            format!("{hex}  d/a\n"),
-            format!("{}  a\n", "zz".repeat(32)),
-            format!("{hex}  a\n{hex}  a\n"),
-        ] {
-            assert!(parse_sums(bad.as_bytes()).is_err(), "{bad}");
-        }
-    }
 }

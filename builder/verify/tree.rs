@@ -3,8 +3,8 @@
 //! disk. Folders are not compared (the manifest does not list them); their contents are.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read};
+use std::fs;
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -67,18 +67,8 @@ pub fn from_manifest(files: &[FileRef]) -> Result<Entries, String> {
 /// The overlay archive's entries (gzip or zstd, told by its magic number), each file hashed
 /// as it streams past.
 pub fn from_archive(path: &Path) -> Result<Entries, String> {
-    let file = File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let magic = reader
-        .fill_buf()
-        .map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let stream: Box<dyn Read> = if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let dec = zstd::stream::read::Decoder::with_buffer(reader)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        Box::new(dec)
-    } else {
-        Box::new(flate2::read::GzDecoder::new(reader))
-    };
+    let stream =
+        crate::pack::open_archive(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
     let mut archive = tar::Archive::new(stream);
     let mut out = Entries::new();
     let bad = |e: io::Error| format!("reading {}: {e}", path.display());
