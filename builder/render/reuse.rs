@@ -270,7 +270,18 @@ impl OutputCache {
             let e = e.with_context(|| format!("listing {}", self.root.display()))?;
             let path = e.path();
             let Ok(index) = fs::metadata(path.join(INDEX)) else {
-                let _ = fs::remove_dir_all(&path);
+                // A folder without an index is being written by another render (sharing the
+                // cache, not the output folder), or was left by a killed one: only an old one
+                // is removed.
+                let stale = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_none_or(|age| age > std::time::Duration::from_secs(3600));
+                if stale {
+                    let _ = fs::remove_dir_all(&path);
+                }
                 continue;
             };
             let size: u64 = fs::read_dir(&path)
