@@ -2,5 +2,5 @@
 fn main() {
     println!("cargo:rerun-if-changed=profiles");
     println!("cargo:rerun-if-changed=overlays");
-    println!("cargo:rerun-if-changed=builder/data");
+    println!("cargo:rerun-if-changed=builder/profile/data");
 }

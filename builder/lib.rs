@@ -1,42 +1,32 @@
 //! builder: turns a TOML profile into a verified, reproducible Kubernetes node overlay
 //! (containerd, or Docker Engine behind cri-dockerd) and finds the nodes that need one.
 //!
-//! The binary (`main.rs`) only parses the command line and maps errors to exit codes;
-//! everything it does lives here, one module per concern.
+//! The folders read as the pipeline, top to bottom; each imports only from those below it:
+//!   cmd        the command line: clap, one file per subcommand (only `main.rs` imports it)
+//!   render     `builder render` as stages: prepare -> classify each arch -> build -> finish
+//!   verify, diff, detect   the other commands' libraries
+//!   outputs    what a render hands out: manifest, SBOMs, provenance, signature, sysext image
+//!   bootstrap  first boot: cloud-init user-data, Ignition, kubeadm join parameters
+//!   node       each runtime's files (containerd, cri-dockerd, kubelet, crictl, systemd)
+//!   build      the rootfs ledger, archive install, overlays, packing, the output folder
+//!   fetch      downloads, the download cache, hosts and mirrors
+//!   profile    profiles: parse, merge, validate; the catalog, the plan, pinning
+//!   util       leaves: digests, errors, shared value types, locks, the pool, progress
 
-pub mod archive;
-pub mod cache;
-pub mod catalog;
-pub mod cli;
-pub mod cloudinit;
+pub mod bootstrap;
+pub mod build;
+pub mod cmd;
 pub mod detect;
 pub mod diff;
-pub mod digest;
-pub mod error;
 pub mod fetch;
-pub mod gzip;
-pub mod hosts;
-pub mod install;
-pub mod lock;
-pub mod manifest;
-pub mod model;
-pub mod output;
-pub mod pack;
-pub mod pin;
-pub mod plan;
-pub mod pool;
+pub mod node;
+pub mod outputs;
 pub mod profile;
-pub mod progress;
-pub mod provenance;
 pub mod render;
-pub mod sbom;
-pub mod sign;
-pub mod stdout;
-pub mod sysext;
-pub mod templates;
+pub mod util;
 pub mod verify;
 
-pub use error::{exit_code, Error};
+pub use util::error::{exit_code, Error};
 
 /// The version stamped into generated files and manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

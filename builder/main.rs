@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match builder::cli::Cli::try_parse() {
+    let cli = match builder::cmd::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors; a bad command line is the user's input (1).
@@ -16,10 +16,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match std::panic::catch_unwind(|| builder::cli::run(cli)) {
+    match std::panic::catch_unwind(|| builder::cmd::run(cli)) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(err)) => {
-            eprintln!("{}", builder::error::report(&err));
+            eprintln!("{}", builder::util::error::report(&err));
             ExitCode::from(builder::exit_code(&err))
         }
         // The panic message was already printed by the default hook.

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::error::Error;
+use crate::util::error::Error;
 
 const NODES_EXPECTED: &str =
     "the JSON of `kubectl get nodes -o json` (a v1 List of Nodes, or one Node)";

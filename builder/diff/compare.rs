@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::input::{ArchSide, Content};
-use crate::manifest::{ArtifactRef, FileRef, Manifest};
+use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest};
 
 /// Bumped when a field is removed, renamed or changes meaning; adding a field keeps it.
 pub const SCHEMA_VERSION: u32 = 1;

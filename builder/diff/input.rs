@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::error::Error;
-use crate::manifest::Manifest;
+use crate::outputs::manifest::Manifest;
+use crate::util::error::Error;
 
 /// Generated files larger than this are not shown as a unified diff.
 pub const MAX_TEXT: u64 = 1 << 20;
@@ -170,7 +170,7 @@ impl ArchSide {
         fs::File::open(&file)
             .and_then(|f| f.take(MAX_TEXT + 1).read_to_end(&mut bytes))
             .with_context(|| format!("reading {}", file.display()))?;
-        let read = crate::digest::sha256_hex(&bytes);
+        let read = crate::util::digest::sha256_hex(&bytes);
         if read != sha256 {
             return Err(Error::Input(format!(
                 "{} does not match {} (sha256 {sha256} there, {read} on disk): the folder changed after the render; render it again",

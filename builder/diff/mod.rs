@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::error::Error;
+use crate::util::error::Error;
 use compare::{ArchDiff, Report, Status};
 use input::{Shape, Side};
 
@@ -34,9 +34,9 @@ pub struct Options {
 pub fn run(opts: &Options) -> Result<u8> {
     let report = compare(opts)?;
     if opts.json {
-        crate::stdout::print_json(&report)?;
+        crate::util::stdout::print_json(&report)?;
     } else {
-        crate::stdout::print_text(&text::render(&report))?;
+        crate::util::stdout::print_text(&text::render(&report))?;
     }
     Ok(if report.identical { 0 } else { DIFFERENT })
 }

@@ -5,15 +5,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::manifest::{ArtifactRef, FileRef, Manifest, OverlayRef, ProfileRef};
-use crate::templates::assert_golden;
+use crate::node::assert_golden;
+use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest, OverlayRef, ProfileRef};
 
 fn art(name: &str, version: &str) -> ArtifactRef {
     ArtifactRef {
         name: name.into(),
         version: version.into(),
         url: format!("https://example.com/{name}/v{version}/{name}.tgz"),
-        sha256: crate::digest::sha256_hex(format!("{name}{version}").as_bytes()),
+        sha256: crate::util::digest::sha256_hex(format!("{name}{version}").as_bytes()),
     }
 }
 
@@ -28,7 +28,7 @@ fn file(root: &Path, path: &str, mode: &str, source: &str, body: Result<&str, &s
                 path: path.into(),
                 mode: mode.into(),
                 size: Some(text.len() as u64),
-                sha256: Some(crate::digest::sha256_hex(text.as_bytes())),
+                sha256: Some(crate::util::digest::sha256_hex(text.as_bytes())),
                 link: None,
                 source: source.into(),
             }
@@ -49,7 +49,7 @@ fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRe
         builder_version: "VERSION".into(),
         profile: ProfileRef {
             name: "p".into(),
-            sha256: crate::digest::sha256_hex(kube.as_bytes()),
+            sha256: crate::util::digest::sha256_hex(kube.as_bytes()),
         },
         kubernetes: kube.into(),
         runtime: "containerd".into(),
@@ -126,7 +126,7 @@ fn every_kind_of_change_reads_as_the_golden_files() {
     assert!(!report.identical);
     let text = text::render(&report).replace(&d.path().display().to_string(), "TMP");
     assert_golden("diff.txt", &text);
-    let json = crate::stdout::json_string(&report)
+    let json = crate::util::stdout::json_string(&report)
         .unwrap()
         .replace(&d.path().display().to_string(), "TMP");
     assert_golden("diff.json", &json);

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::compare::{ArchDiff, ArtifactChange, Change, FileChange, Report, Status};
-use crate::manifest::FileRef;
+use crate::outputs::manifest::FileRef;
 
 pub fn render(r: &Report) -> String {
     let mut s = String::new();

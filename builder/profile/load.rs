@@ -10,7 +10,7 @@ use super::raw::parse_raw;
 use super::source::{Loc, Lookup, Source};
 use super::types::Profile;
 use super::validate::validate;
-use crate::error::Error;
+use crate::util::error::Error;
 
 /// How many files a chain of `extends` may hold.
 const MAX_DEPTH: usize = 8;

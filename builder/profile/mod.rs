@@ -8,9 +8,12 @@
 //! `overlays` (where an overlay's files are),
 //! `schema` (the JSON Schema of `raw`'s shapes).
 
+pub mod catalog;
 mod load;
 mod merge;
 mod overlays;
+pub mod pin;
+pub mod plan;
 mod raw;
 mod schema;
 mod source;

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::source::Source;
-use crate::error::{line_col, one_line, Error};
-use crate::model::Arch;
+use crate::util::error::{line_col, one_line, Error};
+use crate::util::model::Arch;
 use schemars::{json_schema, Schema, SchemaGenerator};
 use serde_json::{Map, Value};
 

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use include_dir::{include_dir, Dir};
 use toml::Spanned;
 
-use crate::error::Error;
+use crate::util::error::Error;
 
 /// Profiles shipped inside the binary, so `--profile containerd` works from any folder.
 static BUILTIN_PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
@@ -52,7 +52,7 @@ impl Loc {
 
     /// 1-based line and column of the span's start.
     pub fn line_col(&self) -> (usize, usize) {
-        crate::error::line_col(&self.src.text, self.span.start)
+        crate::util::error::line_col(&self.src.text, self.span.start)
     }
 
     /// An error at this location: `file:line:col: what`. In a built-in profile, which cannot

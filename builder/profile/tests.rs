@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::*;
-use crate::model::{Arch, KubeMinor};
+use crate::util::model::{Arch, KubeMinor};
 
 pub(crate) fn load_text(text: &str) -> Result<Profile> {
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::source::Loc;
-use crate::model::{Arch, KubeMinor, Runtime};
+use crate::util::model::{Arch, KubeMinor, Runtime};
 
 /// `[containerd]` settings.
 #[derive(Debug, Clone, Serialize)]

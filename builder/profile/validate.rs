@@ -13,9 +13,9 @@ use super::types::{
     Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule, KubeletSettings,
     OverlayRef, Pins, Profile, SysextSettings,
 };
-use crate::digest::is_sha256_hex;
-use crate::error::Error;
-use crate::model::{check_target, managed_flag, valid_version, Arch, KubeMinor, Runtime};
+use crate::util::digest::is_sha256_hex;
+use crate::util::error::Error;
+use crate::util::model::{check_target, managed_flag, valid_version, Arch, KubeMinor, Runtime};
 
 /// Kubernetes minors below this are not targets: their kubelets predate the flags we write.
 const OLDEST_MINOR: u32 = 20;
@@ -539,7 +539,7 @@ fn artifact(a: MergedArtifact, top: &Arc<Source>) -> Result<Artifact> {
         return Err(url.loc().error(format_args!(
             "URL {:?} ends in {file_name:?}, which cannot name the installed file; an install rule's `to` ends with '/', \
              so the file is named after the URL: give `to` a file name (for example \"/usr/local/sbin/runc\") or fix the URL",
-            crate::error::redact_urls(url.get())
+            crate::util::error::redact_urls(url.get())
         )));
     }
     Ok(artifact)

@@ -2,19 +2,13 @@
 //! per arch build the rootfs (artifacts, overlays, the runtime's generated files), pack it,
 //! and write the manifest, the user-data and the sums; finally move everything into place.
 //!
-//! Submodules: `containerd` and `cri_dockerd` (each runtime's files), `kubelet` (the
-//! kubelet's files), `systemd` (unit checks and enable links), `overlay` (overlays/ trees),
-//! `user_data` (the cloud-init side), `summary` (what was produced: `--output json`).
+//! Submodules: `reuse` (the up-to-date check and the output cache), `sysext` (the
+//! system-extension side), `summary` (what was produced: `--output json`). A runtime's files
+//! are `crate::node`'s, the user-data `crate::bootstrap`'s.
 
-mod containerd;
-mod cri_dockerd;
-mod kubelet;
-mod overlay;
 mod reuse;
 mod summary;
 mod sysext;
-mod systemd;
-mod user_data;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,18 +16,21 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use zeroize::Zeroizing;
 
-use crate::archive::ArchiveLimits;
-use crate::catalog::Catalog;
-use crate::cloudinit::{Cloud, JoinParams};
-use crate::error::Error;
+use crate::bootstrap::cloudinit::user_data;
+use crate::bootstrap::cloudinit::{Cloud, JoinParams};
+use crate::build::archive::ArchiveLimits;
+use crate::build::install::{Origin, Rootfs};
+use crate::build::overlay;
 use crate::fetch::{fetch_all, FetchOptions, Request};
-use crate::install::{Origin, Rootfs};
-use crate::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
-use crate::model::{Arch, Compression, Runtime};
-use crate::plan::{Plan, PlannedArtifact};
+use crate::node::{containerd, cri_dockerd};
+use crate::outputs::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
+use crate::outputs::sign::{SigningKey, PASSPHRASE_ENV};
+use crate::profile::catalog::Catalog;
+use crate::profile::plan::{Plan, PlannedArtifact};
 use crate::profile::{Lookup, Profile};
-use crate::progress::{mb, secs};
-use crate::sign::{SigningKey, PASSPHRASE_ENV};
+use crate::util::error::Error;
+use crate::util::model::{Arch, Compression, Runtime};
+use crate::util::progress::{mb, secs};
 
 pub use summary::{ArchOutput, OutputFile, Summary};
 
@@ -67,7 +64,7 @@ pub struct Options {
     /// `None` turns the output cache off.
     pub output_cache: Option<u64>,
     /// `--format`: what to produce besides the overlay (`sysext`).
-    pub formats: Vec<crate::sysext::Format>,
+    pub formats: Vec<crate::outputs::sysext::Format>,
     /// `--sysext-url` template (`{arch}`); `None` embeds the image in ignition.json.
     pub sysext_url: Option<String>,
 }
@@ -93,7 +90,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     if let Some(t) = &opts.overlay_url {
         user_data::check_overlay_url(t, &arches)?;
     }
-    crate::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
+    crate::outputs::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
     let user_data = user_data::UserDataArgs {
         cloud: opts.cloud,
         overlay_url: opts.overlay_url.as_deref(),
@@ -101,7 +98,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     };
     // Every pin is resolved before anything is fetched: a missing pin fails fast.
     let plan = Plan::resolve(profile, &Catalog::builtin()?)?;
-    crate::output::check_out(&opts.out, &plan.profile.name)?;
+    crate::build::output::check_out(&opts.out, &plan.profile.name)?;
     // The signing key is read and decrypted before anything is fetched: a wrong passphrase
     // fails in a second, not after the downloads.
     let signer = opts.sign_key.as_deref().map(load_signing_key).transpose()?;
@@ -117,7 +114,10 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
         cloud: opts.cloud.as_str(),
         overlay_url: opts.overlay_url.as_deref(),
         compression: opts.compression,
-        formats: if opts.formats.contains(&crate::sysext::Format::Sysext) {
+        formats: if opts
+            .formats
+            .contains(&crate::outputs::sysext::Format::Sysext)
+        {
             vec!["sysext".into()]
         } else {
             Vec::new()
@@ -132,7 +132,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     }
 
     // Holding OUT's lock from here: what is up to date is judged, and replaced, by one render.
-    let staging = crate::output::Staging::begin(&opts.out, &plan.profile.name)?;
+    let staging = crate::build::output::Staging::begin(&opts.out, &plan.profile.name)?;
     let signature_file = signer.as_ref().map(SigningKey::signature_file);
     let mut current = BTreeMap::new();
     if !opts.force {
@@ -152,7 +152,11 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     // built, so those renders build (the up-to-date check still applies to them).
     let cache = opts
         .output_cache
-        .filter(|_| !opts.formats.contains(&crate::sysext::Format::Sysext))
+        .filter(|_| {
+            !opts
+                .formats
+                .contains(&crate::outputs::sysext::Format::Sysext)
+        })
         .map(|max| reuse::OutputCache::new(&fetch.cache_dir, max));
     let mut hits = BTreeMap::new();
     if let (Some(cache), false) = (&cache, opts.force) {
@@ -173,7 +177,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
         BTreeMap::new()
     } else {
         // Every host the downloads need, checked at once: one error names all that do not answer.
-        crate::hosts::check_requests(&requests, fetch)?;
+        crate::fetch::hosts::check_requests(&requests, fetch)?;
         fetch_all(&requests, fetch)?
     };
 
@@ -297,7 +301,7 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
 struct Core {
     m: Manifest,
     json: String,
-    node_files: Vec<crate::cloudinit::NodeFile>,
+    node_files: Vec<crate::bootstrap::cloudinit::NodeFile>,
     /// The system extension image, with `--format sysext`.
     sysext: Option<sysext::Built>,
 }
@@ -338,7 +342,7 @@ fn build_core(
     let task = fetch
         .progress
         .steps(format!("install {arch}"), jobs.len() as u64);
-    let scratches = crate::pool::run(&jobs, cores, |(i, a, path)| {
+    let scratches = crate::util::pool::run(&jobs, cores, |(i, a, path)| {
         let scratch = install_verified(
             plan,
             arch,
@@ -371,7 +375,7 @@ fn build_core(
             archive: planned
                 .iter()
                 .find(|a| Origin::Artifact(plan.artifact(a).name.clone()) == bad.origin)
-                .map_or_else(String::new, |a| crate::error::redact_urls(&a.url)),
+                .map_or_else(String::new, |a| crate::util::error::redact_urls(&a.url)),
             member: bad.path,
             why: format!(
                 "is a link to {:?}, which leaves the rootfs through the links installed with it",
@@ -390,7 +394,7 @@ fn build_core(
 
     let sysext = opts
         .formats
-        .contains(&crate::sysext::Format::Sysext)
+        .contains(&crate::outputs::sysext::Format::Sysext)
         .then(|| sysext::image(plan, arch, &rootfs, dir, mtime))
         .transpose()?;
 
@@ -401,10 +405,10 @@ fn build_core(
     let unpacked: u64 = files_in.iter().filter_map(|f| f.size).sum();
     let task = fetch.progress.bytes(
         format!("pack {arch}"),
-        crate::pack::tar_size_estimate(files_in.iter().map(|f| f.size.unwrap_or(0))),
+        crate::build::pack::tar_size_estimate(files_in.iter().map(|f| f.size.unwrap_or(0))),
     );
     let (overlay_sha256, overlay_size) =
-        crate::pack::write_tar(&root, &tarball, mtime, opts.compression, &task)?;
+        crate::build::pack::write_tar(&root, &tarball, mtime, opts.compression, &task)?;
     let took = task.elapsed();
     drop(task);
     fetch.progress.line(&format!(
@@ -426,7 +430,7 @@ fn build_core(
             .map(|a| ArtifactRef {
                 name: plan.artifact(a).name.clone(),
                 version: plan.artifact(a).version.clone(),
-                url: crate::error::redact_urls(&a.url),
+                url: crate::util::error::redact_urls(&a.url),
                 sha256: a.sha256.clone(),
             })
             .collect(),
@@ -441,10 +445,10 @@ fn build_core(
         documents: Vec::new(),
     };
     // The SBOMs, from the manifest's other content: their digests can then be in it.
-    let sboms = crate::sbom::documents(&m, &crate::sbom::sha1s(&root, &m)?)?;
+    let sboms = crate::outputs::sbom::documents(&m, &crate::outputs::sbom::sha1s(&root, &m)?)?;
     let [sbom_spdx, sbom_cyclonedx] = sboms.files().map(|(name, format, bytes)| {
         write_output(&dir.join(name), bytes)?;
-        let sha256 = crate::digest::sha256_hex(bytes);
+        let sha256 = crate::util::digest::sha256_hex(bytes);
         let (file, format, size) = (name.to_string(), format.to_string(), bytes.len() as u64);
         m.documents.push(manifest::DocumentRef {
             file,
@@ -497,7 +501,7 @@ fn finish_arch(
         OutputFile::new(
             dir,
             name,
-            crate::digest::sha256_hex(bytes),
+            crate::util::digest::sha256_hex(bytes),
             bytes.len() as u64,
         )
     };
@@ -509,8 +513,8 @@ fn finish_arch(
         let (sha256, size) = d.map_or_else(Default::default, |d| (d.sha256.clone(), d.size));
         OutputFile::new(dir, name, sha256, size)
     };
-    let sbom_spdx = document(crate::sbom::SPDX_FILE);
-    let sbom_cyclonedx = document(crate::sbom::CYCLONEDX_FILE);
+    let sbom_spdx = document(crate::outputs::sbom::SPDX_FILE);
+    let sbom_cyclonedx = document(crate::outputs::sbom::CYCLONEDX_FILE);
     let manifest_file = file("manifest.json", json.as_bytes());
     let user_data_file = file("user-data", &user_data.bytes);
     let meta_data = file("meta-data", user_data.meta_data.as_bytes());
@@ -541,13 +545,13 @@ fn finish_arch(
         )?);
     }
     // The provenance names every other output by digest; SHA256SUMS then covers it too.
-    let statement = crate::provenance::statement(&m, &provenance_flags(opts, ud), &sums);
+    let statement = crate::outputs::provenance::statement(&m, &provenance_flags(opts, ud), &sums);
     let provenance_json = statement.to_json()?;
     write_output(
-        &dir.join(crate::provenance::FILE),
+        &dir.join(crate::outputs::provenance::FILE),
         provenance_json.as_bytes(),
     )?;
-    let provenance = file(crate::provenance::FILE, provenance_json.as_bytes());
+    let provenance = file(crate::outputs::provenance::FILE, provenance_json.as_bytes());
     sums.insert(
         provenance.path_name().to_string(),
         provenance.sha256.clone(),
@@ -613,7 +617,7 @@ fn sign_sums(
     Ok(OutputFile::new(
         dir,
         name,
-        crate::digest::sha256_hex(&sig),
+        crate::util::digest::sha256_hex(&sig),
         sig.len() as u64,
     ))
 }
@@ -634,7 +638,7 @@ fn existing_output(
             .len();
         let sha256 = match sums.get(name) {
             Some(h) => h.to_string(),
-            None => crate::digest::sha256_file(&path)?.0,
+            None => crate::util::digest::sha256_file(&path)?.0,
         };
         Ok(OutputFile::new(dir, name, sha256, size))
     };
@@ -648,9 +652,9 @@ fn existing_output(
         user_data: file("user-data")?,
         meta_data: file("meta-data")?,
         sha256sums: file("SHA256SUMS")?,
-        sbom_spdx: file(crate::sbom::SPDX_FILE)?,
-        sbom_cyclonedx: file(crate::sbom::CYCLONEDX_FILE)?,
-        provenance: file(crate::provenance::FILE)?,
+        sbom_spdx: file(crate::outputs::sbom::SPDX_FILE)?,
+        sbom_cyclonedx: file(crate::outputs::sbom::CYCLONEDX_FILE)?,
+        provenance: file(crate::outputs::provenance::FILE)?,
         signature: signature_file.map(file).transpose()?,
         artifacts: m.artifacts.clone(),
     }
@@ -666,11 +670,14 @@ fn profile_ref(plan: &Plan) -> ProfileRef {
 }
 
 /// The render flags the provenance records: those that change output besides the profile.
-fn provenance_flags(opts: &Options, ud: &user_data::UserDataArgs) -> crate::provenance::Flags {
-    crate::provenance::Flags {
+fn provenance_flags(
+    opts: &Options,
+    ud: &user_data::UserDataArgs,
+) -> crate::outputs::provenance::Flags {
+    crate::outputs::provenance::Flags {
         cloud: opts.cloud.to_string(),
-        overlay_url: ud.overlay_url.map(crate::error::redact_urls),
-        join: ud.join.map(|j| crate::provenance::Join {
+        overlay_url: ud.overlay_url.map(crate::util::error::redact_urls),
+        join: ud.join.map(|j| crate::outputs::provenance::Join {
             api_server: j.api_server.clone(),
             ca_cert_hashes: j.ca_cert_hashes.clone(),
             discovery_timeout: j.discovery_timeout.as_ref().map(|t| t.as_str().to_string()),
@@ -705,7 +712,7 @@ fn install_verified(
     let attempt = |file: &Path| -> Result<Rootfs> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let scratch = Rootfs::new(dir);
-        crate::archive::install(
+        crate::build::archive::install(
             plan.artifact(a),
             &a.url,
             file,

@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cloudinit::{JoinParams, NodeFile};
-use crate::manifest::{parse_sums, Manifest, Sums};
-use crate::model::{Arch, Compression};
-use crate::plan::Plan;
-use crate::sign::SigningKey;
+use crate::bootstrap::cloudinit::{JoinParams, NodeFile};
+use crate::outputs::manifest::{parse_sums, Manifest, Sums};
+use crate::outputs::sign::SigningKey;
+use crate::profile::plan::Plan;
+use crate::util::model::{Arch, Compression};
 
 /// The cache's folder for outputs, beside the download cache's `sha256-v1`.
 const LAYOUT: &str = "outputs-v1";
@@ -89,7 +89,7 @@ pub(super) fn input_digest(
                 j.ca_cert_hashes,
                 j.discovery_timeout.as_ref().map(|t| t.as_str())
             ]);
-            crate::digest::sha256_hex(canonical.to_string().as_bytes())
+            crate::util::digest::sha256_hex(canonical.to_string().as_bytes())
         }),
         compression: flags.compression.as_str(),
         signer: signer.map(SigningKey::describe),
@@ -97,7 +97,7 @@ pub(super) fn input_digest(
         sysext_url: flags.sysext_url,
     };
     let json = serde_json::to_vec(&inputs).context("hashing the render's inputs")?;
-    Ok(crate::digest::sha256_hex(&json))
+    Ok(crate::util::digest::sha256_hex(&json))
 }
 
 /// An arch folder found up to date: its manifest and SHA256SUMS, as checked.
@@ -116,7 +116,7 @@ pub(super) fn up_to_date(dir: &Path, digest: &str, signature: Option<&str>) -> O
     let mut expected: Vec<String> = vec!["SHA256SUMS".into(), "rootfs".into()];
     expected.extend(signature.map(String::from));
     for (name, hex) in &sums {
-        let (got, _) = crate::digest::sha256_file(&dir.join(name)).ok()?;
+        let (got, _) = crate::util::digest::sha256_file(&dir.join(name)).ok()?;
         if got != *hex {
             return None;
         }
@@ -212,7 +212,9 @@ impl OutputCache {
     fn check(&self, entry: &Path, index: &[u8]) -> Option<Manifest> {
         let index: Index = serde_json::from_slice(index).ok()?;
         for (name, hex) in &index.files {
-            if name.contains('/') || crate::digest::sha256_file(&entry.join(name)).ok()?.0 != *hex {
+            if name.contains('/')
+                || crate::util::digest::sha256_file(&entry.join(name)).ok()?.0 != *hex
+            {
                 return None;
             }
         }
@@ -244,7 +246,7 @@ impl OutputCache {
                 fs::copy(&from, &to)
                     .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
             }
-            files.insert(name.to_string(), crate::digest::sha256_file(&to)?.0);
+            files.insert(name.to_string(), crate::util::digest::sha256_file(&to)?.0);
         }
         let index = serde_json::to_vec_pretty(&Index { files })?;
         fs::write(tmp.path().join(INDEX), index)
@@ -310,7 +312,7 @@ impl OutputCache {
 
 /// Unpacks the overlay archive (gzip or zstd) into `root`, modes as recorded.
 fn unpack(archive: &Path, root: &Path) -> Result<()> {
-    let stream = crate::pack::open_archive(archive)
+    let stream = crate::build::pack::open_archive(archive)
         .with_context(|| format!("opening {}", archive.display()))?;
     fs::create_dir(root).with_context(|| format!("creating {}", root.display()))?;
     let mut tar = tar::Archive::new(stream);
@@ -332,7 +334,7 @@ fn node_files(m: &Manifest, root: &Path) -> Result<Vec<NodeFile>> {
         };
         let path = root.join(f.path.trim_start_matches('/'));
         let content = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        if crate::digest::sha256_hex(&content) != *sha256 {
+        if crate::util::digest::sha256_hex(&content) != *sha256 {
             anyhow::bail!("{} does not match the cached manifest", path.display());
         }
         out.push(NodeFile {
@@ -367,7 +369,7 @@ mod tests {
     }
 
     fn digest(i: &Inputs) -> String {
-        crate::digest::sha256_hex(&serde_json::to_vec(i).unwrap())
+        crate::util::digest::sha256_hex(&serde_json::to_vec(i).unwrap())
     }
 
     #[test]

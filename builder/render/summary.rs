@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::manifest::{ArtifactRef, ProfileRef};
+use crate::outputs::manifest::{ArtifactRef, ProfileRef};
 
 /// Bumped when a field is removed, renamed or changes meaning; adding a field keeps it.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -1,17 +1,17 @@
 //! The system-extension side of a render (`--format sysext`): cuts the image from the
 //! finished rootfs before the manifest is written (the manifest lists it), and writes the
-//! Ignition config and its Butane twin after. The formats themselves are `crate::sysext`'s.
+//! Ignition config and its Butane twin after. The formats themselves are `crate::outputs::sysext`'s.
 
 use std::path::Path;
 
 use anyhow::Result;
 
-use crate::manifest::SysextRef;
-use crate::model::Arch;
-use crate::plan::Plan;
-use crate::sysext::{self, ConfigArgs, ImageFile, Split};
+use crate::outputs::manifest::SysextRef;
+use crate::outputs::sysext::{self, ConfigArgs, ImageFile, Split};
+use crate::profile::plan::Plan;
+use crate::util::model::Arch;
 
-use super::user_data::UserDataArgs;
+use crate::bootstrap::cloudinit::user_data::UserDataArgs;
 
 /// The image, built and written in `dir`, with the split it was cut from.
 pub(super) struct Built {
@@ -23,7 +23,7 @@ pub(super) struct Built {
 pub(super) fn image(
     plan: &Plan,
     arch: Arch,
-    rootfs: &crate::install::Rootfs,
+    rootfs: &crate::build::install::Rootfs,
     dir: &Path,
     mtime: u64,
 ) -> Result<Built> {

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::manifest::Manifest;
-use crate::model::Compression;
+use crate::outputs::manifest::Manifest;
+use crate::util::error::Error;
+use crate::util::model::Compression;
 
 /// Bumped when a field of the JSON report is removed, renamed or changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -80,7 +80,7 @@ pub fn run(opts: &Options) -> Result<u8> {
     let keys = opts
         .keys
         .iter()
-        .map(|p| crate::sign::PublicKey::load(p))
+        .map(|p| crate::outputs::sign::PublicKey::load(p))
         .collect::<Result<Vec<_>>>()?;
     let dirs = arch_dirs(&opts.dir)?;
     let arches: Vec<ArchReport> = dirs.iter().map(|d| verify_arch(d, &keys)).collect();
@@ -97,9 +97,9 @@ pub fn run(opts: &Options) -> Result<u8> {
         arches,
     };
     if opts.json {
-        crate::stdout::print_json(&report)?;
+        crate::util::stdout::print_json(&report)?;
     } else {
-        crate::stdout::print_text(&text(&report))?;
+        crate::util::stdout::print_text(&text(&report))?;
     }
     match &report.first_failure {
         None => Ok(0),
@@ -186,7 +186,7 @@ fn unlisted_by_design(name: &str) -> bool {
     name == "SHA256SUMS" || name.starts_with("SHA256SUMS.")
 }
 
-fn verify_arch(dir: &Path, keys: &[crate::sign::PublicKey]) -> ArchReport {
+fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchReport {
     let mut checks = Vec::new();
     let mut push = |check: &'static str, r: Outcome| {
         let (status, detail) = match r {
@@ -257,7 +257,7 @@ impl From<Result<String, String>> for Outcome {
     }
 }
 
-use crate::manifest::{parse_sums, Sums};
+use crate::outputs::manifest::{parse_sums, Sums};
 
 fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
     let sums = match sums {
@@ -275,7 +275,7 @@ fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
         ));
     }
     for (name, want) in sums {
-        match crate::digest::sha256_file(&dir.join(name)) {
+        match crate::util::digest::sha256_file(&dir.join(name)) {
             Err(e) => return Outcome::Fail(format!("{name}: {e:#}")),
             Ok((got, _)) if got != *want => {
                 return Outcome::Fail(format!("{name}: sha256 {got}, SHA256SUMS says {want}"))
@@ -299,7 +299,7 @@ fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
     Outcome::Ok(format!("{} files match", sums.len()))
 }
 
-fn signature_check(dir: &Path, sums: &[u8], keys: &[crate::sign::PublicKey]) -> Outcome {
+fn signature_check(dir: &Path, sums: &[u8], keys: &[crate::outputs::sign::PublicKey]) -> Outcome {
     let present: Vec<&str> = ["SHA256SUMS.minisig", "SHA256SUMS.sig"]
         .into_iter()
         .filter(|n| dir.join(n).is_file())
@@ -348,7 +348,7 @@ fn overlay_check(dir: &Path, m: &Manifest) -> Outcome {
             m.overlay.file
         ));
     }
-    match crate::digest::sha256_file(&path) {
+    match crate::util::digest::sha256_file(&path) {
         Err(e) => return Outcome::Fail(format!("{e:#}")),
         Ok((sha, size)) if sha != m.overlay.sha256 || size != m.overlay.size => {
             return Outcome::Fail(format!(
@@ -385,7 +385,7 @@ fn entries_check(m: &Manifest, found: Result<tree::Entries, String>, what: &str)
 }
 
 fn sbom_check(dir: &Path, m: &Manifest) -> Outcome {
-    use crate::sbom::{CYCLONEDX_FILE, SPDX_FILE};
+    use crate::outputs::sbom::{CYCLONEDX_FILE, SPDX_FILE};
     let (spdx, cdx) = (
         fs::read(dir.join(SPDX_FILE)),
         fs::read(dir.join(CYCLONEDX_FILE)),
@@ -398,7 +398,7 @@ fn sbom_check(dir: &Path, m: &Manifest) -> Outcome {
             "{SPDX_FILE} and {CYCLONEDX_FILE} must both be present"
         ));
     };
-    match crate::sbom::check(m, &spdx, &cdx) {
+    match crate::outputs::sbom::check(m, &spdx, &cdx) {
         Ok(()) => Outcome::Ok(format!(
             "{SPDX_FILE} and {CYCLONEDX_FILE} agree with manifest.json ({} artifacts, {} files)",
             m.artifacts.len(),
@@ -409,7 +409,7 @@ fn sbom_check(dir: &Path, m: &Manifest) -> Outcome {
 }
 
 fn provenance_check(dir: &Path, m: &Manifest, sums: &Result<Sums, String>) -> Outcome {
-    let file = crate::provenance::FILE;
+    let file = crate::outputs::provenance::FILE;
     let bytes = match fs::read(dir.join(file)) {
         Ok(b) => b,
         Err(_) => return Outcome::Fail(format!("{file} is missing")),
@@ -419,14 +419,15 @@ fn provenance_check(dir: &Path, m: &Manifest, sums: &Result<Sums, String>) -> Ou
     };
     let mut outputs = sums.clone();
     outputs.remove(file);
-    let result =
-        crate::provenance::Statement::parse(&bytes).and_then(|s| match s.check(m, &outputs) {
+    let result = crate::outputs::provenance::Statement::parse(&bytes).and_then(|s| {
+        match s.check(m, &outputs) {
             Some(d) => Err(format!("{file}: {d}")),
             None => Ok(format!(
                 "{} subjects and {} dependencies match",
                 outputs.len(),
                 m.artifacts.len()
             )),
-        });
+        }
+    });
     result.into()
 }

@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::manifest::FileRef;
+use crate::outputs::manifest::FileRef;
 
 /// What one path is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +67,8 @@ pub fn from_manifest(files: &[FileRef]) -> Result<Entries, String> {
 /// The overlay archive's entries (gzip or zstd, told by its magic number), each file hashed
 /// as it streams past.
 pub fn from_archive(path: &Path) -> Result<Entries, String> {
-    let stream =
-        crate::pack::open_archive(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let stream = crate::build::pack::open_archive(path)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
     let mut archive = tar::Archive::new(stream);
     let mut out = Entries::new();
     let bad = |e: io::Error| format!("reading {}: {e}", path.display());
@@ -91,7 +91,7 @@ pub fn from_archive(path: &Path) -> Result<Entries, String> {
                 target: target.to_string_lossy().into_owned(),
             }
         } else if kind.is_file() {
-            let (sha256, size) = crate::digest::sha256_reader(&mut entry).map_err(bad)?;
+            let (sha256, size) = crate::util::digest::sha256_reader(&mut entry).map_err(bad)?;
             Entry::File { mode, size, sha256 }
         } else {
             return Err(format!(
@@ -134,7 +134,8 @@ fn walk(dir: &Path, rel: &str, out: &mut Entries) -> Result<(), String> {
                 },
             );
         } else if ft.is_file() {
-            let (sha256, size) = crate::digest::sha256_file(&path).map_err(|e| format!("{e:#}"))?;
+            let (sha256, size) =
+                crate::util::digest::sha256_file(&path).map_err(|e| format!("{e:#}"))?;
             out.insert(
                 rel,
                 Entry::File {

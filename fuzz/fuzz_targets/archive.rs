@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use builder::archive::{install, ArchiveLimits};
-use builder::install::Rootfs;
+use builder::build::archive::{install, ArchiveLimits};
+use builder::build::install::Rootfs;
 use builder::profile::{Lookup, Profile};
 use libfuzzer_sys::fuzz_target;
 
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("artifact");
     std::fs::write(&file, bytes).unwrap();
-    let sha = builder::digest::sha256_hex(bytes);
+    let sha = builder::util::digest::sha256_hex(bytes);
     let (root, beside) = (work.path().join("root"), work.path().join("beside"));
     std::fs::create_dir(&root).unwrap();
     std::fs::create_dir(&beside).unwrap();

@@ -11,8 +11,9 @@ fuzz_target!(|data: &[u8]| {
         local_dir: "/nonexistent".into(),
     };
     if let Ok(profile) = lookup.load_text("fuzz.toml", text) {
-        if let Ok(catalog) = builder::catalog::Catalog::builtin() {
-            let _ = builder::plan::Plan::resolve(profile, &catalog).map(|p| p.show_text().len());
+        if let Ok(catalog) = builder::profile::catalog::Catalog::builtin() {
+            let _ = builder::profile::plan::Plan::resolve(profile, &catalog)
+                .map(|p| p.show_text().len());
         }
     }
 });

@@ -1,0 +1,8 @@
+//! First boot: what turns a fresh machine into a profile's node. cloud-init user-data
+//! (`cloudinit`) and the Ignition config (`ignition`) share the kubeadm join parameters
+//! (`join`) and the YAML subset they are written in (`yaml`).
+
+pub mod cloudinit;
+pub mod ignition;
+pub mod join;
+pub mod yaml;

@@ -1,0 +1,373 @@
+//! Reading verified artifacts and installing their members by the profile's `install` rules.
+//! Every member is checked before anything of it is written: absolute paths, `..`, links that
+//! leave the rootfs, non-UTF-8 names or link targets, device nodes and FIFOs make the whole
+//! archive refused. Archives are read exactly: every gzip member (pigz output, concatenated
+//! tarballs), every tar archive in the stream, each member's CRC and size checked, within a
+//! bound on the bytes and members unpacked.
+//!
+//! It writes only through `install::Rootfs`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use flate2::read::MultiGzDecoder;
+use tar::EntryType;
+
+use crate::build::install::{link_stays_inside, Origin, Rootfs};
+use crate::profile::{Artifact, ArtifactKind, InstallRule};
+use crate::util::digest::HashingReader;
+use crate::util::error::Error;
+
+/// How much one archive may unpack to: generous for real releases, small enough that a
+/// decompression bomb fails with a clear error long before the disk is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Bytes of the unpacked tar stream (headers and every member, installed or not).
+    pub max_bytes: u64,
+    /// Members (files, folders, links).
+    pub max_members: u64,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        ArchiveLimits {
+            max_bytes: 4 << 30,
+            max_members: 100_000,
+        }
+    }
+}
+
+/// Passes bytes through and fails once more than `left` came; `over` says it was that.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    over: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            self.over.store(true, Ordering::Relaxed);
+            return Err(io::Error::other(
+                "the archive unpacks to more than its bound",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Installs one artifact file from the cache into `rootfs`, verifying it in the same pass:
+/// every byte read is hashed, and the file must have digest `sha256`. On a mismatch (the
+/// cache entry changed since it was verified) the error is [`Error::CorruptCacheEntry`],
+/// whatever else went wrong, and what was installed must be discarded: install into a
+/// scratch rootfs and keep it only on success.
+pub fn install(
+    artifact: &Artifact,
+    url: &str,
+    file: &Path,
+    sha256: &str,
+    rootfs: &Rootfs,
+    limits: &ArchiveLimits,
+) -> Result<()> {
+    let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut reader = HashingReader::new(BufReader::with_capacity(256 * 1024, f));
+    let result = match artifact.kind() {
+        ArtifactKind::File => install_file(artifact, url, &mut reader, rootfs),
+        ArtifactKind::TarGz => install_tar(
+            artifact,
+            url,
+            MultiGzDecoder::new(&mut reader),
+            rootfs,
+            limits,
+        ),
+        ArtifactKind::Tar => install_tar(artifact, url, &mut reader, rootfs, limits),
+    };
+    let (actual, _) = reader
+        .finish()
+        .with_context(|| format!("reading {}", file.display()))?;
+    if actual != sha256 {
+        return Err(Error::CorruptCacheEntry {
+            artifact: artifact.name.clone(),
+            path: file.to_path_buf(),
+            expected: sha256.to_string(),
+            actual,
+        }
+        .into());
+    }
+    result
+}
+
+/// A plain file: written once (the first rule), copied for the others.
+fn install_file(artifact: &Artifact, url: &str, reader: impl Read, rootfs: &Rootfs) -> Result<()> {
+    let origin = Origin::Artifact(artifact.name.clone());
+    let mut reader = Some(reader);
+    let mut first: Option<String> = None;
+    for rule in &artifact.install {
+        let dest = if rule.to.ends_with('/') {
+            // The template's file name, expanded for this arch (checked at validation).
+            format!("{}{}", rule.to, url_basename(url))
+        } else {
+            rule.to.clone()
+        };
+        match (&first, reader.take()) {
+            (None, Some(r)) => {
+                rootfs.write_file(&dest, rule.mode, &origin, r)?;
+                first = Some(dest);
+            }
+            (Some(from), _) => rootfs.copy_within(from, &dest, rule.mode, &origin)?,
+            (None, None) => {
+                return Err(Error::Internal("a plain file was read twice".into()).into())
+            }
+        }
+    }
+    Ok(())
+}
+
+fn url_basename(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// A member name made safe to compare: no leading `./`, checked for escapes.
+fn clean_member(raw: &str) -> std::result::Result<String, &'static str> {
+    if raw.starts_with('/') {
+        return Err("has an absolute path");
+    }
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("has a '..' component"),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn destination(rule: &InstallRule, member: &str) -> String {
+    if rule.to.ends_with('/') {
+        let base = member.rsplit('/').next().unwrap_or(member);
+        format!("{}{base}", rule.to)
+    } else {
+        rule.to.clone()
+    }
+}
+
+fn install_tar(
+    artifact: &Artifact,
+    url: &str,
+    reader: impl Read,
+    rootfs: &Rootfs,
+    limits: &ArchiveLimits,
+) -> Result<()> {
+    let unsafe_member = |member: &str, why: &str| -> anyhow::Error {
+        Error::UnsafeArchive {
+            artifact: artifact.name.clone(),
+            archive: url.to_string(),
+            member: member.to_string(),
+            why: why.to_string(),
+        }
+        .into()
+    };
+    let too_big = || -> anyhow::Error {
+        Error::ArchiveTooLarge {
+            artifact: artifact.name.clone(),
+            archive: url.to_string(),
+            what: format!(
+                "unpacks to more than {} bytes (--archive-max-bytes)",
+                limits.max_bytes
+            ),
+        }
+        .into()
+    };
+    let over = Arc::new(AtomicBool::new(false));
+    let bounded = Bounded {
+        inner: reader,
+        left: limits.max_bytes,
+        over: over.clone(),
+    };
+    // Whatever failed, a stream cut at the bound is reported as the bound.
+    match install_members(artifact, url, bounded, rootfs, limits, &unsafe_member) {
+        Err(_) if over.load(Ordering::Relaxed) => Err(too_big()),
+        r => r,
+    }
+}
+
+fn install_members(
+    artifact: &Artifact,
+    url: &str,
+    reader: impl Read,
+    rootfs: &Rootfs,
+    limits: &ArchiveLimits,
+    unsafe_member: &dyn Fn(&str, &str) -> anyhow::Error,
+) -> Result<()> {
+    let origin = Origin::Artifact(artifact.name.clone());
+    let reading = || format!("reading archive {url} of artifact {}", artifact.name);
+    let mut archive = tar::Archive::new(reader);
+    // Concatenated tarballs: read past an end-of-archive marker into the next archive, so
+    // nothing of the stream is silently left out.
+    archive.set_ignore_zeros(true);
+    let mut matches = vec![0usize; artifact.install.len()];
+    // Member name -> where it was installed (for hard links).
+    let mut installed: BTreeMap<String, (String, u32)> = BTreeMap::new();
+    let mut members = Vec::new();
+    let mut count = 0u64;
+    let entries = archive.entries().with_context(reading)?;
+    for entry in entries {
+        let mut entry = entry.with_context(reading)?;
+        count += 1;
+        if count > limits.max_members {
+            return Err(Error::ArchiveTooLarge {
+                artifact: artifact.name.clone(),
+                archive: url.to_string(),
+                what: format!(
+                    "has more than {} members (--archive-max-members)",
+                    limits.max_members
+                ),
+            }
+            .into());
+        }
+        let raw = String::from_utf8(entry.path_bytes().into_owned())
+            .map_err(|_| unsafe_member("<non-UTF-8 name>", "has a name that is not UTF-8"))?;
+        let name = clean_member(&raw).map_err(|why| unsafe_member(&raw, why))?;
+        let ty = entry.header().entry_type();
+        match ty {
+            EntryType::Block | EntryType::Char => {
+                return Err(unsafe_member(&raw, "is a device node"))
+            }
+            EntryType::Fifo => return Err(unsafe_member(&raw, "is a FIFO")),
+            EntryType::Directory => continue,
+            EntryType::Regular | EntryType::Continuous | EntryType::Symlink | EntryType::Link => {}
+            EntryType::GNUSparse => {
+                return Err(unsafe_member(&raw, "is a sparse file (not supported)"))
+            }
+            _ => {
+                return Err(unsafe_member(
+                    &raw,
+                    "has a member type builder does not install",
+                ))
+            }
+        }
+        if name.is_empty() {
+            continue;
+        }
+        let link_target = if matches!(ty, EntryType::Symlink | EntryType::Link) {
+            let t = match entry.link_name_bytes() {
+                Some(b) => String::from_utf8(b.into_owned())
+                    .map_err(|_| unsafe_member(&raw, "is a link whose target is not UTF-8"))?,
+                None => String::new(),
+            };
+            if ty == EntryType::Symlink && !link_stays_inside(&format!("/{name}"), &t) {
+                return Err(unsafe_member(
+                    &raw,
+                    &format!("is a link to {t:?}, which leaves the archive"),
+                ));
+            }
+            if ty == EntryType::Link {
+                let cleaned = clean_member(&t)
+                    .map_err(|why| unsafe_member(&raw, &format!("is a hard link that {why}")))?;
+                Some(cleaned)
+            } else {
+                Some(t)
+            }
+        } else {
+            None
+        };
+        members.push(name.clone());
+        let mut first_dest: Option<(String, u32)> = None;
+        for (i, rule) in artifact.install.iter().enumerate() {
+            let Some(m) = &rule.matcher else { continue };
+            if !m.is_match(&name) {
+                continue;
+            }
+            matches[i] += 1;
+            if !rule.to.ends_with('/') && matches[i] > 1 {
+                return Err(rule.loc.error(format_args!(
+                    "install rule from = {:?} matches more than one member of {url}, but `to = {:?}` names a single file; \
+                     end `to` with '/' to install them into a folder",
+                    rule.from.as_deref().unwrap_or(""),
+                    rule.to
+                )));
+            }
+            let dest = destination(rule, &name);
+            match (ty, &link_target) {
+                (EntryType::Symlink, Some(target)) => {
+                    if !link_stays_inside(&dest, target) {
+                        return Err(unsafe_member(
+                            &raw,
+                            &format!("is a link to {target:?}, which leaves the rootfs when installed at {dest}"),
+                        ));
+                    }
+                    rootfs.symlink(&dest, target, &origin)?;
+                }
+                (EntryType::Link, Some(target)) => {
+                    let Some((from, _)) = installed.get(target) else {
+                        return Err(unsafe_member(
+                            &raw,
+                            &format!("is a hard link to {target:?}, which no install rule installed before it"),
+                        ));
+                    };
+                    let from = from.clone();
+                    rootfs.copy_within(&from, &dest, rule.mode, &origin)?;
+                }
+                _ => match &first_dest {
+                    None => {
+                        rootfs.write_file(&dest, rule.mode, &origin, &mut entry)?;
+                        first_dest = Some((dest.clone(), rule.mode));
+                    }
+                    Some((from, _)) => rootfs.copy_within(from, &dest, rule.mode, &origin)?,
+                },
+            }
+        }
+        if let Some(d) = first_dest {
+            installed.insert(name, d);
+        }
+    }
+    // The rest of the stream (padding, and the trailer of the last gzip member with its CRC
+    // and size) is read too: a stream that is cut or corrupt after the last member fails here.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).with_context(reading)?;
+    for (rule, n) in artifact.install.iter().zip(&matches) {
+        if *n == 0 {
+            let mut shown: Vec<&str> = members.iter().map(String::as_str).take(12).collect();
+            if members.len() > 12 {
+                shown.push("...");
+            }
+            return Err(rule.loc.error(format_args!(
+                "install rule from = {:?} matches no member of {url} (members: {}); fix the glob",
+                rule.from.as_deref().unwrap_or(""),
+                if shown.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_are_cleaned_or_refused() {
+        assert_eq!(clean_member("./bin/ctr").unwrap(), "bin/ctr");
+        assert_eq!(clean_member("bin//ctr").unwrap(), "bin/ctr");
+        assert!(clean_member("/etc/passwd").is_err());
+        assert!(clean_member("bin/../../etc").is_err());
+    }
+
+    #[test]
+    fn basenames() {
+        assert_eq!(url_basename("https://x/y/runc.amd64?z=1"), "runc.amd64");
+    }
+}

@@ -1,0 +1,261 @@
+//! The download cache: content-addressed by sha256 under `<dir>/sha256-v1/<hex>`, written
+//! through a uniquely named `<hex>.*.partial` temp file that is hashed while it is written and
+//! only renamed into place once its digest matches. Entries are re-hashed on every use.
+//! A writer holds an exclusive lock (flock on the `sha256-v1` folder) while it fetches, so concurrent
+//! renders wait for each other (and then find the entries cached); holding it, a writer
+//! removes the `.partial` files of killed runs.
+//!
+//! It does not know about URLs or retries (see `fetch`).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::util::digest::HashingWriter;
+
+/// The layout version: bump it when the layout changes so old caches are ignored, not misread.
+const LAYOUT: &str = "sha256-v1";
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by builder.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// The default cache folder: the user's cache dir + `/builder`.
+pub fn default_dir() -> Result<PathBuf> {
+    let base = dirs::cache_dir().context(
+        "cannot find the user's cache folder (no HOME or XDG_CACHE_HOME); pass --cache-dir or set BUILDER_CACHE_DIR",
+    )?;
+    Ok(base.join("builder"))
+}
+
+/// An open cache folder.
+#[derive(Debug)]
+pub struct Cache {
+    dir: PathBuf,
+    /// The writer's lock, held while the Cache lives; `None` for a read-only (--offline) one.
+    _lock: Option<fs::File>,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache under `root` for writing: waits for the lock,
+    /// then removes temp files that killed runs left.
+    pub fn open(root: &Path) -> Result<Cache> {
+        let dir = root.join(LAYOUT);
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("creating cache folder {}", dir.display()))?;
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            // Best effort: a read-only cache (warmed elsewhere) still works for --offline.
+            let _ = fs::write(&tag, CACHEDIR_TAG);
+        }
+        let lock = fs::File::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+        crate::util::lock::exclusive(&lock, &format!("the cache {}", root.display()))?;
+        let cache = Cache {
+            dir,
+            _lock: Some(lock),
+        };
+        cache.sweep()?;
+        Ok(cache)
+    }
+
+    /// Opens the cache without creating or locking anything (for --offline: it only reads,
+    /// and may be read-only).
+    pub fn open_existing(root: &Path) -> Cache {
+        Cache {
+            dir: root.join(LAYOUT),
+            _lock: None,
+        }
+    }
+
+    /// Removes `.partial` files: with the lock held, none belongs to a live download.
+    fn sweep(&self) -> Result<()> {
+        for entry in
+            fs::read_dir(&self.dir).with_context(|| format!("listing {}", self.dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("listing {}", self.dir.display()))?;
+            if entry.file_name().to_string_lossy().ends_with(".partial") {
+                let path = entry.path();
+                fs::remove_file(&path).with_context(|| {
+                    format!(
+                        "removing {}, left by a download that was killed",
+                        path.display()
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        self.dir.join(sha256)
+    }
+
+    /// The cached file for `sha256`, if there is one. Not re-hashed here: whoever reads it
+    /// hashes it as it reads (`archive::install`), so the bytes used are the bytes checked.
+    pub fn get(&self, sha256: &str) -> Option<PathBuf> {
+        let path = self.path_of(sha256);
+        path.is_file().then_some(path)
+    }
+
+    /// Drops an entry found corrupt.
+    pub fn remove(&self, sha256: &str) -> Result<()> {
+        let path = self.path_of(sha256);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(anyhow::Error::new(e)
+                .context(format!("removing corrupt cache entry {}", path.display()))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new partial entry that hashes what is written to it.
+    pub fn partial(&self, sha256: &str) -> Result<Partial> {
+        let file = tempfile::Builder::new()
+            .prefix(&format!("{sha256}."))
+            .suffix(".partial")
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
+        Ok(Partial {
+            file: HashingWriter::new(file),
+            expected: sha256.to_string(),
+            dest: self.path_of(sha256),
+        })
+    }
+
+    /// A new partial entry for bytes whose digest is not known yet (`builder pin
+    /// --trust-download`): stored under whatever digest they turn out to have.
+    pub fn partial_unpinned(&self) -> Result<Partial> {
+        let file = tempfile::Builder::new()
+            .prefix("unpinned.")
+            .suffix(".partial")
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
+        Ok(Partial {
+            file: HashingWriter::new(file),
+            expected: String::new(),
+            dest: self.dir.clone(),
+        })
+    }
+}
+
+/// A download in progress. Dropping it deletes the temp file.
+pub struct Partial {
+    file: HashingWriter<tempfile::NamedTempFile>,
+    expected: String,
+    dest: PathBuf,
+}
+
+/// What became of a finished partial.
+pub enum Finished {
+    /// Renamed into the cache (or another writer got there first with the same bytes).
+    Stored(PathBuf),
+    /// The bytes did not match the pin; nothing was stored.
+    Mismatch { actual: String },
+}
+
+impl Partial {
+    pub fn written(&self) -> u64 {
+        self.file.size()
+    }
+
+    /// Verifies and, on a match, moves the file into the cache.
+    pub fn finish(self) -> Result<Finished> {
+        let (file, actual, _) = self.file.finish();
+        if actual != self.expected {
+            return Ok(Finished::Mismatch { actual });
+        }
+        Self::store(file, self.dest).map(Finished::Stored)
+    }
+
+    /// Stores a [`Cache::partial_unpinned`] entry under its digest: (sha256, path).
+    pub fn finish_unpinned(self) -> Result<(String, PathBuf)> {
+        let (file, actual, _) = self.file.finish();
+        let path = Self::store(file, self.dest.join(&actual))?;
+        Ok((actual, path))
+    }
+
+    /// Syncs and renames a verified temp file to `dest`.
+    fn store(file: tempfile::NamedTempFile, dest: PathBuf) -> Result<PathBuf> {
+        file.as_file()
+            .sync_data()
+            .with_context(|| format!("syncing {}", file.path().display()))?;
+        match file.persist_noclobber(&dest) {
+            Ok(_) => Ok(dest),
+            // Another writer got there first: keep theirs (same digest, same bytes).
+            Err(e) if dest.is_file() => {
+                drop(e);
+                Ok(dest)
+            }
+            Err(e) => Err(anyhow::Error::new(e.error)
+                .context(format!("moving the download into {}", dest.display()))),
+        }
+    }
+}
+
+impl Write for Partial {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    #[test]
+    fn good_bytes_are_stored_found_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(dir.path().join("CACHEDIR.TAG").is_file());
+        let mut p = cache.partial(HELLO).unwrap();
+        p.write_all(b"hello").unwrap();
+        let Finished::Stored(path) = p.finish().unwrap() else {
+            panic!("expected a stored entry")
+        };
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        assert_eq!(cache.get(HELLO), Some(path.clone()));
+        cache.remove(HELLO).unwrap();
+        assert_eq!(cache.get(HELLO), None);
+        cache.remove(HELLO).unwrap();
+    }
+
+    #[test]
+    fn partials_of_killed_runs_are_swept_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(LAYOUT).join(format!("{HELLO}.x1.partial"));
+        fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        fs::write(&stale, b"half").unwrap();
+        let _read_only = Cache::open_existing(dir.path());
+        assert!(stale.exists(), "a reader removes nothing");
+        let _writer = Cache::open(dir.path()).unwrap();
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn wrong_bytes_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let mut p = cache.partial(HELLO).unwrap();
+        p.write_all(b"goodbye").unwrap();
+        match p.finish().unwrap() {
+            Finished::Mismatch { actual } => assert_ne!(actual, HELLO),
+            Finished::Stored(_) => panic!("stored a mismatching file"),
+        }
+        let left: Vec<_> = fs::read_dir(dir.path().join(LAYOUT))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

@@ -1,0 +1,717 @@
+//! Fetching artifacts into the cache: URL mirrors, `file://` and HTTP(S) through reqwest,
+//! retries for transient failures only, parallel downloads, and the checksum verdict.
+//!
+//! Bytes reach the rest of the program only as verified cache entries (see `cache`).
+//! `hosts` names the hosts a render needs and finds every unreachable one at once.
+
+pub mod cache;
+pub mod hosts;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::fetch::cache::{Cache, Finished};
+use crate::util::error::{redact_urls, Error};
+use crate::util::progress::{mb, secs, Progress, Task};
+
+/// `--mirror FROM=TO`: URLs starting with FROM are fetched from TO + the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    pub from: String,
+    pub to: String,
+}
+
+impl Mirror {
+    pub fn parse(s: &str) -> std::result::Result<Mirror, String> {
+        let (from, to) = s
+            .split_once('=')
+            .ok_or_else(|| format!("{s:?} is not FROM=TO (for example https://github.com/=http://mirror.example/github/)"))?;
+        if from.is_empty() || to.is_empty() {
+            return Err(format!("{s:?}: both FROM and TO must be non-empty"));
+        }
+        let scheme_ok = |u: &str| {
+            ["http://", "https://", "file://"]
+                .iter()
+                .any(|p| u.starts_with(p))
+        };
+        if !scheme_ok(from) || !scheme_ok(to) {
+            return Err(format!(
+                "{s:?}: FROM and TO must be URLs (http://, https:// or file://)"
+            ));
+        }
+        Ok(Mirror {
+            from: from.to_string(),
+            to: to.to_string(),
+        })
+    }
+}
+
+/// Applies the longest matching mirror prefix.
+pub fn apply_mirrors(url: &str, mirrors: &[Mirror]) -> String {
+    mirrors
+        .iter()
+        .filter(|m| url.starts_with(&m.from))
+        .max_by_key(|m| m.from.len())
+        .map_or_else(
+            || url.to_string(),
+            |m| format!("{}{}", m.to, &url[m.from.len()..]),
+        )
+}
+
+/// How to fetch.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub cache_dir: PathBuf,
+    pub offline: bool,
+    pub mirrors: Vec<Mirror>,
+    /// Attempts per download (1 = no retry).
+    pub attempts: u32,
+    pub jobs: usize,
+    pub quiet: bool,
+    pub limits: NetLimits,
+    /// Bars, plain lines or silence (see `progress`).
+    pub progress: Progress,
+}
+
+/// What bounds one attempt: no attempt runs longer than `connect + max(read, speed_time)` plus
+/// the transfer of whatever arrives faster than `speed_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetLimits {
+    /// To open the connection (TCP and TLS).
+    pub connect: Duration,
+    /// Without a byte: waiting for the response headers, or between two reads of the body.
+    pub read: Duration,
+    /// Slower than this many bytes a second, averaged over `speed_time`, fails the attempt
+    /// (curl's `--speed-limit`); 0 turns the check off.
+    pub speed_limit: u64,
+    pub speed_time: Duration,
+}
+
+impl Default for NetLimits {
+    fn default() -> Self {
+        NetLimits {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(30),
+            speed_limit: 1024,
+            speed_time: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The longest wait between attempts a server's `Retry-After` can ask for.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait before attempt `attempt` (2, 3, ...): 0.5 s, 1 s, 2 s, ... capped at 8 s, or what
+/// the server asked for with Retry-After, capped at [`MAX_RETRY_WAIT`].
+pub(crate) fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    match retry_after {
+        Some(d) => d.min(MAX_RETRY_WAIT),
+        None => Duration::from_millis(500u64 << attempt.saturating_sub(2).min(4)),
+    }
+}
+
+/// A `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110, 10.2.3).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// One file to have in the cache.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub artifact: String,
+    pub version: String,
+    pub arch: String,
+    /// The upstream URL (before mirrors).
+    pub url: String,
+    pub sha256: String,
+}
+
+/// Why one attempt failed.
+enum Attempt {
+    /// Worth another try (connection error, timeout, 408, 429, 5xx, a cut-off or stalled
+    /// body), after the wait the server asked for, if it did.
+    Transient(String, Option<Duration>),
+    /// Final at once (404, other 4xx, a redirect loop, a local file missing).
+    Final(anyhow::Error),
+}
+
+fn transient(why: String) -> Attempt {
+    Attempt::Transient(why, None)
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+/// The cache, locked for writing; read-only (and unlocked) offline.
+fn open_cache(opts: &FetchOptions) -> Result<Cache> {
+    if opts.offline {
+        Ok(Cache::open_existing(&opts.cache_dir))
+    } else {
+        Cache::open(&opts.cache_dir)
+    }
+}
+
+/// The HTTP client, bounded by the options' limits; `None` offline.
+pub(crate) fn client(opts: &FetchOptions) -> Result<Option<reqwest::blocking::Client>> {
+    if opts.offline {
+        return Ok(None);
+    }
+    let client = reqwest::blocking::Client::builder()
+        .user_agent(concat!("builder/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(opts.limits.connect)
+        // The blocking client applies this to the wait for the response headers and to
+        // each read of the body: an idle timeout, not a bound on the whole download.
+        .timeout(opts.limits.read)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+    Ok(Some(client))
+}
+
+/// Drops the cache entry of a request found corrupt while it was read, and fetches it again.
+pub fn refetch(req: &Request, opts: &FetchOptions) -> Result<PathBuf> {
+    let cache = open_cache(opts)?;
+    opts.progress.warn(&format!(
+        "warning: the cache entry of {} {} ({}) changed on disk; fetching it again",
+        req.artifact, req.version, req.arch
+    ));
+    cache.remove(&req.sha256)?;
+    fetch_one(req, &cache, client(opts)?.as_ref(), opts)
+}
+
+/// Makes sure every request's bytes are in the cache (verified when they were stored; they
+/// are hashed again as they are installed); returns sha256 -> path.
+/// Requests sharing a digest are fetched once. Downloads run `opts.jobs` at a time.
+pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<String, PathBuf>> {
+    let cache = open_cache(opts)?;
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&Request> = requests
+        .iter()
+        .filter(|r| seen.insert(r.sha256.as_str()))
+        .collect();
+    let client = client(opts)?;
+    let paths = crate::util::pool::run(&unique, opts.jobs, |req| {
+        fetch_one(req, &cache, client.as_ref(), opts)
+    })?;
+    Ok(unique.iter().map(|r| r.sha256.clone()).zip(paths).collect())
+}
+
+fn fetch_one(
+    req: &Request,
+    cache: &Cache,
+    client: Option<&reqwest::blocking::Client>,
+    opts: &FetchOptions,
+) -> Result<PathBuf> {
+    let label = format!("{} {} ({})", req.artifact, req.version, req.arch);
+    if let Some(path) = cache.get(&req.sha256) {
+        tracing::debug!(
+            "cache hit: {label} sha256 {} at {}",
+            req.sha256,
+            path.display()
+        );
+        opts.progress.line(&format!("cached   {label}"));
+        return Ok(path);
+    }
+    tracing::debug!(
+        "cache miss: {label} sha256 {} not in {}",
+        req.sha256,
+        cache.root().display()
+    );
+    let Some(client) = client else {
+        return Err(Error::OfflineMiss {
+            artifact: req.artifact.clone(),
+            version: req.version.clone(),
+            arch: req.arch.clone(),
+            url: redact_urls(&req.url),
+            cache: cache.root().to_path_buf(),
+        }
+        .into());
+    };
+    let what = What {
+        noun: "artifact",
+        label: &label,
+        url: &req.url,
+    };
+    let task = opts.progress.download(label.clone());
+    let partial = with_retries(&what, client, opts, &task, || cache.partial(&req.sha256))?;
+    let size = partial.written();
+    match partial.finish()? {
+        Finished::Stored(path) => {
+            tracing::debug!("stored {} in the cache", path.display());
+            let took = task.elapsed();
+            drop(task);
+            opts.progress.line(&format!(
+                "fetched  {} {} ({}, {} in {}, {}/s)",
+                req.artifact,
+                req.version,
+                req.arch,
+                mb(size),
+                secs(took),
+                mb((size as f64 / took.as_secs_f64().max(1e-3)) as u64)
+            ));
+            Ok(path)
+        }
+        Finished::Mismatch { actual } => Err(Error::ChecksumMismatch {
+            artifact: format!("{} {}", req.artifact, req.version),
+            arch: req.arch.clone(),
+            url: shown_url(&req.url, opts),
+            expected: req.sha256.clone(),
+            actual,
+        }
+        .into()),
+    }
+}
+
+/// What a download is, for its messages: `{noun} {label}` from the upstream `url`.
+struct What<'a> {
+    noun: &'a str,
+    label: &'a str,
+    url: &'a str,
+}
+
+/// The URL fetched, as messages show it (mirror and upstream, credentials hidden).
+fn shown_url(upstream: &str, opts: &FetchOptions) -> String {
+    let url = apply_mirrors(upstream, &opts.mirrors);
+    redact_urls(&if url == upstream {
+        url
+    } else {
+        format!("{url} (mirror of {upstream})")
+    })
+}
+
+/// Downloads `what.url` (through the mirrors) into a fresh sink per attempt, retrying only
+/// transient failures, with `task` showing its progress; returns the sink of the attempt that
+/// got the whole body.
+fn with_retries<W: Write>(
+    what: &What,
+    client: &reqwest::blocking::Client,
+    opts: &FetchOptions,
+    task: &Task,
+    mut fresh: impl FnMut() -> Result<W>,
+) -> Result<W> {
+    let url = apply_mirrors(what.url, &opts.mirrors);
+    let shown = shown_url(what.url, opts);
+    let mut last = String::new();
+    let mut wait = None;
+    for attempt in 1..=opts.attempts {
+        if let Some(wait) = wait {
+            std::thread::sleep(wait);
+        }
+        task.restart();
+        let mut sink = fresh()?;
+        tracing::debug!(
+            "GET {} (attempt {attempt} of {})",
+            redact_urls(&url),
+            opts.attempts
+        );
+        let outcome = if let Some(path) = url.strip_prefix("file://") {
+            copy_file(path, &mut sink)
+        } else {
+            download(client, &url, &mut sink, &opts.limits, task)
+        };
+        match outcome {
+            Ok(()) => return Ok(sink),
+            Err(Attempt::Final(e)) => {
+                return Err(e.context(format!(
+                    "fetching {} {} from {shown}",
+                    what.noun, what.label
+                )))
+            }
+            Err(Attempt::Transient(why, retry_after)) => {
+                last = redact_urls(&why);
+                if attempt < opts.attempts {
+                    let next = backoff(attempt + 1, retry_after);
+                    // Always shown (a retry is a warning): a slow render says why it is slow.
+                    opts.progress.warn(&format!(
+                        "retry: {}: {last}; attempt {attempt} of {} failed, next in {:.1} s",
+                        what.label,
+                        opts.attempts,
+                        next.as_secs_f64()
+                    ));
+                    wait = Some(next);
+                }
+            }
+        }
+    }
+    Err(Error::Fetch(format!(
+        "could not fetch {} {} from {shown} after {} attempts: {last}. \
+         If this machine cannot reach {}, point --mirror {}=<reachable URL> at a mirror, \
+         or use --offline with a cache warmed elsewhere (--cache-dir)",
+        what.noun,
+        what.label,
+        opts.attempts,
+        host_of(&url),
+        prefix_hint(&redact_urls(what.url)),
+    ))
+    .into())
+}
+
+/// A small file (an upstream checksum file) into memory, through the mirrors, with the
+/// retries and bounds of any download; never cached. A 404 (or a missing local file) is
+/// [`Error::Missing`]; more than `max_bytes` is an error.
+pub fn fetch_small(
+    noun: &str,
+    label: &str,
+    url: &str,
+    max_bytes: u64,
+    opts: &FetchOptions,
+) -> Result<Vec<u8>> {
+    let what = What { noun, label, url };
+    let Some(client) = client(opts)? else {
+        return Err(Error::Input(format!(
+            "{noun} {label} is never cached, and --offline forbids fetching it from {}",
+            redact_urls(url)
+        ))
+        .into());
+    };
+    let task = opts.progress.download(format!("{noun} {label}"));
+    let sink = with_retries(&what, &client, opts, &task, || {
+        Ok(Capped {
+            bytes: Vec::new(),
+            max: max_bytes,
+        })
+    })?;
+    Ok(sink.bytes)
+}
+
+/// Bytes in memory, refusing to grow past `max`.
+struct Capped {
+    bytes: Vec<u8>,
+    max: u64,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if (self.bytes.len() + buf.len()) as u64 > self.max {
+            return Err(io::Error::other(format!(
+                "larger than the {} bytes expected",
+                self.max
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Downloads an artifact whose digest is not known yet (`builder pin --trust-download`) into
+/// the cache, stored under the digest it turns out to have; returns (sha256, path).
+pub fn fetch_unpinned(label: &str, url: &str, opts: &FetchOptions) -> Result<(String, PathBuf)> {
+    let cache = open_cache(opts)?;
+    let Some(client) = client(opts)? else {
+        return Err(Error::Input(format!(
+            "{label} has no pin, so it cannot be found in the cache, and --offline forbids fetching it from {}",
+            redact_urls(url)
+        ))
+        .into());
+    };
+    let what = What {
+        noun: "artifact",
+        label,
+        url,
+    };
+    let task = opts.progress.download(label.to_string());
+    let partial = with_retries(&what, &client, opts, &task, || cache.partial_unpinned())?;
+    let size = partial.written();
+    let (sha256, path) = partial.finish_unpinned()?;
+    drop(task);
+    opts.progress
+        .line(&format!("fetched  {label}, {}", mb(size)));
+    Ok((sha256, path))
+}
+
+/// `https://host/` of a URL, for the --mirror hint.
+fn prefix_hint(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}/", rest.split('/').next().unwrap_or(rest)),
+        None => url.to_string(),
+    }
+}
+
+fn copy_file(path: &str, sink: &mut impl Write) -> std::result::Result<(), Attempt> {
+    let mut f = File::open(path).map_err(|e| {
+        let msg = format!("cannot open local file {path}: {e}");
+        Attempt::Final(if e.kind() == io::ErrorKind::NotFound {
+            Error::Missing(msg).into()
+        } else {
+            Error::Fetch(msg).into()
+        })
+    })?;
+    io::copy(&mut f, sink)
+        .map(|_| ())
+        .map_err(|e| Attempt::Final(anyhow::Error::new(e).context(format!("copying {path}"))))
+}
+
+fn download(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    sink: &mut impl Write,
+    limits: &NetLimits,
+    task: &Task,
+) -> std::result::Result<(), Attempt> {
+    let mut resp = match client.get(url).send() {
+        Ok(r) => r,
+        Err(e) if e.is_builder() => {
+            return Err(Attempt::Final(
+                Error::Fetch(format!("bad URL {url}: {}", error_chain(&e))).into(),
+            ))
+        }
+        Err(e) if e.is_redirect() => {
+            return Err(Attempt::Final(
+                Error::Fetch(format!(
+                    "{url} redirects in a loop or too often: {}; point the profile or --mirror at where the file really is",
+                    error_chain(&e)
+                ))
+                .into(),
+            ))
+        }
+        Err(e) if e.is_timeout() => {
+            return Err(transient(format!(
+                "no response from {} within {} s (--read-timeout)",
+                host_of(url),
+                limits.read.as_secs()
+            )))
+        }
+        Err(e) => {
+            return Err(transient(format!(
+                "cannot reach {}: {}",
+                host_of(url),
+                error_chain(&e)
+            )))
+        }
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        let code = status.as_u16();
+        let msg = format!("HTTP {status} from {url}");
+        return if code == 408 || code == 429 || status.is_server_error() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            Err(Attempt::Transient(msg, retry_after))
+        } else {
+            let msg = format!(
+                "{msg}; check the artifact's url and version in the profile (or the --mirror)"
+            );
+            Err(Attempt::Final(if code == 404 || code == 410 {
+                Error::Missing(msg).into()
+            } else {
+                Error::Fetch(msg).into()
+            }))
+        };
+    }
+    let expected_len = resp.content_length();
+    tracing::debug!(
+        "HTTP {} from {}, {}",
+        status.as_u16(),
+        redact_urls(url),
+        expected_len.map_or_else(|| "no Content-Length".to_string(), |n| format!("{n} bytes"))
+    );
+    match expected_len {
+        Some(len) => task.set_length(len),
+        None => task.set_unknown_length(),
+    }
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0u64;
+    let mut speed = SpeedCheck::new(limits);
+    loop {
+        let n = match resp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => {
+                return Err(transient(format!(
+                "download from {url} stalled: no byte for {} s after {got} bytes (--read-timeout)",
+                limits.read.as_secs()
+            )))
+            }
+            Err(e) => {
+                return Err(transient(format!(
+                    "download from {url} cut off after {got} bytes: {}",
+                    error_chain(&e)
+                )))
+            }
+        };
+        sink.write_all(&buf[..n]).map_err(|e| {
+            Attempt::Final(
+                anyhow::Error::new(e).context(format!("storing the download from {url}")),
+            )
+        })?;
+        got += n as u64;
+        task.inc(n as u64);
+        speed
+            .add(n as u64)
+            .map_err(|why| transient(format!("download from {url} {why}")))?;
+    }
+    if let Some(len) = expected_len {
+        if got != len {
+            return Err(transient(format!(
+                "download from {url} cut off after {got} of {len} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// curl's `--speed-limit/--speed-time`: fails once a whole window of `speed_time` brought
+/// fewer than `speed_limit * speed_time` bytes.
+struct SpeedCheck {
+    limit: u64,
+    window: Duration,
+    start: Instant,
+    bytes: u64,
+}
+
+impl SpeedCheck {
+    fn new(limits: &NetLimits) -> SpeedCheck {
+        SpeedCheck {
+            limit: limits.speed_limit,
+            window: limits.speed_time,
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    fn add(&mut self, n: u64) -> std::result::Result<(), String> {
+        self.bytes += n;
+        let elapsed = self.start.elapsed();
+        if self.limit == 0 || elapsed < self.window {
+            return Ok(());
+        }
+        let rate = self.bytes as f64 / elapsed.as_secs_f64();
+        if rate < self.limit as f64 {
+            return Err(format!(
+                "is too slow: {rate:.0} bytes/s over {:.0} s, below --speed-limit {} bytes/s",
+                elapsed.as_secs_f64(),
+                self.limit
+            ));
+        }
+        self.start = Instant::now();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// Is this read error reqwest's timeout (the blocking client's idle timeout)?
+fn is_timeout(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::TimedOut {
+        return true;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|r| r as _);
+    while let Some(inner) = src {
+        if inner
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|r| r.is_timeout())
+        {
+            return true;
+        }
+        src = inner.source();
+    }
+    false
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_mirror_prefix_wins() {
+        let m = vec![
+            Mirror::parse("https://github.com/=http://m/gh/").unwrap(),
+            Mirror::parse("https://github.com/containerd/=http://m/ctr/").unwrap(),
+        ];
+        assert_eq!(
+            apply_mirrors("https://github.com/containerd/containerd/x.tgz", &m),
+            "http://m/ctr/containerd/x.tgz"
+        );
+        assert_eq!(
+            apply_mirrors("https://github.com/opencontainers/runc", &m),
+            "http://m/gh/opencontainers/runc"
+        );
+        assert_eq!(
+            apply_mirrors("https://dl.k8s.io/x", &m),
+            "https://dl.k8s.io/x"
+        );
+        assert!(Mirror::parse("github=mirror").is_err());
+    }
+
+    #[test]
+    fn waits_grow_and_retry_after_is_capped() {
+        assert_eq!(backoff(2, None), Duration::from_millis(500));
+        assert_eq!(backoff(3, None), Duration::from_secs(1));
+        assert_eq!(backoff(20, None), Duration::from_secs(8));
+        assert_eq!(
+            backoff(2, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(backoff(2, Some(Duration::from_secs(3600))), MAX_RETRY_WAIT);
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn slow_downloads_fail_after_a_whole_window() {
+        let limits = NetLimits {
+            speed_limit: 1000,
+            speed_time: Duration::from_millis(50),
+            ..NetLimits::default()
+        };
+        let mut s = SpeedCheck::new(&limits);
+        assert!(s.add(10).is_ok(), "a window has not passed yet");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(s.add(10).unwrap_err().contains("too slow"));
+        let mut fast = SpeedCheck::new(&limits);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(fast.add(1_000_000).is_ok());
+        let off = NetLimits {
+            speed_limit: 0,
+            ..limits
+        };
+        let mut s = SpeedCheck::new(&off);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(s.add(1).is_ok());
+    }
+
+    #[test]
+    fn hosts_for_messages() {
+        assert_eq!(host_of("https://github.com/a/b"), "github.com");
+        assert_eq!(prefix_hint("https://github.com/a/b"), "https://github.com/");
+    }
+}

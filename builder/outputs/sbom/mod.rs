@@ -1,0 +1,111 @@
+//! SBOMs of one arch's output: `sbom.spdx.json` (SPDX 2.3) and `sbom.cdx.json` (CycloneDX 1.6),
+//! both built from the manifest (plus each file's SHA1, which SPDX requires and the manifest does
+//! not hold), deterministically: identifiers from the overlay's digest, time from
+//! `SOURCE_DATE_EPOCH`. [`check`] reads both back and names the first disagreement with a
+//! manifest. It does not write files (`render` does) nor read the rootfs except in [`sha1s`].
+//!
+//! What both say: the overlay is the subject (SPDX: the described package; CycloneDX:
+//! `metadata.component`); each artifact is a package/component with its version, upstream URL,
+//! sha256 and purl; the profile is one more, with its digest; each regular file of the manifest
+//! is a file with SHA256 and SHA1. Symlinks are left out: neither format has a checksum for a
+//! link, and manifest.json lists them with their targets. Files installed from an artifact are
+//! CONTAINED_BY its package (CycloneDX: nested in its component); generated files
+//! (`template:`) are GENERATED_FROM the profile; files copied from an overlay tree
+//! (`overlay:`) are only contained by the overlay (the profile's digest does not cover their
+//! bytes). The `source` is kept on every file (SPDX `comment`, CycloneDX property
+//! `builder:source`).
+
+mod cyclonedx;
+mod parts;
+mod spdx;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sha1::{Digest, Sha1};
+
+use crate::outputs::manifest::{FileRef, Manifest};
+pub use parts::{purl, timestamp, uuid_urn, Sha1s};
+use parts::{regular_files, uri_escape};
+
+/// The SPDX document's file name in the arch folder.
+pub const SPDX_FILE: &str = "sbom.spdx.json";
+/// The CycloneDX document's file name in the arch folder.
+pub const CYCLONEDX_FILE: &str = "sbom.cdx.json";
+
+/// The SPDX document's `format` in manifest.json.
+pub const SPDX_FORMAT: &str = "SPDX-2.3";
+/// The CycloneDX document's `format` in manifest.json.
+pub const CYCLONEDX_FORMAT: &str = "CycloneDX-1.6";
+
+/// Both documents' bytes.
+pub struct Documents {
+    pub spdx: Vec<u8>,
+    pub cyclonedx: Vec<u8>,
+}
+
+impl Documents {
+    /// Each document's file name, format and bytes.
+    pub fn files(&self) -> [(&'static str, &'static str, &[u8]); 2] {
+        [
+            (SPDX_FILE, SPDX_FORMAT, &self.spdx),
+            (CYCLONEDX_FILE, CYCLONEDX_FORMAT, &self.cyclonedx),
+        ]
+    }
+}
+
+/// Both SBOMs of `manifest`; `sha1s` must hold every regular file's SHA1 ([`sha1s`]).
+pub fn documents(manifest: &Manifest, sha1s: &Sha1s) -> Result<Documents> {
+    Ok(Documents {
+        spdx: spdx::document(manifest, sha1s)?,
+        cyclonedx: cyclonedx::document(manifest, sha1s)?,
+    })
+}
+
+/// SHA1 of every regular file of the manifest, read from the rootfs at `root` (on every core).
+pub fn sha1s(root: &Path, manifest: &Manifest) -> Result<Sha1s> {
+    let files: Vec<&FileRef> = regular_files(manifest).collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let digests = crate::util::pool::run(&files, cores, |f| {
+        let path = root.join(f.path.trim_start_matches('/'));
+        let mut file =
+            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let mut hasher = Sha1::new();
+        std::io::copy(&mut file, &mut hasher)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(crate::util::digest::hex(&hasher.finalize()))
+    })?;
+    Ok(files.iter().map(|f| f.path.clone()).zip(digests).collect())
+}
+
+/// The first way an SBOM disagrees with the manifest it should describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// [`SPDX_FILE`] or [`CYCLONEDX_FILE`].
+    pub document: &'static str,
+    pub what: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.document, self.what)
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+/// Parses both documents and checks them against `manifest`: the overlay's digest, every
+/// artifact (version, URL, sha256, purl, none extra) and every regular file (sha256, the
+/// artifact it came from, none extra). SHA1s are not checked: the manifest has none.
+pub fn check(manifest: &Manifest, spdx: &[u8], cyclonedx: &[u8]) -> Result<(), Mismatch> {
+    let err = |document| move |what| Mismatch { document, what };
+    spdx::inventory(spdx)
+        .and_then(|inv| inv.compare(manifest, spdx::download_location))
+        .map_err(err(SPDX_FILE))?;
+    cyclonedx::inventory(cyclonedx)
+        .and_then(|inv| inv.compare(manifest, uri_escape))
+        .map_err(err(CYCLONEDX_FILE))
+}

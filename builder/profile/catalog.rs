@@ -1,0 +1,114 @@
+//! The built-in catalog of upstream sha256 digests (`data/checksums.toml`, copied from a public
+//! table), keyed by artifact name, version and arch, plus unit files keyed by URL.
+//!
+//! A profile's own pin always wins; the catalog only fills in what the profile leaves out.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use crate::util::error::Error;
+
+const BUILTIN: &str = include_str!("data/checksums.toml");
+
+/// name -> arch -> version -> sha256, and URL -> sha256.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    releases: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+    units: BTreeMap<String, String>,
+}
+
+impl Catalog {
+    /// The catalog compiled into the binary.
+    pub fn builtin() -> Result<Catalog> {
+        Catalog::parse(BUILTIN)
+            .map_err(|e| Error::Internal(format!("built-in catalog is malformed: {e}")).into())
+    }
+
+    pub fn parse(text: &str) -> std::result::Result<Catalog, String> {
+        let table: toml::Table = text.parse().map_err(|e| format!("{e}"))?;
+        let mut cat = Catalog::default();
+        for (name, value) in table {
+            let by_key = value
+                .as_table()
+                .ok_or_else(|| format!("[{name}] is not a table"))?;
+            if name == "units" {
+                for (url, digest) in by_key {
+                    let digest = digest
+                        .as_str()
+                        .ok_or_else(|| format!("units.{url:?} is not a string"))?;
+                    cat.units.insert(url.clone(), digest.to_string());
+                }
+                continue;
+            }
+            let mut arches = BTreeMap::new();
+            for (arch, versions) in by_key {
+                let versions = versions
+                    .as_table()
+                    .ok_or_else(|| format!("[{name}.{arch}] is not a table"))?;
+                let mut out = BTreeMap::new();
+                for (version, digest) in versions {
+                    let digest = digest
+                        .as_str()
+                        .ok_or_else(|| format!("{name}.{arch}.{version:?} is not a string"))?;
+                    out.insert(version.clone(), digest.to_string());
+                }
+                arches.insert(arch.clone(), out);
+            }
+            cat.releases.insert(name, arches);
+        }
+        Ok(cat)
+    }
+
+    /// The digest of release `name` `version` for `arch`, if the catalog has it.
+    pub fn lookup(&self, name: &str, version: &str, arch: &str) -> Option<&str> {
+        self.releases
+            .get(name)?
+            .get(arch)?
+            .get(version)
+            .map(String::as_str)
+    }
+
+    /// The digest of a file (a systemd unit) by its exact URL.
+    pub fn lookup_url(&self, url: &str) -> Option<&str> {
+        self.units.get(url).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_has_the_shipped_pins() {
+        let c = Catalog::builtin().unwrap();
+        assert_eq!(
+            c.lookup("containerd", "2.3.4", "amd64"),
+            Some("9d68969855fbf676cdb8ed758e420fb048d61f984f61de3e53eddfebe484d168")
+        );
+        assert_eq!(c.lookup("containerd", "2.3.4", "s390x"), None);
+        assert_eq!(c.lookup("docker-static", "28.3.3", "arm64"), None);
+        assert!(c
+            .lookup_url(
+                "https://raw.githubusercontent.com/containerd/containerd/v2.3.4/containerd.service"
+            )
+            .is_some());
+    }
+
+    #[test]
+    fn every_digest_is_64_hex() {
+        let c = Catalog::builtin().unwrap();
+        let all = c
+            .releases
+            .values()
+            .flat_map(|a| a.values())
+            .flat_map(|v| v.values())
+            .chain(c.units.values());
+        for d in all {
+            assert!(
+                d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{d}"
+            );
+        }
+    }
+}
