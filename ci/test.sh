@@ -18,7 +18,7 @@
 #     dockershim behind a CRI v1 adapter), with its own tests and a self-test; intoto-check
 #     (ci/consumers/intoto: in-toto's Go validators for Statement v1 and SLSA Provenance v1).
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
-# Then ci/e2e.sh boots whole nodes in qemu (it installs its own packages).
+# Then ci/e2e/run.sh boots whole nodes in qemu (it installs its own packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +48,7 @@ if ! "$sbom_venv/bin/python" -c 'import spdx_tools, cyclonedx.validation.json' 2
 fi
 export BUILDER_PYSPDXTOOLS="$sbom_venv/bin/pyspdxtools" BUILDER_CDX_PYTHON="$sbom_venv/bin/python"
 
-consumers=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}")
+consumers=$(bash ci/consumers/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}")
 export BUILDER_CONTAINERD2="$consumers/usr/bin/containerd"
 export BUILDER_DOCKERD28="$consumers/usr/sbin/dockerd"
 
@@ -84,12 +84,12 @@ cargo test --locked --all-targets
 # Fuzzing: each cargo-fuzz target (profile parser, archive installer, detect's two JSON
 # readers, kubelet inputs) for a bounded time; cargo-fuzz, the build and the corpus are
 # cached outside the checkout (about 2 minutes to build once, then FUZZ_SECONDS per target).
-bash ci/fuzz.sh "${FUZZ_SECONDS:-60}"
+bash ci/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 
 # Whole nodes: a Debian base image + the overlay boots under qemu with the user-data
 # (about 10 minutes; BUILDER_SKIP_E2E=1 skips it, for a quick local run only).
 if [ -z "${BUILDER_SKIP_E2E:-}" ]; then
-  E2E_SKIP_APT_UPDATE=1 bash ci/e2e.sh
+  E2E_SKIP_APT_UPDATE=1 bash ci/e2e/run.sh
 else
-  echo "SKIP: ci/e2e.sh (BUILDER_SKIP_E2E is set)"
+  echo "SKIP: ci/e2e/run.sh (BUILDER_SKIP_E2E is set)"
 fi

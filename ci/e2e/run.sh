@@ -33,9 +33,9 @@
 #      containerd must run from the merged /usr and answer the real crictl.
 # qemu runs under TCG (this machine's /dev/kvm cannot boot a stock kernel): about a minute a VM.
 # Every VM has a time bound (E2E_VM_TIMEOUT, default 600 s); on failure the console's tail and
-# cloud-init's result are printed. Usage: bash ci/e2e.sh   (as root; installs what it needs)
+# cloud-init's result are printed. Usage: bash ci/e2e/run.sh   (as root; installs what it needs)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$(pwd)
 e2e=${BUILDER_E2E_DIR:-$repo/target/e2e}
 vm_timeout=${E2E_VM_TIMEOUT:-600}
@@ -163,7 +163,7 @@ up=$e2e/upstream
 sid=""
 package_upstream() {
   say "repackaging Debian's binaries into upstream release layouts"
-  sid=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-$repo/target/consumers}")
+  sid=$(bash ci/consumers/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-$repo/target/consumers}")
   rm -rf "$up" && mkdir -p "$up/stage"
   local s=$up/stage
   # containerd 2.1.9 (Debian unstable; links only libc): containerd-V-linux-amd64.tar.gz, bin/*
