@@ -18,7 +18,7 @@
 #     dockershim behind a CRI v1 adapter), with its own tests and a self-test; intoto-check
 #     (ci/consumers/intoto: in-toto's Go validators for Statement v1 and SLSA Provenance v1).
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
-# Then ci/e2e.sh boots whole nodes in qemu (it installs its own packages).
+# Then ci/e2e/run.sh boots whole nodes in qemu (it installs its own packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,23 +48,51 @@ if ! "$sbom_venv/bin/python" -c 'import spdx_tools, cyclonedx.validation.json' 2
 fi
 export BUILDER_PYSPDXTOOLS="$sbom_venv/bin/pyspdxtools" BUILDER_CDX_PYTHON="$sbom_venv/bin/python"
 
-consumers=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}")
-export BUILDER_CONTAINERD2="$consumers/usr/bin/containerd"
-export BUILDER_DOCKERD28="$consumers/usr/sbin/dockerd"
+# The consumers: each build runs on its own with its stdout kept in a variable, so one that fails
+# stops the test command here with its own error (`export X=$(build)` would hide its exit status
+# and leave the failure to show up much later as a test that cannot find its program); then each
+# path it must print is checked.
+die() { echo "ci/test.sh: FAIL: $*" >&2; exit 1; }
+# build SCRIPT [ARGS...]: runs `bash SCRIPT ARGS...`; its stdout is left in $built.
+build() {
+  build_name=$1
+  built=$(bash "$@") || die "$build_name failed (exit $?); its error is above"
+}
+# exe VAR PATH: export VAR=PATH, PATH being an executable file.
+exe() {
+  if [ ! -f "$2" ] || [ ! -x "$2" ]; then die "$build_name: $2 is not an executable file"; fi
+  export "$1=$2"
+}
+# take VAR KEY: the path on the KEY= line the last build printed, exported as VAR.
+take() {
+  local path
+  path=$(sed -n "s/^$2=//p" <<<"$built")
+  [ -n "$path" ] || die "$build_name printed no $2= line (its output: ${built:-nothing})"
+  exe "$1" "$path"
+}
+
+# Debian unstable's containerd 2.1 and dockerd 28, unpacked into target/consumers.
+build ci/consumers/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}"
+exe BUILDER_CONTAINERD2 "$built/usr/bin/containerd"
+exe BUILDER_DOCKERD28 "$built/usr/sbin/dockerd"
 
 # Built from source with Go, cached outside the checkout (about 10 minutes the first time on 2
 # cores, under a second after): kubelet and kubeadm v1.36.3, kubelet v1.34.4, containerd
 # v2.3.4, crictl v1.37.0.
-built=$(bash ci/consumers/build.sh)
-get() { sed -n "s/^$1=//p" <<<"$built"; }
-export BUILDER_KUBELET=$(get KUBELET) BUILDER_KUBEADM=$(get KUBEADM) BUILDER_KUBELET_134=$(get KUBELET_134)
-export BUILDER_CONTAINERD23=$(get CONTAINERD) BUILDER_CRICTL=$(get CRICTL)
+build ci/consumers/build.sh
+take BUILDER_KUBELET KUBELET
+take BUILDER_KUBEADM KUBEADM
+take BUILDER_KUBELET_134 KUBELET_134
+take BUILDER_CONTAINERD23 CONTAINERD
+take BUILDER_CRICTL CRICTL
 # The in-toto attestation reference implementation's validators (Go, about 20 s once), for
 # tests/provenance.rs.
-export BUILDER_INTOTO_CHECK=$(bash ci/consumers/intoto/build.sh | sed -n 's/^INTOTO_CHECK=//p')
+build ci/consumers/intoto/build.sh
+take BUILDER_INTOTO_CHECK INTOTO_CHECK
 # Ignition's own validator (github.com/coreos/ignition/v2 v2.24.0, about 10 s once), for
 # tests/sysext.rs.
-export BUILDER_IGNITION_VALIDATE=$(bash ci/consumers/ignition/build.sh | sed -n 's/^IGNITION_VALIDATE=//p')
+build ci/consumers/ignition/build.sh
+take BUILDER_IGNITION_VALIDATE IGNITION_VALIDATE
 export BUILDER_REQUIRE_CONSUMERS=1
 
 # The cri-dockerd stand-in (about 2 minutes to build the first time): the adapter's layout and
@@ -74,8 +102,8 @@ export BUILDER_REQUIRE_CONSUMERS=1
   GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//; s/^direct$/off/') GOWORK=off \
     CGO_ENABLED=0 GOFLAGS='-buildvcs=false -mod=readonly' go test ./...
 )
-cri_dockerd=$(bash ci/consumers/dockershim/build.sh | sed -n 's/^CRI_DOCKERD=//p')
-export BUILDER_CRI_DOCKERD=$cri_dockerd
+build ci/consumers/dockershim/build.sh
+take BUILDER_CRI_DOCKERD CRI_DOCKERD
 CRI_DOCKERD=$BUILDER_CRI_DOCKERD CRICTL=$BUILDER_CRICTL bash ci/consumers/dockershim/selftest.sh
 
 cargo build --locked --all-targets
@@ -84,12 +112,12 @@ cargo test --locked --all-targets
 # Fuzzing: each cargo-fuzz target (profile parser, archive installer, detect's two JSON
 # readers, kubelet inputs) for a bounded time; cargo-fuzz, the build and the corpus are
 # cached outside the checkout (about 2 minutes to build once, then FUZZ_SECONDS per target).
-bash ci/fuzz.sh "${FUZZ_SECONDS:-60}"
+bash ci/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 
 # Whole nodes: a Debian base image + the overlay boots under qemu with the user-data
 # (about 10 minutes; BUILDER_SKIP_E2E=1 skips it, for a quick local run only).
 if [ -z "${BUILDER_SKIP_E2E:-}" ]; then
-  E2E_SKIP_APT_UPDATE=1 bash ci/e2e.sh
+  E2E_SKIP_APT_UPDATE=1 bash ci/e2e/run.sh
 else
-  echo "SKIP: ci/e2e.sh (BUILDER_SKIP_E2E is set)"
+  echo "SKIP: ci/e2e/run.sh (BUILDER_SKIP_E2E is set)"
 fi

@@ -88,7 +88,7 @@ fn bake_chroot_works_with_only_the_public_files() {
     );
     assert_eq!(files_under(&root), files_under(&dir.join("rootfs")));
 
-    // A full render folder still works (what ci/e2e.sh passes).
+    // A full render folder still works (what ci/e2e/run.sh passes).
     let root2 = ws.path().join("image-root-2");
     fs::create_dir(&root2).unwrap();
     assert_ok(&bake(&dir, &root2));

@@ -326,7 +326,7 @@ fn check_profile(shipped: &str) {
             assert!(e.contains("ARCHITECTURE is Some(\"arm64\")"), "{e}");
             if which("systemd-dissect").is_some() {
                 // systemd-dissect shows the arch but does not judge it (systemd-sysext does:
-                // the VM test in ci/e2e.sh proves the refusal); the check above must.
+                // the VM test in ci/e2e/run.sh proves the refusal); the check above must.
                 assert!(dissect_ok(&wrong, "x86-64").is_err());
             }
         }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the raw members of the benchmark's fake upstream artifacts (called by ci/bench.sh).
+"""Writes the raw members of the benchmark's fake upstream artifacts (called by ci/bench/run.sh).
 
 Usage: gen-artifacts.py SRC_DIR SCALE
 

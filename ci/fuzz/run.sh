@@ -9,7 +9,7 @@
 # libFuzzer is built without a sanitizer (--sanitizer none): the targets are safe Rust, and
 # the stable toolchain takes the coverage flags but not -Zsanitizer.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 SECONDS_EACH=${1:-${FUZZ_SECONDS:-60}}
 CACHE=${FUZZ_CACHE:-$HOME/.cache/builder-fuzz}

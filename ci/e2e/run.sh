@@ -6,7 +6,8 @@
 #   1. a minimal Debian 12 base image that plays a node base image (debootstrap minbase + kernel,
 #      systemd, cloud-init, iptables, conntrack, ca-certificates, the libraries Debian's
 #      dynamically linked dockerd needs; kubelet and kubeadm v1.36.3 built from source with the
-#      packages' kubelet unit and kubeadm's 10-kubeadm.conf; no container runtime);
+#      packages' kubelet unit and kubeadm's 10-kubeadm.conf; no container runtime), cached
+#      outside the checkout under a key made from its inputs (see build_base);
 #   2. Debian's containerd (2.1, from unstable), runc, CNI plugins, dockerd 20.10 and containerd
 #      1.6 repackaged into the upstream release layouts and served on loopback, with crictl
 #      v1.37.0 built from source (ci/consumers/build.sh, static). cri-dockerd is a STAND-IN
@@ -33,9 +34,12 @@
 #      containerd must run from the merged /usr and answer the real crictl.
 # qemu runs under TCG (this machine's /dev/kvm cannot boot a stock kernel): about a minute a VM.
 # Every VM has a time bound (E2E_VM_TIMEOUT, default 600 s); on failure the console's tail and
-# cloud-init's result are printed. Usage: bash ci/e2e.sh   (as root; installs what it needs)
+# cloud-init's result are printed. Usage: bash ci/e2e/run.sh   (as root; installs what it needs)
+# Per-run state (images, VM disks, seeds, logs) is in target/e2e (BUILDER_E2E_DIR).
+# bash ci/e2e/run.sh --base | --base-key | --base-inputs: only build (or find) the base image and
+# print its folder | print its cache key | print what the key is computed from.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$(pwd)
 e2e=${BUILDER_E2E_DIR:-$repo/target/e2e}
 vm_timeout=${E2E_VM_TIMEOUT:-600}
@@ -61,25 +65,30 @@ install_host_packages() {
 }
 
 # --- 1. base image ----------------------------------------------------------------------------
-base=$e2e/base-rootfs
+# The base image (debootstrap, its configuration, kubelet and kubeadm) is cached outside the
+# checkout, in base_cache/KEY/rootfs, KEY being the sha256 of everything that shapes it
+# (base_inputs: the package list, the host's debootstrap, the text of the three functions that
+# make it, the files they copy in, the kubelet's and kubeadm's digests). A fresh clone reuses it;
+# any change to an input makes a new entry. Built in a temporary folder beside it and renamed
+# into place only when complete, under a lock; the newest 2 entries (by last use) are kept.
+# Everything per run (images, VM disks, seeds, logs) stays in $e2e.
+base_cache=${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/e2e-base
+base=""   # base_cache/KEY/rootfs, set by build_base
 # The packages of the base image. apparmor: Debian's kernel enables AppArmor, and dockerd then
 # needs apparmor_parser to load its docker-default profile, or no container starts (the
 # cri-dockerd VM failed exactly so without it; Debian's standard install has it).
 readonly BASE_PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,cloud-init,python3-cffi-backend,iptables,conntrack,ca-certificates,libdevmapper1.02.1,procps,apparmor
-build_base() {
-  if [ "$(cat "$e2e/debootstrap.done" 2>/dev/null)" = "$BASE_PACKAGES" ]; then
-    say "base image: debootstrap cached in $base"
-  else
-    say "building the base image (debootstrap minbase, ~2 min)"
-    rm -rf "$base" "$e2e/debootstrap.done"
-    debootstrap --variant=minbase --include="$BASE_PACKAGES" \
-      bookworm "$base" >"$e2e/debootstrap.log" 2>&1 || { tail -20 "$e2e/debootstrap.log"; die "debootstrap failed"; }
-    echo "$BASE_PACKAGES" >"$e2e/debootstrap.done"
-  fi
-  # The image's configuration (cheap, redone every run so changes here take effect).
-  printf '/dev/vda / ext4 defaults 0 1\n/dev/vdc /mnt/overlay-src iso9660 ro,nofail,x-systemd.device-timeout=10s 0 0\n' >"$base/etc/fstab"
-  mkdir -p "$base/mnt/overlay-src"
-  cat >"$base/etc/cloud/cloud.cfg.d/99-e2e.cfg" <<'EOF'
+
+debootstrap_base() { # root
+  debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$1"
+}
+
+# The image's configuration: fstab, cloud-init, the harness, host name.
+configure_base() { # root
+  local root=$1
+  printf '/dev/vda / ext4 defaults 0 1\n/dev/vdc /mnt/overlay-src iso9660 ro,nofail,x-systemd.device-timeout=10s 0 0\n' >"$root/etc/fstab"
+  mkdir -p "$root/mnt/overlay-src"
+  cat >"$root/etc/cloud/cloud.cfg.d/99-e2e.cfg" <<'EOF'
 datasource_list: [ NoCloud, None ]
 network: {config: disabled}
 locale: C.UTF-8
@@ -94,8 +103,8 @@ cloud_init_modules:
  - users-groups
 EOF
   # The harness: report to the host once cloud-init's final stage is over, then power off.
-  install -m 0755 ci/e2e/report.sh "$base/usr/local/sbin/e2e-report"
-  cat >"$base/etc/systemd/system/e2e-report.service" <<'EOF'
+  install -m 0755 ci/e2e/report.sh "$root/usr/local/sbin/e2e-report"
+  cat >"$root/etc/systemd/system/e2e-report.service" <<'EOF'
 [Unit]
 Description=builder e2e: report to the host, then power off
 After=cloud-final.service
@@ -110,13 +119,30 @@ StandardOutput=journal+console
 EOF
   # Wanted by cloud-final itself: Debian orders cloud-final after multi-user.target, so a
   # multi-user.target want would be an ordering cycle.
-  rm -f "$base/etc/systemd/system/multi-user.target.wants/e2e-report.service"
-  mkdir -p "$base/etc/systemd/system/cloud-final.service.wants"
-  ln -sf /etc/systemd/system/e2e-report.service "$base/etc/systemd/system/cloud-final.service.wants/e2e-report.service"
-  echo e2e-node >"$base/etc/hostname"
-  printf '127.0.0.1 localhost\n127.0.1.1 e2e-node\n' >"$base/etc/hosts"
-  echo 'nameserver 192.0.2.53' >"$base/etc/resolv.conf"
-  install_kubernetes
+  rm -f "$root/etc/systemd/system/multi-user.target.wants/e2e-report.service"
+  mkdir -p "$root/etc/systemd/system/cloud-final.service.wants"
+  ln -sf /etc/systemd/system/e2e-report.service "$root/etc/systemd/system/cloud-final.service.wants/e2e-report.service"
+  echo e2e-node >"$root/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 e2e-node\n' >"$root/etc/hosts"
+  echo 'nameserver 192.0.2.53' >"$root/etc/resolv.conf"
+}
+
+# kubelet and kubeadm v1.36.3: BUILDER_KUBELET and BUILDER_KUBEADM (ci/test.sh passes them), else
+# ci/consumers/build.sh kubernetes (cached outside the checkout).
+kubelet="" kubeadm=""
+resolve_kubernetes() {
+  kubelet=${BUILDER_KUBELET:-} kubeadm=${BUILDER_KUBEADM:-}
+  if [ -z "$kubelet" ] || [ -z "$kubeadm" ]; then
+    local out
+    out=$(bash ci/consumers/build.sh kubernetes) || die "ci/consumers/build.sh kubernetes failed"
+    eval "$out"
+    kubelet=${KUBELET:-} kubeadm=${KUBEADM:-}
+  fi
+  if [ ! -x "$kubelet" ] || [ ! -x "$kubeadm" ]; then
+    die "no kubelet and kubeadm (BUILDER_KUBELET/BUILDER_KUBEADM, or ci/consumers/build.sh kubernetes)"
+  fi
+  "$kubelet" --version | grep -qx 'Kubernetes v1.36.3' || die "$kubelet is not kubelet v1.36.3"
+  "$kubeadm" version -o short | grep -qx 'v1.36.3' || die "$kubeadm is not kubeadm v1.36.3"
 }
 
 # What a node base image carries for Kubernetes: the kubelet and kubeadm in /usr/bin, the
@@ -124,37 +150,99 @@ EOF
 # /var/lib/kubelet/kubeadm-flags.env. builder installs none of these. Until a config file exists
 # the kubelet exits and systemd restarts it every 10 s, as on any freshly installed node.
 # Plus the test's own part: the node script (ci/e2e/node.sh).
-install_kubernetes() {
-  local kubelet=${BUILDER_KUBELET:-} kubeadm=${BUILDER_KUBEADM:-}
-  if [ -z "$kubelet" ] || [ -z "$kubeadm" ]; then
-    eval "$(bash ci/consumers/build.sh kubernetes)"
-    kubelet=$KUBELET kubeadm=$KUBEADM
-  fi
-  "$kubelet" --version | grep -qx 'Kubernetes v1.36.3' || die "$kubelet is not kubelet v1.36.3"
-  "$kubeadm" version -o short | grep -qx 'v1.36.3' || die "$kubeadm is not kubeadm v1.36.3"
-  install -m 0755 "$kubelet" "$base/usr/bin/kubelet"
-  install -m 0755 "$kubeadm" "$base/usr/bin/kubeadm"
-  local units=$base/usr/lib/systemd/system
+install_kubernetes() { # root
+  local root=$1
+  install -m 0755 "$kubelet" "$root/usr/bin/kubelet"
+  install -m 0755 "$kubeadm" "$root/usr/bin/kubeadm"
+  local units=$root/usr/lib/systemd/system
   install -D -m 0644 ci/e2e/kubelet/kubelet.service "$units/kubelet.service"
   install -D -m 0644 ci/e2e/kubelet/10-kubeadm.conf "$units/kubelet.service.d/10-kubeadm.conf"
-  mkdir -p "$base/etc/systemd/system/multi-user.target.wants"
-  ln -sfn /usr/lib/systemd/system/kubelet.service "$base/etc/systemd/system/multi-user.target.wants/kubelet.service"
-  install -m 0755 ci/e2e/node.sh "$base/usr/local/sbin/e2e-node"
+  mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+  ln -sfn /usr/lib/systemd/system/kubelet.service "$root/etc/systemd/system/multi-user.target.wants/kubelet.service"
+  install -m 0755 ci/e2e/node.sh "$root/usr/local/sbin/e2e-node"
+}
+
+# Everything that shapes the base image, as text; its sha256 is the cache key. The functions'
+# text comes from bash (declare -f), so a comment changes nothing and any code change counts.
+base_inputs() {
+  local f v
+  echo "builder e2e base image, $(dpkg --print-architecture)"
+  echo "packages $BASE_PACKAGES"
+  v=$(dpkg-query -W -f='${Version}' debootstrap 2>/dev/null) || true
+  echo "debootstrap ${v:-not installed}"
+  for f in ci/e2e/report.sh ci/e2e/node.sh ci/e2e/kubelet/*; do echo "file $f $(sha "$f")"; done
+  echo "kubelet $(sha "$kubelet")"
+  echo "kubeadm $(sha "$kubeadm")"
+  declare -f debootstrap_base configure_base install_kubernetes
+}
+
+# Removes a tree, first unmounting whatever a killed debootstrap left mounted in it (/proc,
+# /sys); never crosses into another file system.
+remove_tree() { # dir
+  local m
+  [ -e "$1" ] || return 0
+  findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf --one-file-system "$1"
+}
+
+build_base() {
+  local key inputs entry tmp
+  inputs=$(base_inputs)
+  key=$(sha256sum <<<"$inputs" | cut -d' ' -f1)
+  entry=$base_cache/$key
+  base=$entry/rootfs
+  mkdir -p "$base_cache"
+  exec 8>"$base_cache/.lock"
+  flock 8
+  if [ -d "$base" ]; then
+    say "base image: cached in $entry"
+  else
+    # Under the lock, any temporary folder is one a killed build left behind.
+    for tmp in "$base_cache"/.build-*; do remove_tree "$tmp"; done
+    tmp=$(mktemp -d "$base_cache/.build-XXXXXX")
+    chmod 755 "$tmp"
+    say "building the base image (debootstrap minbase, ~2 min) into $tmp"
+    debootstrap_base "$tmp/rootfs" >"$tmp/debootstrap.log" 2>&1 ||
+      { tail -20 "$tmp/debootstrap.log"; remove_tree "$tmp"; die "debootstrap failed"; }
+    configure_base "$tmp/rootfs"
+    install_kubernetes "$tmp/rootfs"
+    printf '%s\n' "$inputs" >"$tmp/INPUTS"
+    remove_tree "$entry"
+    mv -T "$tmp" "$entry"
+    say "base image: ready in $entry"
+  fi
+  touch "$entry"
+  # Keep the newest 2 entries by last use (this one is the newest).
+  find "$base_cache" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{64}' \
+    -printf '%T@ %f\n' | sort -rn | tail -n +3 | while read -r _ old; do
+    say "base image: pruning $old"
+    remove_tree "$base_cache/$old"
+  done
+  exec 8>&-
+  # The in-checkout cache of earlier versions of this script.
+  if [ -d "$e2e/base-rootfs" ]; then
+    say "removing the old in-checkout base image $e2e/base-rootfs"
+    remove_tree "$e2e/base-rootfs"
+    rm -f "$e2e/debootstrap.done" "$e2e/debootstrap.log"
+  fi
 }
 
 # The images the node test loads (ci/e2e/images): the pause image under each profile's sandbox
-# image name, a tiny static Go program; and busybox-static from Debian as the workload.
+# image name, a tiny static Go program; and busybox-static from Debian as the workload. Made per
+# run into $images; boot copies them into each VM's /var/lib/e2e/images.
+images=$e2e/images
 build_images() { # sandbox images...
-  local dir=$base/var/lib/e2e/images w=$e2e/images
-  rm -rf "$dir" "$w" && mkdir -p "$dir" "$w"
+  local w=$e2e/pause
+  rm -rf "$images" "$w" && mkdir -p "$images" "$w"
   (cd ci/e2e/images && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags='-s -w' -o "$w/pause" pause.go) ||
     die "building the pause program failed"
   local i=0 img
   for img in $(printf '%s\n' "$@" | sort -u); do
     i=$((i + 1))
-    python3 ci/e2e/images/mkimage.py "$dir/pause-$i.tar" "$img" '["/pause"]' "$w/pause:/pause:0755"
+    python3 ci/e2e/images/mkimage.py "$images/pause-$i.tar" "$img" '["/pause"]' "$w/pause:/pause:0755"
   done
-  python3 ci/e2e/images/mkimage.py "$dir/busybox.tar" builder-e2e.local/busybox:1 '["/bin/busybox"]' \
+  python3 ci/e2e/images/mkimage.py "$images/busybox.tar" builder-e2e.local/busybox:1 '["/bin/busybox"]' \
     /bin/busybox:/bin/busybox:0755 /bin/sh=busybox
 }
 
@@ -163,7 +251,7 @@ up=$e2e/upstream
 sid=""
 package_upstream() {
   say "repackaging Debian's binaries into upstream release layouts"
-  sid=$(bash ci/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-$repo/target/consumers}")
+  sid=$(bash ci/consumers/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-$repo/target/consumers}")
   rm -rf "$up" && mkdir -p "$up/stage"
   local s=$up/stage
   # containerd 2.1.9 (Debian unstable; links only libc): containerd-V-linux-amd64.tar.gz, bin/*
@@ -300,8 +388,12 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
   local w=$e2e/vm-$name
   rm -rf "$w" && mkdir -p "$w"
   say "[$name] preparing the disk ($mode)"
-  # Hard links: instant, and tar unlinks before it writes, so the base stays pristine.
-  cp -al "$base" "$w/rootfs"
+  # Hard links into the cached base: instant, and everything below unlinks before it writes
+  # (tar, ignition-apply.py), so the base stays pristine. A plain copy if the cache is on
+  # another file system.
+  cp -al "$base" "$w/rootfs" 2>/dev/null || { rm -rf "$w/rootfs"; cp -a "$base" "$w/rootfs"; }
+  mkdir -p "$w/rootfs/var/lib/e2e"
+  cp -a "$images" "$w/rootfs/var/lib/e2e/images"
   local ud=$dir/user-data md=$dir/meta-data
   if [ "$mode" = baked ]; then
     # What an image pipeline does (ci/examples/bake-chroot.sh).
@@ -566,9 +658,22 @@ check_tampered() { # name
 }
 
 main() {
+  case ${1:-} in
+    # The base image's cache key and what it is computed from, without building anything (the
+    # key includes the host's debootstrap version: a full run installs debootstrap first).
+    --base-key) resolve_kubernetes; base_inputs | sha256sum | cut -d' ' -f1; return ;;
+    --base-inputs) resolve_kubernetes; base_inputs; return ;;
+    # Only build (or find) the base image, and print its folder; needs debootstrap.
+    --base)
+      command -v debootstrap >/dev/null || die "--base needs debootstrap (apt-get install debootstrap)"
+      resolve_kubernetes; build_base; echo "$base"; return ;;
+    "") ;;
+    *) die "usage: ci/e2e/run.sh [--base|--base-key|--base-inputs]" ;;
+  esac
   install_host_packages
   say "building builder (release)"
   cargo build --release --locked -q
+  resolve_kubernetes
   build_base
   package_upstream
   serve

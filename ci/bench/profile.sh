@@ -5,12 +5,12 @@
 # wall time, CPU time and peak RSS; the time should grow linearly with N. It only prints
 # figures: it is not a pass/fail test.
 #
-# Run from the repo root: bash ci/bench-profile.sh
+# Run from anywhere: bash ci/bench/profile.sh (ci/bench/run.sh runs it at its end)
 # Env: BUILDER_BIN (default: ${CARGO_TARGET_DIR:-target}/release/builder, built when missing),
 #      SIZES ("25000 50000 100000 200000").
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BIN=${BUILDER_BIN:-${CARGO_TARGET_DIR:-target}/release/builder}
 SIZES=${SIZES:-25000 50000 100000 200000}
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Unpacks the newer consumers that only Debian unstable packages (containerd 2.x, dockerd 28)
 # into a private folder, without touching the system's apt state or installing anything
-# system-wide. Prints the folder. Usage: ci/sid-consumers.sh DEST
+# system-wide. Prints the folder. Usage: ci/consumers/sid-consumers.sh DEST
 #
 # The system's own Debian source entry is copied with its suite changed to sid, so no
 # repository host is named here.
 set -euo pipefail
-dest=${1:?usage: ci/sid-consumers.sh DEST}
+dest=${1:?usage: ci/consumers/sid-consumers.sh DEST}
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
 if [ -x "$dest/root/usr/bin/containerd" ] && [ -x "$dest/root/usr/sbin/dockerd" ]; then

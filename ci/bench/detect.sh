@@ -5,12 +5,12 @@
 # and the peak RSS (when /usr/bin/time exists). Other load on the machine shows in the wall
 # times, not in the CPU times. It only prints figures: it is not a pass/fail test.
 #
-# Run from the repo root: bash ci/bench-detect.sh
+# Run from anywhere: bash ci/bench/detect.sh (ci/bench/run.sh runs it at its end)
 # Env: BUILDER_BIN (default: ${CARGO_TARGET_DIR:-target}/release/builder, built when missing),
 #      NODES (5000), PODS (50000), RUNS (5).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BIN=${BUILDER_BIN:-${CARGO_TARGET_DIR:-target}/release/builder}
 NODES=${NODES:-5000}
 PODS=${PODS:-50000}
