@@ -1,0 +1,84 @@
+//! Stage 2 of a render, holding OUT's lock: what each arch needs. An arch whose folder in OUT
+//! has its input digest and still verifies is up to date; else the output cache may hold its
+//! core; else it is built. Only the arches to build need downloads: `fetch_missing` fetches
+//! those, every host checked first so one error names all that do not answer.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::{reuse, Render};
+use crate::build::output::Staging;
+use crate::fetch::{fetch_all, Request};
+use crate::profile::plan::{Plan, PlannedArtifact};
+use crate::util::model::Arch;
+
+/// What an arch needs.
+pub(super) enum Class {
+    /// OUT already holds it: nothing is done.
+    UpToDate(reuse::Current),
+    /// The output cache had its core, now copied into staging.
+    FromOutputCache(reuse::Hit),
+    /// Fetch, install, pack.
+    Build,
+}
+
+impl Render<'_> {
+    /// Each arch in render order with what it needs. `--force` makes every arch a build.
+    pub(super) fn classify(&self, staging: &Staging) -> Result<Vec<(Arch, Class)>> {
+        let signature_file = self.job.signer.as_ref().map(|k| k.signature_file());
+        let mut classes = Vec::new();
+        for arch in &self.job.arches {
+            let digest = &self.job.digests[arch];
+            let current = (!self.opts.force)
+                .then(|| reuse::up_to_date(&staging.final_dir(*arch), digest, signature_file))
+                .flatten();
+            classes.push((*arch, current.map_or(Class::Build, Class::UpToDate)));
+        }
+        let Some(cache) = self.cx.output_cache.as_ref().filter(|_| !self.opts.force) else {
+            return Ok(classes);
+        };
+        for (arch, class) in classes.iter_mut() {
+            if matches!(class, Class::Build) {
+                let digest = &self.job.digests[arch];
+                if let Some(hit) = cache.take(digest, &staging.arch_dir(*arch)?)? {
+                    *class = Class::FromOutputCache(hit);
+                }
+            }
+        }
+        Ok(classes)
+    }
+
+    /// Downloads (or finds in the download cache) every artifact of the arches to build;
+    /// maps each sha256 to its verified cache entry.
+    pub(super) fn fetch_missing(
+        &self,
+        classes: &[(Arch, Class)],
+    ) -> Result<BTreeMap<String, PathBuf>> {
+        let plan = &self.job.plan;
+        let mut requests = Vec::new();
+        for (arch, _) in classes.iter().filter(|(_, c)| matches!(c, Class::Build)) {
+            for a in &plan.arch(*arch)?.artifacts {
+                requests.push(request(plan, *arch, a));
+            }
+        }
+        if requests.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        crate::fetch::hosts::check_requests(&requests, self.fetch)?;
+        fetch_all(&requests, self.fetch)
+    }
+}
+
+/// The fetch request of a planned artifact.
+pub(super) fn request(plan: &Plan, arch: Arch, a: &PlannedArtifact) -> Request {
+    let artifact = plan.artifact(a);
+    Request {
+        artifact: artifact.name.clone(),
+        version: artifact.version.clone(),
+        arch: arch.to_string(),
+        url: a.url.clone(),
+        sha256: a.sha256.clone(),
+    }
+}

@@ -1,0 +1,152 @@
+//! Stage 1 of a render: everything that can fail before a byte is fetched. The profile is
+//! loaded and resolved into a plan (a missing pin fails here), the arches, the join
+//! parameters, the overlay and sysext URLs and OUT are checked, the signing key is read and
+//! decrypted (a wrong passphrase fails in a second, not after the downloads), and each arch's
+//! input digest is computed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use zeroize::Zeroizing;
+
+use super::{reuse, Context, Options};
+use crate::bootstrap::cloudinit::user_data::{self, UserDataArgs};
+use crate::bootstrap::cloudinit::JoinParams;
+use crate::build::overlay;
+use crate::outputs::sign::{SigningKey, PASSPHRASE_ENV};
+use crate::outputs::sysext::Format;
+use crate::profile::catalog::Catalog;
+use crate::profile::plan::Plan;
+use crate::profile::{Lookup, Profile};
+use crate::util::error::Error;
+use crate::util::model::Arch;
+
+/// What `prepare` hands on: the checked inputs of the render.
+pub(super) struct Prepared {
+    pub plan: Plan,
+    /// In the order rendered (the profile's `arch` order, or the `--arch` order).
+    pub arches: Vec<Arch>,
+    pub join: Option<JoinParams>,
+    pub signer: Option<SigningKey>,
+    /// Each arch's input digest (see `reuse`).
+    pub digests: BTreeMap<Arch, String>,
+}
+
+impl Prepared {
+    /// The cloud-init side's inputs.
+    pub fn user_data<'a>(&'a self, opts: &'a Options) -> UserDataArgs<'a> {
+        UserDataArgs {
+            cloud: opts.cloud,
+            overlay_url: opts.overlay_url.as_deref(),
+            join: self.join.as_ref(),
+        }
+    }
+}
+
+pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
+    let profile = Lookup::default().load(&opts.profile)?;
+    for w in &profile.warnings {
+        eprintln!("warning: {w}");
+    }
+    let arches = select_arches(&profile, &opts.arches)?;
+    let join = join_params(opts.join_config.as_deref(), cx.quiet)?;
+    if let Some(t) = &opts.overlay_url {
+        user_data::check_overlay_url(t, &arches)?;
+    }
+    crate::outputs::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
+    let plan = Plan::resolve(profile, &Catalog::builtin()?)?;
+    crate::build::output::check_out(&opts.out, &plan.profile.name)?;
+    let signer = opts.sign_key.as_deref().map(load_signing_key).transpose()?;
+    let mut job = Prepared {
+        plan,
+        arches,
+        join,
+        signer,
+        digests: BTreeMap::new(),
+    };
+    job.digests = input_digests(&job, opts)?;
+    Ok(job)
+}
+
+/// `--join-config`'s file, else the `BUILDER_JOIN_*` variables (if set).
+fn join_params(file: Option<&Path>, quiet: bool) -> Result<Option<JoinParams>> {
+    match file {
+        Some(path) => {
+            // `Ok(None)` only when no BUILDER_JOIN_* is set; an incomplete set is an `Err`.
+            if !matches!(JoinParams::from_env(), Ok(None)) && !quiet {
+                eprintln!("note: --join-config wins over the BUILDER_JOIN_* variables");
+            }
+            Ok(Some(JoinParams::from_file(path)?))
+        }
+        None => JoinParams::from_env(),
+    }
+}
+
+fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
+    if asked.is_empty() {
+        return Ok(profile.arches.clone());
+    }
+    let mut out = Vec::new();
+    for a in asked {
+        if !profile.arches.contains(a) {
+            return Err(Error::Input(format!(
+                "--arch {a}: profile {} is built for {} only; add {a} to its `arch` list (with pins for it; for a shipped profile, \
+                 in your own profile with `extends = \"{}\"`) or pick one of those",
+                profile.name,
+                profile.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+                profile.name
+            ))
+            .into());
+        }
+        if !out.contains(a) {
+            out.push(*a);
+        }
+    }
+    Ok(out)
+}
+
+/// Each arch's input digest: the plan, the overlays' files and every flag that changes output.
+fn input_digests(job: &Prepared, opts: &Options) -> Result<BTreeMap<Arch, String>> {
+    let plan = &job.plan;
+    let overlays = plan
+        .profile
+        .overlays
+        .iter()
+        .map(|o| Ok((o.name.clone(), overlay::digest(&plan.profile, o)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let flags = reuse::Flags {
+        source_date_epoch: opts.source_date_epoch,
+        cloud: opts.cloud.as_str(),
+        overlay_url: opts.overlay_url.as_deref(),
+        compression: opts.compression,
+        formats: if opts.formats.contains(&Format::Sysext) {
+            vec!["sysext".into()]
+        } else {
+            Vec::new()
+        },
+        sysext_url: opts.sysext_url.as_deref(),
+    };
+    let (join, signer) = (job.join.as_ref(), job.signer.as_ref());
+    job.arches
+        .iter()
+        .map(|arch| {
+            let d = reuse::input_digest(plan, *arch, &flags, join, signer, &overlays)?;
+            Ok((*arch, d))
+        })
+        .collect()
+}
+
+/// Reads the `--sign-key` file, decrypted with `BUILDER_SIGN_PASSPHRASE` when that is set
+/// and not empty.
+fn load_signing_key(path: &Path) -> Result<SigningKey> {
+    let passphrase = match std::env::var_os(PASSPHRASE_ENV) {
+        Some(v) if !v.is_empty() => Some(Zeroizing::new(v.into_string().map_err(|_| {
+            Error::Input(format!(
+                "{PASSPHRASE_ENV} is not valid UTF-8; set it to the key's passphrase as text"
+            ))
+        })?)),
+        _ => None,
+    };
+    SigningKey::load(path, passphrase.as_deref().map(String::as_str))
+}
