@@ -34,7 +34,7 @@ use syn::{Attribute, Block, Ident, ImplItem, Item, Meta, Signature, Token, Trait
 
 /// The command layer (`builder/<CMD>.rs` or `builder/<CMD>/`): the only home of clap argument
 /// structs, and imported only by `main.rs`.
-const CMD: &str = "cli";
+const CMD: &str = "cmd";
 const MAX_FILE_LINES: usize = 800;
 const MAX_FN_LINES: usize = 100;
 const MAX_TOP_MODULES: usize = 12;
