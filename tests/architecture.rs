@@ -1,35 +1,47 @@
-//! Owns the crate's layering rules, checked on the source text of `builder/`.
+//! Owns the crate's architecture rules, checked on the source of `builder/` parsed with `syn`.
 //!
-//! The rules: no import cycles between modules; only `main.rs` imports `cli`; clap argument
-//! structs (`derive(Parser | Args | Subcommand)`, `#[arg]`, `#[command]`) live only in `cli.rs`;
-//! no source file is over 800 lines (`tests.rs` files exempt).
+//! Rules: (1) no import cycles between modules; (2) only `main.rs` imports the command layer
+//! `CMD`; (3) clap argument structs (derive Parser/Args/Subcommand, `#[arg]`, `#[command]`,
+//! `#[group]`, `#[clap]`) live only in the command layer (its file or any file under its
+//! folder); (4) no source file over 800 lines; (5) at most 12 top-level modules in `lib.rs`;
+//! (6) no function over 100 lines, signature to closing brace. `tests.rs` files are exempt from
+//! 4 and 6; test code (`#[cfg(test)]` items, files only test code or no `mod` declares) from 1,
+//! 2 and 6.
 //!
-//! Std only and independent of the crate itself. Each file is lexed (comments, string, raw
-//! string and char literals are dropped, lifetimes kept apart from chars), `#[cfg(test)]` items
-//! are skipped, and every module path in the remaining code (`use` trees, inline
-//! `crate::a::b::f(..)`, `super::`, `self::`, paths starting with a child declared by `mod x;`)
-//! is resolved to the longest prefix that names a module file. One file is one node: `lib.rs`
-//! is `crate`, `main.rs` is `main` (its `builder::` paths count as `crate::`), `x.rs` and
-//! `x/mod.rs` are `x`, `x/y.rs` is `x::y`. `parser_self_test` pins down what the scanner sees;
-//! `ARCHTEST_DUMP=1 ... --nocapture real_graph_is_plausible` prints the whole graph.
+//! Model: one file is one node: `lib.rs` is `crate`, `main.rs` is `main` (its `builder::` paths
+//! count as `crate::`), `x.rs` and `x/mod.rs` are `x`, `x/y.rs` is `x::y`. Every module path
+//! (use trees, inline `crate::a::b::f(..)`, `super::`, `self::`, paths starting with a child
+//! declared by `mod x;`, and `a::b` token runs inside macro calls and attribute arguments)
+//! resolves to the longest prefix that names a module file.
 //!
-//! Limits: no macro expansion or name resolution. Re-exports are not followed (`crate::Error`
-//! is an edge to `crate`, not to `error`), names brought in by a `use` are not tracked (the
-//! `use` itself is the edge), `#[path]` attributes and `mod x;` inside inline modules are not
-//! understood, and only the exact attribute `#[cfg(test)]` marks test code.
+//! Limits: no macro expansion or name resolution: re-exports are not followed (`crate::Error`
+//! is an edge to `crate`, not `error`), names brought in by a `use` are not tracked (the `use`
+//! is the edge), `#[path]` and `mod x;` inside inline modules are not understood, and only the
+//! exact `#[cfg(test)]` on items, impl/trait members, fields, variants, match arms and `let`s
+//! marks test code. `ARCHTEST_DUMP=1 cargo test --test architecture -- --nocapture` prints the
+//! graph.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::OnceLock;
 
-const MAX_LINES: usize = 800;
+use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{Attribute, Block, Ident, ImplItem, Item, Meta, Signature, Token, TraitItem, UseTree};
+
+/// The command layer (`builder/<CMD>.rs` or `builder/<CMD>/`): the only home of clap argument
+/// structs, and imported only by `main.rs`.
+const CMD: &str = "cmd";
+const MAX_FILE_LINES: usize = 800;
+const MAX_FN_LINES: usize = 100;
+const MAX_TOP_MODULES: usize = 12;
 /// Derives that make a clap argument struct (`ValueEnum` is allowed anywhere).
 const CLAP_DERIVES: &[&str] = &["Parser", "Args", "Subcommand"];
 /// Attributes that only clap's derives read.
 const CLAP_ATTRS: &[&str] = &["arg", "command", "group", "clap"];
-/// The module whose file may hold clap argument structs and which only `main` may import.
-const CLI: &str = "cli";
 /// How `main.rs` appears as a node.
 const BINARY: &str = "main";
 /// How `lib.rs` appears as a node.
@@ -39,105 +51,80 @@ const ROOT: &str = "crate";
 // The rules
 // ---------------------------------------------------------------------------------------------
 
+fn check(report: String, what: &str) {
+    assert!(report.is_empty(), "{what}:\n{report}");
+}
+
 #[test]
 fn no_import_cycles_between_modules() {
-    let report = cycle_report(&real().graph);
-    assert!(
-        report.is_empty(),
-        "import cycles between modules (each import shown where it is first written):\n{report}"
-    );
+    let what = "import cycles between modules (each import shown where it is first written)";
+    check(cycle_report(&real().graph), what);
 }
 
 #[test]
-fn only_the_binary_imports_cli() {
-    let report = cli_import_report(&real().graph);
-    assert!(
-        report.is_empty(),
-        "only main.rs may import `{CLI}` (the command line is the binary's business; \
-         pass plain arguments down instead):\n{report}"
+fn only_the_binary_imports_the_command_layer() {
+    let what = format!(
+        "only main.rs may import `{CMD}` (the command line is the binary's business; \
+         pass plain arguments down instead)"
     );
+    check(cmd_import_report(&real().graph), &what);
 }
 
 #[test]
-fn clap_argument_structs_only_in_cli_rs() {
-    let report = clap_report(&real().files);
-    assert!(
-        report.is_empty(),
-        "clap argument structs (derive Parser/Args/Subcommand, #[arg]/#[command] attributes) \
-         belong in builder/{CLI}.rs only:\n{report}"
+fn clap_argument_structs_only_in_the_command_layer() {
+    let what = format!(
+        "clap argument structs (derive Parser/Args/Subcommand, #[arg]/#[command]/#[group]/\
+         #[clap] attributes) belong in builder/{CMD}.rs or builder/{CMD}/ only"
     );
+    check(clap_report(&real().files), &what);
 }
 
 #[test]
 fn no_source_file_over_800_lines() {
-    let report = size_report(&real().files);
-    assert!(
-        report.is_empty(),
-        "source files over {MAX_LINES} lines (tests.rs files are exempt; inline test \
-         modules count, move them to a tests.rs):\n{report}"
+    let what = format!(
+        "source files over {MAX_FILE_LINES} lines (tests.rs files are exempt; inline test \
+         modules count, move them to a tests.rs)"
     );
+    check(size_report(&real().files), &what);
+}
+
+#[test]
+fn at_most_12_top_level_modules() {
+    let what =
+        format!("more than {MAX_TOP_MODULES} top-level modules; group related ones under a parent");
+    check(module_count_report(&real().files), &what);
+}
+
+#[test]
+fn no_function_over_100_lines() {
+    let what = format!("functions over {MAX_FN_LINES} lines (signature to closing brace)");
+    check(fn_report(&real().files), &what);
 }
 
 /// Guards against the checks passing because the scanner found nothing.
 #[test]
 fn real_graph_is_plausible() {
     let a = real();
+    let dump = a.graph.dump();
     if std::env::var_os("ARCHTEST_DUMP").is_some() {
-        eprintln!("{}", a.graph.dump());
+        eprintln!("{dump}");
     }
-    assert!(
-        a.files.len() > 10,
-        "only {} source files found under builder/",
-        a.files.len()
-    );
+    let n = a.files.len();
+    assert!(n > 10, "only {n} source files found under builder/");
     let n = a.graph.edges.len();
     assert!(
         n > 20,
-        "only {n} module edges found; the scanner is probably broken:\n{}",
-        a.graph.dump()
+        "only {n} edges; the scanner is probably broken:\n{dump}"
     );
+    let render_profile = ("render".to_string(), "profile".to_string());
     assert!(
-        a.graph
-            .edges
-            .contains_key(&("render".to_string(), "profile".to_string())),
-        "expected an edge render -> profile; found:\n{}",
-        a.graph.dump()
+        a.graph.edges.contains_key(&render_profile),
+        "expected an edge render -> profile; found:\n{dump}"
     );
     assert!(
         a.graph.edges.keys().any(|(from, _)| from == BINARY),
-        "expected edges from main.rs (`builder::...` paths); found:\n{}",
-        a.graph.dump()
+        "expected edges from main.rs (`builder::...` paths); found:\n{dump}"
     );
-}
-
-/// A lexer that lost track of a string or char literal would unbalance the delimiters.
-#[test]
-fn lexer_balances_every_real_file() {
-    let mut bad = String::new();
-    for src in load_sources() {
-        let mut stack: Vec<(char, usize)> = Vec::new();
-        for t in lex(&src.text) {
-            match t.tok {
-                Tok::Punct(c @ ('(' | '[' | '{')) => stack.push((c, t.line)),
-                Tok::Punct(c @ (')' | ']' | '}')) => {
-                    let want = match c {
-                        ')' => '(',
-                        ']' => '[',
-                        _ => '{',
-                    };
-                    if stack.pop().map(|(o, _)| o) != Some(want) {
-                        let _ = writeln!(bad, "  {}:{}: unexpected {c}", src.rel, t.line);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        if let Some((open, line)) = stack.last() {
-            let _ = writeln!(bad, "  {}:{line}: {open} never closed", src.rel);
-        }
-    }
-    assert!(bad.is_empty(), "the lexer misread these files:\n{bad}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,28 +139,17 @@ struct Source {
 
 struct FileInfo {
     rel: String,
+    /// The graph node: `main`, `crate` or the module path (`x::y`).
+    node: String,
     /// Module path (`[]` for lib.rs and main.rs).
     module: Vec<String>,
-    binary: bool,
-    /// Declared only under `#[cfg(test)]` (or inside such a file, or `#![cfg(test)]`).
+    /// Test code or not compiled: `#![cfg(test)]`, declared only under `#[cfg(test)]` or by no
+    /// one, or under such a module.
     test_only: bool,
     lines: usize,
-    /// `(line, what)` for each clap derive or attribute.
+    /// `(line, what)` for each clap derive or attribute, test code included.
     clap: Vec<(usize, String)>,
-}
-
-impl FileInfo {
-    fn node(&self) -> String {
-        if self.binary {
-            BINARY.to_string()
-        } else {
-            node_name(&self.module)
-        }
-    }
-
-    fn name(&self) -> &str {
-        self.rel.rsplit('/').next().unwrap_or(&self.rel)
-    }
+    scan: Scan,
 }
 
 fn node_name(module: &[String]) -> String {
@@ -181,39 +157,6 @@ fn node_name(module: &[String]) -> String {
         ROOT.to_string()
     } else {
         module.join("::")
-    }
-}
-
-#[derive(Default)]
-struct Graph {
-    nodes: BTreeSet<String>,
-    /// `(from, to)` -> every `file:line` where the edge occurs, in file order.
-    edges: BTreeMap<(String, String), Vec<String>>,
-}
-
-impl Graph {
-    fn successors(&self, node: &str) -> Vec<&String> {
-        self.edges
-            .keys()
-            .filter(|(f, _)| f == node)
-            .map(|(_, t)| t)
-            .collect()
-    }
-
-    fn where_(&self, from: &str, to: &str) -> String {
-        let locs = &self.edges[&(from.to_string(), to.to_string())];
-        match locs.len() {
-            1 => locs[0].clone(),
-            n => format!("{} (+{} more)", locs[0], n - 1),
-        }
-    }
-
-    fn dump(&self) -> String {
-        let mut s = String::new();
-        for (from, to) in self.edges.keys() {
-            let _ = writeln!(s, "  {from} -> {to}  {}", self.where_(from, to));
-        }
-        s
     }
 }
 
@@ -233,8 +176,8 @@ fn load_sources() -> Vec<Source> {
     walk(root, &root.join("builder"), &mut out);
     assert!(
         !out.is_empty(),
-        "no .rs files under {}",
-        root.join("builder").display()
+        "no .rs files under {}/builder",
+        root.display()
     );
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
     out
@@ -249,308 +192,155 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Source>) {
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+            let rel = rel.replace('\\', "/");
             out.push(Source { rel, text });
         }
     }
 }
 
-/// `builder/lib.rs` -> `([], false)`, `builder/main.rs` -> `([], true)`,
-/// `builder/x/mod.rs` and `builder/x.rs` -> `[x]`, `builder/x/y.rs` -> `[x, y]`.
-fn module_of(rel: &str) -> (Vec<String>, bool) {
+/// Module path and node: `builder/lib.rs` -> `[]`, `crate`; `builder/main.rs` -> `[]`, `main`;
+/// `builder/x.rs` and `builder/x/mod.rs` -> `[x]`, `x`; `builder/x/y.rs` -> `[x, y]`, `x::y`.
+fn module_of(rel: &str) -> (Vec<String>, String) {
     let inner = rel.strip_prefix("builder/").unwrap_or(rel);
-    match inner {
-        "lib.rs" => return (vec![], false),
-        "main.rs" => return (vec![], true),
-        _ => {}
+    if inner == "main.rs" {
+        return (vec![], BINARY.to_string());
     }
-    let mut parts: Vec<String> = inner.split('/').map(str::to_string).collect();
-    let last = parts.pop().unwrap();
-    if last != "mod.rs" {
-        parts.push(last.trim_end_matches(".rs").to_string());
+    let mut parts: Vec<String> = inner
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(String::from)
+        .collect();
+    if parts == ["lib"] || parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
     }
-    (parts, false)
+    let node = node_name(&parts);
+    (parts, node)
 }
 
+/// Parses every file (a file syn rejects fails the test, named) and builds the graph.
 fn analyze(sources: &[Source]) -> Analysis {
+    let mut errors = String::new();
     let mut files = Vec::new();
-    let mut scans = Vec::new();
     for s in sources {
-        let (module, binary) = module_of(&s.rel);
-        let tokens = lex(&s.text);
-        let sc = scan(&tokens, &module);
-        files.push(FileInfo {
-            rel: s.rel.clone(),
-            module,
-            binary,
-            test_only: sc.test_only,
-            lines: s.text.lines().count(),
-            clap: clap_findings(&tokens),
-        });
-        scans.push(sc);
+        match parse_source(s) {
+            Ok(f) => files.push(f),
+            Err(e) => errors.push_str(&e),
+        }
     }
+    assert!(errors.is_empty(), "syn could not parse:\n{errors}");
+    mark_test_only(&mut files);
+    let graph = build_graph(&files);
+    Analysis { files, graph }
+}
 
-    // A module is test code when its parent declares it only under #[cfg(test)], or when its
-    // parent is test code. Parents come first in order of module depth.
+/// Every span is turned into a line number here: spans are only valid on the parsing thread.
+fn parse_source(s: &Source) -> Result<FileInfo, String> {
+    let ast = syn::parse_file(&s.text).map_err(|e| {
+        let at = e.span().start();
+        format!("  {}:{}:{}: {e}\n", s.rel, at.line, at.column + 1)
+    })?;
+    let (module, node) = module_of(&s.rel);
+    let test_only = is_cfg_test(&ast.attrs);
+    let mut scan = Scan {
+        scope: module.clone(),
+        ..Scan::default()
+    };
+    if !test_only {
+        scan.visit_file(&ast);
+        scan.refs.sort_by_key(|r| r.line);
+    }
+    let mut clap = ClapFinder::default();
+    clap.visit_file(&ast);
+    Ok(FileInfo {
+        rel: s.rel.clone(),
+        node,
+        module,
+        test_only,
+        lines: s.text.lines().count(),
+        clap: clap.0,
+        scan,
+    })
+}
+
+/// A module file is test code unless its parent declares it outside `#[cfg(test)]` (a file no
+/// one declares is not compiled at all) and is not test code itself. Parents come first.
+fn mark_test_only(files: &mut [FileInfo]) {
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| files[i].module.len());
-    for &i in &order {
-        let f = &files[i];
-        if f.binary || f.module.is_empty() {
+    for i in order {
+        let Some((_, parent)) = files[i].module.split_last() else {
             continue;
-        }
-        let parent = &f.module[..f.module.len() - 1];
-        let parent_idx = (0..files.len()).find(|&j| !files[j].binary && files[j].module == parent);
-        if let Some(p) = parent_idx {
-            let declared_for_tests = scans[p].test_children.contains(&f.module)
-                && !scans[p].children.contains(&f.module);
-            if declared_for_tests || files[p].test_only {
-                files[i].test_only = true;
-            }
-        }
+        };
+        let p = files
+            .iter()
+            .find(|p| p.node != BINARY && p.module == parent);
+        let declared =
+            p.is_some_and(|p| !p.test_only && p.scan.children.contains(&files[i].module));
+        files[i].test_only |= !declared;
     }
+}
 
-    let modules: BTreeSet<Vec<String>> = files
+fn build_graph(files: &[FileInfo]) -> Graph {
+    let modules: BTreeSet<&[String]> = files
         .iter()
-        .filter(|f| !f.binary && !f.test_only)
-        .map(|f| f.module.clone())
+        .filter(|f| f.node != BINARY && !f.test_only)
+        .map(|f| f.module.as_slice())
         .collect();
     let mut graph = Graph::default();
-    for (f, sc) in files.iter().zip(&scans) {
-        if f.test_only {
-            continue;
-        }
-        let from = f.node();
+    for f in files.iter().filter(|f| !f.test_only) {
+        let from = f.node.clone();
         graph.nodes.insert(from.clone());
-        for r in &sc.refs {
-            let Some(target) = resolve(f, &sc.children, r, &modules) else {
+        for r in &f.scan.refs {
+            let Some(to) = resolve(f, r, &modules).map(node_name) else {
                 continue;
             };
-            let to = node_name(&target);
             if to != from {
                 let loc = format!("{}:{}", f.rel, r.line);
-                graph.edges.entry((from.clone(), to)).or_default().push(loc);
+                let locs = graph.edges.entry((from.clone(), to)).or_default();
+                if locs.last() != Some(&loc) {
+                    locs.push(loc);
+                }
             }
         }
     }
-    Analysis { files, graph }
+    graph
 }
 
 /// The module file a path lands in, or `None` for paths outside the crate (std, other crates,
 /// local names).
-fn resolve(
-    file: &FileInfo,
-    children: &BTreeSet<Vec<String>>,
+fn resolve<'m>(
+    f: &FileInfo,
     r: &PathRef,
-    modules: &BTreeSet<Vec<String>>,
-) -> Option<Vec<String>> {
+    modules: &BTreeSet<&'m [String]>,
+) -> Option<&'m [String]> {
     let segs = &r.segs;
     let (base, rest): (Vec<String>, &[String]) = match segs[0].as_str() {
         "crate" => (vec![], &segs[1..]),
-        "builder" if file.binary => (vec![], &segs[1..]),
-        _ if file.binary => return None,
+        "builder" if f.node == BINARY => (vec![], &segs[1..]),
+        _ if f.node == BINARY => return None,
         "self" => (r.scope.clone(), &segs[1..]),
         "super" => {
-            let mut base = r.scope.clone();
-            let mut k = 0;
-            while segs.get(k).is_some_and(|s| s == "super") {
-                base.pop()?;
-                k += 1;
-            }
-            (base, &segs[k..])
+            let ups = segs.iter().take_while(|s| *s == "super").count();
+            let keep = r.scope.len().checked_sub(ups)?;
+            (r.scope[..keep].to_vec(), &segs[ups..])
         }
         first => {
-            let mut child = r.scope.clone();
-            child.push(first.to_string());
-            if !children.contains(&child) {
+            let child = [r.scope.as_slice(), &[first.to_string()]].concat();
+            if !f.scan.children.contains(&child) {
                 return None;
             }
             (r.scope.clone(), &segs[..])
         }
     };
-    let full: Vec<String> = base.into_iter().chain(rest.iter().cloned()).collect();
+    let full = [base.as_slice(), rest].concat();
     (0..=full.len())
         .rev()
-        .map(|k| full[..k].to_vec())
-        .find(|p| modules.contains(p))
+        .find_map(|k| modules.get(&full[..k]).copied())
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lexer: just enough Rust to never see code inside comments and literals
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Ident(String),
-    /// `::`
-    Sep,
-    Punct(char),
-    /// Any literal: string, raw string, byte string, char, byte, number.
-    Lit,
-    Lifetime,
-}
-
-#[derive(Clone, Debug)]
-struct Token {
-    tok: Tok,
-    line: usize,
-}
-
-fn is_ident_start(c: char) -> bool {
-    c == '_' || c.is_alphabetic()
-}
-
-fn is_ident_char(c: char) -> bool {
-    c == '_' || c.is_alphanumeric()
-}
-
-fn lex(src: &str) -> Vec<Token> {
-    let c: Vec<char> = src.chars().collect();
-    let at = |k: usize| c.get(k).copied().unwrap_or('\0');
-    let mut out = Vec::new();
-    let (mut i, mut line) = (0, 1);
-    while i < c.len() {
-        let ch = c[i];
-        let start_line = line;
-        let tok;
-        if ch == '\n' {
-            line += 1;
-            i += 1;
-            continue;
-        } else if ch.is_whitespace() {
-            i += 1;
-            continue;
-        } else if ch == '/' && at(i + 1) == '/' {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
-            }
-            continue;
-        } else if ch == '/' && at(i + 1) == '*' {
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && at(i + 1) == '*' {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && at(i + 1) == '/' {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    line += (c[i] == '\n') as usize;
-                    i += 1;
-                }
-            }
-            continue;
-        } else if ch == '"' {
-            i = skip_string(&c, i + 1, &mut line);
-            tok = Tok::Lit;
-        } else if ch == '\'' {
-            (i, tok) = lex_quote(&c, i);
-        } else if is_ident_start(ch) {
-            let s = i;
-            while is_ident_char(at(i)) {
-                i += 1;
-            }
-            let word: String = c[s..i].iter().collect();
-            let raw_prefix = matches!(word.as_str(), "r" | "br" | "cr");
-            let hashes = (i..).take_while(|&k| at(k) == '#').count();
-            if raw_prefix && at(i + hashes) == '"' {
-                i = skip_raw_string(&c, i + hashes + 1, hashes, &mut line);
-                tok = Tok::Lit;
-            } else if word == "r" && hashes == 1 && is_ident_start(at(i + 1)) {
-                // Raw identifier `r#type`.
-                let s = i + 1;
-                i = s;
-                while is_ident_char(at(i)) {
-                    i += 1;
-                }
-                tok = Tok::Ident(c[s..i].iter().collect());
-            } else if matches!(word.as_str(), "b" | "c") && at(i) == '"' {
-                i = skip_string(&c, i + 1, &mut line);
-                tok = Tok::Lit;
-            } else if word == "b" && at(i) == '\'' {
-                (i, tok) = lex_quote(&c, i);
-            } else {
-                tok = Tok::Ident(word);
-            }
-        } else if ch.is_ascii_digit() {
-            while is_ident_char(at(i)) || (at(i) == '.' && at(i + 1).is_ascii_digit()) {
-                i += 1;
-            }
-            tok = Tok::Lit;
-        } else if ch == ':' && at(i + 1) == ':' {
-            i += 2;
-            tok = Tok::Sep;
-        } else {
-            i += 1;
-            tok = Tok::Punct(ch);
-        }
-        out.push(Token {
-            tok,
-            line: start_line,
-        });
-    }
-    out
-}
-
-/// From just after the opening `"`; returns the index after the closing one.
-fn skip_string(c: &[char], mut i: usize, line: &mut usize) -> usize {
-    while i < c.len() {
-        match c[i] {
-            '\\' => {
-                *line += (c.get(i + 1) == Some(&'\n')) as usize;
-                i += 2;
-            }
-            '"' => return i + 1,
-            ch => {
-                *line += (ch == '\n') as usize;
-                i += 1;
-            }
-        }
-    }
-    i
-}
-
-/// From just after the opening `"` of `r##"`; ends at `"` followed by `hashes` `#`s.
-fn skip_raw_string(c: &[char], mut i: usize, hashes: usize, line: &mut usize) -> usize {
-    while i < c.len() {
-        if c[i] == '"' && (1..=hashes).all(|k| c.get(i + k) == Some(&'#')) {
-            return i + 1 + hashes;
-        }
-        *line += (c[i] == '\n') as usize;
-        i += 1;
-    }
-    i
-}
-
-/// At a `'`: a char literal (`'a'`, `'\n'`, `'\u{7f}'`, `'\''`) or a lifetime/label (`'a`).
-fn lex_quote(c: &[char], i: usize) -> (usize, Tok) {
-    let at = |k: usize| c.get(k).copied().unwrap_or('\0');
-    if at(i + 1) == '\\' {
-        let mut j = i + 3; // past `'`, `\` and the escaped char
-        while j < c.len() && c[j] != '\'' && c[j] != '\n' {
-            j += 1;
-        }
-        (j + 1, Tok::Lit)
-    } else if at(i + 2) == '\'' {
-        (i + 3, Tok::Lit)
-    } else {
-        let mut j = i + 1;
-        while is_ident_char(at(j)) {
-            j += 1;
-        }
-        (j, Tok::Lifetime)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scanner: module paths, `mod` declarations and test code in one file's tokens
+// The syn visitors
 // ---------------------------------------------------------------------------------------------
 
 /// A path as written, with the module it was written in (file module plus inline `mod`s).
@@ -561,169 +351,190 @@ struct PathRef {
     line: usize,
 }
 
+/// Module paths, `mod` declarations and function lengths of one file's non-test code.
 #[derive(Default)]
 struct Scan {
+    scope: Vec<String>,
     refs: Vec<PathRef>,
     /// `mod x;` and `mod x { .. }` outside test code, as full module paths.
     children: BTreeSet<Vec<String>>,
-    /// `#[cfg(test)] mod x;`
-    test_children: BTreeSet<Vec<String>>,
-    /// The file starts with `#![cfg(test)]`.
-    test_only: bool,
+    /// `(line of the signature, name, lines)` of each function with a body.
+    fns: Vec<(usize, String, usize)>,
 }
 
-const ITEM_KEYWORDS: &[&str] = &[
-    "fn",
-    "struct",
-    "enum",
-    "union",
-    "mod",
-    "impl",
-    "use",
-    "const",
-    "static",
-    "type",
-    "trait",
-    "unsafe",
-    "async",
-    "extern",
-    "macro_rules",
-];
-
-fn ident(t: &[Token], i: usize) -> Option<&str> {
-    match t.get(i).map(|t| &t.tok) {
-        Some(Tok::Ident(s)) => Some(s),
-        _ => None,
+impl Scan {
+    fn child(&self, name: &Ident) -> Vec<String> {
+        [self.scope.as_slice(), &[name.to_string()]].concat()
     }
-}
 
-fn is_punct(t: &[Token], i: usize, c: char) -> bool {
-    t.get(i).is_some_and(|t| t.tok == Tok::Punct(c))
-}
-
-fn is_sep(t: &[Token], i: usize) -> bool {
-    t.get(i).is_some_and(|t| t.tok == Tok::Sep)
-}
-
-/// Index of the delimiter closing the one at `open`.
-fn matching(t: &[Token], open: usize) -> usize {
-    let mut depth = 0usize;
-    for (j, tok) in t.iter().enumerate().skip(open) {
-        match tok.tok {
-            Tok::Punct('(' | '[' | '{') => depth += 1,
-            Tok::Punct(')' | ']' | '}') => {
-                depth -= 1;
-                if depth == 0 {
-                    return j;
-                }
-            }
-            _ => {}
+    fn add(&mut self, paths: impl IntoIterator<Item = (Vec<String>, usize)>) {
+        for (segs, line) in paths {
+            let scope = self.scope.clone();
+            self.refs.push(PathRef { scope, segs, line });
         }
     }
-    t.len()
-}
 
-/// At `#`: `Some((inner, open_bracket_index))` when an attribute starts here.
-fn attribute_at(t: &[Token], i: usize) -> Option<(bool, usize)> {
-    if !is_punct(t, i, '#') {
-        return None;
+    fn add_fn(&mut self, sig: &Signature, body: &Block) {
+        let first = line(sig.span());
+        let last = body.brace_token.span.close().start().line;
+        self.fns
+            .push((first, sig.ident.to_string(), last + 1 - first));
     }
-    let inner = is_punct(t, i + 1, '!');
-    let open = i + 1 + inner as usize;
-    is_punct(t, open, '[').then_some((inner, open))
 }
 
-fn is_cfg_test(attr: &[Token]) -> bool {
-    let toks: Vec<&Tok> = attr.iter().map(|t| &t.tok).collect();
-    matches!(
-        toks.as_slice(),
-        [Tok::Ident(cfg), Tok::Punct('('), Tok::Ident(test), Tok::Punct(')')]
-            if cfg == "cfg" && test == "test"
-    )
-}
-
-fn scan(t: &[Token], module: &[String]) -> Scan {
-    let mut out = Scan::default();
-    let mut scope = module.to_vec();
-    // Brace depth at which each open inline `mod` started.
-    let mut inline_mods: Vec<usize> = Vec::new();
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < t.len() {
-        if let Some((inner, open)) = attribute_at(t, i) {
-            let close = matching(t, open);
-            if is_cfg_test(&t[open + 1..close]) {
-                if !inner {
-                    i = skip_item(t, close + 1, &scope, &mut out.test_children);
-                    continue;
-                }
-                if depth == 0 {
-                    out.test_only = true;
-                    return out;
-                }
-            }
-            // Other attributes are code: `default_value_t = crate::x::Y` is a dependency.
-            i = open + 1;
-            continue;
+/// The attributes of an enum of syn nodes, listing the variants that have them.
+macro_rules! attrs_of {
+    ($node:expr, $enum:ident: $($variant:ident),+) => {
+        match $node {
+            $($enum::$variant(x) => &x.attrs[..],)+
+            _ => &[],
         }
-        match &t[i].tok {
-            Tok::Punct('{') => depth += 1,
-            Tok::Punct('}') => {
-                if inline_mods.last() == Some(&depth) {
-                    inline_mods.pop();
-                    scope.pop();
-                }
-                depth = depth.saturating_sub(1);
+    };
+}
+
+/// Visitor hooks that do not descend into a node marked `#[cfg(test)]`.
+macro_rules! skip_cfg_test {
+    ($($hook:ident($node:ident: $ty:ty) => $attrs:expr;)+) => {$(
+        fn $hook(&mut self, $node: &'ast $ty) {
+            if !is_cfg_test($attrs) {
+                visit::$hook(self, $node);
             }
-            Tok::Ident(kw) if kw == "mod" => {
-                if let Some(name) = ident(t, i + 1) {
-                    let mut child = scope.clone();
-                    child.push(name.to_string());
-                    out.children.insert(child);
-                    if is_punct(t, i + 2, '{') {
-                        depth += 1;
-                        inline_mods.push(depth);
-                        scope.push(name.to_string());
-                        i += 3;
-                        continue;
-                    }
-                }
-            }
-            // A `use` item (not the `use<'a>` of precise capturing).
-            Tok::Ident(kw) if kw == "use" && !is_punct(t, i + 1, '<') => {
-                let mut paths = Vec::new();
-                let mut j = use_tree(t, i + 1, &[], &mut paths);
-                while j < t.len() && !is_punct(t, j, ';') {
-                    j += 1;
-                }
-                for (segs, line) in paths {
-                    out.refs.push(PathRef {
-                        scope: scope.clone(),
-                        segs,
-                        line,
-                    });
-                }
-                i = j + 1;
-                continue;
-            }
-            // The start of a path (not a segment after `::`, as in `Vec::<u8>::new`).
-            Tok::Ident(first) if !(i > 0 && is_sep(t, i - 1)) => {
-                let mut segs = vec![first.clone()];
-                let mut j = i + 1;
-                while is_sep(t, j) {
-                    let Some(next) = ident(t, j + 1) else { break };
+        }
+    )+};
+}
+
+impl<'ast> Visit<'ast> for Scan {
+    skip_cfg_test! {
+        visit_item(i: Item) => item_attrs(i);
+        visit_impl_item(i: ImplItem) => attrs_of!(i, ImplItem: Const, Fn, Type, Macro);
+        visit_trait_item(i: TraitItem) => attrs_of!(i, TraitItem: Const, Fn, Type, Macro);
+        visit_field(f: syn::Field) => &f.attrs;
+        visit_variant(v: syn::Variant) => &v.attrs;
+        visit_arm(a: syn::Arm) => &a.attrs;
+        visit_local(l: syn::Local) => &l.attrs;
+    }
+
+    fn visit_item_mod(&mut self, i: &'ast syn::ItemMod) {
+        let child = self.child(&i.ident);
+        self.children.insert(child.clone());
+        if i.content.is_some() {
+            let outer = std::mem::replace(&mut self.scope, child);
+            visit::visit_item_mod(self, i);
+            self.scope = outer;
+        }
+    }
+
+    fn visit_item_use(&mut self, i: &'ast syn::ItemUse) {
+        // `use ::name` is an extern crate, never one of our modules.
+        if i.leading_colon.is_none() {
+            let mut out = Vec::new();
+            use_paths(&i.tree, &mut Vec::new(), &mut out);
+            self.add(out);
+        }
+    }
+
+    fn visit_path(&mut self, p: &'ast syn::Path) {
+        if p.leading_colon.is_none() && p.segments.len() > 1 {
+            let segs = p.segments.iter().map(|s| s.ident.to_string()).collect();
+            self.add([(segs, line(p.segments[0].ident.span()))]);
+        }
+        visit::visit_path(self, p);
+    }
+
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        visit::visit_macro(self, m);
+        self.add(token_paths(m.tokens.clone()));
+    }
+
+    /// Attribute arguments are code: `default_value_t = crate::x::Y` is a dependency.
+    fn visit_attribute(&mut self, a: &'ast Attribute) {
+        visit::visit_attribute(self, a);
+        if let Meta::List(list) = &a.meta {
+            self.add(token_paths(list.tokens.clone()));
+        }
+    }
+
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        self.add_fn(&f.sig, &f.block);
+        visit::visit_item_fn(self, f);
+    }
+
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        self.add_fn(&f.sig, &f.block);
+        visit::visit_impl_item_fn(self, f);
+    }
+
+    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+        if let Some(body) = &f.default {
+            self.add_fn(&f.sig, body);
+        }
+        visit::visit_trait_item_fn(self, f);
+    }
+}
+
+fn item_attrs(i: &Item) -> &[Attribute] {
+    attrs_of!(i, Item: Const, Enum, ExternCrate, Fn, ForeignMod, Impl, Macro, Mod, Static, Struct,
+        Trait, TraitAlias, Type, Union, Use)
+}
+
+fn is_cfg_test(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg")
+            && matches!(&a.meta, Meta::List(l) if l.tokens.to_string() == "test")
+    })
+}
+
+fn line(span: Span) -> usize {
+    span.start().line
+}
+
+/// Each full path of a use tree with the line of its last segment: `self` in braces means the
+/// prefix, a glob stands for its prefix, `as` renames are dropped.
+fn use_paths(tree: &UseTree, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, usize)>) {
+    let mut leaf = |name: &Ident| {
+        let mut segs = prefix.clone();
+        if name != "self" || segs.is_empty() {
+            segs.push(name.to_string());
+        }
+        out.push((segs, line(name.span())));
+    };
+    match tree {
+        UseTree::Name(n) => leaf(&n.ident),
+        UseTree::Rename(r) => leaf(&r.ident),
+        UseTree::Glob(g) if !prefix.is_empty() => out.push((prefix.clone(), line(g.span()))),
+        UseTree::Glob(_) => {}
+        UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            use_paths(&p.tree, prefix, out);
+            prefix.pop();
+        }
+        UseTree::Group(g) => g.items.iter().for_each(|t| use_paths(t, prefix, out)),
+    }
+}
+
+/// `a::b::c` runs in tokens syn leaves unparsed (macro and attribute arguments), in groups too.
+fn token_paths(tokens: TokenStream) -> Vec<(Vec<String>, usize)> {
+    let tts: Vec<TokenTree> = tokens.into_iter().collect();
+    let sep = |k: usize| match (tts.get(k), tts.get(k + 1)) {
+        (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b))) => {
+            a.as_char() == ':' && a.spacing() == Spacing::Joint && b.as_char() == ':'
+        }
+        _ => false,
+    };
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < tts.len() {
+        match &tts[i] {
+            TokenTree::Group(g) => out.extend(token_paths(g.stream())),
+            // The start of a path, not a segment after `::` (as in `Vec::<u8>::new`).
+            TokenTree::Ident(first) if !(i >= 2 && sep(i - 2)) => {
+                let mut segs = vec![first.to_string()];
+                while let (true, Some(TokenTree::Ident(next))) = (sep(i + 1), tts.get(i + 3)) {
                     segs.push(next.to_string());
-                    j += 2;
+                    i += 3;
                 }
                 if segs.len() > 1 {
-                    out.refs.push(PathRef {
-                        scope: scope.clone(),
-                        segs,
-                        line: t[i].line,
-                    });
+                    out.push((segs, line(first.span())));
                 }
-                i = j;
-                continue;
             }
             _ => {}
         }
@@ -732,190 +543,154 @@ fn scan(t: &[Token], module: &[String]) -> Scan {
     out
 }
 
-/// Skips the item after a `#[cfg(test)]` (its other attributes, then up to its `;` or the end
-/// of its first `{ .. }` block; a field or match arm also ends at `,`). Records `mod x;`.
-fn skip_item(
-    t: &[Token],
-    mut j: usize,
-    scope: &[String],
-    test_children: &mut BTreeSet<Vec<String>>,
-) -> usize {
-    while let Some((_, open)) = attribute_at(t, j) {
-        j = matching(t, open) + 1;
-    }
-    let mut k = j;
-    if ident(t, k) == Some("pub") {
-        k += 1;
-        if is_punct(t, k, '(') {
-            k = matching(t, k) + 1;
-        }
-    }
-    if ident(t, k) == Some("mod") && is_punct(t, k + 2, ';') {
-        if let Some(name) = ident(t, k + 1) {
-            let mut child = scope.to_vec();
-            child.push(name.to_string());
-            test_children.insert(child);
-            return k + 3;
-        }
-    }
-    let is_item = ident(t, k).is_some_and(|w| ITEM_KEYWORDS.contains(&w));
-    let mut depth = 0usize;
-    while j < t.len() {
-        match t[j].tok {
-            Tok::Punct('(' | '[' | '{') => depth += 1,
-            Tok::Punct(c @ (')' | ']' | '}')) => {
-                if depth == 0 {
-                    return j; // the enclosing block ends: leave its `}` to the caller
-                }
-                depth -= 1;
-                if depth == 0 && c == '}' {
-                    return j + 1;
-                }
-            }
-            Tok::Punct(';') if depth == 0 => return j + 1,
-            Tok::Punct(',') if depth == 0 && !is_item => return j + 1,
-            _ => {}
-        }
-        j += 1;
-    }
-    j
-}
+/// Clap derives and attributes anywhere in a file, test code included.
+#[derive(Default)]
+struct ClapFinder(Vec<(usize, String)>);
 
-/// Parses a use tree from `i`, pushing each full path (`self` in braces means the prefix; a
-/// glob stands for its prefix; `as` renames are dropped) with the line of its last segment.
-fn use_tree(
-    t: &[Token],
-    mut i: usize,
-    prefix: &[String],
-    out: &mut Vec<(Vec<String>, usize)>,
-) -> usize {
-    let mut segs = prefix.to_vec();
-    if is_sep(t, i) {
-        segs.push("::".to_string()); // `use ::name`: an extern crate, never a module of ours
-        i += 1;
-    }
-    loop {
-        let line = t.get(i).map_or(0, |t| t.line);
-        match t.get(i).map(|t| &t.tok) {
-            Some(Tok::Ident(name)) => {
-                segs.push(name.clone());
-                i += 1;
-                if is_sep(t, i) {
-                    i += 1;
-                    continue;
-                }
-                if ident(t, i) == Some("as") {
-                    i += 2;
-                }
-                if name == "self" && segs.len() > 1 {
-                    segs.pop();
-                }
-                out.push((segs, line));
-                return i;
-            }
-            Some(Tok::Punct('*')) => {
-                if !segs.is_empty() {
-                    out.push((segs, line));
-                }
-                return i + 1;
-            }
-            Some(Tok::Punct('{')) => {
-                i += 1;
-                while i < t.len() && !is_punct(t, i, '}') {
-                    let before = i;
-                    i = use_tree(t, i, &segs, out);
-                    if is_punct(t, i, ',') {
-                        i += 1;
-                    } else if i == before {
-                        i += 1; // malformed: make progress
-                    }
-                }
-                return i + 1;
-            }
-            _ => return i,
-        }
+impl<'ast> Visit<'ast> for ClapFinder {
+    fn visit_attribute(&mut self, a: &'ast Attribute) {
+        clap_in_meta(&a.meta, line(a.pound_token.span), &mut self.0);
     }
 }
 
-/// Clap derives and attributes anywhere in the file (test code included).
-fn clap_findings(t: &[Token]) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < t.len() {
-        let Some((_, open)) = attribute_at(t, i) else {
-            i += 1;
-            continue;
-        };
-        let close = matching(t, open);
-        let attr = &t[open + 1..close.min(t.len())];
-        let line = t[i].line;
-        for (k, tok) in attr.iter().enumerate() {
-            let Tok::Ident(name) = &tok.tok else { continue };
-            let opens_group = is_punct(attr, k + 1, '(');
-            // `arg(` as the attribute itself, or as an item of `cfg_attr(.., arg(..))`.
-            let attr_position = k == 0 || is_punct(attr, k - 1, ',');
-            if name == "derive" && opens_group {
-                let end = matching(attr, k + 1);
-                for d in k + 2..end {
-                    if let Some(n) = ident(attr, d) {
-                        if CLAP_DERIVES.contains(&n) && !is_sep(attr, d + 1) {
-                            out.push((line, format!("derive({n})")));
-                        }
-                    }
-                }
-            } else if CLAP_ATTRS.contains(&name.as_str()) && opens_group && attr_position {
-                out.push((line, format!("#[{name}(..)]")));
+/// `derive(.., clap::Args)`, `arg(..)` and the like, also inside `cfg_attr(.., ..)`.
+fn clap_in_meta(meta: &Meta, line: usize, out: &mut Vec<(usize, String)>) {
+    let path = meta.path();
+    if path.is_ident("derive") {
+        let parse = Punctuated::<syn::Path, Token![,]>::parse_terminated;
+        let derives = meta.require_list().and_then(|l| l.parse_args_with(parse));
+        for d in derives.iter().flatten() {
+            let name = d.segments.last().map(|s| s.ident.to_string());
+            if let Some(name) = name.filter(|n| CLAP_DERIVES.contains(&n.as_str())) {
+                out.push((line, format!("derive({name})")));
             }
         }
-        i = close + 1;
+    } else if path.is_ident("cfg_attr") {
+        let parse = Punctuated::<Meta, Token![,]>::parse_terminated;
+        let metas = meta.require_list().and_then(|l| l.parse_args_with(parse));
+        for m in metas.iter().flatten().skip(1) {
+            clap_in_meta(m, line, out);
+        }
+    } else if let Some(name) = CLAP_ATTRS.iter().find(|n| path.is_ident(n)) {
+        out.push((line, format!("#[{name}(..)]")));
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reports (empty when the rule holds)
+// The graph and the reports (empty when the rule holds)
 // ---------------------------------------------------------------------------------------------
 
-/// Each strongly connected component with more than one module, shown as a few short cycles
-/// that together use every edge inside it.
+#[derive(Default)]
+struct Graph {
+    nodes: BTreeSet<String>,
+    /// `(from, to)` -> every `file:line` where the edge occurs, in file order.
+    edges: BTreeMap<(String, String), Vec<String>>,
+}
+
+impl Graph {
+    fn successors<'g>(&'g self, node: &'g str) -> impl Iterator<Item = &'g String> + 'g {
+        self.edges
+            .keys()
+            .filter(move |(f, _)| f == node)
+            .map(|(_, t)| t)
+    }
+
+    fn where_(&self, from: &str, to: &str) -> String {
+        let locs = &self.edges[&(from.to_string(), to.to_string())];
+        match locs.len() {
+            1 => locs[0].clone(),
+            n => format!("{} (+{} more)", locs[0], n - 1),
+        }
+    }
+
+    fn dump(&self) -> String {
+        let mut s = String::new();
+        for (from, to) in self.edges.keys() {
+            let _ = writeln!(s, "  {from} -> {to}  {}", self.where_(from, to));
+        }
+        s
+    }
+
+    /// Breadth-first from `from` inside `within`: each node reached -> its predecessor.
+    fn bfs(&self, from: &str, within: &BTreeSet<String>) -> BTreeMap<String, String> {
+        let mut prev = BTreeMap::from([(from.to_string(), String::new())]);
+        let mut queue = VecDeque::from([from.to_string()]);
+        while let Some(v) = queue.pop_front() {
+            for w in self.successors(&v) {
+                if within.contains(w) && !prev.contains_key(w) {
+                    prev.insert(w.clone(), v.clone());
+                    queue.push_back(w.clone());
+                }
+            }
+        }
+        prev
+    }
+
+    /// Strongly connected components (nodes that reach each other), in sorted order.
+    fn components(&self) -> Vec<BTreeSet<String>> {
+        let to = self.edges.keys().map(|(_, t)| t.clone());
+        let all: BTreeSet<String> = self.nodes.iter().cloned().chain(to).collect();
+        let reach: BTreeMap<&String, _> = all.iter().map(|v| (v, self.bfs(v, &all))).collect();
+        let mut out: Vec<BTreeSet<String>> = Vec::new();
+        for v in &all {
+            if !out.iter().any(|c| c.contains(v)) {
+                let back = |w: &&String| reach[*w].contains_key(v);
+                out.push(reach[v].keys().filter(back).cloned().collect());
+            }
+        }
+        out
+    }
+
+    /// Shortest path `from ..= to` inside `comp` (which guarantees one exists).
+    fn path(&self, from: &str, to: &str, comp: &BTreeSet<String>) -> Vec<String> {
+        let prev = self.bfs(from, comp);
+        let mut path = vec![to.to_string()];
+        while path.last().unwrap() != from {
+            path.push(prev[path.last().unwrap()].clone());
+        }
+        path.reverse();
+        path
+    }
+}
+
+/// Each component with more than one module, shown as a few short cycles that together use
+/// every edge inside it.
 fn cycle_report(g: &Graph) -> String {
     let mut s = String::new();
-    for comp in strongly_connected(g).into_iter().filter(|c| c.len() > 1) {
+    for comp in g.components().into_iter().filter(|c| c.len() > 1) {
+        let names: Vec<&str> = comp.iter().map(String::as_str).collect();
         let _ = writeln!(
             s,
             "\n{} modules depend on each other: {}",
             comp.len(),
-            comp.join(", ")
+            names.join(", ")
         );
-        let inside = |n: &String| comp.contains(n);
         let mut covered: BTreeSet<(String, String)> = BTreeSet::new();
-        for (from, to) in g.edges.keys().filter(|(f, t)| inside(f) && inside(t)) {
-            if covered.contains(&(from.clone(), to.clone())) {
+        for (from, to) in g.edges.keys() {
+            let inside = comp.contains(from) && comp.contains(to);
+            if !inside || covered.contains(&(from.clone(), to.clone())) {
                 continue;
             }
-            let mut cycle = vec![from.clone()];
-            cycle.extend(shortest_path(g, to, from, &comp));
+            let cycle = [vec![from.clone()], g.path(to, from, &comp)].concat();
             let _ = writeln!(s, "  {}", cycle.join(" -> "));
             for w in cycle.windows(2) {
-                let _ = writeln!(
-                    s,
-                    "      {} -> {}  at {}",
-                    w[0],
-                    w[1],
-                    g.where_(&w[0], &w[1])
-                );
-                covered.insert((w[0].clone(), w[1].clone()));
+                let (a, b) = (&w[0], &w[1]);
+                let _ = writeln!(s, "      {a} -> {b}  at {}", g.where_(a, b));
+                covered.insert((a.clone(), b.clone()));
             }
         }
     }
     s
 }
 
-fn cli_import_report(g: &Graph) -> String {
-    let in_cli = |n: &str| n == CLI || n.starts_with(&format!("{CLI}::"));
+fn in_cmd(node: &str) -> bool {
+    node == CMD || node.starts_with(&format!("{CMD}::"))
+}
+
+fn cmd_import_report(g: &Graph) -> String {
     let mut s = String::new();
     for ((from, to), locs) in &g.edges {
-        if in_cli(to) && !in_cli(from) && from != BINARY {
+        if in_cmd(to) && !in_cmd(from) && from != BINARY {
             let _ = writeln!(s, "  {from} -> {to}  at {}", locs.join(", "));
         }
     }
@@ -924,10 +699,8 @@ fn cli_import_report(g: &Graph) -> String {
 
 fn clap_report(files: &[FileInfo]) -> String {
     let mut s = String::new();
-    for f in files.iter().filter(|f| f.binary || f.module != [CLI]) {
-        if f.clap.is_empty() {
-            continue;
-        }
+    let outside = |f: &&FileInfo| f.node == BINARY || f.module.first().is_none_or(|m| m != CMD);
+    for f in files.iter().filter(outside).filter(|f| !f.clap.is_empty()) {
         let mut by_what: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (line, what) in &f.clap {
             by_what.entry(what).or_default().push(line.to_string());
@@ -940,163 +713,88 @@ fn clap_report(files: &[FileInfo]) -> String {
     s
 }
 
+/// `tests.rs` files are exempt from the size rules.
+fn exempt(f: &FileInfo) -> bool {
+    f.rel.ends_with("/tests.rs")
+}
+
 fn size_report(files: &[FileInfo]) -> String {
-    let mut s = String::new();
-    for f in files
+    let big = files
         .iter()
-        .filter(|f| f.name() != "tests.rs" && f.lines > MAX_LINES)
-    {
-        let _ = writeln!(s, "  {}: {} lines", f.rel, f.lines);
+        .filter(|f| !exempt(f) && f.lines > MAX_FILE_LINES);
+    big.map(|f| format!("  {}: {} lines\n", f.rel, f.lines))
+        .collect()
+}
+
+fn module_count_report(files: &[FileInfo]) -> String {
+    let lib = files.iter().filter(|f| f.node == ROOT);
+    let top: Vec<&str> = lib
+        .flat_map(|f| &f.scan.children)
+        .filter_map(|c| (c.len() == 1).then_some(c[0].as_str()))
+        .collect();
+    if top.len() <= MAX_TOP_MODULES {
+        return String::new();
+    }
+    format!(
+        "  builder/lib.rs declares {} modules: {}\n",
+        top.len(),
+        top.join(", ")
+    )
+}
+
+fn fn_report(files: &[FileInfo]) -> String {
+    let mut s = String::new();
+    for f in files.iter().filter(|f| !f.test_only && !exempt(f)) {
+        for (line, name, n) in f.scan.fns.iter().filter(|x| x.2 > MAX_FN_LINES) {
+            let _ = writeln!(s, "  {}:{line} fn {name}: {n} lines", f.rel);
+        }
     }
     s
 }
 
-/// Tarjan's algorithm; components and their members in sorted order.
-fn strongly_connected(g: &Graph) -> Vec<Vec<String>> {
-    struct State<'g> {
-        g: &'g Graph,
-        index: BTreeMap<&'g str, usize>,
-        low: BTreeMap<&'g str, usize>,
-        stack: Vec<&'g str>,
-        on_stack: BTreeSet<&'g str>,
-        out: Vec<Vec<String>>,
-    }
-    fn visit<'g>(st: &mut State<'g>, v: &'g str) {
-        let n = st.index.len();
-        st.index.insert(v, n);
-        st.low.insert(v, n);
-        st.stack.push(v);
-        st.on_stack.insert(v);
-        for w in st.g.successors(v) {
-            if !st.index.contains_key(w.as_str()) {
-                visit(st, w);
-                let lw = st.low[w.as_str()];
-                let lv = st.low.get_mut(v).unwrap();
-                *lv = (*lv).min(lw);
-            } else if st.on_stack.contains(w.as_str()) {
-                let iw = st.index[w.as_str()];
-                let lv = st.low.get_mut(v).unwrap();
-                *lv = (*lv).min(iw);
-            }
-        }
-        if st.low[v] == st.index[v] {
-            let mut comp = Vec::new();
-            loop {
-                let w = st.stack.pop().unwrap();
-                st.on_stack.remove(w);
-                comp.push(w.to_string());
-                if w == v {
-                    break;
-                }
-            }
-            comp.sort();
-            st.out.push(comp);
-        }
-    }
-    let mut st = State {
-        g,
-        index: BTreeMap::new(),
-        low: BTreeMap::new(),
-        stack: Vec::new(),
-        on_stack: BTreeSet::new(),
-        out: Vec::new(),
-    };
-    let all: BTreeSet<&str> = g
-        .nodes
-        .iter()
-        .map(String::as_str)
-        .chain(g.edges.keys().map(|(_, t)| t.as_str()))
-        .collect();
-    for v in all {
-        if !st.index.contains_key(v) {
-            visit(&mut st, v);
-        }
-    }
-    st.out.sort();
-    st.out
-}
-
-/// Breadth-first path `from ..= to` staying inside `comp` (which guarantees one exists).
-fn shortest_path(g: &Graph, from: &str, to: &str, comp: &[String]) -> Vec<String> {
-    let mut prev: BTreeMap<String, String> = BTreeMap::new();
-    let mut queue = VecDeque::from([from.to_string()]);
-    let mut seen = BTreeSet::from([from.to_string()]);
-    while let Some(v) = queue.pop_front() {
-        if v == to {
-            break;
-        }
-        for w in g.successors(&v) {
-            if comp.contains(w) && seen.insert(w.clone()) {
-                prev.insert(w.clone(), v.clone());
-                queue.push_back(w.clone());
-            }
-        }
-    }
-    let mut path = vec![to.to_string()];
-    while let Some(p) = prev.get(path.last().unwrap()) {
-        path.push(p.clone());
-    }
-    path.reverse();
-    path
-}
-
 // ---------------------------------------------------------------------------------------------
-// The scanner on sources whose answer is known
+// The scanner on sources whose answer is known (`cmdl` stands for `CMD`, `//- ` starts a file)
 // ---------------------------------------------------------------------------------------------
 
-const SAMPLE: &[(&str, &str)] = &[
-    (
-        "builder/lib.rs",
-        r##"//! crate::cli::InADocComment
+const SAMPLE: &str = r##"//- builder/lib.rs
+//! crate::cmdl::InADocComment
 pub mod alpha;
 pub mod beta;
-pub mod cli;
+pub mod cmdl;
+pub mod delta;
 pub mod gamma;
-pub use alpha::Thing;
+pub use alpha::Thing; // a path starting with a child module
 pub const V: &str = "crate::beta::InAString";
-"##,
-    ),
-    (
-        "builder/main.rs",
-        r##"fn main() {
-    builder::cli::run();
+//- builder/main.rs
+fn main() {
+    builder::cmdl::run();
     let _ = builder::alpha::f("x");
 }
-"##,
-    ),
-    (
-        "builder/alpha.rs",
-        r###"use std::fmt;
-use crate::{beta::{self, Inner as Renamed}, gamma::deep::{X, Y}};
-/* crate::cli::InAComment /* nested */ crate::cli::StillInTheComment */
+//- builder/alpha.rs
+use std::fmt;
+use crate::{beta::{self, Inner as Renamed}, gamma::deep::{X, Y}}; // longest module prefix
+/* crate::cmdl::InAComment */
 pub struct Thing<'a>(&'a str);
 pub fn f<'a>(s: &'a str) -> char {
-    let _ = "crate::cli::InAString \" crate::cli::AfterAnEscape";
-    let _ = r#"a "crate::cli::InARawString" b"#;
-    let _ = br##"c "# crate::cli::InRawBytes "##;
-    let c = '{'; let q = '\''; let n = '\n'; let u = '\u{7f}'; let b = b'"';
-    let r#type = crate::ROOT_ITEM;
-    'outer: loop { break 'outer; }
-    let _ = it(s);
-    if c == '"' { beta::g() }
-    c
-}
-fn it<'a>(s: &'a str) -> impl Iterator<Item = char> + use<'a> {
-    crate::gamma::h();
-    s.chars()
+    let _ = "crate::cmdl::InAString";
+    let r#type = crate::ROOT_ITEM; // lands in lib.rs
+    println!("{}", crate::gamma::h()); // inside a macro call
+    if s.is_empty() { beta::g() } // `beta` is a name brought in by `use`, not an edge
+    'c'
 }
 #[cfg(test)]
 mod tests {
-    use crate::cli::InTests;
-    fn t() { crate::cli::run(); }
+    use crate::cmdl::InTests;
+    fn t() { crate::cmdl::run(); }
 }
 #[cfg(test)]
-pub(crate) fn helper() -> Vec<u8> { crate::cli::in_test_fn(); vec![] }
-"###,
-    ),
-    (
-        "builder/beta.rs",
-        r##"pub fn g() {}
+pub(crate) fn helper() -> Vec<u8> { crate::cmdl::in_test_fn(); vec![] }
+struct WithTestField {
+    #[cfg(test)]
+    x: crate::cmdl::TestOnlyField,
+}
+//- builder/beta.rs
+pub fn g() {}
 pub struct Inner;
 #[derive(Debug, clap::Args)]
 pub struct BadArgs {
@@ -1105,175 +803,166 @@ pub struct BadArgs {
 }
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Mode { A }
-fn uses_cli() {
-    let _ = crate::cli::Cli::parse();
+fn uses_cmdl() {
+    let _ = crate::cmdl::Cli::parse();
 }
-"##,
-    ),
-    (
-        "builder/cli.rs",
-        r##"use clap::Parser;
+//- builder/cmdl/mod.rs
+mod args;
+pub use args::{run, Cli};
+//- builder/cmdl/args.rs
+use clap::Parser;
 #[derive(Parser)]
 pub struct Cli {
     #[command(subcommand)]
     c: u8,
+    #[arg(long, default_value_t = crate::delta::DEFAULT)] // inside an attribute
+    d: u8,
 }
 pub fn run() { crate::beta::g(); }
-"##,
-    ),
-    (
-        "builder/gamma/mod.rs",
-        r##"mod deep;
+//- builder/delta.rs
+pub const DEFAULT: u8 = 1;
+//- builder/gamma/mod.rs
+mod deep;
 mod util;
 pub use deep::X;
-pub fn h() { util::go(); let util = 1; let _ = Vec::<u8>::new(); }
+pub fn h() { util::go(); let _ = Vec::<u8>::new(); }
 pub(crate) fn shared() {}
 #[cfg(test)]
 mod tests;
-"##,
-    ),
-    (
-        "builder/gamma/deep.rs",
-        r##"use super::util::Helper;
+//- builder/gamma/deep.rs
+use super::util::Helper;
 pub struct X; pub struct Y;
 pub fn d() { super::shared(); }
 mod inner {
-    pub fn z() { super::d(); self::w(); }
+    pub fn z() { super::d(); self::w(); } // inside gamma::deep: no edge
     pub fn w() {}
 }
-"##,
-    ),
-    (
-        "builder/gamma/util.rs",
-        r##"pub struct Helper;
-pub fn go() { let x = 'a'; let y: &'static str = "}"; crate::beta::g(); }
-"##,
-    ),
-    (
-        "builder/gamma/tests.rs",
-        r##"use super::*;
-use crate::cli::FromATestFile;
-"##,
-    ),
-];
+//- builder/gamma/util.rs
+#[cfg_attr(feature = "cli", derive(clap::Parser))] // clap, conditionally
+pub struct Helper;
+pub fn go() { crate::beta::g(); }
+//- builder/gamma/tests.rs
+use super::*;
+use crate::cmdl::FromATestFile;
+"##;
 
-fn sample() -> Analysis {
-    let sources: Vec<Source> = SAMPLE
-        .iter()
-        .map(|(rel, text)| Source {
-            rel: rel.to_string(),
-            text: text.to_string(),
+fn sub(s: &str) -> String {
+    s.replace("cmdl", CMD)
+}
+
+/// Analyzes a fixture: files, each after a `//- builder/path.rs` line.
+fn analyze_sample(fixture: &str) -> Analysis {
+    let sources: Vec<Source> = fixture
+        .split("//- ")
+        .filter(|chunk| !chunk.is_empty())
+        .map(|chunk| {
+            let (rel, text) = chunk.split_once('\n').unwrap();
+            Source {
+                rel: sub(rel),
+                text: sub(text),
+            }
         })
         .collect();
     analyze(&sources)
 }
 
 #[test]
-fn parser_self_test() {
-    let a = sample();
-    let found: BTreeSet<String> = a
-        .graph
-        .edges
-        .keys()
-        .map(|(f, t)| format!("{f} -> {t}"))
-        .collect();
-    let expected: BTreeSet<String> = [
-        "crate -> alpha",       // bare child path in lib.rs: `pub use alpha::Thing`
-        "alpha -> beta",        // nested braces, `self`, `as`; then `beta::g()`
-        "alpha -> gamma::deep", // longest module prefix of `crate::gamma::deep::X`
-        "alpha -> crate",       // `crate::ROOT_ITEM` lands in lib.rs
-        "alpha -> gamma",       // after `+ use<'a>`, which is not a `use` item
-        "beta -> cli",          // inline path in an expression
-        "cli -> beta",
-        "gamma -> gamma::deep",       // `pub use deep::X` after `mod deep;`
-        "gamma -> gamma::util",       // `util::go()`
-        "gamma::deep -> gamma::util", // `super::util::Helper`
-        "gamma::deep -> gamma",       // `super::shared()`
-        "gamma::util -> beta",
-        "main -> alpha", // `builder::` in main.rs
-        "main -> cli",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    assert_eq!(
-        found,
-        expected,
-        "\nmissing: {:?}\nunexpected: {:?}\n{}",
-        expected.difference(&found).collect::<Vec<_>>(),
-        found.difference(&expected).collect::<Vec<_>>(),
-        a.graph.dump()
-    );
-
-    // Lines are reported where the path is written.
-    assert_eq!(
-        a.graph.edges[&("beta".into(), "cli".into())],
-        ["builder/beta.rs:11"]
-    );
-    assert_eq!(
-        a.graph.edges[&("gamma::deep".into(), "gamma".into())],
-        ["builder/gamma/deep.rs:3"]
-    );
+fn scanner_self_test_graph() {
+    let a = analyze_sample(SAMPLE);
+    let expected = "
+  alpha -> beta  builder/alpha.rs:2
+  alpha -> crate  builder/alpha.rs:7
+  alpha -> gamma  builder/alpha.rs:8
+  alpha -> gamma::deep  builder/alpha.rs:2
+  beta -> cmdl  builder/beta.rs:11
+  cmdl -> cmdl::args  builder/cmdl/mod.rs:2
+  cmdl::args -> beta  builder/cmdl/args.rs:9
+  cmdl::args -> delta  builder/cmdl/args.rs:6
+  crate -> alpha  builder/lib.rs:7
+  gamma -> gamma::deep  builder/gamma/mod.rs:3
+  gamma -> gamma::util  builder/gamma/mod.rs:4
+  gamma::deep -> gamma  builder/gamma/deep.rs:3
+  gamma::deep -> gamma::util  builder/gamma/deep.rs:1
+  gamma::util -> beta  builder/gamma/util.rs:3
+  main -> alpha  builder/main.rs:3
+  main -> cmdl  builder/main.rs:2
+";
+    assert_eq!(format!("\n{}", a.graph.dump()), sub(expected));
     // `#[cfg(test)] mod tests;` makes gamma/tests.rs test code: no node, no edges.
-    assert!(a
-        .files
-        .iter()
-        .any(|f| f.rel == "builder/gamma/tests.rs" && f.test_only));
+    let tests_rs = a.files.iter().find(|f| f.rel == "builder/gamma/tests.rs");
+    assert!(tests_rs.unwrap().test_only);
     assert!(!a.graph.nodes.contains("gamma::tests"));
-
-    let cycles = cycle_report(&a.graph);
-    for cycle in [
-        "alpha -> crate -> alpha",
-        "beta -> cli -> beta",
-        "gamma -> gamma::deep -> gamma",
-    ] {
-        assert!(cycles.contains(cycle), "{cycle:?} not in:\n{cycles}");
-    }
-    assert_eq!(
-        cycles.matches("modules depend on each other").count(),
-        3,
-        "{cycles}"
-    );
-    assert!(
-        cycles.contains("beta -> cli  at builder/beta.rs:11"),
-        "{cycles}"
-    );
-
-    assert_eq!(
-        cli_import_report(&a.graph),
-        "  beta -> cli  at builder/beta.rs:11\n"
-    );
-    assert_eq!(
-        clap_report(&a.files),
-        "  builder/beta.rs:\n      #[arg(..)] at line 5\n      derive(Args) at line 3\n"
-    );
 }
 
 #[test]
-fn lexer_keeps_literals_and_lifetimes_apart() {
-    let toks = lex(
-        r####"a '{' '\'' '\u{7b}' b'}' 'x: <'static> r#"}"# br##"{"##  "\"{" r#fn /* { */ z"####,
-    );
-    let kinds: Vec<Tok> = toks.into_iter().map(|t| t.tok).collect();
-    use Tok::*;
+fn scanner_self_test_reports() {
+    let a = analyze_sample(SAMPLE);
+    let cycles = "
+2 modules depend on each other: alpha, crate
+  alpha -> crate -> alpha
+      alpha -> crate  at builder/alpha.rs:7
+      crate -> alpha  at builder/lib.rs:7
+
+3 modules depend on each other: beta, cmdl, cmdl::args
+  beta -> cmdl -> cmdl::args -> beta
+      beta -> cmdl  at builder/beta.rs:11
+      cmdl -> cmdl::args  at builder/cmdl/mod.rs:2
+      cmdl::args -> beta  at builder/cmdl/args.rs:9
+
+2 modules depend on each other: gamma, gamma::deep
+  gamma -> gamma::deep -> gamma
+      gamma -> gamma::deep  at builder/gamma/mod.rs:3
+      gamma::deep -> gamma  at builder/gamma/deep.rs:3
+";
+    assert_eq!(cycle_report(&a.graph), sub(cycles));
+    let cmd_imports = "  beta -> cmdl  at builder/beta.rs:11\n";
+    assert_eq!(cmd_import_report(&a.graph), sub(cmd_imports));
+    let clap = "  builder/beta.rs:\n      #[arg(..)] at line 5\n      derive(Args) at line 3\n\
+                \x20 builder/gamma/util.rs:\n      derive(Parser) at line 1\n";
+    assert_eq!(clap_report(&a.files), clap);
+    assert_eq!(module_count_report(&a.files), "");
+    assert_eq!(fn_report(&a.files), "");
+}
+
+/// `sig { .. }` spanning exactly `lines` lines.
+fn function(sig: &str, lines: usize) -> String {
+    format!("{sig} {{\n{}}}\n", "    let _ = 0;\n".repeat(lines - 2))
+}
+
+fn lib_rs(modules: usize) -> String {
+    let decls: String = (0..modules).map(|k| format!("pub mod m{k};\n")).collect();
+    format!("//- builder/lib.rs\n{decls}#[cfg(test)]\nmod tests;\n")
+}
+
+#[test]
+fn long_functions_and_too_many_modules_are_found() {
+    let m0 = [
+        "//- builder/m0.rs\n",
+        &function("fn exactly_100()", 100),
+        "struct S;\nimpl S {\n",
+        &function("    pub fn method_101(&self)", 101),
+        "}\n#[cfg(test)]\n",
+        &function("fn test_code()", 150),
+        "//- builder/m0/tests.rs\n",
+        &function("fn in_tests_rs()", 150),
+    ]
+    .concat();
+    let a = analyze_sample(&(lib_rs(12) + &m0));
+    assert_eq!(module_count_report(&a.files), "");
     assert_eq!(
-        kinds,
-        [
-            Ident("a".into()),
-            Lit,
-            Lit,
-            Lit,
-            Lit,
-            Lifetime,
-            Punct(':'),
-            Punct('<'),
-            Lifetime,
-            Punct('>'),
-            Lit,
-            Lit,
-            Lit,
-            Ident("fn".into()),
-            Ident("z".into()),
-        ]
+        fn_report(&a.files),
+        "  builder/m0.rs:103 fn method_101: 101 lines\n"
+    );
+
+    let report = module_count_report(&analyze_sample(&lib_rs(13)).files);
+    let want = "  builder/lib.rs declares 13 modules: m0, m1, m10, m11, m12, m2,";
+    assert!(report.starts_with(want), "{report}");
+}
+
+#[test]
+#[should_panic(expected = "builder/broken.rs:2:")]
+fn a_file_syn_rejects_fails_naming_the_file() {
+    analyze_sample(
+        "//- builder/lib.rs\nmod broken;\n//- builder/broken.rs\nfn f() {\nlet = ;\n}\n",
     );
 }
