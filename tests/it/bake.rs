@@ -3,13 +3,11 @@
 //! and unpacks from a folder holding only overlay.tar.gz and overlay.tar.gz.sha256, refuses a
 //! tampered overlay without unpacking anything, and still works from a full render folder.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 const PUBLIC: [&str; 2] = ["overlay.tar.gz", "overlay.tar.gz.sha256"];
 

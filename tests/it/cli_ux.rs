@@ -3,12 +3,10 @@
 //! with examples, profile errors that `show` and `render` agree on, and the manifest's profile
 //! digest being exactly `builder show | sha256sum`.
 
-mod common;
-
 use std::fs;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn out_naming_a_file_fails_before_any_download() {

@@ -6,8 +6,6 @@
 //! is set (CI installs Debian's `cloud-init` and sets it). Nothing here leaves 127.0.0.1: the
 //! scripts run with a cleared environment (no proxy variables).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -18,7 +16,8 @@ use builder::cloudinit::*;
 use builder::model::{Arch, KubeMinor, Runtime};
 use builder::profile::ContainerdSettings;
 use builder::templates::{containerd, crictl, kubelet};
-use common::{sha256_hex, skip_or_fail, tar_bytes, which, Behaviour, Member, Server};
+
+use crate::common::{sha256_hex, skip_or_fail, tar_bytes, which, Behaviour, Member, Server};
 
 /// The secret half of the fake token in tests/fixtures/cloudinit/join.toml.
 const TOKEN_SECRET: &str = "0123456789abcdef";

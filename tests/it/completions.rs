@@ -3,13 +3,12 @@
 //! here). Scripts are parsed by the real shells, bash's and fish's are run; man pages are typeset
 //! by groff with every warning on. Each check has a control that must fail.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::{CommandFactory, ValueEnum};
-use common::*;
+
+use crate::common::*;
 
 /// The visible subcommands, as clap defines them.
 fn subcommands() -> Vec<String> {

@@ -3,15 +3,14 @@
 //! not), is named in the manifest, SHA256SUMS and its .sha256 file, and `builder verify` and
 //! `ci/examples/bake-chroot.sh` read it.
 
-mod common;
-
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use builder::digest::sha256_hex;
-use common::*;
+
+use crate::common::*;
 
 fn zstd_tools() -> bool {
     let ok = which("zstd").is_some() && which("tar").is_some();

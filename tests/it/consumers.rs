@@ -3,13 +3,11 @@
 //! consumer and sets BUILDER_REQUIRE_CONSUMERS=1, so a missing one fails there; under a plain
 //! `cargo test` a missing consumer is skipped and the test says so on stderr.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Renders a containerd profile (containerd `version`, Kubernetes `kube`) for amd64.
 fn render(version: &str, kube: &str) -> (Upstream, Workspace, PathBuf) {

@@ -3,13 +3,11 @@
 //! next render removes; a full disk fails cleanly, leaving the output and the cache as they
 //! were.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const RUNC: &str = "/runc/v1.4.3/runc.amd64";
 

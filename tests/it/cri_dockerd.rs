@@ -2,12 +2,10 @@
 //! units byte for byte with drop-ins beside them, daemon.json, and the kubelet pointed at
 //! cri-dockerd's socket.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn renders_the_docker_and_cri_dockerd_overlay() {

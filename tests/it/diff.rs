@@ -1,13 +1,12 @@
 //! `builder diff`: two renders of a profile against the loopback server, one with runc bumped
 //! and a kubelet flag added; the report must name exactly those changes.
 
-mod common;
-
 use std::fs;
 use std::process::Output;
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 const FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.env";
 

@@ -2,11 +2,9 @@
 //! bound (the timeouts are set small here), is retried when it is worth retrying with one
 //! `retry:` line per attempt, and leaves neither an output folder nor a cache entry behind.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const RUNC: &str = "/runc/v1.4.3/runc.amd64";
 

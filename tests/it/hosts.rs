@@ -1,11 +1,9 @@
 //! The hosts a render needs: `builder hosts` prints them as `--mirror` lines, and a render
 //! that cannot reach some of them names every one at once, after one check of all of them.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// A loopback address nobody listens on.
 fn dead_addr() -> String {

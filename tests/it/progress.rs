@@ -2,14 +2,12 @@
 //! plain line per step in a log (pipes), nothing with `-q`, the request/cache log with `-v`
 //! and `RUST_LOG`; and `BUILDER_OFFLINE`'s yes/no values.
 
-mod common;
-
 use std::fs::File;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// A workspace whose runc (amd64) trickles in for about a second, so bars get drawn.
 fn slow_setup() -> (Upstream, Workspace) {

@@ -3,16 +3,15 @@
 //! that the in-toto reference implementation's validators (ci/consumers/intoto, Go) accept it
 //! and reject broken variants.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use builder::digest::sha256_hex;
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 const TOKEN: &str = "abcdef.0123456789abcdef";
 

@@ -1,14 +1,12 @@
 //! `builder render` end to end: the real binary against a loopback server serving fake
 //! upstream artifacts in their real layouts.
 
-mod common;
-
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn mode(p: impl AsRef<Path>) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777

@@ -1,11 +1,10 @@
 //! `builder render --output json`: the summary on stdout, checked against the files on disk.
 
-mod common;
-
 use std::fs;
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// A test profile whose sandbox image is not kubeadm's: it renders with a warning.
 fn warned_profile(up: &Upstream) -> String {

@@ -5,14 +5,13 @@
 //! installs both; without them these tests skip (fail under BUILDER_REQUIRE_CONSUMERS).
 //! Also: both documents agree with the manifest, and renders are deterministic.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use builder::manifest::Manifest;
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// Both shipped profiles rendered for amd64 from the loopback server: their arch folders.
 fn render_shipped(ws: &Workspace, up: &Upstream, env: &[(&str, &str)]) -> Vec<PathBuf> {

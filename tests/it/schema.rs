@@ -1,20 +1,19 @@
 //! The profile JSON Schema: `builder schema` is byte for byte the committed
-//! `profiles/schema.json` (a golden file: `BUILDER_UPDATE_GOLDEN=1 cargo test --test schema`
-//! rewrites it), the shipped profiles point at it with a `#:schema` directive that builder's
-//! parser ignores, and the real `taplo` CLI, reading that schema, accepts every shipped and
-//! valid fixture profile and refuses exactly the invalid fixtures listed below.
+//! `profiles/schema.json` (a golden file:
+//! `BUILDER_UPDATE_GOLDEN=1 cargo test --test it schema::` rewrites it), the shipped profiles
+//! point at it with a `#:schema` directive that builder's parser ignores, and the real `taplo`
+//! CLI, reading that schema, accepts every shipped and valid fixture profile and refuses
+//! exactly the invalid fixtures listed below.
 //!
 //! taplo comes from `BUILDER_TAPLO`, else `~/.cache/builder-ci/taplo` (where ci/test.sh
 //! installs it), else PATH. Missing, the taplo checks say SKIP, or fail under
 //! BUILDER_REQUIRE_CONSUMERS=1 (ci/test.sh).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DIRECTIVE: &str = "#:schema ./schema.json";
@@ -135,7 +134,7 @@ fn builder_schema_is_the_committed_schema_json() {
     assert_eq!(
         generated,
         read(schema_file()),
-        "profiles/schema.json is stale: run BUILDER_UPDATE_GOLDEN=1 cargo test --test schema"
+        "profiles/schema.json is stale: run BUILDER_UPDATE_GOLDEN=1 cargo test --test it schema::"
     );
 }
 

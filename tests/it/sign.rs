@@ -3,15 +3,14 @@
 //! `builder::sign::PublicKey` checked against signatures those tools made. Each check has a
 //! negative control (tampered sums, another key, another namespace) so it can fail.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use builder::sign::PublicKey;
-use common::*;
+
+use crate::common::*;
 
 const PASS: &str = "correct horse battery staple";
 

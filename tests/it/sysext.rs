@@ -13,12 +13,10 @@
 //! `systemd-dissect` on PATH, python3 with PyYAML. Missing: SKIP, or a failure under
 //! BUILDER_REQUIRE_CONSUMERS=1.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const TOKEN: &str = "abcdef.0123456789abcdef";
 const URL: &str = "http://127.0.0.1:9/sysext/{arch}/node.raw";

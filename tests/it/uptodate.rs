@@ -2,14 +2,12 @@
 //! fetching or packing, and anything that changes the output (a pin, a flag, an overlay file,
 //! a tampered output, a damaged cache entry) rebuilds. The user-data never enters the cache.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 fn render(ws: &Workspace, out: &str, extra: &[&str]) -> Output {
     ws.render_amd64("node", out, extra, &[("SOURCE_DATE_EPOCH", "1700000000")])

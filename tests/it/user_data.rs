@@ -2,15 +2,13 @@
 //! each arch's folder, join parameters kept to user-data alone (mode 0600), fetch mode's URL
 //! and digest, the size limit, and cloud-init's own schema check of what was rendered.
 
-mod common;
-
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "0123456789abcdef";
 

@@ -1,15 +1,14 @@
 //! `builder verify`: a fresh render verifies; each kind of tampering is caught by the check
 //! that owns it, named on stderr, with exit 1.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use builder::digest::sha256_hex;
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 fn rendered() -> (Upstream, Workspace) {
     let (up, ws) = node_setup();

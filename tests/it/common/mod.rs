@@ -1,6 +1,5 @@
 //! Test support: a loopback HTTP server that can misbehave, fake upstream release artifacts
 //! in their real layouts, profiles pointing at them, and a runner for the real binary.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
