@@ -172,8 +172,7 @@ fn show_and_render_refuse_the_same_profile_errors_before_any_download() {
 fn the_manifest_profile_digest_is_sha256sum_of_show() {
     let (_up, ws) = node_setup();
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
-    let m: serde_json::Value =
-        serde_json::from_str(&read(ws.out().join("node/amd64/manifest.json"))).unwrap();
+    let m = read_json(ws.out().join("node/amd64/manifest.json"));
     let want = m["profile"]["sha256"].as_str().unwrap().to_string();
     // What the README says, with the real shell tools.
     let bin = env!("CARGO_BIN_EXE_builder");

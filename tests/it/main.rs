@@ -1,12 +1,14 @@
-//! builder's integration tests: the real binary (`CARGO_BIN_EXE_builder`) against loopback
-//! servers, fixtures and the real programs that read its outputs, one module per area. Run one
-//! area with `cargo test --test it render::`, one test with its full name.
+//! builder's integration tests, one binary: the real binary (`CARGO_BIN_EXE_builder`) against
+//! loopback servers, fixtures and the real programs that read its outputs, one module per area,
+//! with what several areas share in `common`. Run one area with `cargo test --test it render::`.
 //!
 //! One binary, not one per file, because each integration-test binary links the whole crate and
-//! its dependencies again: 26 files meant 26 links of the same code, one this way (the layout
-//! astral-sh/uv uses in `crates/uv/tests/it/main.rs`). The price is one process for every test:
-//! a test must not change process-wide state (its working directory, the environment, signal
-//! dispositions); each hands what it needs to the child `Command` instead, and none does.
+//! its dependencies again: 26 files meant 26 links of the same code, this is one (the layout
+//! astral-sh/uv uses in `crates/uv/tests/it/main.rs`). The price is one process for all tests,
+//! on libtest's threads: a test must not change process-wide state (working directory,
+//! environment, signal dispositions, umask). None does; each hands what its child needs to the
+//! child's `Command` (`.current_dir()`, `.env()`), and what a test opens is close-on-exec (the
+//! pty in `progress` too), so a child started by another test inherits none of it.
 //!
 //! `tests/architecture.rs` stays a binary of its own: it reads the sources, not the crate.
 
