@@ -31,7 +31,7 @@ sudo_ apt-get install -y -qq --no-install-recommends \
   zsh fish groff-base python3 python3-venv minisign openssh-client zstd squashfs-tools \
   systemd-container >/dev/null
 
-# taplo (npm @taplo/cli), for tests/schema.rs: checks every profile against profiles/schema.json
+# taplo (npm @taplo/cli), for tests/it/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
 command -v npm >/dev/null || sudo_ apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 taplo_dir="$HOME/.cache/builder-ci/taplo"
@@ -39,7 +39,7 @@ taplo_dir="$HOME/.cache/builder-ci/taplo"
   npm install --prefix "$taplo_dir" --no-audit --no-fund --silent @taplo/cli@0.7.0 >/dev/null
 export BUILDER_TAPLO="$taplo_dir/node_modules/.bin/taplo"
 
-# The SBOM validators, for tests/sbom.rs: pyspdxtools (SPDX 2.3) and cyclonedx-python-lib's
+# The SBOM validators, for tests/it/sbom.rs: pyspdxtools (SPDX 2.3) and cyclonedx-python-lib's
 # strict CycloneDX 1.6 schema validator, in a venv outside the checkout (created once).
 sbom_venv="$HOME/.cache/builder-ci/sbom-venv"
 if ! "$sbom_venv/bin/python" -c 'import spdx_tools, cyclonedx.validation.json' 2>/dev/null; then
@@ -86,11 +86,11 @@ take BUILDER_KUBELET_134 KUBELET_134
 take BUILDER_CONTAINERD23 CONTAINERD
 take BUILDER_CRICTL CRICTL
 # The in-toto attestation reference implementation's validators (Go, about 20 s once), for
-# tests/provenance.rs.
+# tests/it/provenance.rs.
 build ci/consumers/intoto/build.sh
 take BUILDER_INTOTO_CHECK INTOTO_CHECK
 # Ignition's own validator (github.com/coreos/ignition/v2 v2.24.0, about 10 s once), for
-# tests/sysext.rs.
+# tests/it/sysext.rs.
 build ci/consumers/ignition/build.sh
 take BUILDER_IGNITION_VALIDATE IGNITION_VALIDATE
 export BUILDER_REQUIRE_CONSUMERS=1

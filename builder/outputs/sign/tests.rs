@@ -1,4 +1,4 @@
-//! Unit tests of `sign`: keys made in memory (the real tools' keys are in tests/sign.rs).
+//! Unit tests of `sign`: keys made in memory (the real tools' keys are in tests/it/sign.rs).
 
 use super::*;
 

@@ -7,7 +7,7 @@
 #
 # stdout: exactly one line, IGNITION_VALIDATE=/path/to/ignition-validate; logs go to stderr.
 # Butane is not built: the proxy does not serve github.com/coreos/butane (403);
-# tests/sysext.rs checks butane.yaml against ignition.json itself.
+# tests/it/sysext.rs checks butane.yaml against ignition.json itself.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bin=$(bash "$here/../go-build-cached.sh" "$here" ignition-validate github.com/coreos/ignition/v2/validate)

@@ -3,13 +3,11 @@
 //! consumer and sets BUILDER_REQUIRE_CONSUMERS=1, so a missing one fails there; under a plain
 //! `cargo test` a missing consumer is skipped and the test says so on stderr.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Renders a containerd profile (containerd `version`, Kubernetes `kube`) for amd64.
 fn render(version: &str, kube: &str) -> (Upstream, Workspace, PathBuf) {
@@ -132,9 +130,7 @@ fn version_of(bin: &Path) -> String {
 fn containerd_1x_runs_cri_with_the_version_2_config() {
     let Some(bin) = consumer(
         "containerd 1.x",
-        std::env::var_os("BUILDER_CONTAINERD1")
-            .map(PathBuf::from)
-            .or_else(|| which("containerd")),
+        env_path("BUILDER_CONTAINERD1").or_else(|| which("containerd")),
     ) else {
         return;
     };
@@ -172,7 +168,7 @@ fn containerd_1x_runs_cri_with_the_version_2_config() {
 fn containerd_2x_runs_cri_with_the_version_3_config() {
     let Some(bin) = consumer(
         "containerd 2.x (BUILDER_CONTAINERD2)",
-        std::env::var_os("BUILDER_CONTAINERD2").map(PathBuf::from),
+        env_path("BUILDER_CONTAINERD2"),
     ) else {
         return;
     };
@@ -206,7 +202,7 @@ fn containerd_2x_refuses_a_broken_render() {
     // The check above must be able to fail: a config key containerd rejects is caught.
     let Some(bin) = consumer(
         "containerd 2.x (BUILDER_CONTAINERD2)",
-        std::env::var_os("BUILDER_CONTAINERD2").map(PathBuf::from),
+        env_path("BUILDER_CONTAINERD2"),
     ) else {
         return;
     };
@@ -230,7 +226,7 @@ fn containerd_2x_refuses_a_broken_render() {
 }
 
 /// A copy of the rootfs with the host's systemd units, as `systemd-analyze verify --root` needs.
-pub fn verify_root(rootfs: &Path) -> tempfile::TempDir {
+fn verify_root(rootfs: &Path) -> tempfile::TempDir {
     let r = tempfile::tempdir().unwrap();
     let cp = Command::new("cp")
         .arg("-a")
@@ -306,9 +302,7 @@ fn systemd_accepts_the_installed_units() {
 // The cri-dockerd runtime.
 
 fn render_docker(kube: &str) -> (Upstream, Workspace, PathBuf) {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("dock", &up.cri_dockerd_profile("dock", kube));
+    let (up, ws) = dock_setup(kube);
     assert_ok(&ws.render("dock", &[]));
     let root = ws.out().join("dock/amd64/rootfs");
     (up, ws, root)
@@ -380,7 +374,7 @@ fn dockerd_runs_with_the_rendered_daemon_json() {
 fn dockerd_28_validates_the_daemon_json_strictly() {
     let Some(dockerd) = consumer(
         "dockerd 28 (BUILDER_DOCKERD28)",
-        std::env::var_os("BUILDER_DOCKERD28").map(PathBuf::from),
+        env_path("BUILDER_DOCKERD28"),
     ) else {
         return;
     };
@@ -483,7 +477,7 @@ fn systemd_accepts_the_docker_units_and_the_dropins_override_execstart() {
 fn source_built(what: &str, var: &str) -> Option<PathBuf> {
     consumer(
         &format!("{what} ({var}, built by ci/consumers/build.sh)"),
-        std::env::var_os(var).map(PathBuf::from),
+        env_path(var),
     )
 }
 
@@ -608,7 +602,7 @@ fn crictl_talks_cri_to_containerd_16_21_and_23_through_the_rendered_files() {
     }
     if let Some(c21) = consumer(
         "containerd 2.1 (BUILDER_CONTAINERD2)",
-        std::env::var_os("BUILDER_CONTAINERD2").map(PathBuf::from),
+        env_path("BUILDER_CONTAINERD2"),
     ) {
         runs.push((c21, render("2.1.9", "1.36")));
     }

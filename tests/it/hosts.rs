@@ -1,20 +1,9 @@
 //! The hosts a render needs: `builder hosts` prints them as `--mirror` lines, and a render
 //! that cannot reach some of them names every one at once, after one check of all of them.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
-
-/// A loopback address nobody listens on.
-fn dead_addr() -> String {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string()
-}
+use crate::common::*;
 
 #[test]
 fn every_unreachable_host_is_named_at_once() {
@@ -114,9 +103,7 @@ fn hosts_prints_every_prefix_of_a_shipped_profile_as_mirror_lines() {
 
 #[test]
 fn hosts_follows_the_profile_and_refuses_a_bad_one() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let (up, ws) = node_setup();
     let o = ws.run(&["hosts", "-p", "node"]);
     assert_ok(&o);
     let addr = &up.server.addr;

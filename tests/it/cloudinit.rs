@@ -6,30 +6,27 @@
 //! is set (CI installs Debian's `cloud-init` and sets it). Nothing here leaves 127.0.0.1: the
 //! scripts run with a cleared environment (no proxy variables).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use builder::cloudinit::*;
-use builder::model::{Arch, KubeMinor, Runtime};
+use builder::bootstrap::cloudinit::*;
+use builder::node::containerd::config as containerd;
+use builder::node::crictl;
+use builder::node::kubelet::config as kubelet;
+use builder::profile::plan::kubelet_flags;
 use builder::profile::ContainerdSettings;
-use builder::templates::{containerd, crictl, kubelet};
-use common::{sha256_hex, skip_or_fail, tar_bytes, which, Behaviour, Member, Server};
+use builder::util::model::{Arch, KubeMinor, Runtime};
 
-/// The secret half of the fake token in tests/fixtures/cloudinit/join.toml.
-const TOKEN_SECRET: &str = "0123456789abcdef";
+use crate::common::{
+    fixture, gunzip_if_gzipped, sha256_hex, skip_or_fail, tar_bytes, which, Behaviour, Member,
+    Server, Tmpfs, TOKEN_SECRET,
+};
+
 const CONTAINERD_SOCK: &str = "unix:///var/run/containerd/containerd.sock";
 const DOCKERD_SOCK: &str = "unix:///var/run/cri-dockerd.sock";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/cloudinit")
-        .join(name)
-}
 
 /// The Python interpreter cloud-init runs under (from its `#!` line), or `None` after a SKIP.
 fn cloud_init_python() -> Option<String> {
@@ -50,18 +47,6 @@ fn cloud_init_python() -> Option<String> {
         .and_then(|s| s.split_whitespace().next())
         .unwrap_or_else(|| panic!("{path} does not start with #!: {shebang:?}"));
     Some(interp.to_string())
-}
-
-fn gunzip_if_gzipped(bytes: &[u8]) -> Vec<u8> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        bytes.to_vec()
-    }
 }
 
 fn text(o: &Output) -> String {
@@ -173,12 +158,12 @@ print(json.dumps({"keys": sorted(cfg), "files": files, "runcmd": util.shellify(c
 // What the tests render.
 
 fn join() -> JoinParams {
-    JoinParams::from_file(&fixture("join.toml")).unwrap()
+    JoinParams::from_file(&fixture("cloudinit/join.toml")).unwrap()
 }
 
 fn kubelet_args(minor: KubeMinor, sock: &str) -> BTreeMap<String, String> {
     let extra = BTreeMap::from([("node-labels".to_string(), "pool=general".to_string())]);
-    builder::plan::kubelet_flags(minor, sock, "registry.k8s.io/pause:3.10", &extra)
+    kubelet_flags(minor, sock, "registry.k8s.io/pause:3.10", &extra)
 }
 
 fn node_files(runtime: Runtime, minor: KubeMinor) -> Vec<NodeFile> {
@@ -713,20 +698,15 @@ fn fetch_script_leaves_the_root_as_it_was_when_the_disk_fills() {
     server.route("/o.tar.gz", Behaviour::Ok(tgz.clone()));
     let script = fetch_script(&server.url("/o.tar.gz"), &sha256_hex(&tgz));
     let root = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(root.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(mounted) = Tmpfs::mount(root.path().to_path_buf(), "1m") else {
         skip_or_fail("mounting a tmpfs (needs root) for the full-disk fetch test");
         return;
-    }
+    };
     std::fs::write(root.path().join("keep"), "kept").unwrap();
     let (out, console) = run_script_in("sh", &script, SYSTEM_PATH, root.path());
     let listing = root_listing(root.path());
     let kept = std::fs::read_to_string(root.path().join("keep"));
-    let _ = Command::new("umount").arg(root.path()).status();
+    drop(mounted);
     assert!(!out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -882,7 +862,7 @@ fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
 fn the_token_is_only_in_user_data_which_is_written_0600() {
     let bad = format!(
         "{:#}",
-        JoinParams::from_file(&fixture("join-bad-token.toml")).unwrap_err()
+        JoinParams::from_file(&fixture("cloudinit/join-bad-token.toml")).unwrap_err()
     );
     assert!(
         bad.contains("join-bad-token.toml") && bad.contains("bootstrap token"),

@@ -3,13 +3,10 @@
 //! and unpacks from a folder holding only overlay.tar.gz and overlay.tar.gz.sha256, refuses a
 //! tampered overlay without unpacking anything, and still works from a full render folder.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 const PUBLIC: [&str; 2] = ["overlay.tar.gz", "overlay.tar.gz.sha256"];
 
@@ -21,16 +18,6 @@ fn rendered() -> (Upstream, Workspace, PathBuf) {
     (up, ws, dir)
 }
 
-fn bake(render_dir: &Path, root: &Path) -> Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/examples/bake-chroot.sh");
-    Command::new("bash")
-        .arg(script)
-        .arg(render_dir)
-        .arg(root)
-        .output()
-        .unwrap()
-}
-
 /// A folder holding copies of `names` from `from`, as an upload would.
 fn public_copy(from: &Path, to: &Path, names: &[&str]) {
     fs::create_dir_all(to).unwrap();
@@ -39,32 +26,19 @@ fn public_copy(from: &Path, to: &Path, names: &[&str]) {
     }
 }
 
-/// Every path under `root`, relative to it, with its bytes.
-fn files_under(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    snapshot(root)
-        .into_iter()
-        .map(|(p, b)| (p.strip_prefix(root).unwrap().to_path_buf(), b))
-        .collect()
-}
-
 #[test]
 fn the_overlay_checksum_file_is_one_sha256sum_line_listed_in_the_manifest() {
     let (_up, _ws, dir) = rendered();
     let line = read(dir.join("overlay.tar.gz.sha256"));
     let sha = sha256_hex(&fs::read(dir.join("overlay.tar.gz")).unwrap());
     assert_eq!(line, format!("{sha}  overlay.tar.gz\n"));
-    let m: serde_json::Value = serde_json::from_str(&read(dir.join("manifest.json"))).unwrap();
+    let m = read_json(dir.join("manifest.json"));
     assert_eq!(m["overlay"]["sha256"], sha.as_str());
     assert_eq!(m["overlay"]["sha256_file"], "overlay.tar.gz.sha256");
     // The real sha256sum accepts it alone, in a folder with nothing else.
     let public = dir.parent().unwrap().parent().unwrap().join("public-check");
     public_copy(&dir, &public, &PUBLIC);
-    let check = Command::new("sha256sum")
-        .args(["-c", "overlay.tar.gz.sha256"])
-        .current_dir(&public)
-        .output()
-        .unwrap();
-    assert_ok(&check);
+    assert_sha256sum_c(&public, "overlay.tar.gz.sha256");
 }
 
 #[test]
@@ -79,7 +53,7 @@ fn bake_chroot_works_with_only_the_public_files() {
     assert_eq!(names.len(), 2, "{names:?}");
     let root = ws.path().join("image-root");
     fs::create_dir(&root).unwrap();
-    let o = bake(&public, &root);
+    let o = bake_chroot(&public, &root);
     assert_ok(&o);
     // What was unpacked is the render's rootfs, file for file.
     assert_eq!(
@@ -91,7 +65,7 @@ fn bake_chroot_works_with_only_the_public_files() {
     // A full render folder still works (what ci/e2e/run.sh passes).
     let root2 = ws.path().join("image-root-2");
     fs::create_dir(&root2).unwrap();
-    assert_ok(&bake(&dir, &root2));
+    assert_ok(&bake_chroot(&dir, &root2));
     assert_eq!(files_under(&root2), files_under(&root));
 
     // So does a folder with only SHA256SUMS (a render from before overlay.tar.gz.sha256):
@@ -100,7 +74,7 @@ fn bake_chroot_works_with_only_the_public_files() {
     public_copy(&dir, &old, &["overlay.tar.gz", "SHA256SUMS"]);
     let root3 = ws.path().join("image-root-3");
     fs::create_dir(&root3).unwrap();
-    assert_ok(&bake(&old, &root3));
+    assert_ok(&bake_chroot(&old, &root3));
     assert_eq!(files_under(&root3), files_under(&root));
 }
 
@@ -116,7 +90,7 @@ fn bake_chroot_refuses_a_tampered_overlay_and_installs_nothing() {
     fs::write(public.join("overlay.tar.gz"), &bytes).unwrap();
     let root = ws.path().join("image-root");
     fs::create_dir(&root).unwrap();
-    let o = bake(&public, &root);
+    let o = bake_chroot(&public, &root);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("does not match its sha256") && stderr(&o).contains("nothing was"),
@@ -127,7 +101,7 @@ fn bake_chroot_refuses_a_tampered_overlay_and_installs_nothing() {
 
     // Control: the untampered copy bakes into the same root.
     fs::copy(dir.join("overlay.tar.gz"), public.join("overlay.tar.gz")).unwrap();
-    assert_ok(&bake(&public, &root));
+    assert_ok(&bake_chroot(&public, &root));
     assert!(!files_under(&root).is_empty());
 
     // Without any checksum file, nothing is unpacked either.
@@ -135,7 +109,7 @@ fn bake_chroot_refuses_a_tampered_overlay_and_installs_nothing() {
     public_copy(&dir, &bare, &["overlay.tar.gz"]);
     let root2 = ws.path().join("image-root-2");
     fs::create_dir(&root2).unwrap();
-    let o = bake(&bare, &root2);
+    let o = bake_chroot(&bare, &root2);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("overlay.tar.gz.sha256"),

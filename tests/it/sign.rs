@@ -1,83 +1,17 @@
 //! `render --sign-key`: SHA256SUMS signed with keys made by the real `minisign -G` and
 //! `ssh-keygen`, checked by the real `minisign -V` and `ssh-keygen -Y verify`, and
-//! `builder::sign::PublicKey` checked against signatures those tools made. Each check has a
+//! `builder::outputs::sign::PublicKey` checked against signatures those tools made. Each check has a
 //! negative control (tampered sums, another key, another namespace) so it can fail.
 
-mod common;
-
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use builder::sign::PublicKey;
-use common::*;
+use builder::outputs::sign::PublicKey;
+
+use crate::common::*;
 
 const PASS: &str = "correct horse battery staple";
-
-/// A program the test needs, or None after `skip_or_fail`.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = which(name);
-    if found.is_none() {
-        skip_or_fail(&format!(
-            "{name} not found on PATH (Debian: apt-get install minisign openssh-client)"
-        ));
-    }
-    found
-}
-
-/// Runs `cmd` with `stdin`; returns (success, stdout + stderr).
-fn run(cmd: &mut Command, stdin: &[u8]) -> (bool, String) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    (out.status.success(), text)
-}
-
-/// `minisign -G` into DIR/NAME.key and DIR/NAME.pub: encrypted with `pass` (fed on stdin,
-/// twice), or `-W` (unencrypted) without.
-fn minisign_keys(dir: &Path, name: &str, pass: Option<&str>) -> (PathBuf, PathBuf) {
-    let (sk, pk) = (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    );
-    let mut cmd = Command::new("minisign");
-    cmd.arg("-G").arg("-p").arg(&pk).arg("-s").arg(&sk);
-    let stdin = match pass {
-        Some(p) => format!("{p}\n{p}\n"),
-        None => {
-            cmd.arg("-W");
-            String::new()
-        }
-    };
-    let (ok, text) = run(&mut cmd, stdin.as_bytes());
-    assert!(ok, "minisign -G: {text}");
-    (sk, pk)
-}
-
-/// `ssh-keygen -t ed25519` into DIR/NAME and DIR/NAME.pub (`pass` "" for unencrypted).
-fn ssh_keys(dir: &Path, name: &str, pass: &str) -> (PathBuf, PathBuf) {
-    ssh_keys_of(dir, name, "ed25519", pass)
-}
-
-/// `ssh-keygen -t KIND` into DIR/NAME and DIR/NAME.pub (`pass` "" for unencrypted).
-fn ssh_keys_of(dir: &Path, name: &str, kind: &str, pass: &str) -> (PathBuf, PathBuf) {
-    let sk = dir.join(name);
-    let (ok, text) = run(
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", kind, "-C", "builder-test", "-N", pass, "-f"])
-            .arg(&sk),
-        b"",
-    );
-    assert!(ok, "ssh-keygen: {text}");
-    (sk.clone(), dir.join(format!("{name}.pub")))
-}
 
 /// `builder render --profile node --arch amd64 --sign-key KEY`, with `env` on top.
 fn render_signed(
@@ -86,21 +20,9 @@ fn render_signed(
     env: &[(&str, &str)],
     extra: &[&str],
 ) -> std::process::Output {
-    let mut args = vec![
-        "render",
-        "--profile",
-        "node",
-        "--out",
-        "dist",
-        "--retries",
-        "2",
-        "--arch",
-        "amd64",
-        "--sign-key",
-        key.to_str().unwrap(),
-    ];
+    let mut args = vec!["--arch", "amd64", "--sign-key", key.to_str().unwrap()];
     args.extend_from_slice(extra);
-    ws.run_env(&args, env)
+    ws.render_env("node", &args, env)
 }
 
 fn amd64(ws: &Workspace) -> PathBuf {
@@ -116,7 +38,7 @@ fn assert_not_listed(dir: &Path, sig: &str) {
 
 /// `minisign -Vm FILE -x SIG -p PUB`.
 fn minisign_verify(file: &Path, sig: &Path, public: &Path) -> (bool, String) {
-    run(
+    run_text_with_stdin(
         Command::new("minisign")
             .arg("-Vm")
             .arg(file)
@@ -134,7 +56,7 @@ fn ssh_verify(file: &Path, sig: &Path, public: &Path, namespace: &str) -> (bool,
     let dir = tempfile::tempdir().unwrap();
     let allowed = dir.path().join("allowed_signers");
     fs::write(&allowed, format!("builder {}", read(public))).unwrap();
-    run(
+    run_text_with_stdin(
         Command::new("ssh-keygen")
             .args(["-Y", "verify", "-f"])
             .arg(&allowed)
@@ -187,7 +109,7 @@ fn builder_agrees_and_rerenders_the_same(
 
 #[test]
 fn minisign_keys_sign_what_minisign_verifies() {
-    if tool("minisign").is_none() {
+    if signing_tool("minisign").is_none() {
         return;
     }
     let (_up, ws) = node_setup();
@@ -238,7 +160,7 @@ fn minisign_keys_sign_what_minisign_verifies() {
             "{text}"
         );
         // As the README says it: `minisign -Vm SHA256SUMS -p key.pub` in the folder.
-        let (ok, text) = run(
+        let (ok, text) = run_text_with_stdin(
             Command::new("minisign")
                 .current_dir(&dir)
                 .args(["-Vm", "SHA256SUMS", "-p"])
@@ -260,7 +182,7 @@ fn minisign_keys_sign_what_minisign_verifies() {
 
 #[test]
 fn ssh_keys_sign_what_ssh_keygen_verifies() {
-    if tool("ssh-keygen").is_none() {
+    if signing_tool("ssh-keygen").is_none() {
         return;
     }
     let (_up, ws) = node_setup();
@@ -318,7 +240,7 @@ fn ssh_keys_sign_what_ssh_keygen_verifies() {
 
 #[test]
 fn bad_keys_fail_before_anything_is_downloaded() {
-    let (Some(_), Some(_)) = (tool("minisign"), tool("ssh-keygen")) else {
+    let (Some(_), Some(_)) = (signing_tool("minisign"), signing_tool("ssh-keygen")) else {
         return;
     };
     let (up, ws) = node_setup();
@@ -427,7 +349,7 @@ fn check_tool_signature(
 
 #[test]
 fn public_key_checks_what_the_tools_signed() {
-    let (Some(_), Some(_)) = (tool("minisign"), tool("ssh-keygen")) else {
+    let (Some(_), Some(_)) = (signing_tool("minisign"), signing_tool("ssh-keygen")) else {
         return;
     };
     let d = tempfile::tempdir().unwrap();
@@ -439,7 +361,7 @@ fn public_key_checks_what_the_tools_signed() {
     // minisign -Sm FILE: FILE.minisig.
     let (sk, pk) = minisign_keys(dir, "m", None);
     let (_, other_pk) = minisign_keys(dir, "m2", None);
-    let (ok, text) = run(
+    let (ok, text) = run_text_with_stdin(
         Command::new("minisign")
             .arg("-Sm")
             .arg(&file)
@@ -460,7 +382,7 @@ fn public_key_checks_what_the_tools_signed() {
     let (_, other_pk) = ssh_keys(dir, "s2", "");
     let sign = |ns: &str| {
         let _ = fs::remove_file(dir.join("SUMS.sig"));
-        let (ok, text) = run(
+        let (ok, text) = run_text_with_stdin(
             Command::new("ssh-keygen")
                 .args(["-Y", "sign", "-f"])
                 .arg(&sk)

@@ -1,13 +1,12 @@
 //! `builder diff`: two renders of a profile against the loopback server, one with runc bumped
 //! and a kubelet flag added; the report must name exactly those changes.
 
-mod common;
-
 use std::fs;
 use std::process::Output;
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 const FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.env";
 
@@ -151,9 +150,7 @@ fn json_output_parses_and_matches() {
 
 #[test]
 fn identical_renders_exit_0_with_no_differences() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let (_up, ws) = node_setup();
     assert_ok(&ws.run(&["render", "-p", "node", "--out", "a"]));
     assert_ok(&ws.run(&["render", "-p", "node", "--out", "b"]));
     let o = diff(&ws, &["a/node", "b/node"]);
@@ -218,9 +215,7 @@ fn arch_folders_and_bare_manifests() {
 
 #[test]
 fn an_arch_on_one_side_only_and_bad_arguments() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let (_up, ws) = node_setup();
     assert_ok(&ws.run(&["render", "-p", "node", "--out", "a"]));
     assert_ok(&ws.run(&["render", "-p", "node", "--arch", "amd64", "--out", "b"]));
     let o = diff(&ws, &["a/node", "b/node"]);

@@ -3,12 +3,10 @@
 //! with examples, profile errors that `show` and `render` agree on, and the manifest's profile
 //! digest being exactly `builder show | sha256sum`.
 
-mod common;
-
 use std::fs;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn out_naming_a_file_fails_before_any_download() {
@@ -174,8 +172,7 @@ fn show_and_render_refuse_the_same_profile_errors_before_any_download() {
 fn the_manifest_profile_digest_is_sha256sum_of_show() {
     let (_up, ws) = node_setup();
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
-    let m: serde_json::Value =
-        serde_json::from_str(&read(ws.out().join("node/amd64/manifest.json"))).unwrap();
+    let m = read_json(ws.out().join("node/amd64/manifest.json"));
     let want = m["profile"]["sha256"].as_str().unwrap().to_string();
     // What the README says, with the real shell tools.
     let bin = env!("CARGO_BIN_EXE_builder");

@@ -1,15 +1,13 @@
 //! `builder verify`: a fresh render verifies; each kind of tampering is caught by the check
 //! that owns it, named on stderr, with exit 1.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use builder::digest::sha256_hex;
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 fn rendered() -> (Upstream, Workspace) {
     let (up, ws) = node_setup();
@@ -186,7 +184,7 @@ fn an_edited_manifest_is_caught() {
 fn an_sbom_that_disagrees_with_the_manifest_is_caught() {
     let (_up, ws) = rendered();
     let dir = arch_dir(&ws, "arm64");
-    let m: Value = serde_json::from_str(&read(dir.join("manifest.json"))).unwrap();
+    let m = read_json(dir.join("manifest.json"));
     let runc = m["artifacts"]
         .as_array()
         .unwrap()
@@ -300,39 +298,16 @@ fn bad_input_is_refused_clearly() {
     );
 }
 
-/// An unencrypted key pair made by the real tool: (secret, public), or None after
-/// `skip_or_fail` when the tool is missing.
+/// An unencrypted key pair made by the real tool (`minisign`, else `ssh-keygen`): (secret,
+/// public), or None after `skip_or_fail` when the tool is missing.
 fn key_pair(ws: &Workspace, kind: &str, name: &str) -> Option<(PathBuf, PathBuf)> {
-    let tool = if kind == "minisign" {
-        "minisign"
+    if kind == "minisign" {
+        signing_tool("minisign")?;
+        Some(minisign_keys(ws.path(), name, None))
     } else {
-        "ssh-keygen"
-    };
-    if which(tool).is_none() {
-        skip_or_fail(&format!(
-            "{tool} not found on PATH (Debian: apt-get install minisign openssh-client)"
-        ));
-        return None;
+        signing_tool("ssh-keygen")?;
+        Some(ssh_keys(ws.path(), name, ""))
     }
-    let sk = ws.path().join(name);
-    let pk = ws.path().join(format!("{name}.pub"));
-    let o = if kind == "minisign" {
-        std::process::Command::new("minisign")
-            .args(["-G", "-W", "-p"])
-            .arg(&pk)
-            .arg("-s")
-            .arg(&sk)
-            .output()
-            .unwrap()
-    } else {
-        std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
-            .arg(&sk)
-            .output()
-            .unwrap()
-    };
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    Some((sk, pk))
 }
 
 #[test]

@@ -3,15 +3,12 @@
 //! not), is named in the manifest, SHA256SUMS and its .sha256 file, and `builder verify` and
 //! `ci/examples/bake-chroot.sh` read it.
 
-mod common;
-
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use builder::digest::sha256_hex;
-use common::*;
+use crate::common::*;
 
 fn zstd_tools() -> bool {
     let ok = which("zstd").is_some() && which("tar").is_some();
@@ -29,13 +26,9 @@ fn tar_listing(args: &[&str], file: &Path) -> Output {
     run(Command::new("tar").args(args).arg(file))
 }
 
-fn render_to(ws: &Workspace, out: &str, extra: &[&str]) {
-    ws.render_amd64("node", out, extra, &[]);
-}
-
 fn both(ws: &Workspace) -> (PathBuf, PathBuf) {
-    render_to(ws, "gz", &[]);
-    render_to(ws, "zst", &["--compression", "zstd"]);
+    ws.render_amd64("node", "gz", &[], &[]);
+    ws.render_amd64("node", "zst", &["--compression", "zstd"], &[]);
     (
         ws.path().join("gz/node/amd64"),
         ws.path().join("zst/node/amd64"),
@@ -73,7 +66,7 @@ fn a_zstd_overlay_is_the_same_tar_and_the_real_tools_accept_it() {
 
     // Named everywhere the gzip one is.
     let sha = sha256_hex(&fs::read(&file).unwrap());
-    let m: serde_json::Value = serde_json::from_str(&read(zst.join("manifest.json"))).unwrap();
+    let m = read_json(zst.join("manifest.json"));
     assert_eq!(m["overlay"]["file"], "overlay.tar.zst");
     assert_eq!(m["overlay"]["sha256"], sha.as_str());
     assert_eq!(m["overlay"]["sha256_file"], "overlay.tar.zst.sha256");
@@ -82,13 +75,10 @@ fn a_zstd_overlay_is_the_same_tar_and_the_real_tools_accept_it() {
         format!("{sha}  overlay.tar.zst\n")
     );
     assert!(read(zst.join("SHA256SUMS")).contains(&format!("{sha}  overlay.tar.zst\n")));
-    assert_ok(&run(Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(&zst)));
+    assert_sha256sum_c(&zst, "SHA256SUMS");
 
     // Deterministic.
-    render_to(&ws, "zst2", &["--compression", "zstd"]);
+    ws.render_amd64("node", "zst2", &["--compression", "zstd"], &[]);
     assert_eq!(
         fs::read(&file).unwrap(),
         fs::read(ws.path().join("zst2/node/amd64/overlay.tar.zst")).unwrap()
@@ -125,21 +115,14 @@ fn verify_and_bake_read_a_zstd_overlay() {
     for n in ["overlay.tar.zst", "overlay.tar.zst.sha256"] {
         fs::copy(zst.join(n), public.join(n)).unwrap();
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/examples/bake-chroot.sh");
     let bake = |dir: &Path, root: &Path| {
         fs::create_dir_all(root).unwrap();
-        run(Command::new("bash").arg(&script).arg(dir).arg(root))
+        bake_chroot(dir, root)
     };
     let (root_zst, root_gz) = (ws.path().join("root-zst"), ws.path().join("root-gz"));
     assert_ok(&bake(&public, &root_zst));
     assert_ok(&bake(&gz, &root_gz));
-    let tree = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
-        snapshot(root)
-            .into_iter()
-            .map(|(p, b)| (p.strip_prefix(root).unwrap().to_path_buf(), b))
-            .collect()
-    };
-    assert_eq!(tree(&root_zst), tree(&root_gz));
+    assert_eq!(files_under(&root_zst), files_under(&root_gz));
 
     // A flipped byte: verify and bake both refuse it.
     let mut bytes = fs::read(public.join("overlay.tar.zst")).unwrap();

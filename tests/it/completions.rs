@@ -3,17 +3,17 @@
 //! here). Scripts are parsed by the real shells, bash's and fish's are run; man pages are typeset
 //! by groff with every warning on. Each check has a control that must fail.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use builder::cmd::Cli;
 use clap::{CommandFactory, ValueEnum};
-use common::*;
+
+use crate::common::*;
 
 /// The visible subcommands, as clap defines them.
 fn subcommands() -> Vec<String> {
-    let cmd = builder::cli::Cli::command();
+    let cmd = Cli::command();
     let names: Vec<String> = cmd
         .get_subcommands()
         .filter(|s| !s.is_hide_set())
@@ -34,9 +34,7 @@ fn completions(ws: &Workspace, shell: &str) -> String {
 
 /// Runs `program args` and returns (success, stdout + stderr).
 fn run(program: &Path, args: &[&str]) -> (bool, String) {
-    let o = Command::new(program).args(args).output().unwrap();
-    let text = format!("{}{}", stdout(&o), stderr(&o));
-    (o.status.success(), text)
+    run_text(Command::new(program).args(args))
 }
 
 fn write(ws: &Workspace, name: &str, text: &str) -> PathBuf {

@@ -8,8 +8,8 @@
 //! may appear anywhere). Files in subfolders (`parts/`) are helpers that cases `extends`; they are
 //! not cases themselves.
 //!
-//! `BUILDER_UPDATE_GOLDEN=1 cargo test --test profile_errors` (re)writes every NAME.err from
-//! the binary's actual output; the other checks still apply.
+//! `BUILDER_UPDATE_GOLDEN=1 cargo test --test it profile_errors::` (re)writes every NAME.err
+//! from the binary's actual output; the other checks still apply.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -3,32 +3,18 @@
 //! next render removes; a full disk fails cleanly, leaving the output and the cache as they
 //! were.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const RUNC: &str = "/runc/v1.4.3/runc.amd64";
 
-fn setup() -> (Upstream, Workspace) {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
-    (up, ws)
-}
-
 /// `builder render -p node --out dist ARGS` in the workspace, started, not waited for.
 fn spawn(ws: &Workspace, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_builder"))
-        .current_dir(ws.path())
-        .args(["render", "-p", "node", "--out", "dist"])
+    ws.command(&["render", "-p", "node", "--out", "dist"])
         .args(args)
-        .env("BUILDER_CACHE_DIR", ws.cache())
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("BUILDER_OFFLINE")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -86,7 +72,7 @@ fn kill(child: &mut Child, signal: &str) {
 
 #[test]
 fn concurrent_renders_share_a_cache_and_an_output_folder() {
-    let (_up, ws) = setup();
+    let (_up, ws) = node_setup();
     for round in 0..5 {
         let n = if round % 2 == 0 { 4 } else { 2 };
         let children: Vec<Child> = (0..n).map(|_| spawn(&ws, &[])).collect();
@@ -110,7 +96,7 @@ fn concurrent_renders_share_a_cache_and_an_output_folder() {
 
 #[test]
 fn a_render_of_one_arch_keeps_the_others_byte_for_byte() {
-    let (_up, ws) = setup();
+    let (_up, ws) = node_setup();
     assert_ok(&ws.render("node", &[]));
     let arm = snapshot(&ws.out().join("node/arm64"));
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
@@ -128,7 +114,7 @@ fn partials(cache: &Path) -> Vec<String> {
 #[test]
 fn a_render_killed_while_fetching_leaves_a_partial_the_next_render_removes() {
     for signal in ["-KILL", "-TERM"] {
-        let (up, ws) = setup();
+        let (up, ws) = node_setup();
         // A slow body keeps the render in the middle of the download.
         up.server.route(
             RUNC,
@@ -194,27 +180,6 @@ fn a_render_killed_while_packing_leaves_staging_the_next_render_removes() {
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
     assert_eq!(staging_dirs(&ws.out()), Vec::<String>::new());
     sums_verify(&ws.out().join("node/amd64"));
-}
-
-/// A small tmpfs at `dir`, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: PathBuf, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(&dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Tmpfs(dir))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

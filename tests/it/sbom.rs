@@ -5,14 +5,14 @@
 //! installs both; without them these tests skip (fail under BUILDER_REQUIRE_CONSUMERS).
 //! Also: both documents agree with the manifest, and renders are deterministic.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use builder::manifest::Manifest;
-use common::*;
+use builder::outputs::manifest::Manifest;
+use builder::outputs::sbom;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// Both shipped profiles rendered for amd64 from the loopback server: their arch folders.
 fn render_shipped(ws: &Workspace, up: &Upstream, env: &[(&str, &str)]) -> Vec<PathBuf> {
@@ -60,15 +60,13 @@ fn render_shipped(ws: &Workspace, up: &Upstream, env: &[(&str, &str)]) -> Vec<Pa
 fn validator(var: &str, what: &str) -> Option<PathBuf> {
     consumer(
         &format!("{what} ({var}, installed by ci/test.sh)"),
-        std::env::var_os(var).map(PathBuf::from),
+        env_path(var),
     )
 }
 
 /// Runs a validator on `doc`: whether it accepted it, and what it said.
 fn validate(program: &Path, args: &[&str], doc: &Path) -> (bool, String) {
-    let o = Command::new(program).args(args).arg(doc).output().unwrap();
-    let said = format!("{}{}", stdout(&o), stderr(&o));
-    (o.status.success(), said)
+    run_text(Command::new(program).args(args).arg(doc))
 }
 
 /// `doc` edited by `edit`, written beside it as `NAME`.
@@ -174,7 +172,7 @@ fn the_documents_agree_with_the_manifest_and_are_listed_in_it_and_the_sums() {
             serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
         let spdx = std::fs::read(dir.join("sbom.spdx.json")).unwrap();
         let cdx = std::fs::read(dir.join("sbom.cdx.json")).unwrap();
-        builder::sbom::check(&manifest, &spdx, &cdx).unwrap();
+        sbom::check(&manifest, &spdx, &cdx).unwrap();
         let sums = read(dir.join("SHA256SUMS"));
         for (bytes, name, format) in [
             (&spdx, "sbom.spdx.json", "SPDX-2.3"),
@@ -200,7 +198,7 @@ fn the_documents_agree_with_the_manifest_and_are_listed_in_it_and_the_sums() {
             &"0".repeat(64),
             1,
         );
-        let e = builder::sbom::check(
+        let e = sbom::check(
             &manifest,
             &std::fs::read(dir.join("sbom.spdx.json")).unwrap(),
             tampered.as_bytes(),
@@ -227,7 +225,7 @@ fn renders_give_the_same_sboms_and_the_epoch_changes_only_time_and_overlay_diges
                 "{file} differs between two renders"
             );
             assert_ne!(x_text, z_text);
-            let uuid = |d: &Path| builder::sbom::uuid_urn(&overlay(d));
+            let uuid = |d: &Path| sbom::uuid_urn(&overlay(d));
             let normal = z_text
                 .replace("2023-11-14T22:13:20Z", "1970-01-01T00:00:00Z")
                 .replace(&uuid(z), &uuid(x))

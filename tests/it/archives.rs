@@ -3,9 +3,7 @@
 //! targets refused, and decompression bombs stopped by the byte and member bounds. Each
 //! refusal leaves no output.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const CNI: &str = "/cni/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz";
 

@@ -2,14 +2,12 @@
 //! plain line per step in a log (pipes), nothing with `-q`, the request/cache log with `-v`
 //! and `RUST_LOG`; and `BUILDER_OFFLINE`'s yes/no values.
 
-mod common;
-
 use std::fs::File;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// A workspace whose runc (amd64) trickles in for about a second, so bars get drawn.
 fn slow_setup() -> (Upstream, Workspace) {
@@ -50,16 +48,8 @@ fn run_on_pty(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
         .write(true)
         .open(name.to_str().unwrap())
         .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_builder"));
-    cmd.current_dir(ws.path())
-        .args(args)
-        .env("BUILDER_CACHE_DIR", ws.cache())
-        .env("TERM", "xterm")
-        .env_remove("RUST_LOG")
-        .env_remove("BUILDER_OFFLINE")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
+    let mut cmd = ws.command(args);
+    cmd.env("TERM", "xterm")
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
@@ -149,8 +139,7 @@ fn quiet_is_silent_on_a_terminal_and_in_a_log() {
     assert_eq!(stdout(&o), "");
     // Warnings still show with -q: a retry line.
     let path = "/runc/v1.4.3/runc.amd64";
-    let (up2, ws2) = (Upstream::start(), Workspace::new());
-    ws2.write_profile("node", &up2.containerd_profile("node", "2.1.9", "1.36"));
+    let (up2, ws2) = node_setup();
     up2.server.route(
         path,
         Behaviour::FailFirst {

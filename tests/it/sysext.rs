@@ -13,21 +13,16 @@
 //! `systemd-dissect` on PATH, python3 with PyYAML. Missing: SKIP, or a failure under
 //! BUILDER_REQUIRE_CONSUMERS=1.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
-const TOKEN: &str = "abcdef.0123456789abcdef";
 const URL: &str = "http://127.0.0.1:9/sysext/{arch}/node.raw";
 
+/// The program in the variable `env`, else `name` on PATH, or None after a SKIP.
 fn tool(env: &str, name: &str) -> Option<PathBuf> {
-    let p = std::env::var_os(env)
-        .map(PathBuf::from)
-        .or_else(|| which(name));
-    consumer(name, p)
+    consumer(name, env_path(env).or_else(|| which(name)))
 }
 
 struct Rendered {
@@ -53,7 +48,7 @@ fn render(shipped: &str) -> Rendered {
         _ => up.cri_dockerd_profile("node", "1.36"),
     };
     ws.write_profile("node", &shipped_on_loopback(shipped, &test, &[]));
-    let join = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cloudinit/join.toml");
+    let join = fixture("cloudinit/join.toml");
     let out = ws.render(
         "node",
         &[
@@ -67,7 +62,7 @@ fn render(shipped: &str) -> Rendered {
     );
     assert_ok(&out);
     let dir = ws.out().join(format!("{shipped}-loopback/amd64"));
-    let manifest = serde_json::from_str(&read(dir.join("manifest.json"))).unwrap();
+    let manifest = read_json(dir.join("manifest.json"));
     Rendered {
         _up: up,
         ws,
@@ -76,21 +71,9 @@ fn render(shipped: &str) -> Rendered {
     }
 }
 
-fn run(cmd: &mut Command) -> (bool, String) {
-    let o = cmd.output().unwrap();
-    (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
-}
-
 /// `unsquashfs -lln`: the image's paths (without the squashfs-root prefix), or the error.
 fn unsquashfs_list(unsquashfs: &Path, image: &Path) -> Result<Vec<String>, String> {
-    let (ok, out) = run(Command::new(unsquashfs).arg("-lln").arg(image));
+    let (ok, out) = run_text(Command::new(unsquashfs).arg("-lln").arg(image));
     if !ok {
         return Err(out);
     }
@@ -105,7 +88,7 @@ fn unsquashfs_list(unsquashfs: &Path, image: &Path) -> Result<Vec<String>, Strin
 /// The extension-release of `image` (read with `unsquashfs -cat`), checked: ID and
 /// ARCHITECTURE as expected. Returns the text or why it is wrong.
 fn release_ok(unsquashfs: &Path, image: &Path, name: &str, arch: &str) -> Result<String, String> {
-    let (ok, text) = run(Command::new(unsquashfs).arg("-cat").arg(image).arg(format!(
+    let (ok, text) = run_text(Command::new(unsquashfs).arg("-cat").arg(image).arg(format!(
         "usr/lib/extension-release.d/extension-release.{name}"
     )));
     if !ok {
@@ -134,7 +117,7 @@ fn dissect_ok(image: &Path, arch: &str) -> Result<(), String> {
     let Some(dissect) = which("systemd-dissect") else {
         return Err("no systemd-dissect".into());
     };
-    let (ok, out) = run(Command::new(dissect).arg("--json=short").arg(image));
+    let (ok, out) = run_text(Command::new(dissect).arg("--json=short").arg(image));
     if !ok {
         return Err(out);
     }
@@ -192,11 +175,13 @@ assert [(u["name"], u["enabled"], u.get("contents")) for u in bu] == \
     let Some(py) = which("python3") else {
         return Err("no python3".into());
     };
-    let (ok, out) = run(Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .arg(butane)
-        .arg(ignition));
+    let (ok, out) = run_text(
+        Command::new(py)
+            .arg("-c")
+            .arg(script)
+            .arg(butane)
+            .arg(ignition),
+    );
     if ok {
         Ok(())
     } else {
@@ -304,7 +289,7 @@ fn check_profile(shipped: &str) {
         );
         if let Some(mksquashfs) = tool("BUILDER_MKSQUASHFS", "mksquashfs") {
             let tree = r.ws.path().join("tree");
-            let (ok, out) = run(Command::new(&unsquashfs).arg("-d").arg(&tree).arg(&image));
+            let (ok, out) = run_text(Command::new(&unsquashfs).arg("-d").arg(&tree).arg(&image));
             assert!(ok, "{out}");
             let rel = tree.join(format!(
                 "usr/lib/extension-release.d/extension-release.{name}"
@@ -315,7 +300,7 @@ fn check_profile(shipped: &str) {
             )
             .unwrap();
             let wrong = r.ws.path().join(format!("{name}.raw"));
-            let (ok, out) = run(Command::new(mksquashfs).arg(&tree).arg(&wrong).args([
+            let (ok, out) = run_text(Command::new(mksquashfs).arg(&tree).arg(&wrong).args([
                 "-noappend",
                 "-all-root",
                 "-quiet",
@@ -342,7 +327,7 @@ fn check_profile(shipped: &str) {
     }
 
     if let Some(validate) = ignition_validate() {
-        let (ok, out) = run(Command::new(&validate).arg(r.dir.join("ignition.json")));
+        let (ok, out) = run_text(Command::new(&validate).arg(r.dir.join("ignition.json")));
         assert!(ok, "ignition-validate refused ignition.json: {out}");
         // The control: a relative path, which Ignition refuses.
         let bad = r.ws.path().join("bad.json");
@@ -351,7 +336,7 @@ fn check_profile(shipped: &str) {
             json.replace("\"/etc/crictl.yaml\"", "\"etc/crictl.yaml\""),
         )
         .unwrap();
-        let (ok, out) = run(Command::new(&validate).arg(&bad));
+        let (ok, out) = run_text(Command::new(&validate).arg(&bad));
         assert!(!ok && out.contains("path not absolute"), "{out}");
     }
 
@@ -406,7 +391,7 @@ fn embedded_image_and_flag_errors() {
         "{image}"
     );
     if let Some(validate) = ignition_validate() {
-        let (ok, out) = run(Command::new(&validate).arg(dir.join("ignition.json")));
+        let (ok, out) = run_text(Command::new(&validate).arg(dir.join("ignition.json")));
         assert!(ok, "{out}");
     }
     let out = ws.render("node", &["--sysext-url", "https://h/x.raw"]);

@@ -1,14 +1,12 @@
 //! `builder render` end to end: the real binary against a loopback server serving fake
 //! upstream artifacts in their real layouts.
 
-mod common;
-
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 fn mode(p: impl AsRef<Path>) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
@@ -99,14 +97,9 @@ fn renders_the_containerd_overlay_layout() {
         assert_eq!(runc.1, 0o755);
 
         // SHA256SUMS checks with the real sha256sum.
-        let check = std::process::Command::new("sha256sum")
-            .args(["-c", "SHA256SUMS"])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert_ok(&check);
+        assert_sha256sum_c(&dir, "SHA256SUMS");
 
-        let m: serde_json::Value = serde_json::from_str(&read(dir.join("manifest.json"))).unwrap();
+        let m = read_json(dir.join("manifest.json"));
         assert_eq!(m["profile"]["name"], "node");
         assert_eq!(m["profile"]["sha256"].as_str().unwrap().len(), 64);
         assert_eq!(m["kubernetes"], "1.36");
@@ -340,12 +333,7 @@ fn mirrors_rewrite_urls_but_not_the_manifest() {
 fn unreachable_upstream_fails_fast_naming_host_and_way_out() {
     let up = Upstream::start();
     let ws = Workspace::new();
-    // A loopback port nobody listens on.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let dead = dead_addr();
     let text = up
         .containerd_profile("node", "2.1.9", "1.36")
         .replace(&up.server.addr, &dead);

@@ -2,34 +2,22 @@
 //! units byte for byte with drop-ins beside them, daemon.json, and the kubelet pointed at
 //! cri-dockerd's socket.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn renders_the_docker_and_cri_dockerd_overlay() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("dock", &up.cri_dockerd_profile("dock", "1.30"));
+    let (_up, ws) = dock_setup("1.30");
     let o = ws.render("dock", &[]);
     assert_ok(&o);
     let dir = ws.out().join("dock/amd64");
     let root = dir.join("rootfs");
-    for bin in [
-        "docker",
-        "dockerd",
-        "containerd",
-        "ctr",
-        "containerd-shim-runc-v2",
-        "docker-init",
-        "docker-proxy",
-        "runc",
-        "cri-dockerd",
-        "crictl",
-    ] {
+    for bin in DOCKER_STATIC_BINARIES
+        .into_iter()
+        .chain(["cri-dockerd", "crictl"])
+    {
         assert!(root.join("usr/local/bin").join(bin).is_file(), "{bin}");
     }
     assert!(root.join("opt/cni/bin/bridge").is_file());
@@ -57,8 +45,7 @@ fn renders_the_docker_and_cri_dockerd_overlay() {
         "{dropin}"
     );
     assert!(read(root.join("etc/sysusers.d/docker.conf")).contains("g docker -"));
-    let daemon: serde_json::Value =
-        serde_json::from_str(&read(root.join("etc/docker/daemon.json"))).unwrap();
+    let daemon = read_json(root.join("etc/docker/daemon.json"));
     assert_eq!(daemon["exec-opts"][0], "native.cgroupdriver=systemd");
     assert_eq!(daemon["storage-driver"], "overlay2");
     assert_eq!(daemon["log-driver"], "json-file");
@@ -89,22 +76,15 @@ fn renders_the_docker_and_cri_dockerd_overlay() {
             Path::new("/usr/local/lib/systemd/system").join(unit)
         );
     }
-    let check = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert_ok(&check);
-    let m: serde_json::Value = serde_json::from_str(&read(dir.join("manifest.json"))).unwrap();
+    assert_sha256sum_c(&dir, "SHA256SUMS");
+    let m = read_json(dir.join("manifest.json"));
     assert_eq!(m["runtime"], "cri-dockerd");
     assert_eq!(m["artifacts"].as_array().unwrap().len(), 9);
 }
 
 #[test]
 fn renders_are_deterministic() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("dock", &up.cri_dockerd_profile("dock", "1.36"));
+    let (_up, ws) = dock_setup("1.36");
     assert_ok(&ws.run(&["render", "-p", "dock", "--out", "a"]));
     assert_ok(&ws.run(&["render", "-p", "dock", "--out", "b"]));
     assert_eq!(
@@ -131,9 +111,7 @@ fn renders_are_deterministic() {
 
 #[test]
 fn below_124_it_renders_with_a_warning() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("dock", &up.cri_dockerd_profile("dock", "1.23"));
+    let (_up, ws) = dock_setup("1.23");
     let o = ws.render("dock", &[]);
     assert_ok(&o);
     assert!(

@@ -3,18 +3,14 @@
 //! that the in-toto reference implementation's validators (ci/consumers/intoto, Go) accept it
 //! and reject broken variants.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use builder::digest::sha256_hex;
-use common::*;
 use serde_json::Value;
 
-const TOKEN: &str = "abcdef.0123456789abcdef";
+use crate::common::*;
 
 fn join_file(ws: &Workspace) -> PathBuf {
     let p = ws.path().join("join.toml");
@@ -28,10 +24,6 @@ fn join_file(ws: &Workspace) -> PathBuf {
     )
     .unwrap();
     p
-}
-
-fn json(p: impl AsRef<Path>) -> Value {
-    serde_json::from_str(&read(p)).unwrap()
 }
 
 /// SHA256SUMS as name -> digest.
@@ -100,7 +92,7 @@ fn the_statement_names_every_output_and_input_and_no_secret() {
         }
 
         // Dependencies: the manifest's artifacts, in order.
-        let m = json(dir.join("manifest.json"));
+        let m = read_json(dir.join("manifest.json"));
         let deps = p["predicate"]["buildDefinition"]["resolvedDependencies"]
             .as_array()
             .unwrap();
@@ -133,19 +125,7 @@ fn the_statement_names_every_output_and_input_and_no_secret() {
 fn the_statement_is_deterministic_and_follows_its_inputs() {
     let (_up, ws) = node_setup();
     let render = |out: &str, epoch: &str| {
-        let o = ws.run_env(
-            &[
-                "render",
-                "--profile",
-                "node",
-                "--out",
-                out,
-                "--arch",
-                "amd64",
-            ],
-            &[("SOURCE_DATE_EPOCH", epoch)],
-        );
-        assert_ok(&o);
+        ws.render_amd64("node", out, &[], &[("SOURCE_DATE_EPOCH", epoch)]);
         fs::read(
             ws.path()
                 .join(out)
@@ -180,8 +160,7 @@ fn intoto_check() -> Option<PathBuf> {
 type Edit = fn(&mut Value);
 
 fn validate(bin: &Path, file: &Path) -> (bool, String) {
-    let o = Command::new(bin).arg(file).output().unwrap();
-    (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
+    run_text(Command::new(bin).arg(file))
 }
 
 #[test]
@@ -201,7 +180,7 @@ fn the_in_toto_reference_validators_accept_it_and_reject_broken_ones() {
         let (ok, out) = validate(&bin, &file);
         assert!(ok, "{out}");
     }
-    let good = json(ws.out().join("node/amd64/provenance.intoto.json"));
+    let good = read_json(ws.out().join("node/amd64/provenance.intoto.json"));
     let broken: [(&str, Edit); 4] = [
         ("runDetails.builder.id required", |v| {
             v["predicate"]["runDetails"]["builder"]

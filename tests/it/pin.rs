@@ -4,9 +4,7 @@
 //! unpublished checksum file refused without --trust-download and pinned with a comment with
 //! it, built-in profiles refused, and a second run that changes nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Versions no catalog knows, so every artifact starts unpinned.
 const CTR: &str = "9.9.1";

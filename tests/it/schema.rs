@@ -1,20 +1,19 @@
 //! The profile JSON Schema: `builder schema` is byte for byte the committed
-//! `profiles/schema.json` (a golden file: `BUILDER_UPDATE_GOLDEN=1 cargo test --test schema`
-//! rewrites it), the shipped profiles point at it with a `#:schema` directive that builder's
-//! parser ignores, and the real `taplo` CLI, reading that schema, accepts every shipped and
-//! valid fixture profile and refuses exactly the invalid fixtures listed below.
+//! `profiles/schema.json` (a golden file:
+//! `BUILDER_UPDATE_GOLDEN=1 cargo test --test it schema::` rewrites it), the shipped profiles
+//! point at it with a `#:schema` directive that builder's parser ignores, and the real `taplo`
+//! CLI, reading that schema, accepts every shipped and valid fixture profile and refuses
+//! exactly the invalid fixtures listed below.
 //!
 //! taplo comes from `BUILDER_TAPLO`, else `~/.cache/builder-ci/taplo` (where ci/test.sh
 //! installs it), else PATH. Missing, the taplo checks say SKIP, or fail under
 //! BUILDER_REQUIRE_CONSUMERS=1 (ci/test.sh).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DIRECTIVE: &str = "#:schema ./schema.json";
@@ -135,7 +134,7 @@ fn builder_schema_is_the_committed_schema_json() {
     assert_eq!(
         generated,
         read(schema_file()),
-        "profiles/schema.json is stale: run BUILDER_UPDATE_GOLDEN=1 cargo test --test schema"
+        "profiles/schema.json is stale: run BUILDER_UPDATE_GOLDEN=1 cargo test --test it schema::"
     );
 }
 
@@ -165,8 +164,7 @@ fn shipped_profiles_carry_the_directive_and_builder_ignores_it() {
 fn taplo() -> Option<PathBuf> {
     let cached = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache/builder-ci/taplo/node_modules/.bin/taplo"));
-    let found = std::env::var_os("BUILDER_TAPLO")
-        .map(PathBuf::from)
+    let found = env_path("BUILDER_TAPLO")
         .or(cached.filter(|p| p.exists()))
         .or_else(|| which("taplo"));
     consumer("taplo (npm @taplo/cli, installed by ci/test.sh)", found)
@@ -214,8 +212,7 @@ fn taplo_accepts_shipped_and_valid_profiles_through_the_schema() {
     let shipped = toml_files(&Path::new(ROOT).join("profiles"));
     let (ok, refused) = lint(&taplo, None, &shipped);
     assert!(ok, "{refused:?}");
-    let fixtures = Path::new(ROOT).join("tests/fixtures/profiles");
-    let valid = toml_files(&fixtures.join("valid"));
+    let valid = toml_files(&fixture("profiles/valid"));
     assert!(!valid.is_empty());
     let (ok, refused) = lint(&taplo, Some(&schema_file()), &valid);
     assert!(ok, "{refused:?}");
@@ -238,8 +235,7 @@ fn taplo_accepts_shipped_and_valid_profiles_through_the_schema() {
 #[test]
 fn taplo_refuses_exactly_the_invalid_fixtures_a_schema_can_express() {
     let Some(taplo) = taplo() else { return };
-    let dir = Path::new(ROOT).join("tests/fixtures/profiles/invalid");
-    let files = toml_files(&dir);
+    let files = toml_files(&fixture("profiles/invalid"));
     let (_, refused) = lint(&taplo, Some(&schema_file()), &files);
     let by_schema: Vec<&str> = refused
         .iter()

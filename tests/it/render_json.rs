@@ -1,11 +1,10 @@
 //! `builder render --output json`: the summary on stdout, checked against the files on disk.
 
-mod common;
-
 use std::fs;
 
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 /// A test profile whose sandbox image is not kubeadm's: it renders with a warning.
 fn warned_profile(up: &Upstream) -> String {
@@ -68,8 +67,7 @@ fn the_summary_matches_the_files_on_disk() {
             assert_eq!(f["size"], bytes.len() as u64, "{arch} {key}");
         }
         // The artifacts are the manifest's, pins and all.
-        let manifest: Value =
-            serde_json::from_str(&read(ws.path().join(&dir).join("manifest.json"))).unwrap();
+        let manifest = read_json(ws.path().join(&dir).join("manifest.json"));
         assert_eq!(a["artifacts"], manifest["artifacts"]);
         let runc = a["artifacts"]
             .as_array()
@@ -108,9 +106,7 @@ fn the_summary_matches_the_files_on_disk() {
 
 #[test]
 fn text_output_keeps_stdout_empty_and_json_survives_quiet() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let (_up, ws) = node_setup();
     let o = ws.render("node", &["--arch", "amd64"]);
     assert_ok(&o);
     assert_eq!(stdout(&o), "");

@@ -2,11 +2,9 @@
 //! bound (the timeouts are set small here), is retried when it is worth retrying with one
 //! `retry:` line per attempt, and leaves neither an output folder nor a cache entry behind.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const RUNC: &str = "/runc/v1.4.3/runc.amd64";
 
@@ -31,9 +29,7 @@ struct Run {
 
 /// Renders amd64 with `runc` served as `b` (2 attempts, small limits).
 fn render_with(b: Behaviour) -> Run {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let (up, ws) = node_setup();
     up.server.route(RUNC, b);
     let start = Instant::now();
     let mut args = vec!["--arch", "amd64"];
@@ -189,9 +185,7 @@ fn a_redirect_to_another_port_is_followed_and_still_verified() {
 
 #[test]
 fn credentials_in_a_mirror_never_reach_the_output() {
-    let up = Upstream::start();
-    let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let (up, ws) = node_setup();
     up.server.route(RUNC, Behaviour::Status(404));
     let base = up.server.url("/");
     let mirror = format!("{base}=http://builder:hunter2@{}/", up.server.addr);
