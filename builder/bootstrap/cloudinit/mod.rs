@@ -276,6 +276,29 @@ fn runcmd(input: &UserDataInput) -> String {
 /// bytes. Fails with `Error::Input` when the document does not fit the cloud's limit even
 /// gzipped, naming the sizes, the limit and the largest files.
 pub fn render(input: &UserDataInput) -> Result<UserData> {
+    check_input(input)?;
+    let mut items = write_files(input)?;
+    let doc = document(input, &items);
+    let limit = input.cloud.limit();
+    let (bytes, gzipped) = if doc.len() <= limit {
+        (doc.into_bytes(), false)
+    } else {
+        let gz = yaml::gzip(doc.as_bytes());
+        if gz.len() > limit {
+            return Err(too_big(input, doc.len(), gz.len(), &mut items).into());
+        }
+        (gz, true)
+    };
+    let meta_data = meta_data(input, &bytes)?;
+    Ok(UserData {
+        bytes,
+        gzipped,
+        meta_data,
+    })
+}
+
+/// What the document quotes or runs unchecked: the profile name, the CRI socket, the units.
+fn check_input(input: &UserDataInput) -> Result<()> {
     if yaml::single_quoted(input.profile).is_none() {
         return Err(Error::Internal(format!("profile name {:?}", input.profile)).into());
     }
@@ -289,53 +312,66 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
     for u in input.runtime.units() {
         check_unit(u.name)?;
     }
+    Ok(())
+}
 
-    let mut items = Vec::new();
-    match &input.fetch {
+/// The `write_files` items: the fetch script, or baked mode's node files; then the
+/// JoinConfiguration.
+fn write_files(input: &UserDataInput) -> Result<Vec<Item>> {
+    let mut items = match &input.fetch {
         Some(f) => {
             fetch::check(&f.url, &f.sha256)?;
-            items.push(item(
+            vec![item(
                 FETCH_SCRIPT_PATH,
                 0o755,
                 fetch_script(&f.url, &f.sha256).as_bytes(),
                 true,
-            )?);
+            )?]
         }
-        None => {
-            let mut files: Vec<&NodeFile> = input.files.iter().collect();
-            files.sort_by(|a, b| a.path.cmp(&b.path));
-            for pair in files.windows(2) {
-                if pair[0].path == pair[1].path {
-                    return Err(Error::Input(format!(
-                        "{} is given twice to write from user-data",
-                        pair[0].path
-                    ))
-                    .into());
-                }
-            }
-            for f in files {
-                if f.path == JOIN_CONFIG_PATH || f.path == FETCH_SCRIPT_PATH {
-                    return Err(Error::Input(format!(
-                        "{} is written by builder's user-data itself; rename that file in the overlay",
-                        f.path
-                    ))
-                    .into());
-                }
-                items.push(item(&f.path, f.mode, &f.content, false)?);
-            }
-        }
-    }
+        None => node_file_items(input.files)?,
+    };
     if let Some(j) = input.join {
         let text = join_configuration(
             input.profile,
             input.kubernetes,
-            cri_socket,
+            input.runtime.cri_socket(),
             input.kubelet_args,
             j,
         )?;
         items.push(item(JOIN_CONFIG_PATH, 0o600, text.as_bytes(), true)?);
     }
+    Ok(items)
+}
 
+/// Baked mode's node files, by path: none twice, none where builder's own files go.
+fn node_file_items(files: &[NodeFile]) -> Result<Vec<Item>> {
+    let mut files: Vec<&NodeFile> = files.iter().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    for pair in files.windows(2) {
+        if pair[0].path == pair[1].path {
+            return Err(Error::Input(format!(
+                "{} is given twice to write from user-data",
+                pair[0].path
+            ))
+            .into());
+        }
+    }
+    let mut items = Vec::new();
+    for f in files {
+        if f.path == JOIN_CONFIG_PATH || f.path == FETCH_SCRIPT_PATH {
+            return Err(Error::Input(format!(
+                "{} is written by builder's user-data itself; rename that file in the overlay",
+                f.path
+            ))
+            .into());
+        }
+        items.push(item(&f.path, f.mode, &f.content, false)?);
+    }
+    Ok(items)
+}
+
+/// The `#cloud-config` document: header, `write_files`, `runcmd`.
+fn document(input: &UserDataInput, items: &[Item]) -> String {
     let mode = if input.fetch.is_some() {
         "fetch"
     } else {
@@ -353,37 +389,25 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
     ));
     if !items.is_empty() {
         doc.push_str("write_files:\n");
-        for i in &items {
+        for i in items {
             doc.push_str(&i.yaml);
         }
     }
     doc.push_str("runcmd:\n- ");
     yaml::literal_block(&mut doc, "  ", &runcmd(input));
+    doc
+}
 
-    let limit = input.cloud.limit();
-    let (bytes, gzipped) = if doc.len() <= limit {
-        (doc.into_bytes(), false)
-    } else {
-        let gz = yaml::gzip(doc.as_bytes());
-        if gz.len() > limit {
-            return Err(too_big(input, doc.len(), gz.len(), &mut items).into());
-        }
-        (gz, true)
-    };
-
-    let digest = crate::util::digest::sha256_hex(&bytes);
+/// The NoCloud meta-data: an instance id that changes with the user-data's bytes.
+fn meta_data(input: &UserDataInput, bytes: &[u8]) -> Result<String> {
+    let digest = crate::util::digest::sha256_hex(bytes);
     let instance = format!("builder-{}-{}-{}", input.profile, input.arch, &digest[..12]);
-    let meta_data = format!(
+    Ok(format!(
         "{}instance-id: {}\n",
         crate::node::header(input.profile),
         yaml::single_quoted(&instance)
             .ok_or_else(|| Error::Internal(format!("instance id {instance:?}")))?,
-    );
-    Ok(UserData {
-        bytes,
-        gzipped,
-        meta_data,
-    })
+    ))
 }
 
 fn too_big(input: &UserDataInput, raw: usize, gz: usize, items: &mut [Item]) -> Error {
