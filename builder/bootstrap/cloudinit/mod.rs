@@ -11,107 +11,31 @@
 //! This module produces bytes (and writes them with the right modes on request,
 //! [`UserData::write_to`]); it reads no profile and logs nothing (the join token must not
 //! reach a log). `render` (the subcommand) decides what to pass in
-//! and where the output goes.
+//! and where the output goes. The node files, the cloud's size limit and the join parameters
+//! are `bootstrap`'s, shared with Ignition (`files`, `cloud`, `join`); they are re-exported
+//! here because `UserDataInput` is made of them.
 
 mod fetch;
 pub mod user_data;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
+use crate::bootstrap::files::{write_with_mode, INLINE_MAX};
 use crate::bootstrap::yaml;
 use crate::util::error::Error;
 use crate::util::model::{check_target, Arch, KubeMinor, Runtime};
 
+pub use crate::bootstrap::cloud::Cloud;
+pub use crate::bootstrap::files::NodeFile;
 pub use crate::bootstrap::join::{
     join_configuration, DiscoveryTimeout, JoinParams, ENV_API_SERVER, ENV_CA_CERT_HASH,
     ENV_DISCOVERY_TIMEOUT, ENV_TOKEN, JOIN_CONFIG_PATH,
 };
 pub use fetch::{check as check_fetch, fetch_script, FetchOverlay, FETCH_SCRIPT_PATH};
-
-/// Files larger than this (or not plain text) are written as `encoding: gz+b64`.
-pub const INLINE_MAX: usize = 1024;
-
-/// The cloud whose user-data size limit applies (`--cloud`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Cloud {
-    /// Amazon EC2: 16384 bytes of raw user-data, before base64 ("User data is limited to
-    /// 16 KB, in raw form, before it is base64-encoded": EC2 User Guide, "Run commands when
-    /// you launch an EC2 instance with user data input").
-    Aws,
-    /// Azure: `osProfile.customData`, "the maximum length of the binary array is 65535 bytes"
-    /// (Azure REST API reference, Virtual Machines, OSProfile.customData).
-    Azure,
-    /// Google Compute Engine: 256 KiB per metadata value, 262144 bytes (Compute Engine docs,
-    /// "About VM metadata", metadata limits).
-    Gcp,
-    /// Anything else (NoCloud seed ISOs, OpenStack, bare metal): GCP's 256 KiB, a size every
-    /// common datasource accepts.
-    Generic,
-}
-
-impl Cloud {
-    /// The most user-data bytes the cloud accepts (gzipped or not: the bytes handed over).
-    pub fn limit(self) -> usize {
-        match self {
-            Cloud::Aws => 16_384,
-            Cloud::Azure => 65_535,
-            Cloud::Gcp | Cloud::Generic => 262_144,
-        }
-    }
-
-    /// The `--cloud` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::Aws => "aws",
-            Cloud::Azure => "azure",
-            Cloud::Gcp => "gcp",
-            Cloud::Generic => "generic",
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Cloud::Aws => "AWS",
-            Cloud::Azure => "Azure",
-            Cloud::Gcp => "GCP",
-            Cloud::Generic => "generic",
-        }
-    }
-}
-
-impl fmt::Display for Cloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A file the user-data writes on the node, owned by root:root.
-#[derive(Clone, PartialEq, Eq)]
-pub struct NodeFile {
-    /// Absolute path on the node.
-    pub path: String,
-    /// Permission bits, e.g. `0o644`.
-    pub mode: u32,
-    pub content: Vec<u8>,
-}
-
-impl fmt::Debug for NodeFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "NodeFile {{ path: {:?}, mode: {:04o}, {} bytes }}",
-            self.path,
-            self.mode,
-            self.content.len()
-        )
-    }
-}
 
 /// Everything one arch's user-data is made from.
 #[derive(Debug)]
@@ -155,22 +79,6 @@ impl UserData {
         write_with_mode(&dir.join("user-data"), &self.bytes, 0o600)?;
         write_with_mode(&dir.join("meta-data"), self.meta_data.as_bytes(), 0o644)
     }
-}
-
-pub(crate) fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    // Created 0600 so the bytes are never readable by others, then set to the final mode.
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.set_permissions(std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_data())
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 impl fmt::Debug for UserData {
