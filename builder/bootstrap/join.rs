@@ -3,7 +3,7 @@
 //! JoinConfiguration.
 //!
 //! The token is a secret. It is kept out of every error message and out of `Debug`; the only
-//! place it is ever written is the JoinConfiguration inside user-data.
+//! place it is ever written is the JoinConfiguration inside user-data or the Ignition config.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,7 +1,8 @@
-//! The small YAML subset user-data is written in: single-quoted scalars for short values,
-//! literal block scalars (`|`, `|-`) for text, and base64 of deterministic gzip for everything
-//! a block scalar cannot carry byte for byte. Hand-written so the bytes are fixed by this file
-//! alone; `cloud-init schema` and cloud-init's own decoder check it in tests/it/cloudinit.rs.
+//! The small YAML subset user-data and butane.yaml are written in: single-quoted scalars for
+//! short values, literal block scalars (`|`, `|-`) for text, and base64 of deterministic gzip
+//! for everything a block scalar cannot carry byte for byte. Hand-written so the bytes are fixed
+//! by this file alone; `cloud-init schema` and cloud-init's own decoder check it in
+//! tests/it/cloudinit.rs.
 
 use std::io::Write as _;
 

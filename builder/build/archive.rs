@@ -208,16 +208,21 @@ fn install_members(
     limits: &ArchiveLimits,
     unsafe_member: &dyn Fn(&str, &str) -> anyhow::Error,
 ) -> Result<()> {
-    let origin = Origin::Artifact(artifact.name.clone());
     let reading = || format!("reading archive {url} of artifact {}", artifact.name);
     let mut archive = tar::Archive::new(reader);
     // Concatenated tarballs: read past an end-of-archive marker into the next archive, so
     // nothing of the stream is silently left out.
     archive.set_ignore_zeros(true);
-    let mut matches = vec![0usize; artifact.install.len()];
-    // Member name -> where it was installed (for hard links).
-    let mut installed: BTreeMap<String, (String, u32)> = BTreeMap::new();
-    let mut members = Vec::new();
+    let mut unpack = Unpack {
+        artifact,
+        url,
+        rootfs,
+        unsafe_member,
+        origin: Origin::Artifact(artifact.name.clone()),
+        matches: vec![0usize; artifact.install.len()],
+        installed: BTreeMap::new(),
+        members: Vec::new(),
+    };
     let mut count = 0u64;
     let entries = archive.entries().with_context(reading)?;
     for entry in entries {
@@ -234,61 +239,127 @@ fn install_members(
             }
             .into());
         }
+        if let Some(member) = unpack.check(&entry)? {
+            unpack.place(member, &mut entry)?;
+        }
+    }
+    // The rest of the stream (padding, and the trailer of the last gzip member with its CRC
+    // and size) is read too: a stream that is cut or corrupt after the last member fails here.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).with_context(reading)?;
+    unpack.check_every_rule_matched()
+}
+
+/// One archive's members being installed: what the rules matched so far.
+struct Unpack<'a> {
+    artifact: &'a Artifact,
+    url: &'a str,
+    rootfs: &'a Rootfs,
+    unsafe_member: &'a dyn Fn(&str, &str) -> anyhow::Error,
+    origin: Origin,
+    /// Per install rule, how many members it matched.
+    matches: Vec<usize>,
+    /// Member name -> where it was installed (for hard links).
+    installed: BTreeMap<String, (String, u32)>,
+    /// Every member's name, for the error when a rule matches none.
+    members: Vec<String>,
+}
+
+/// A member that passed the checks.
+struct Member {
+    /// The name as the archive spells it (for errors).
+    raw: String,
+    /// The name cleaned (what the rules match).
+    name: String,
+    ty: EntryType,
+    /// A link's target: as written for a symlink, cleaned for a hard link.
+    link: Option<String>,
+}
+
+/// Whether a member of type `ty` is installed (a folder is not: the files make theirs), or why
+/// it makes the archive refused.
+fn installable(ty: EntryType) -> std::result::Result<bool, &'static str> {
+    match ty {
+        EntryType::Block | EntryType::Char => Err("is a device node"),
+        EntryType::Fifo => Err("is a FIFO"),
+        EntryType::Directory => Ok(false),
+        EntryType::Regular | EntryType::Continuous | EntryType::Symlink | EntryType::Link => {
+            Ok(true)
+        }
+        EntryType::GNUSparse => Err("is a sparse file (not supported)"),
+        _ => Err("has a member type builder does not install"),
+    }
+}
+
+impl Unpack<'_> {
+    /// Checks a member's name, type and link target; `None`: nothing to install (a folder).
+    fn check<R: Read>(&mut self, entry: &tar::Entry<'_, R>) -> Result<Option<Member>> {
+        let unsafe_member = self.unsafe_member;
         let raw = String::from_utf8(entry.path_bytes().into_owned())
             .map_err(|_| unsafe_member("<non-UTF-8 name>", "has a name that is not UTF-8"))?;
         let name = clean_member(&raw).map_err(|why| unsafe_member(&raw, why))?;
         let ty = entry.header().entry_type();
-        match ty {
-            EntryType::Block | EntryType::Char => {
-                return Err(unsafe_member(&raw, "is a device node"))
-            }
-            EntryType::Fifo => return Err(unsafe_member(&raw, "is a FIFO")),
-            EntryType::Directory => continue,
-            EntryType::Regular | EntryType::Continuous | EntryType::Symlink | EntryType::Link => {}
-            EntryType::GNUSparse => {
-                return Err(unsafe_member(&raw, "is a sparse file (not supported)"))
-            }
-            _ => {
-                return Err(unsafe_member(
-                    &raw,
-                    "has a member type builder does not install",
-                ))
-            }
+        if !installable(ty).map_err(|why| unsafe_member(&raw, why))? || name.is_empty() {
+            return Ok(None);
         }
-        if name.is_empty() {
-            continue;
-        }
-        let link_target = if matches!(ty, EntryType::Symlink | EntryType::Link) {
-            let t = match entry.link_name_bytes() {
-                Some(b) => String::from_utf8(b.into_owned())
-                    .map_err(|_| unsafe_member(&raw, "is a link whose target is not UTF-8"))?,
-                None => String::new(),
-            };
-            if ty == EntryType::Symlink && !link_stays_inside(&format!("/{name}"), &t) {
-                return Err(unsafe_member(
-                    &raw,
-                    &format!("is a link to {t:?}, which leaves the archive"),
-                ));
-            }
-            if ty == EntryType::Link {
-                let cleaned = clean_member(&t)
-                    .map_err(|why| unsafe_member(&raw, &format!("is a hard link that {why}")))?;
-                Some(cleaned)
-            } else {
-                Some(t)
-            }
+        let link = if matches!(ty, EntryType::Symlink | EntryType::Link) {
+            Some(self.link_target(entry, ty, &raw, &name)?)
         } else {
             None
         };
-        members.push(name.clone());
+        self.members.push(name.clone());
+        Ok(Some(Member {
+            raw,
+            name,
+            ty,
+            link,
+        }))
+    }
+
+    /// A link's target: a symlink's must stay inside the archive, a hard link's is a member name.
+    fn link_target<R: Read>(
+        &self,
+        entry: &tar::Entry<'_, R>,
+        ty: EntryType,
+        raw: &str,
+        name: &str,
+    ) -> Result<String> {
+        let unsafe_member = self.unsafe_member;
+        let t = match entry.link_name_bytes() {
+            Some(b) => String::from_utf8(b.into_owned())
+                .map_err(|_| unsafe_member(raw, "is a link whose target is not UTF-8"))?,
+            None => String::new(),
+        };
+        if ty == EntryType::Symlink && !link_stays_inside(&format!("/{name}"), &t) {
+            return Err(unsafe_member(
+                raw,
+                &format!("is a link to {t:?}, which leaves the archive"),
+            ));
+        }
+        if ty == EntryType::Link {
+            let cleaned = clean_member(&t)
+                .map_err(|why| unsafe_member(raw, &format!("is a hard link that {why}")))?;
+            Ok(cleaned)
+        } else {
+            Ok(t)
+        }
+    }
+
+    /// Installs `m` wherever a rule puts it: a file is written once and copied for the other
+    /// rules, a hard link copies what its target was installed as.
+    fn place<R: Read>(&mut self, m: Member, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let (artifact, url, rootfs, origin) = (self.artifact, self.url, self.rootfs, &self.origin);
+        let unsafe_member = self.unsafe_member;
         let mut first_dest: Option<(String, u32)> = None;
         for (i, rule) in artifact.install.iter().enumerate() {
-            let Some(m) = &rule.matcher else { continue };
-            if !m.is_match(&name) {
+            let Some(matcher) = &rule.matcher else {
+                continue;
+            };
+            if !matcher.is_match(&m.name) {
                 continue;
             }
-            matches[i] += 1;
-            if !rule.to.ends_with('/') && matches[i] > 1 {
+            self.matches[i] += 1;
+            if !rule.to.ends_with('/') && self.matches[i] > 1 {
                 return Err(rule.loc.error(format_args!(
                     "install rule from = {:?} matches more than one member of {url}, but `to = {:?}` names a single file; \
                      end `to` with '/' to install them into a folder",
@@ -296,62 +367,64 @@ fn install_members(
                     rule.to
                 )));
             }
-            let dest = destination(rule, &name);
-            match (ty, &link_target) {
+            let dest = destination(rule, &m.name);
+            match (m.ty, &m.link) {
                 (EntryType::Symlink, Some(target)) => {
                     if !link_stays_inside(&dest, target) {
                         return Err(unsafe_member(
-                            &raw,
+                            &m.raw,
                             &format!("is a link to {target:?}, which leaves the rootfs when installed at {dest}"),
                         ));
                     }
-                    rootfs.symlink(&dest, target, &origin)?;
+                    rootfs.symlink(&dest, target, origin)?;
                 }
                 (EntryType::Link, Some(target)) => {
-                    let Some((from, _)) = installed.get(target) else {
+                    let Some((from, _)) = self.installed.get(target) else {
                         return Err(unsafe_member(
-                            &raw,
+                            &m.raw,
                             &format!("is a hard link to {target:?}, which no install rule installed before it"),
                         ));
                     };
                     let from = from.clone();
-                    rootfs.copy_within(&from, &dest, rule.mode, &origin)?;
+                    rootfs.copy_within(&from, &dest, rule.mode, origin)?;
                 }
                 _ => match &first_dest {
                     None => {
-                        rootfs.write_file(&dest, rule.mode, &origin, &mut entry)?;
+                        rootfs.write_file(&dest, rule.mode, origin, &mut *entry)?;
                         first_dest = Some((dest.clone(), rule.mode));
                     }
-                    Some((from, _)) => rootfs.copy_within(from, &dest, rule.mode, &origin)?,
+                    Some((from, _)) => rootfs.copy_within(from, &dest, rule.mode, origin)?,
                 },
             }
         }
         if let Some(d) = first_dest {
-            installed.insert(name, d);
+            self.installed.insert(m.name, d);
         }
+        Ok(())
     }
-    // The rest of the stream (padding, and the trailer of the last gzip member with its CRC
-    // and size) is read too: a stream that is cut or corrupt after the last member fails here.
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink()).with_context(reading)?;
-    for (rule, n) in artifact.install.iter().zip(&matches) {
-        if *n == 0 {
-            let mut shown: Vec<&str> = members.iter().map(String::as_str).take(12).collect();
-            if members.len() > 12 {
-                shown.push("...");
-            }
-            return Err(rule.loc.error(format_args!(
-                "install rule from = {:?} matches no member of {url} (members: {}); fix the glob",
-                rule.from.as_deref().unwrap_or(""),
-                if shown.is_empty() {
-                    "none".to_string()
-                } else {
-                    shown.join(", ")
+
+    /// Every install rule must have matched a member: one that matched none names them.
+    fn check_every_rule_matched(&self) -> Result<()> {
+        let (members, url) = (&self.members, self.url);
+        for (rule, n) in self.artifact.install.iter().zip(&self.matches) {
+            if *n == 0 {
+                let mut shown: Vec<&str> = members.iter().map(String::as_str).take(12).collect();
+                if members.len() > 12 {
+                    shown.push("...");
                 }
-            )));
+                return Err(rule.loc.error(format_args!(
+                    "install rule from = {:?} matches no member of {url} (members: {}); fix the glob",
+                    rule.from.as_deref().unwrap_or(""),
+                    if shown.is_empty() {
+                        "none".to_string()
+                    } else {
+                        shown.join(", ")
+                    }
+                )));
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

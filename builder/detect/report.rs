@@ -242,52 +242,9 @@ pub(super) fn build_report(
     };
     let mut reports = Vec::with_capacity(nodes.len());
     for (i, (node, a)) in nodes.into_iter().zip(assessed).enumerate() {
-        let mut pins: Vec<String> = du
-            .per_node
-            .get(i)
-            .into_iter()
-            .flatten()
-            .map(|&w| du.workloads[w].0.to_string())
-            .collect();
-        pins.sort();
-        let windows = a.verdict == Verdict::WindowsOutOfScope;
-        let profile = match (a.affected, windows, pins.is_empty()) {
-            (true, false, false) => Some("cri-dockerd"),
-            (true, false, true) => Some("containerd"),
-            _ => None,
-        };
-        let mut reason = a.reason;
-        let n = pins.len();
-        match (pods_scanned.is_some(), profile) {
-            (_, Some(_)) if n > 0 => reason.push_str(&format!(
-                "; {n} workload(s) here mount the Docker socket: cri-dockerd"
-            )),
-            (true, Some(_)) => {
-                reason.push_str("; no pod here mounts the Docker socket: containerd")
-            }
-            (false, Some(_)) => reason.push_str("; no --pods given: containerd assumed"),
-            (_, None) if n > 0 && a.verdict != Verdict::CriDockerd => {
-                reason.push_str(&format!("; {n} workload(s) here mount the Docker socket"))
-            }
-            _ => {}
-        }
-        let c = &mut s.verdicts;
-        *match a.verdict {
-            Verdict::Dockershim => &mut c.dockershim,
-            Verdict::CriDockerd => &mut c.cri_dockerd,
-            Verdict::Containerd => &mut c.containerd,
-            Verdict::CriO => &mut c.cri_o,
-            Verdict::OtherRuntime => &mut c.other_runtime,
-            Verdict::WindowsOutOfScope => &mut c.windows_out_of_scope,
-            Verdict::Unknown => &mut c.unknown,
-        } += 1;
-        s.affected += usize::from(a.affected);
-        s.unknown += usize::from(a.verdict == Verdict::Unknown);
-        match profile {
-            Some("cri-dockerd") => s.profiles.cri_dockerd += 1,
-            Some(_) => s.profiles.containerd += 1,
-            None => {}
-        }
+        let pins = du.pins(i);
+        let (profile, reason) = recommend(&a, &pins, pods_scanned);
+        s.count(&a, profile);
         let steps = (plan && a.affected)
             .then(|| plan_steps(&node.name, profile, node.arch.as_deref(), &pins));
         reports.push(NodeReport {
@@ -306,25 +263,98 @@ pub(super) fn build_report(
         });
     }
     s.exit_code = if s.affected > 0 { 3 } else { 0 };
-    let mut workloads: Vec<WorkloadReport> = du
-        .workloads
-        .iter()
-        .map(|(w, nodes, pods)| WorkloadReport {
-            namespace: w.namespace.clone(),
-            kind: w.kind.clone(),
-            name: w.name.clone(),
-            pods: *pods,
-            nodes: nodes.iter().cloned().collect(),
-        })
-        .collect();
-    workloads
-        .sort_by(|a, b| (&a.namespace, &a.kind, &a.name).cmp(&(&b.namespace, &b.kind, &b.name)));
     Report {
         schema_version: 1,
         inputs,
         summary: s,
         nodes: reports,
-        docker_socket_workloads: workloads,
+        docker_socket_workloads: du.workload_reports(),
+    }
+}
+
+impl DockerUse {
+    /// The Docker-socket workloads on node `i`, by name, sorted.
+    fn pins(&self, i: usize) -> Vec<String> {
+        let mut pins: Vec<String> = self
+            .per_node
+            .get(i)
+            .into_iter()
+            .flatten()
+            .map(|&w| self.workloads[w].0.to_string())
+            .collect();
+        pins.sort();
+        pins
+    }
+
+    /// Every Docker-socket workload, sorted by namespace, kind and name.
+    fn workload_reports(&self) -> Vec<WorkloadReport> {
+        let mut workloads: Vec<WorkloadReport> = self
+            .workloads
+            .iter()
+            .map(|(w, nodes, pods)| WorkloadReport {
+                namespace: w.namespace.clone(),
+                kind: w.kind.clone(),
+                name: w.name.clone(),
+                pods: *pods,
+                nodes: nodes.iter().cloned().collect(),
+            })
+            .collect();
+        workloads.sort_by(|a, b| {
+            (&a.namespace, &a.kind, &a.name).cmp(&(&b.namespace, &b.kind, &b.name))
+        });
+        workloads
+    }
+}
+
+/// The profile for an affected Linux node (cri-dockerd where a workload pins it to Docker,
+/// else containerd) and the assessment's reason, with why.
+fn recommend(
+    a: &Assessment,
+    pins: &[String],
+    pods_scanned: Option<usize>,
+) -> (Option<&'static str>, String) {
+    let windows = a.verdict == Verdict::WindowsOutOfScope;
+    let profile = match (a.affected, windows, pins.is_empty()) {
+        (true, false, false) => Some("cri-dockerd"),
+        (true, false, true) => Some("containerd"),
+        _ => None,
+    };
+    let mut reason = a.reason.clone();
+    let n = pins.len();
+    match (pods_scanned.is_some(), profile) {
+        (_, Some(_)) if n > 0 => reason.push_str(&format!(
+            "; {n} workload(s) here mount the Docker socket: cri-dockerd"
+        )),
+        (true, Some(_)) => reason.push_str("; no pod here mounts the Docker socket: containerd"),
+        (false, Some(_)) => reason.push_str("; no --pods given: containerd assumed"),
+        (_, None) if n > 0 && a.verdict != Verdict::CriDockerd => {
+            reason.push_str(&format!("; {n} workload(s) here mount the Docker socket"))
+        }
+        _ => {}
+    }
+    (profile, reason)
+}
+
+impl Summary {
+    /// Counts one node: its verdict, whether it is affected, the profile recommended.
+    fn count(&mut self, a: &Assessment, profile: Option<&str>) {
+        let c = &mut self.verdicts;
+        *match a.verdict {
+            Verdict::Dockershim => &mut c.dockershim,
+            Verdict::CriDockerd => &mut c.cri_dockerd,
+            Verdict::Containerd => &mut c.containerd,
+            Verdict::CriO => &mut c.cri_o,
+            Verdict::OtherRuntime => &mut c.other_runtime,
+            Verdict::WindowsOutOfScope => &mut c.windows_out_of_scope,
+            Verdict::Unknown => &mut c.unknown,
+        } += 1;
+        self.affected += usize::from(a.affected);
+        self.unknown += usize::from(a.verdict == Verdict::Unknown);
+        match profile {
+            Some("cri-dockerd") => self.profiles.cri_dockerd += 1,
+            Some(_) => self.profiles.containerd += 1,
+            None => {}
+        }
     }
 }
 
@@ -336,10 +366,26 @@ fn clean(s: &str) -> String {
 }
 
 pub(super) fn write_table(out: &mut impl Write, r: &Report, plan: bool) -> std::io::Result<()> {
+    write_nodes(out, &r.nodes)?;
+    write_summary(out, r)?;
+    if !plan {
+        return Ok(());
+    }
+    if r.summary.affected == 0 {
+        return writeln!(out, "\nPlan: no node is on dockershim; nothing to replace.");
+    }
+    for n in r.nodes.iter().filter(|n| n.affected) {
+        write_plan(out, n)?;
+    }
+    Ok(())
+}
+
+/// One row per node, in columns as wide as their widest cell.
+fn write_nodes(out: &mut impl Write, nodes: &[NodeReport]) -> std::io::Result<()> {
     let dash = |s: &Option<String>| s.as_deref().map(clean).unwrap_or_else(|| "-".into());
     let mut rows =
         vec![["NODE", "KUBELET", "RUNTIME", "VERDICT", "REASON", "PROFILE"].map(String::from)];
-    for n in &r.nodes {
+    for n in nodes {
         rows.push([
             clean(&n.name),
             dash(&n.kubelet_version),
@@ -365,6 +411,11 @@ pub(super) fn write_table(out: &mut impl Write, r: &Report, plan: bool) -> std::
         }
         writeln!(out, "{}", line.trim_end())?;
     }
+    Ok(())
+}
+
+/// The counts, and with --pods the Docker-socket workloads.
+fn write_summary(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     let s = &r.summary;
     let v = &s.verdicts;
     writeln!(
@@ -404,42 +455,39 @@ pub(super) fn write_table(out: &mut impl Write, r: &Report, plan: bool) -> std::
             )?;
         }
     }
-    if !plan {
-        return Ok(());
-    }
-    if s.affected == 0 {
-        return writeln!(out, "\nPlan: no node is on dockershim; nothing to replace.");
-    }
-    for n in r.nodes.iter().filter(|n| n.affected) {
-        let target = match n.profile {
-            Some(p) => format!(
-                "profile {p}, arch {}",
-                n.arch.as_deref().unwrap_or("unknown")
-            ),
-            None => "no builder profile (Windows)".into(),
-        };
+    Ok(())
+}
+
+/// The runbook of one affected node.
+fn write_plan(out: &mut impl Write, n: &NodeReport) -> std::io::Result<()> {
+    let target = match n.profile {
+        Some(p) => format!(
+            "profile {p}, arch {}",
+            n.arch.as_deref().unwrap_or("unknown")
+        ),
+        None => "no builder profile (Windows)".into(),
+    };
+    writeln!(
+        out,
+        "\nPlan for {} ({}: {target})",
+        clean(&n.name),
+        n.verdict.as_str()
+    )?;
+    if !n.docker_socket_workloads.is_empty() {
         writeln!(
             out,
-            "\nPlan for {} ({}: {target})",
-            clean(&n.name),
-            n.verdict.as_str()
+            "  pinned to Docker by: {}",
+            clean(&n.docker_socket_workloads.join(", "))
         )?;
-        if !n.docker_socket_workloads.is_empty() {
-            writeln!(
-                out,
-                "  pinned to Docker by: {}",
-                clean(&n.docker_socket_workloads.join(", "))
-            )?;
-        }
-        for (i, step) in n.plan.iter().flatten().enumerate() {
-            writeln!(
-                out,
-                "  {}. {}\n       # {}",
-                i + 1,
-                clean(&step.command),
-                clean(&step.note)
-            )?;
-        }
+    }
+    for (i, step) in n.plan.iter().flatten().enumerate() {
+        writeln!(
+            out,
+            "  {}. {}\n       # {}",
+            i + 1,
+            clean(&step.command),
+            clean(&step.note)
+        )?;
     }
     Ok(())
 }

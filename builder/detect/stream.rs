@@ -85,57 +85,49 @@ struct State {
 /// Splits the items into batches sent on `tx`; returns the skeleton, or None when the document
 /// is not a plain `{..., "items": [{...}, ...], ...}`.
 fn scan<R: BufRead>(mut reader: R, tx: &SyncSender<Batch>) -> Option<Vec<u8>> {
-    let mut st = State::default();
-    let mut skeleton = Vec::new();
-    let mut batch = Batch::default();
+    let mut sc = Scanner {
+        st: State::default(),
+        skeleton: Vec::new(),
+        batch: Batch::default(),
+        tx,
+        item_from: None,
+    };
     loop {
         let buf = reader.fill_buf().ok()?;
         let n = buf.len();
         if n == 0 {
             break;
         }
-        let mut item_from = st.item_open.then_some(0);
+        sc.block(buf)?;
+        reader.consume(n);
+    }
+    sc.finish()
+}
+
+/// The scan across blocks: where it is in the document, the skeleton so far, the batch being
+/// filled.
+struct Scanner<'a> {
+    st: State,
+    skeleton: Vec<u8>,
+    batch: Batch,
+    tx: &'a SyncSender<Batch>,
+    /// Where the open item starts in the current block (0: it began in an earlier one).
+    item_from: Option<usize>,
+}
+
+impl Scanner<'_> {
+    /// Scans one block; None when the document is not one `scan` takes. An item still open at
+    /// the block's end goes into the batch as far as it came.
+    fn block(&mut self, buf: &[u8]) -> Option<()> {
+        let n = buf.len();
+        self.item_from = self.st.item_open.then_some(0);
         let mut i = 0;
         while i < n {
-            let keep = !st.in_items;
-            if st.in_str {
-                if st.esc {
-                    st.esc = false;
-                    if keep {
-                        skeleton.push(buf[i]);
-                    }
-                    i += 1;
-                    continue;
-                }
-                let rest = &buf[i..];
-                let p = rest
-                    .iter()
-                    .position(|&b| STR_STOP[usize::from(b)])
-                    .unwrap_or(rest.len());
-                if keep {
-                    skeleton.extend_from_slice(&rest[..p]);
-                }
-                if let Some(k) = st.key_buf.as_mut() {
-                    k.extend_from_slice(&rest[..p]);
-                }
-                i += p;
-                if i < n {
-                    if keep {
-                        skeleton.push(buf[i]);
-                    }
-                    if buf[i] == b'\\' {
-                        st.esc = true;
-                    } else {
-                        st.in_str = false;
-                        if let Some(k) = st.key_buf.take() {
-                            st.key = k;
-                        }
-                    }
-                    i += 1;
-                }
+            if self.st.in_str {
+                i = self.string_run(buf, i);
                 continue;
             }
-            if st.item_open {
+            if self.st.item_open {
                 // Inside an item only strings and brackets matter: skip to the next one.
                 let rest = &buf[i..];
                 i += rest
@@ -153,91 +145,158 @@ fn scan<R: BufRead>(mut reader: R, tx: &SyncSender<Batch>) -> Option<Vec<u8>> {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 // A run of blanks is kept as one (it still separates tokens), so a huge blank
                 // stretch costs no memory.
-                if keep && skeleton.last().is_some_and(|&b| b != b' ') {
-                    skeleton.push(b' ');
+                if !self.st.in_items && self.skeleton.last().is_some_and(|&b| b != b' ') {
+                    self.skeleton.push(b' ');
                 }
                 continue;
             }
-            if st.closed {
+            self.token(buf, i, c)?;
+        }
+        if let Some(from) = self.item_from {
+            self.batch.bytes.extend_from_slice(&buf[from..n]);
+        }
+        Some(())
+    }
+
+    /// Inside a string from `buf[i]`: reads up to and including the next quote or backslash
+    /// (or the escaped byte after a backslash); returns where the scan goes on.
+    fn string_run(&mut self, buf: &[u8], mut i: usize) -> usize {
+        let st = &mut self.st;
+        let keep = !st.in_items;
+        if st.esc {
+            st.esc = false;
+            if keep {
+                self.skeleton.push(buf[i]);
+            }
+            return i + 1;
+        }
+        let rest = &buf[i..];
+        let p = rest
+            .iter()
+            .position(|&b| STR_STOP[usize::from(b)])
+            .unwrap_or(rest.len());
+        if keep {
+            self.skeleton.extend_from_slice(&rest[..p]);
+        }
+        if let Some(k) = st.key_buf.as_mut() {
+            k.extend_from_slice(&rest[..p]);
+        }
+        i += p;
+        if i < buf.len() {
+            if keep {
+                self.skeleton.push(buf[i]);
+            }
+            if buf[i] == b'\\' {
+                st.esc = true;
+            } else {
+                st.in_str = false;
+                if let Some(k) = st.key_buf.take() {
+                    st.key = k;
+                }
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// One byte `c` outside strings and blanks; `buf[i]` is the byte after it.
+    fn token(&mut self, buf: &[u8], i: usize, c: u8) -> Option<()> {
+        let st = &mut self.st;
+        if st.closed {
+            return None;
+        }
+        let in_array = st.in_items && st.depth == 2 && !st.item_open;
+        match c {
+            b'"' => {
+                if in_array || st.depth == 0 {
+                    return None;
+                }
+                st.in_str = true;
+                if st.depth == 1 && st.expect_key {
+                    st.key_buf = Some(Vec::new());
+                    st.expect_key = false;
+                }
+            }
+            b'{' | b'[' => self.open(i, c, in_array)?,
+            b'}' | b']' => self.close(buf, i)?,
+            b',' => {
+                if in_array {
+                    if !st.need_comma {
+                        return None;
+                    }
+                    (st.need_comma, st.after_comma) = (false, true);
+                }
+                st.expect_key = st.depth == 1;
+            }
+            _ if in_array || st.depth == 0 => return None,
+            _ => {}
+        }
+        if !self.st.in_items {
+            self.skeleton.push(c);
+        }
+        Some(())
+    }
+
+    /// `{` or `[` (`c`), just before `i`: maybe an item or the items array begins.
+    fn open(&mut self, i: usize, c: u8, in_array: bool) -> Option<()> {
+        let st = &mut self.st;
+        if (st.depth == 0 && c != b'{') || (in_array && (c != b'{' || st.need_comma)) {
+            return None;
+        }
+        if in_array {
+            st.item_open = true;
+            st.after_comma = false;
+            self.item_from = Some(i - 1);
+        }
+        if st.depth == 1 && c == b'[' && st.key == b"items" {
+            if st.seen_items {
                 return None;
             }
-            let in_array = st.in_items && st.depth == 2 && !st.item_open;
-            match c {
-                b'"' => {
-                    if in_array || st.depth == 0 {
-                        return None;
-                    }
-                    st.in_str = true;
-                    if st.depth == 1 && st.expect_key {
-                        st.key_buf = Some(Vec::new());
-                        st.expect_key = false;
-                    }
-                }
-                b'{' | b'[' => {
-                    if (st.depth == 0 && c != b'{') || (in_array && (c != b'{' || st.need_comma)) {
-                        return None;
-                    }
-                    if in_array {
-                        st.item_open = true;
-                        st.after_comma = false;
-                        item_from = Some(i - 1);
-                    }
-                    if st.depth == 1 && c == b'[' && st.key == b"items" {
-                        if st.seen_items {
-                            return None;
-                        }
-                        (st.in_items, st.seen_items) = (true, true);
-                        skeleton.push(c);
-                    }
-                    st.depth += 1;
-                    st.expect_key = st.depth == 1;
-                }
-                b'}' | b']' => {
-                    st.depth = st.depth.checked_sub(1)?;
-                    if st.item_open && st.depth == 2 {
-                        st.item_open = false;
-                        st.need_comma = true;
-                        batch.bytes.extend_from_slice(&buf[item_from.take()?..i]);
-                        batch.ends.push(batch.bytes.len());
-                        if batch.bytes.len() >= BATCH_BYTES {
-                            tx.send(std::mem::take(&mut batch)).ok()?;
-                        }
-                    } else if st.in_items && st.depth == 1 {
-                        if st.after_comma {
-                            return None;
-                        }
-                        st.in_items = false;
-                    }
-                    st.closed = st.depth == 0;
-                }
-                b',' => {
-                    if in_array {
-                        if !st.need_comma {
-                            return None;
-                        }
-                        (st.need_comma, st.after_comma) = (false, true);
-                    }
-                    st.expect_key = st.depth == 1;
-                }
-                _ if in_array || st.depth == 0 => return None,
-                _ => {}
-            }
-            if !st.in_items {
-                skeleton.push(c);
-            }
+            (st.in_items, st.seen_items) = (true, true);
+            self.skeleton.push(c);
         }
-        if let Some(from) = item_from {
-            batch.bytes.extend_from_slice(&buf[from..n]);
+        st.depth += 1;
+        st.expect_key = st.depth == 1;
+        Some(())
+    }
+
+    /// `}` or `]`, just before `buf[i]`: maybe an item (sent with its batch once that is full)
+    /// or the items array ends.
+    fn close(&mut self, buf: &[u8], i: usize) -> Option<()> {
+        let st = &mut self.st;
+        st.depth = st.depth.checked_sub(1)?;
+        if st.item_open && st.depth == 2 {
+            st.item_open = false;
+            st.need_comma = true;
+            let batch = &mut self.batch;
+            batch
+                .bytes
+                .extend_from_slice(&buf[self.item_from.take()?..i]);
+            batch.ends.push(batch.bytes.len());
+            if batch.bytes.len() >= BATCH_BYTES {
+                self.tx.send(std::mem::take(batch)).ok()?;
+            }
+        } else if st.in_items && st.depth == 1 {
+            if st.after_comma {
+                return None;
+            }
+            st.in_items = false;
         }
-        reader.consume(n);
+        st.closed = st.depth == 0;
+        Some(())
     }
-    if !st.closed || !st.seen_items {
-        return None;
+
+    /// At the end of the input: the skeleton, once the last batch is sent, or None when the
+    /// document did not close or had no items array.
+    fn finish(self) -> Option<Vec<u8>> {
+        if !self.st.closed || !self.st.seen_items {
+            return None;
+        }
+        if !self.batch.ends.is_empty() {
+            self.tx.send(self.batch).ok()?;
+        }
+        Some(self.skeleton)
     }
-    if !batch.ends.is_empty() {
-        tx.send(batch).ok()?;
-    }
-    Some(skeleton)
 }
 
 #[cfg(test)]

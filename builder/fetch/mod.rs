@@ -466,63 +466,12 @@ fn download(
     limits: &NetLimits,
     task: &Task,
 ) -> std::result::Result<(), Attempt> {
-    let mut resp = match client.get(url).send() {
-        Ok(r) => r,
-        Err(e) if e.is_builder() => {
-            return Err(Attempt::Final(
-                Error::Fetch(format!("bad URL {url}: {}", error_chain(&e))).into(),
-            ))
-        }
-        Err(e) if e.is_redirect() => {
-            return Err(Attempt::Final(
-                Error::Fetch(format!(
-                    "{url} redirects in a loop or too often: {}; point the profile or --mirror at where the file really is",
-                    error_chain(&e)
-                ))
-                .into(),
-            ))
-        }
-        Err(e) if e.is_timeout() => {
-            return Err(transient(format!(
-                "no response from {} within {} s (--read-timeout)",
-                host_of(url),
-                limits.read.as_secs()
-            )))
-        }
-        Err(e) => {
-            return Err(transient(format!(
-                "cannot reach {}: {}",
-                host_of(url),
-                error_chain(&e)
-            )))
-        }
-    };
-    let status = resp.status();
-    if !status.is_success() {
-        let code = status.as_u16();
-        let msg = format!("HTTP {status} from {url}");
-        return if code == 408 || code == 429 || status.is_server_error() {
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
-            Err(Attempt::Transient(msg, retry_after))
-        } else {
-            let msg = format!(
-                "{msg}; check the artifact's url and version in the profile (or the --mirror)"
-            );
-            Err(Attempt::Final(if code == 404 || code == 410 {
-                Error::Missing(msg).into()
-            } else {
-                Error::Fetch(msg).into()
-            }))
-        };
-    }
+    let resp = send(client, url, limits)?;
+    check_status(&resp, url)?;
     let expected_len = resp.content_length();
     tracing::debug!(
         "HTTP {} from {}, {}",
-        status.as_u16(),
+        resp.status().as_u16(),
         redact_urls(url),
         expected_len.map_or_else(|| "no Content-Length".to_string(), |n| format!("{n} bytes"))
     );
@@ -530,6 +479,84 @@ fn download(
         Some(len) => task.set_length(len),
         None => task.set_unknown_length(),
     }
+    let got = copy_body(resp, url, sink, limits, task)?;
+    if let Some(len) = expected_len {
+        if got != len {
+            return Err(transient(format!(
+                "download from {url} cut off after {got} of {len} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Sends the request; a failure to get a response is final for a bad URL or a redirect loop.
+fn send(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    limits: &NetLimits,
+) -> std::result::Result<reqwest::blocking::Response, Attempt> {
+    match client.get(url).send() {
+        Ok(r) => Ok(r),
+        Err(e) if e.is_builder() => Err(Attempt::Final(
+            Error::Fetch(format!("bad URL {url}: {}", error_chain(&e))).into(),
+        )),
+        Err(e) if e.is_redirect() => Err(Attempt::Final(
+            Error::Fetch(format!(
+                "{url} redirects in a loop or too often: {}; point the profile or --mirror at where the file really is",
+                error_chain(&e)
+            ))
+            .into(),
+        )),
+        Err(e) if e.is_timeout() => Err(transient(format!(
+            "no response from {} within {} s (--read-timeout)",
+            host_of(url),
+            limits.read.as_secs()
+        ))),
+        Err(e) => Err(transient(format!(
+            "cannot reach {}: {}",
+            host_of(url),
+            error_chain(&e)
+        ))),
+    }
+}
+
+/// A status other than success: 408, 429 and 5xx are transient (with the server's
+/// Retry-After), anything else final.
+fn check_status(resp: &reqwest::blocking::Response, url: &str) -> std::result::Result<(), Attempt> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let code = status.as_u16();
+    let msg = format!("HTTP {status} from {url}");
+    if code == 408 || code == 429 || status.is_server_error() {
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        Err(Attempt::Transient(msg, retry_after))
+    } else {
+        let msg =
+            format!("{msg}; check the artifact's url and version in the profile (or the --mirror)");
+        Err(Attempt::Final(if code == 404 || code == 410 {
+            Error::Missing(msg).into()
+        } else {
+            Error::Fetch(msg).into()
+        }))
+    }
+}
+
+/// Copies the body into `sink`, counting it on `task`; returns the bytes copied. A stall, a
+/// cut or a transfer slower than the speed limit is transient; a failed write is final.
+fn copy_body(
+    mut resp: reqwest::blocking::Response,
+    url: &str,
+    sink: &mut impl Write,
+    limits: &NetLimits,
+    task: &Task,
+) -> std::result::Result<u64, Attempt> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0u64;
     let mut speed = SpeedCheck::new(limits);
@@ -562,14 +589,7 @@ fn download(
             .add(n as u64)
             .map_err(|why| transient(format!("download from {url} {why}")))?;
     }
-    if let Some(len) = expected_len {
-        if got != len {
-            return Err(transient(format!(
-                "download from {url} cut off after {got} of {len} bytes"
-            )));
-        }
-    }
-    Ok(())
+    Ok(got)
 }
 
 /// curl's `--speed-limit/--speed-time`: fails once a whole window of `speed_time` brought

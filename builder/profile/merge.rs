@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::raw::{RawInstall, RawPins, RawProfile};
+use super::raw::{
+    RawArtifact, RawContainerd, RawDocker, RawInstall, RawPins, RawProfile, RawSysext,
+};
 use super::source::{Loc, Source};
 
 /// A raw value together with the source it was read from.
@@ -106,36 +108,10 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
         m.overlays = Some(v.into_iter().map(|o| at(src, o)).collect());
     }
     if let Some(c) = raw.containerd {
-        let table = Loc::new(src, &c);
-        let c = c.into_inner();
-        if c.systemd_cgroup.is_some() || c.config_path.is_some() {
-            m.containerd_table = Some(table);
-        }
-        if let Some(v) = c.sandbox_image {
-            m.sandbox_image = Some(at(src, v));
-        }
-        if c.systemd_cgroup.is_some() {
-            m.systemd_cgroup = c.systemd_cgroup;
-        }
-        if let Some(v) = c.config_path {
-            m.config_path = Some(at(src, v));
-        }
+        merge_containerd(m, c, src);
     }
     if let Some(d) = raw.docker {
-        m.docker_table = Some(Loc::new(src, &d));
-        let d = d.into_inner();
-        if let Some(v) = d.sandbox_image {
-            m.docker_sandbox_image = Some(at(src, v));
-        }
-        if d.systemd_cgroup.is_some() {
-            m.docker_systemd_cgroup = d.systemd_cgroup;
-        }
-        if let Some(v) = d.log_max_size {
-            m.log_max_size = Some(at(src, v));
-        }
-        if d.log_max_file.is_some() {
-            m.log_max_file = d.log_max_file;
-        }
+        merge_docker(m, d, src);
     }
     if let Some(k) = raw.kubelet {
         for (key, v) in k.extra_args {
@@ -143,60 +119,111 @@ pub(super) fn merge(m: &mut Merged, raw: RawProfile, src: &Arc<Source>) {
         }
     }
     if let Some(t) = raw.sysext {
-        m.sysext_table = Some(Loc::new(src, &t));
-        let t = t.into_inner();
-        if let Some(v) = t.id {
-            m.sysext_id = Some(at(src, v));
-        }
-        if let Some(v) = t.sysext_level {
-            m.sysext_level = Some(at(src, v));
-        }
-        if let Some(v) = t.version_id {
-            m.sysext_version_id = Some(at(src, v));
-        }
+        merge_sysext(m, t, src);
     }
     for a in raw.artifacts {
-        if a.remove {
-            if let Some(pos) = m.by_name.remove(a.name.get_ref()) {
-                m.artifacts[pos] = None;
-            }
-            continue;
+        merge_artifact(m, a, src);
+    }
+}
+
+/// `[containerd]`: each key given replaces the one before.
+fn merge_containerd(m: &mut Merged, c: Spanned<RawContainerd>, src: &Arc<Source>) {
+    let table = Loc::new(src, &c);
+    let c = c.into_inner();
+    if c.systemd_cgroup.is_some() || c.config_path.is_some() {
+        m.containerd_table = Some(table);
+    }
+    if let Some(v) = c.sandbox_image {
+        m.sandbox_image = Some(at(src, v));
+    }
+    if c.systemd_cgroup.is_some() {
+        m.systemd_cgroup = c.systemd_cgroup;
+    }
+    if let Some(v) = c.config_path {
+        m.config_path = Some(at(src, v));
+    }
+}
+
+/// `[docker]`: each key given replaces the one before.
+fn merge_docker(m: &mut Merged, d: Spanned<RawDocker>, src: &Arc<Source>) {
+    m.docker_table = Some(Loc::new(src, &d));
+    let d = d.into_inner();
+    if let Some(v) = d.sandbox_image {
+        m.docker_sandbox_image = Some(at(src, v));
+    }
+    if d.systemd_cgroup.is_some() {
+        m.docker_systemd_cgroup = d.systemd_cgroup;
+    }
+    if let Some(v) = d.log_max_size {
+        m.log_max_size = Some(at(src, v));
+    }
+    if d.log_max_file.is_some() {
+        m.log_max_file = d.log_max_file;
+    }
+}
+
+/// `[sysext]`: each key given replaces the one before.
+fn merge_sysext(m: &mut Merged, t: Spanned<RawSysext>, src: &Arc<Source>) {
+    m.sysext_table = Some(Loc::new(src, &t));
+    let t = t.into_inner();
+    if let Some(v) = t.id {
+        m.sysext_id = Some(at(src, v));
+    }
+    if let Some(v) = t.sysext_level {
+        m.sysext_level = Some(at(src, v));
+    }
+    if let Some(v) = t.version_id {
+        m.sysext_version_id = Some(at(src, v));
+    }
+}
+
+/// One `[[artifact]]`: removes the live artifact of its name, is laid over it, or is added.
+fn merge_artifact(m: &mut Merged, a: RawArtifact, src: &Arc<Source>) {
+    if a.remove {
+        if let Some(pos) = m.by_name.remove(a.name.get_ref()) {
+            m.artifacts[pos] = None;
         }
-        let pos = m.by_name.get(a.name.get_ref()).copied();
-        let name_loc = Loc::new(src, &a.name);
-        let incoming = MergedArtifact {
-            sha256: a.sha256.map(|v| (v, name_loc)),
-            name: at(src, a.name),
-            version: a.version.map(|v| at(src, v)),
-            url: a.url.map(|v| at(src, v)),
-            install: a
-                .install
-                .map(|rules| rules.into_iter().map(|r| at(src, r)).collect()),
-        };
-        match pos.and_then(|pos| m.artifacts[pos].as_mut()) {
-            None => {
-                m.by_name
-                    .insert(incoming.name.get().clone(), m.artifacts.len());
-                m.artifacts.push(Some(incoming));
-            }
-            Some(base) => {
-                // A pin belongs to one version and URL: a child that changes either without a
-                // new pin falls back to the catalog rather than keeping a now-wrong digest.
-                let changes_bytes = incoming.version.is_some() || incoming.url.is_some();
-                if incoming.sha256.is_some() || changes_bytes {
-                    base.sha256 = incoming.sha256;
-                }
-                if incoming.version.is_some() {
-                    base.version = incoming.version;
-                }
-                if incoming.url.is_some() {
-                    base.url = incoming.url;
-                }
-                if incoming.install.is_some() {
-                    base.install = incoming.install;
-                }
-                base.name = incoming.name;
-            }
+        return;
+    }
+    let pos = m.by_name.get(a.name.get_ref()).copied();
+    let name_loc = Loc::new(src, &a.name);
+    let incoming = MergedArtifact {
+        sha256: a.sha256.map(|v| (v, name_loc)),
+        name: at(src, a.name),
+        version: a.version.map(|v| at(src, v)),
+        url: a.url.map(|v| at(src, v)),
+        install: a
+            .install
+            .map(|rules| rules.into_iter().map(|r| at(src, r)).collect()),
+    };
+    match pos.and_then(|pos| m.artifacts[pos].as_mut()) {
+        None => {
+            m.by_name
+                .insert(incoming.name.get().clone(), m.artifacts.len());
+            m.artifacts.push(Some(incoming));
         }
+        Some(base) => base.lay_over(incoming),
+    }
+}
+
+impl MergedArtifact {
+    /// `incoming`, from a later file, over `self`: the keys it gives win.
+    fn lay_over(&mut self, incoming: MergedArtifact) {
+        // A pin belongs to one version and URL: a child that changes either without a
+        // new pin falls back to the catalog rather than keeping a now-wrong digest.
+        let changes_bytes = incoming.version.is_some() || incoming.url.is_some();
+        if incoming.sha256.is_some() || changes_bytes {
+            self.sha256 = incoming.sha256;
+        }
+        if incoming.version.is_some() {
+            self.version = incoming.version;
+        }
+        if incoming.url.is_some() {
+            self.url = incoming.url;
+        }
+        if incoming.install.is_some() {
+            self.install = incoming.install;
+        }
+        self.name = incoming.name;
     }
 }

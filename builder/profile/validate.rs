@@ -21,14 +21,14 @@ use crate::util::model::{check_target, managed_flag, valid_version, Arch, KubeMi
 const OLDEST_MINOR: u32 = 20;
 
 /// The merged profile, checked: the first error found, in the order the keys are read.
-pub(super) fn validate(m: Merged) -> Result<Profile> {
+pub(super) fn validate(mut m: Merged) -> Result<Profile> {
     let top = m
         .top
         .clone()
         .ok_or_else(|| Error::Internal("validate called without a profile".into()))?;
-    let name = profile_name(require(m.name, "name", &top)?)?;
-    let kubernetes = minor(&require(m.kubernetes, "kubernetes", &top)?)?;
-    let runtime_at = require(m.runtime, "runtime", &top)?;
+    let name = profile_name(require(m.name.take(), "name", &top)?)?;
+    let kubernetes = minor(&require(m.kubernetes.take(), "kubernetes", &top)?)?;
+    let runtime_at = require(m.runtime.take(), "runtime", &top)?;
     let runtime = runtime(&runtime_at, kubernetes)?;
     runtime_tables(runtime, &runtime_at, &m.docker_table, &m.containerd_table)?;
     let mut warnings = Vec::new();
@@ -38,13 +38,62 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
              the node is built anyway and keeps working when the cluster moves to 1.24 or later"
         ));
     }
-    let arches = arches(require(m.arch, "arch", &top)?, &top)?;
+    let arches = arches(require(m.arch.take(), "arch", &top)?, &top)?;
     let overlays = m
         .overlays
+        .take()
         .unwrap_or_default()
         .iter()
         .map(|o| overlay(o, &m.overlay_dirs))
         .collect::<Result<_>>()?;
+    let (containerd, docker) = runtime_settings(&m, &name, kubernetes, runtime, &mut warnings)?;
+    let extra_args = kubelet_args(&m.extra_args)?;
+    let sysext = sysext(
+        &m.sysext_table,
+        &m.sysext_id,
+        &m.sysext_level,
+        &m.sysext_version_id,
+    )?;
+    let artifacts = m
+        .artifacts
+        .into_iter()
+        .flatten()
+        .map(|a| artifact(a, &top))
+        .collect::<Result<Vec<_>>>()?;
+    if artifacts.is_empty() {
+        return Err(Error::Profile(format!(
+            "{}: the profile installs no artifacts: add [[artifact]] tables (see `builder show --profile containerd`)",
+            top.name
+        ))
+        .into());
+    }
+    Ok(Profile {
+        name,
+        description: m.description.unwrap_or_default(),
+        kubernetes,
+        runtime,
+        arches,
+        overlays,
+        containerd,
+        docker,
+        kubelet: KubeletSettings { extra_args },
+        sysext,
+        artifacts,
+        overlay_dirs: m.overlay_dirs,
+        warnings,
+    })
+}
+
+/// `[containerd]` and `[docker]`, defaults filled in. The sandbox image follows kubeadm's for
+/// the minor unless set; a warning says when builder does not know kubeadm's, or when the
+/// runtime's differs from it.
+fn runtime_settings(
+    m: &Merged,
+    name: &str,
+    kubernetes: KubeMinor,
+    runtime: Runtime,
+    warnings: &mut Vec<String>,
+) -> Result<(ContainerdSettings, DockerSettings)> {
     // Unless the profile says otherwise, the pause image kubeadm expects for the minor.
     let (kubeadm_pause, known) = kubernetes.kubeadm_pause_image();
     if !known {
@@ -84,50 +133,19 @@ pub(super) fn validate(m: Merged) -> Result<Profile> {
         Some(v) => log_size(v)?,
         None => "100m".to_string(),
     };
-    let extra_args = kubelet_args(&m.extra_args)?;
-    let sysext = sysext(
-        &m.sysext_table,
-        &m.sysext_id,
-        &m.sysext_level,
-        &m.sysext_version_id,
-    )?;
-    let artifacts = m
-        .artifacts
-        .into_iter()
-        .flatten()
-        .map(|a| artifact(a, &top))
-        .collect::<Result<Vec<_>>>()?;
-    if artifacts.is_empty() {
-        return Err(Error::Profile(format!(
-            "{}: the profile installs no artifacts: add [[artifact]] tables (see `builder show --profile containerd`)",
-            top.name
-        ))
-        .into());
-    }
-    Ok(Profile {
-        name,
-        description: m.description.unwrap_or_default(),
-        kubernetes,
-        runtime,
-        arches,
-        overlays,
-        containerd: ContainerdSettings {
+    Ok((
+        ContainerdSettings {
             sandbox_image,
             systemd_cgroup: m.systemd_cgroup.unwrap_or(true),
             config_path,
         },
-        docker: DockerSettings {
+        DockerSettings {
             sandbox_image: docker_sandbox_image,
             systemd_cgroup: m.docker_systemd_cgroup.unwrap_or(true),
             log_max_size,
             log_max_file: m.log_max_file.unwrap_or(5),
         },
-        kubelet: KubeletSettings { extra_args },
-        sysext,
-        artifacts,
-        overlay_dirs: m.overlay_dirs,
-        warnings,
-    })
+    ))
 }
 
 fn require<T>(v: Option<T>, key: &str, top: &Arc<Source>) -> Result<T> {

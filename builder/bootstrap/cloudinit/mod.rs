@@ -11,107 +11,31 @@
 //! This module produces bytes (and writes them with the right modes on request,
 //! [`UserData::write_to`]); it reads no profile and logs nothing (the join token must not
 //! reach a log). `render` (the subcommand) decides what to pass in
-//! and where the output goes.
+//! and where the output goes. The node files, the cloud's size limit and the join parameters
+//! are `bootstrap`'s, shared with Ignition (`files`, `cloud`, `join`); they are re-exported
+//! here because `UserDataInput` is made of them.
 
 mod fetch;
 pub mod user_data;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
+use crate::bootstrap::files::{write_with_mode, INLINE_MAX};
 use crate::bootstrap::yaml;
 use crate::util::error::Error;
 use crate::util::model::{check_target, Arch, KubeMinor, Runtime};
 
+pub use crate::bootstrap::cloud::Cloud;
+pub use crate::bootstrap::files::NodeFile;
 pub use crate::bootstrap::join::{
     join_configuration, DiscoveryTimeout, JoinParams, ENV_API_SERVER, ENV_CA_CERT_HASH,
     ENV_DISCOVERY_TIMEOUT, ENV_TOKEN, JOIN_CONFIG_PATH,
 };
 pub use fetch::{check as check_fetch, fetch_script, FetchOverlay, FETCH_SCRIPT_PATH};
-
-/// Files larger than this (or not plain text) are written as `encoding: gz+b64`.
-pub const INLINE_MAX: usize = 1024;
-
-/// The cloud whose user-data size limit applies (`--cloud`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Cloud {
-    /// Amazon EC2: 16384 bytes of raw user-data, before base64 ("User data is limited to
-    /// 16 KB, in raw form, before it is base64-encoded": EC2 User Guide, "Run commands when
-    /// you launch an EC2 instance with user data input").
-    Aws,
-    /// Azure: `osProfile.customData`, "the maximum length of the binary array is 65535 bytes"
-    /// (Azure REST API reference, Virtual Machines, OSProfile.customData).
-    Azure,
-    /// Google Compute Engine: 256 KiB per metadata value, 262144 bytes (Compute Engine docs,
-    /// "About VM metadata", metadata limits).
-    Gcp,
-    /// Anything else (NoCloud seed ISOs, OpenStack, bare metal): GCP's 256 KiB, a size every
-    /// common datasource accepts.
-    Generic,
-}
-
-impl Cloud {
-    /// The most user-data bytes the cloud accepts (gzipped or not: the bytes handed over).
-    pub fn limit(self) -> usize {
-        match self {
-            Cloud::Aws => 16_384,
-            Cloud::Azure => 65_535,
-            Cloud::Gcp | Cloud::Generic => 262_144,
-        }
-    }
-
-    /// The `--cloud` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::Aws => "aws",
-            Cloud::Azure => "azure",
-            Cloud::Gcp => "gcp",
-            Cloud::Generic => "generic",
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Cloud::Aws => "AWS",
-            Cloud::Azure => "Azure",
-            Cloud::Gcp => "GCP",
-            Cloud::Generic => "generic",
-        }
-    }
-}
-
-impl fmt::Display for Cloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A file the user-data writes on the node, owned by root:root.
-#[derive(Clone, PartialEq, Eq)]
-pub struct NodeFile {
-    /// Absolute path on the node.
-    pub path: String,
-    /// Permission bits, e.g. `0o644`.
-    pub mode: u32,
-    pub content: Vec<u8>,
-}
-
-impl fmt::Debug for NodeFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "NodeFile {{ path: {:?}, mode: {:04o}, {} bytes }}",
-            self.path,
-            self.mode,
-            self.content.len()
-        )
-    }
-}
 
 /// Everything one arch's user-data is made from.
 #[derive(Debug)]
@@ -155,22 +79,6 @@ impl UserData {
         write_with_mode(&dir.join("user-data"), &self.bytes, 0o600)?;
         write_with_mode(&dir.join("meta-data"), self.meta_data.as_bytes(), 0o644)
     }
-}
-
-pub(crate) fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    // Created 0600 so the bytes are never readable by others, then set to the final mode.
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.set_permissions(std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_data())
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 impl fmt::Debug for UserData {
@@ -276,6 +184,29 @@ fn runcmd(input: &UserDataInput) -> String {
 /// bytes. Fails with `Error::Input` when the document does not fit the cloud's limit even
 /// gzipped, naming the sizes, the limit and the largest files.
 pub fn render(input: &UserDataInput) -> Result<UserData> {
+    check_input(input)?;
+    let mut items = write_files(input)?;
+    let doc = document(input, &items);
+    let limit = input.cloud.limit();
+    let (bytes, gzipped) = if doc.len() <= limit {
+        (doc.into_bytes(), false)
+    } else {
+        let gz = yaml::gzip(doc.as_bytes());
+        if gz.len() > limit {
+            return Err(too_big(input, doc.len(), gz.len(), &mut items).into());
+        }
+        (gz, true)
+    };
+    let meta_data = meta_data(input, &bytes)?;
+    Ok(UserData {
+        bytes,
+        gzipped,
+        meta_data,
+    })
+}
+
+/// What the document quotes or runs unchecked: the profile name, the CRI socket, the units.
+fn check_input(input: &UserDataInput) -> Result<()> {
     if yaml::single_quoted(input.profile).is_none() {
         return Err(Error::Internal(format!("profile name {:?}", input.profile)).into());
     }
@@ -289,53 +220,66 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
     for u in input.runtime.units() {
         check_unit(u.name)?;
     }
+    Ok(())
+}
 
-    let mut items = Vec::new();
-    match &input.fetch {
+/// The `write_files` items: the fetch script, or baked mode's node files; then the
+/// JoinConfiguration.
+fn write_files(input: &UserDataInput) -> Result<Vec<Item>> {
+    let mut items = match &input.fetch {
         Some(f) => {
             fetch::check(&f.url, &f.sha256)?;
-            items.push(item(
+            vec![item(
                 FETCH_SCRIPT_PATH,
                 0o755,
                 fetch_script(&f.url, &f.sha256).as_bytes(),
                 true,
-            )?);
+            )?]
         }
-        None => {
-            let mut files: Vec<&NodeFile> = input.files.iter().collect();
-            files.sort_by(|a, b| a.path.cmp(&b.path));
-            for pair in files.windows(2) {
-                if pair[0].path == pair[1].path {
-                    return Err(Error::Input(format!(
-                        "{} is given twice to write from user-data",
-                        pair[0].path
-                    ))
-                    .into());
-                }
-            }
-            for f in files {
-                if f.path == JOIN_CONFIG_PATH || f.path == FETCH_SCRIPT_PATH {
-                    return Err(Error::Input(format!(
-                        "{} is written by builder's user-data itself; rename that file in the overlay",
-                        f.path
-                    ))
-                    .into());
-                }
-                items.push(item(&f.path, f.mode, &f.content, false)?);
-            }
-        }
-    }
+        None => node_file_items(input.files)?,
+    };
     if let Some(j) = input.join {
         let text = join_configuration(
             input.profile,
             input.kubernetes,
-            cri_socket,
+            input.runtime.cri_socket(),
             input.kubelet_args,
             j,
         )?;
         items.push(item(JOIN_CONFIG_PATH, 0o600, text.as_bytes(), true)?);
     }
+    Ok(items)
+}
 
+/// Baked mode's node files, by path: none twice, none where builder's own files go.
+fn node_file_items(files: &[NodeFile]) -> Result<Vec<Item>> {
+    let mut files: Vec<&NodeFile> = files.iter().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    for pair in files.windows(2) {
+        if pair[0].path == pair[1].path {
+            return Err(Error::Input(format!(
+                "{} is given twice to write from user-data",
+                pair[0].path
+            ))
+            .into());
+        }
+    }
+    let mut items = Vec::new();
+    for f in files {
+        if f.path == JOIN_CONFIG_PATH || f.path == FETCH_SCRIPT_PATH {
+            return Err(Error::Input(format!(
+                "{} is written by builder's user-data itself; rename that file in the overlay",
+                f.path
+            ))
+            .into());
+        }
+        items.push(item(&f.path, f.mode, &f.content, false)?);
+    }
+    Ok(items)
+}
+
+/// The `#cloud-config` document: header, `write_files`, `runcmd`.
+fn document(input: &UserDataInput, items: &[Item]) -> String {
     let mode = if input.fetch.is_some() {
         "fetch"
     } else {
@@ -353,37 +297,25 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
     ));
     if !items.is_empty() {
         doc.push_str("write_files:\n");
-        for i in &items {
+        for i in items {
             doc.push_str(&i.yaml);
         }
     }
     doc.push_str("runcmd:\n- ");
     yaml::literal_block(&mut doc, "  ", &runcmd(input));
+    doc
+}
 
-    let limit = input.cloud.limit();
-    let (bytes, gzipped) = if doc.len() <= limit {
-        (doc.into_bytes(), false)
-    } else {
-        let gz = yaml::gzip(doc.as_bytes());
-        if gz.len() > limit {
-            return Err(too_big(input, doc.len(), gz.len(), &mut items).into());
-        }
-        (gz, true)
-    };
-
-    let digest = crate::util::digest::sha256_hex(&bytes);
+/// The NoCloud meta-data: an instance id that changes with the user-data's bytes.
+fn meta_data(input: &UserDataInput, bytes: &[u8]) -> Result<String> {
+    let digest = crate::util::digest::sha256_hex(bytes);
     let instance = format!("builder-{}-{}-{}", input.profile, input.arch, &digest[..12]);
-    let meta_data = format!(
+    Ok(format!(
         "{}instance-id: {}\n",
         crate::node::header(input.profile),
         yaml::single_quoted(&instance)
             .ok_or_else(|| Error::Internal(format!("instance id {instance:?}")))?,
-    );
-    Ok(UserData {
-        bytes,
-        gzipped,
-        meta_data,
-    })
+    ))
 }
 
 fn too_big(input: &UserDataInput, raw: usize, gz: usize, items: &mut [Item]) -> Error {

@@ -5,14 +5,16 @@
 //! runtime's units, and with join parameters writes the JoinConfiguration (0600) and a oneshot
 //! unit running `kubeadm join`.
 //!
-//! Bytes only: what goes in is decided by `sysext::write`. The join token is in exactly one
-//! place, the JoinConfiguration file's contents, so the config is a secret like user-data.
+//! Bytes only: what goes in is decided by `outputs::sysext::write_config`. The join token is in
+//! exactly one place, the JoinConfiguration file's contents, so the config is a secret like
+//! user-data.
 
 pub mod units;
 
 use serde::Serialize;
 
-use crate::bootstrap::cloudinit::{Cloud, NodeFile, INLINE_MAX};
+use crate::bootstrap::cloud::Cloud;
+use crate::bootstrap::files::{NodeFile, INLINE_MAX};
 use crate::bootstrap::yaml;
 use crate::util::error::Error;
 

@@ -2,7 +2,7 @@
 //! one that makes systemd see the units the extension brings, and one that joins the cluster.
 //! Plain text with named placeholders, each with a golden test.
 
-use crate::bootstrap::cloudinit::JOIN_CONFIG_PATH;
+use crate::bootstrap::join::JOIN_CONFIG_PATH;
 use crate::util::model::Runtime;
 
 /// Loads the merged extensions' units and starts what they enable.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::parts::{
     purl, regular_files, sha1_of, uri_escape, uuid_urn, Artifact, Inventory, Sha1s, Source,
 };
-use crate::outputs::manifest::Manifest;
+use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest};
 
 const OVERLAY_REF: &str = "overlay";
 const PROFILE_REF: &str = "profile";
@@ -110,45 +110,12 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         // Bom-refs may hold any text; only their uniqueness matters (names are unique in a
         // valid profile, and `Ids` keeps them so regardless).
         let bom_ref = refs.take("artifact:", &a.name);
-        let installs_programs = m.files.iter().any(|f| {
-            Source::of(&f.source) == Source::Artifact(&a.name)
-                && u32::from_str_radix(&f.mode, 8).is_ok_and(|mode| mode & 0o111 != 0)
-                && f.sha256.is_some()
-        });
-        artifacts.push(Component {
-            kind: if installs_programs {
-                "application"
-            } else {
-                "file"
-            }
-            .into(),
-            bom_ref,
-            name: a.name.clone(),
-            version: Some(a.version.clone()),
-            hashes: hashes(&[("SHA-256", &a.sha256)]),
-            purl: Some(purl(a)),
-            external_references: vec![ExternalReference {
-                kind: "distribution".into(),
-                url: uri_escape(&a.url),
-            }],
-            ..Component::default()
-        });
+        artifacts.push(artifact_component(m, a, bom_ref));
     }
     let mut top_files = Vec::new();
     let mut dependencies = Vec::new();
     for f in regular_files(m) {
-        let sha256 = f.sha256.as_deref().unwrap_or_default();
-        let file = Component {
-            kind: "file".into(),
-            bom_ref: format!("file:{}", f.path),
-            name: f.path.clone(),
-            hashes: hashes(&[("SHA-1", sha1_of(sha1s, &f.path)?), ("SHA-256", sha256)]),
-            properties: vec![Property {
-                name: "builder:source".into(),
-                value: f.source.clone(),
-            }],
-            ..Component::default()
-        };
+        let file = file_component(f, sha1s)?;
         let parent = match Source::of(&f.source) {
             Source::Artifact(name) => m.artifacts.iter().position(|a| a.name == name),
             _ => None,
@@ -180,29 +147,77 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         spec_version: "1.6".into(),
         serial_number: uuid_urn(&m.overlay.sha256),
         version: 1,
-        metadata: Metadata {
-            timestamp: super::parts::timestamp(m.source_date_epoch)?,
-            tools: Tools {
-                components: vec![Component {
-                    kind: "application".into(),
-                    name: "builder".into(),
-                    version: Some(m.builder_version.clone()),
-                    ..Component::default()
-                }],
-            },
-            component: Component {
-                kind: "file".into(),
-                bom_ref: OVERLAY_REF.into(),
-                name: m.overlay.file.clone(),
-                description: Some(super::parts::overlay_description(m)),
-                hashes: hashes(&[("SHA-256", &m.overlay.sha256)]),
-                ..Component::default()
-            },
-        },
+        metadata: metadata(m)?,
         components,
         dependencies,
     };
     Ok(crate::util::stdout::json_string(&bom)?.into_bytes())
+}
+
+/// An artifact: an application when it installs a program (an executable file), else a file.
+fn artifact_component(m: &Manifest, a: &ArtifactRef, bom_ref: String) -> Component {
+    let installs_programs = m.files.iter().any(|f| {
+        Source::of(&f.source) == Source::Artifact(&a.name)
+            && u32::from_str_radix(&f.mode, 8).is_ok_and(|mode| mode & 0o111 != 0)
+            && f.sha256.is_some()
+    });
+    Component {
+        kind: if installs_programs {
+            "application"
+        } else {
+            "file"
+        }
+        .into(),
+        bom_ref,
+        name: a.name.clone(),
+        version: Some(a.version.clone()),
+        hashes: hashes(&[("SHA-256", &a.sha256)]),
+        purl: Some(purl(a)),
+        external_references: vec![ExternalReference {
+            kind: "distribution".into(),
+            url: uri_escape(&a.url),
+        }],
+        ..Component::default()
+    }
+}
+
+/// A regular file of the overlay, with where it came from.
+fn file_component(f: &FileRef, sha1s: &Sha1s) -> anyhow::Result<Component> {
+    let sha256 = f.sha256.as_deref().unwrap_or_default();
+    Ok(Component {
+        kind: "file".into(),
+        bom_ref: format!("file:{}", f.path),
+        name: f.path.clone(),
+        hashes: hashes(&[("SHA-1", sha1_of(sha1s, &f.path)?), ("SHA-256", sha256)]),
+        properties: vec![Property {
+            name: "builder:source".into(),
+            value: f.source.clone(),
+        }],
+        ..Component::default()
+    })
+}
+
+/// The timestamp, builder as the tool, and the overlay as the document's subject.
+fn metadata(m: &Manifest) -> anyhow::Result<Metadata> {
+    Ok(Metadata {
+        timestamp: super::parts::timestamp(m.source_date_epoch)?,
+        tools: Tools {
+            components: vec![Component {
+                kind: "application".into(),
+                name: "builder".into(),
+                version: Some(m.builder_version.clone()),
+                ..Component::default()
+            }],
+        },
+        component: Component {
+            kind: "file".into(),
+            bom_ref: OVERLAY_REF.into(),
+            name: m.overlay.file.clone(),
+            description: Some(super::parts::overlay_description(m)),
+            hashes: hashes(&[("SHA-256", &m.overlay.sha256)]),
+            ..Component::default()
+        },
+    })
 }
 
 /// What a CycloneDX document says, for `check`.

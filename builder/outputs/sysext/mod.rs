@@ -4,20 +4,21 @@
 //! extension-release file, plus `ignition.json` and `butane.yaml`, which write the overlay's
 //! /etc and /var files, place the image in /var/lib/extensions/ and enable systemd-sysext.
 //!
-//! Submodules: `image` (the squashfs writer), `ignition` (the config and its Butane twin),
-//! `units` (the two units the config adds). This module splits the rendered rootfs between
-//! them; it does not build the rootfs (see `render`) or fetch anything.
+//! Submodule `image` writes the squashfs; the config with its Butane twin and the two units it
+//! adds are `bootstrap::ignition`'s. This module splits the rendered rootfs between them; it
+//! does not build the rootfs (see `render`) or fetch anything.
 
 mod image;
-
-use crate::bootstrap::ignition::{self, units};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::bootstrap::cloudinit::{Cloud, JoinParams, NodeFile, JOIN_CONFIG_PATH};
+use crate::bootstrap::cloud::Cloud;
+use crate::bootstrap::files::{write_with_mode, NodeFile};
+use crate::bootstrap::ignition::{self, units};
+use crate::bootstrap::join::{join_configuration, JoinParams, JOIN_CONFIG_PATH};
 use crate::build::install::{Kind, Rootfs};
 use crate::profile::{Profile, SysextSettings};
 use crate::util::error::Error;
@@ -318,7 +319,7 @@ pub fn write_config(
             ))
             .into());
         }
-        let text = crate::bootstrap::cloudinit::join_configuration(
+        let text = join_configuration(
             args.profile,
             args.kubernetes,
             args.runtime.cri_socket(),
@@ -379,12 +380,8 @@ pub fn write_config(
         units,
         cloud: args.cloud,
     })?;
-    crate::bootstrap::cloudinit::write_with_mode(&dir.join(IGNITION_FILE), &rendered.json, 0o600)?;
-    crate::bootstrap::cloudinit::write_with_mode(
-        &dir.join(BUTANE_FILE),
-        rendered.butane.as_bytes(),
-        0o600,
-    )?;
+    write_with_mode(&dir.join(IGNITION_FILE), &rendered.json, 0o600)?;
+    write_with_mode(&dir.join(BUTANE_FILE), rendered.butane.as_bytes(), 0o600)?;
     Ok(ConfigFiles {
         ignition_sha256: crate::util::digest::sha256_hex(&rendered.json),
         ignition_size: rendered.json.len() as u64,
