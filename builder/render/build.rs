@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::{classify::request, profile_ref, reuse, sysext, write_output, Render};
+use super::classify::request;
+use super::job::{profile_ref, write_output, Render};
+use super::{reuse, sysext};
 use crate::bootstrap::cloudinit::{user_data, NodeFile};
 use crate::build::install::{Origin, Rootfs};
 use crate::build::overlay;

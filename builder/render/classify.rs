@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::{reuse, Render};
+use super::job::Render;
+use super::reuse;
 use crate::build::output::Staging;
 use crate::fetch::{fetch_all, Request};
 use crate::profile::plan::{Plan, PlannedArtifact};

@@ -8,8 +8,10 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use super::build::Core;
+use super::job::{write_output, Dirs, Render};
 use super::summary::path_text;
-use super::{reuse, sysext, write_output, ArchOutput, Dirs, OutputFile, Render};
+use super::summary::{ArchOutput, OutputFile};
+use super::{reuse, sysext};
 use crate::bootstrap::cloudinit::user_data::{self, UserDataArgs};
 use crate::outputs::manifest::{self, Manifest};
 use crate::outputs::sign::SigningKey;

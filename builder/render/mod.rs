@@ -9,89 +9,33 @@
 //! 4. `finish`: write the user-data, provenance, sums and signature beside the core, then
 //!    commit the staged output with one rename and report what was produced ([`Summary`]).
 //!
-//! Beside them: `reuse` (the input digest, the up-to-date check and the output cache),
+//! `job` holds what the stages share (the options, the context, the prepared inputs). Beside
+//! them: `reuse` (the input digest, the up-to-date check and the output cache),
 //! `sysext` (the system-extension side), `summary` (the `--output json` document). A
 //! runtime's files are `crate::node`'s, the user-data `crate::bootstrap`'s.
 
 mod build;
 mod classify;
 mod finish;
+mod job;
 mod prepare;
 mod reuse;
 mod summary;
 mod sysext;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::bootstrap::cloudinit::Cloud;
-use crate::build::archive::ArchiveLimits;
 use crate::build::output::Staging;
 use crate::fetch::FetchOptions;
-use crate::outputs::manifest::ProfileRef;
-use crate::profile::plan::Plan;
-use crate::util::model::{Arch, Compression};
-use crate::util::progress::Progress;
+use crate::util::model::Arch;
 
 use classify::Class;
-use prepare::Prepared;
+pub use job::Options;
+use job::{profile_ref, Context, Dirs, Render};
 pub use summary::{ArchOutput, OutputFile, Summary};
-
-/// What to render and where: the command line's `render` options, as plain values.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// A shipped profile's name or a path to a .toml file.
-    pub profile: String,
-    /// The arches to render; empty for every arch the profile lists.
-    pub arches: Vec<Arch>,
-    /// The output folder; each arch goes to OUT/<profile>/<arch>/.
-    pub out: PathBuf,
-    /// The mtime of every archive entry.
-    pub source_date_epoch: u64,
-    /// The cloud whose user-data size limit applies.
-    pub cloud: Cloud,
-    /// Fetch mode's overlay URL template (`{arch}`); `None` for baked mode.
-    pub overlay_url: Option<String>,
-    /// kubeadm join parameters from a file; without it, from the environment (if set).
-    pub join_config: Option<PathBuf>,
-    /// The secret key that signs each arch's SHA256SUMS (passphrase: env
-    /// `BUILDER_SIGN_PASSPHRASE`); `None` for no signature.
-    pub sign_key: Option<PathBuf>,
-    /// How much one archive may unpack to.
-    pub archive_limits: ArchiveLimits,
-    /// How the overlay archive is compressed.
-    pub compression: Compression,
-    /// Rebuild even when the output is up to date or the output cache has it.
-    pub force: bool,
-    /// Keep and reuse outputs in the cache (`<cache>/outputs-v1`), up to this many bytes;
-    /// `None` turns the output cache off.
-    pub output_cache: Option<u64>,
-    /// `--format`: what to produce besides the overlay (`sysext`).
-    pub formats: Vec<crate::outputs::sysext::Format>,
-    /// `--sysext-url` template (`{arch}`); `None` embeds the image in ignition.json.
-    pub sysext_url: Option<String>,
-}
-
-/// What the stages report through and keep between arches, apart from what to render
-/// ([`Options`]) and how to download ([`FetchOptions`]).
-struct Context<'a> {
-    progress: &'a Progress,
-    /// `-q`: no notes on stderr.
-    quiet: bool,
-    /// `None` with `--no-output-cache`, and for sysext renders (their image is cut from the
-    /// rootfs as built, so they always build; the up-to-date check still applies).
-    output_cache: Option<reuse::OutputCache>,
-}
-
-/// One render's fixed inputs, which every stage after `prepare` reads.
-struct Render<'a> {
-    opts: &'a Options,
-    fetch: &'a FetchOptions,
-    cx: Context<'a>,
-    job: Prepared,
-}
 
 /// Renders; returns what was produced (the paths under `opts.out`).
 pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
@@ -199,24 +143,4 @@ impl Render<'_> {
             arches,
         }
     }
-}
-
-/// Where an arch's files are written (the staging folder) and where they end up once the
-/// render commits (OUT/<profile>/<arch>): the summary names the latter.
-struct Dirs {
-    staged: PathBuf,
-    last: PathBuf,
-}
-
-/// The profile's name and digest, as the manifest and the summary give them.
-fn profile_ref(plan: &Plan) -> ProfileRef {
-    ProfileRef {
-        name: plan.profile.name.clone(),
-        sha256: plan.profile_sha256.clone(),
-    }
-}
-
-fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
-    use anyhow::Context as _;
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }

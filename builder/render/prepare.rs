@@ -10,8 +10,9 @@ use std::path::Path;
 use anyhow::Result;
 use zeroize::Zeroizing;
 
-use super::{reuse, Context, Options};
-use crate::bootstrap::cloudinit::user_data::{self, UserDataArgs};
+use super::job::{Context, Options, Prepared};
+use super::reuse;
+use crate::bootstrap::cloudinit::user_data;
 use crate::bootstrap::cloudinit::JoinParams;
 use crate::build::overlay;
 use crate::outputs::sign::{SigningKey, PASSPHRASE_ENV};
@@ -21,28 +22,6 @@ use crate::profile::plan::Plan;
 use crate::profile::{Lookup, Profile};
 use crate::util::error::Error;
 use crate::util::model::Arch;
-
-/// What `prepare` hands on: the checked inputs of the render.
-pub(super) struct Prepared {
-    pub plan: Plan,
-    /// In the order rendered (the profile's `arch` order, or the `--arch` order).
-    pub arches: Vec<Arch>,
-    pub join: Option<JoinParams>,
-    pub signer: Option<SigningKey>,
-    /// Each arch's input digest (see `reuse`).
-    pub digests: BTreeMap<Arch, String>,
-}
-
-impl Prepared {
-    /// The cloud-init side's inputs.
-    pub fn user_data<'a>(&'a self, opts: &'a Options) -> UserDataArgs<'a> {
-        UserDataArgs {
-            cloud: opts.cloud,
-            overlay_url: opts.overlay_url.as_deref(),
-            join: self.join.as_ref(),
-        }
-    }
-}
 
 pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
     let profile = Lookup::default().load(&opts.profile)?;

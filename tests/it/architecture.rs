@@ -116,10 +116,10 @@ fn real_graph_is_plausible() {
         n > 20,
         "only {n} edges; the scanner is probably broken:\n{dump}"
     );
-    let render_profile = ("render".to_string(), "profile".to_string());
+    let render_profile = ("render::prepare".to_string(), "profile".to_string());
     assert!(
         a.graph.edges.contains_key(&render_profile),
-        "expected an edge render -> profile; found:\n{dump}"
+        "expected an edge render::prepare -> profile; found:\n{dump}"
     );
     assert!(
         a.graph.edges.keys().any(|(from, _)| from == BINARY),
