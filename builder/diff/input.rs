@@ -170,7 +170,7 @@ impl ArchSide {
         fs::File::open(&file)
             .and_then(|f| f.take(MAX_TEXT + 1).read_to_end(&mut bytes))
             .with_context(|| format!("reading {}", file.display()))?;
-        let read = crate::util::digest::sha256_hex(&bytes);
+        let read = crate::util::digest::Sha256::of(&bytes);
         if read != sha256 {
             return Err(Error::Input(format!(
                 "{} does not match {} (sha256 {sha256} there, {read} on disk): the folder changed after the render; render it again",

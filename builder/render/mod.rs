@@ -28,6 +28,7 @@ use crate::outputs::sign::{SigningKey, PASSPHRASE_ENV};
 use crate::profile::catalog::Catalog;
 use crate::profile::plan::{Plan, PlannedArtifact};
 use crate::profile::{Lookup, Profile};
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{Arch, Compression, Runtime};
 use crate::util::progress::{mb, secs};
@@ -312,11 +313,11 @@ struct Core {
 fn build_core(
     plan: &Plan,
     arch: Arch,
-    files: &BTreeMap<String, PathBuf>,
+    files: &BTreeMap<Sha256, PathBuf>,
     dir: &Path,
     opts: &Options,
     fetch: &FetchOptions,
-    input_sha256: &str,
+    input_sha256: &Sha256,
 ) -> Result<Core> {
     let mtime = opts.source_date_epoch;
     let profile = &plan.profile;
@@ -424,19 +425,19 @@ fn build_core(
         runtime: profile.runtime.as_str().to_string(),
         arch: arch.to_string(),
         source_date_epoch: mtime,
-        input_sha256: input_sha256.to_string(),
+        input_sha256: input_sha256.into(),
         artifacts: planned
             .iter()
             .map(|a| ArtifactRef {
                 name: plan.artifact(a).name.clone(),
                 version: plan.artifact(a).version.clone(),
                 url: crate::util::error::redact_urls(&a.url),
-                sha256: a.sha256.clone(),
+                sha256: a.sha256.into(),
             })
             .collect(),
         overlay: OverlayRef {
             file: overlay_name.into(),
-            sha256: overlay_sha256.clone(),
+            sha256: overlay_sha256.into(),
             size: overlay_size,
             sha256_file: overlay_sha256_name.into(),
         },
@@ -448,12 +449,12 @@ fn build_core(
     let sboms = crate::outputs::sbom::documents(&m, &crate::outputs::sbom::sha1s(&root, &m)?)?;
     let [sbom_spdx, sbom_cyclonedx] = sboms.files().map(|(name, format, bytes)| {
         write_output(&dir.join(name), bytes)?;
-        let sha256 = crate::util::digest::sha256_hex(bytes);
+        let sha256 = Sha256::of(bytes);
         let (file, format, size) = (name.to_string(), format.to_string(), bytes.len() as u64);
         m.documents.push(manifest::DocumentRef {
             file,
             format,
-            sha256: sha256.clone(),
+            sha256: sha256.into(),
             size,
         });
         anyhow::Ok(())
@@ -495,26 +496,23 @@ fn finish_arch(
         node_files,
         sysext,
     } = core;
-    let user_data = user_data::write(plan, arch, node_files, dir, &m.overlay.sha256, ud)?;
+    let overlay_sha256 = reuse::sha256_of(&m.overlay.sha256, &m.overlay.file)?;
+    let user_data = user_data::write(plan, arch, node_files, dir, &overlay_sha256, ud)?;
 
     let file = |name: &'static str, bytes: &[u8]| {
-        OutputFile::new(
-            dir,
-            name,
-            crate::util::digest::sha256_hex(bytes),
-            bytes.len() as u64,
-        )
+        OutputFile::new(dir, name, Sha256::of(bytes), bytes.len() as u64)
     };
     let overlay_name = opts.compression.overlay_file();
     let overlay_sha256_name = opts.compression.overlay_sha256_file();
-    let overlay = OutputFile::new(dir, overlay_name, m.overlay.sha256.clone(), m.overlay.size);
+    let overlay = OutputFile::new(dir, overlay_name, overlay_sha256, m.overlay.size);
     let document = |name: &'static str| {
         let d = m.documents.iter().find(|d| d.file == name);
         let (sha256, size) = d.map_or_else(Default::default, |d| (d.sha256.clone(), d.size));
-        OutputFile::new(dir, name, sha256, size)
+        let sha256 = reuse::sha256_of(&sha256, name)?;
+        anyhow::Ok(OutputFile::new(dir, name, sha256, size))
     };
-    let sbom_spdx = document(crate::outputs::sbom::SPDX_FILE);
-    let sbom_cyclonedx = document(crate::outputs::sbom::CYCLONEDX_FILE);
+    let sbom_spdx = document(crate::outputs::sbom::SPDX_FILE)?;
+    let sbom_cyclonedx = document(crate::outputs::sbom::CYCLONEDX_FILE)?;
     let manifest_file = file("manifest.json", json.as_bytes());
     let user_data_file = file("user-data", &user_data.bytes);
     let meta_data = file("meta-data", user_data.meta_data.as_bytes());
@@ -532,7 +530,7 @@ fn finish_arch(
             &sbom_spdx,
             &sbom_cyclonedx,
         ]
-        .map(|f| (f.path_name().to_string(), f.sha256.clone())),
+        .map(|f| (f.path_name().to_string(), f.sha256)),
     );
     if let Some(b) = &sysext {
         sums.extend(sysext::config(
@@ -552,10 +550,7 @@ fn finish_arch(
         provenance_json.as_bytes(),
     )?;
     let provenance = file(crate::outputs::provenance::FILE, provenance_json.as_bytes());
-    sums.insert(
-        provenance.path_name().to_string(),
-        provenance.sha256.clone(),
-    );
+    sums.insert(provenance.path_name().to_string(), provenance.sha256);
     let sums = manifest::sha256sums(&sums);
     write_output(&dir.join("SHA256SUMS"), sums.as_bytes())?;
     let signature = signer
@@ -617,7 +612,7 @@ fn sign_sums(
     Ok(OutputFile::new(
         dir,
         name,
-        crate::util::digest::sha256_hex(&sig),
+        Sha256::of(&sig),
         sig.len() as u64,
     ))
 }
@@ -637,7 +632,7 @@ fn existing_output(
             .with_context(|| format!("inspecting {}", path.display()))?
             .len();
         let sha256 = match sums.get(name) {
-            Some(h) => h.to_string(),
+            Some(h) => *h,
             None => crate::util::digest::sha256_file(&path)?.0,
         };
         Ok(OutputFile::new(dir, name, sha256, size))
@@ -665,7 +660,7 @@ fn existing_output(
 fn profile_ref(plan: &Plan) -> ProfileRef {
     ProfileRef {
         name: plan.profile.name.clone(),
-        sha256: plan.profile_sha256.clone(),
+        sha256: plan.profile_sha256.into(),
     }
 }
 
@@ -693,7 +688,7 @@ fn request(plan: &Plan, arch: Arch, a: &PlannedArtifact) -> Request {
         version: artifact.version.clone(),
         arch: arch.to_string(),
         url: a.url.clone(),
-        sha256: a.sha256.clone(),
+        sha256: a.sha256,
     }
 }
 

@@ -5,6 +5,8 @@
 //!
 //! Submodule `tree` reads the entries of the manifest, the archive and the folder.
 
+#[cfg(test)]
+mod tests;
 mod tree;
 
 use std::fs;

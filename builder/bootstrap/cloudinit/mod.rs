@@ -25,6 +25,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::bootstrap::yaml;
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{check_target, Arch, KubeMinor, Runtime};
 
@@ -181,7 +182,7 @@ impl fmt::Debug for UserData {
             "UserData {{ {} bytes, gzipped: {}, sha256: {} }}",
             self.bytes.len(),
             self.gzipped,
-            crate::util::digest::sha256_hex(&self.bytes)
+            Sha256::of(&self.bytes)
         )
     }
 }
@@ -293,7 +294,7 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
     let mut items = Vec::new();
     match &input.fetch {
         Some(f) => {
-            fetch::check(&f.url, &f.sha256)?;
+            fetch::check(&f.url)?;
             items.push(item(
                 FETCH_SCRIPT_PATH,
                 0o755,
@@ -371,7 +372,7 @@ pub fn render(input: &UserDataInput) -> Result<UserData> {
         (gz, true)
     };
 
-    let digest = crate::util::digest::sha256_hex(&bytes);
+    let digest = Sha256::of(&bytes).to_hex();
     let instance = format!("builder-{}-{}-{}", input.profile, input.arch, &digest[..12]);
     let meta_data = format!(
         "{}instance-id: {}\n",

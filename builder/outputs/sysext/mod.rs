@@ -20,6 +20,7 @@ use anyhow::{Context, Result};
 use crate::bootstrap::cloudinit::{Cloud, JoinParams, NodeFile, JOIN_CONFIG_PATH};
 use crate::build::install::{Kind, Rootfs};
 use crate::profile::{Profile, SysextSettings};
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{Arch, KubeMinor, Runtime};
 
@@ -55,11 +56,11 @@ pub fn systemd_arch(arch: Arch) -> &'static str {
 
 /// The image's `<version>`: the version of the runtime's own artifact (`containerd` or
 /// `cri-dockerd`), else the first 12 hex digits of the profile digest.
-pub fn image_version(profile: &Profile, profile_sha256: &str) -> String {
+pub fn image_version(profile: &Profile, profile_sha256: &Sha256) -> String {
     profile
         .artifact(profile.runtime.as_str())
         .map(|a| a.version.clone())
-        .unwrap_or_else(|| profile_sha256.chars().take(12).collect())
+        .unwrap_or_else(|| profile_sha256.as_str()[..12].to_string())
 }
 
 /// The extension's name, `<profile>-<version>-<arch>`: the image is `NAME.raw` in the arch
@@ -237,7 +238,7 @@ pub struct ImageFile {
     pub name: String,
     pub version: String,
     pub architecture: &'static str,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub size: u64,
 }
 
@@ -296,9 +297,9 @@ pub struct ConfigArgs<'a> {
 /// A config file written in the arch folder: its bytes' digest and size.
 #[derive(Debug, Clone)]
 pub struct ConfigFiles {
-    pub ignition_sha256: String,
+    pub ignition_sha256: Sha256,
     pub ignition_size: u64,
-    pub butane_sha256: String,
+    pub butane_sha256: Sha256,
     pub butane_size: u64,
 }
 
@@ -334,14 +335,14 @@ pub fn write_config(
     let image_source = match args.url_template {
         Some(t) => ignition::ImageSource::Url {
             url: t.replace("{arch}", args.arch.as_str()),
-            sha256: image.sha256.clone(),
+            sha256: image.sha256,
         },
         None => {
             let path = dir.join(&image.file);
             ignition::ImageSource::Embedded {
                 bytes: std::fs::read(&path)
                     .with_context(|| format!("reading {}", path.display()))?,
-                sha256: image.sha256.clone(),
+                sha256: image.sha256,
             }
         }
     };
@@ -386,9 +387,9 @@ pub fn write_config(
         0o600,
     )?;
     Ok(ConfigFiles {
-        ignition_sha256: crate::util::digest::sha256_hex(&rendered.json),
+        ignition_sha256: Sha256::of(&rendered.json),
         ignition_size: rendered.json.len() as u64,
-        butane_sha256: crate::util::digest::sha256_hex(rendered.butane.as_bytes()),
+        butane_sha256: Sha256::of(rendered.butane.as_bytes()),
         butane_size: rendered.butane.len() as u64,
     })
 }
