@@ -123,12 +123,12 @@ impl ArchDiff {
 fn fields(old: &Manifest, new: &Manifest) -> Vec<FieldChange> {
     let pick = |m: &Manifest| {
         [
-            ("arch", m.arch.clone()),
+            ("arch", m.arch.to_string()),
             ("builder_version", m.builder_version.clone()),
             ("profile.name", m.profile.name.clone()),
             ("profile.sha256", m.profile.sha256.to_string()),
             ("kubernetes", m.kubernetes.clone()),
-            ("runtime", m.runtime.clone()),
+            ("runtime", m.runtime.to_string()),
             ("source_date_epoch", m.source_date_epoch.to_string()),
             ("overlay.sha256", m.overlay.sha256.to_string()),
             ("overlay.size", m.overlay.size.to_string()),

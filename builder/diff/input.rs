@@ -60,11 +60,11 @@ impl Side {
         let mut arches = BTreeMap::new();
         let shape = if meta.is_file() {
             let side = arch_side(path, None)?;
-            arches.insert(side.manifest.arch.clone(), side);
+            arches.insert(side.manifest.arch.to_string(), side);
             Shape::One
         } else if path.join("manifest.json").is_file() {
             let side = arch_side(&path.join("manifest.json"), Some(path.join("rootfs")))?;
-            arches.insert(side.manifest.arch.clone(), side);
+            arches.insert(side.manifest.arch.to_string(), side);
             Shape::One
         } else {
             let mut dirs = Vec::new();
@@ -78,7 +78,7 @@ impl Side {
             dirs.sort();
             for dir in dirs {
                 let side = arch_side(&dir.join("manifest.json"), Some(dir.join("rootfs")))?;
-                let arch = side.manifest.arch.clone();
+                let arch = side.manifest.arch.to_string();
                 if let Some(first) = arches.insert(arch.clone(), side) {
                     return Err(Error::Input(format!(
                         "{which} {label}: {} and {} are both arch {arch}; give one of them",

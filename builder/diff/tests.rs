@@ -8,6 +8,7 @@ use super::*;
 use crate::node::assert_golden;
 use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest, OverlayRef, ProfileRef};
 use crate::util::digest::{Recorded, Sha256};
+use crate::util::model::{Arch, Runtime};
 
 fn art(name: &str, version: &str) -> ArtifactRef {
     ArtifactRef {
@@ -53,8 +54,8 @@ fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRe
             sha256: Sha256::of(kube.as_bytes()).into(),
         },
         kubernetes: kube.into(),
-        runtime: "containerd".into(),
-        arch: "amd64".into(),
+        runtime: Runtime::Containerd,
+        arch: Arch::Amd64,
         source_date_epoch: 0,
         input_sha256: Recorded::default(),
         artifacts,
@@ -163,7 +164,7 @@ fn a_folder_compared_with_itself_is_identical() {
 }
 
 #[test]
-fn a_digest_that_is_not_one_is_compared_as_written() {
+fn a_digest_that_is_not_one_is_compared_as_written_and_an_unknown_arch_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let (old, new) = pair(d.path());
     // An edited manifest: its overlay digest is not a sha256. It is still read, and the
@@ -180,5 +181,17 @@ fn a_digest_that_is_not_one_is_compared_as_written() {
     assert_eq!(
         (field.old.as_str(), field.new.as_str()),
         (&*"0".repeat(64), "not-a-digest")
+    );
+    // An arch builder does not know: a clear input error, not a panic.
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace("\"amd64\"", "\"sparc\"")).unwrap();
+    let e = compare(&opts(&old, &new)).unwrap_err();
+    assert!(matches!(e.downcast_ref(), Some(Error::Input(_))), "{e:#}");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains(
+            "is not a builder manifest.json (unknown variant `sparc`, expected one of `amd64`"
+        ),
+        "{e}"
     );
 }

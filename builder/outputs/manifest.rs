@@ -2,7 +2,7 @@
 //!
 //! The manifest's digests are [`Recorded`]: a manifest read back (`verify`, `diff`) may have
 //! been edited, and a digest that is not one is reported where it is compared, not refused
-//! with the file.
+//! with the file. Its arch and runtime are typed: a manifest naming another is not builder's.
 
 use std::collections::BTreeMap;
 
@@ -11,14 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::build::install::{Kind, Rootfs};
 use crate::util::digest::{Recorded, Sha256};
+use crate::util::model::{Arch, Runtime};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub builder_version: String,
     pub profile: ProfileRef,
     pub kubernetes: String,
-    pub runtime: String,
-    pub arch: String,
+    pub runtime: Runtime,
+    pub arch: Arch,
     pub source_date_epoch: u64,
     /// sha256 of everything this output was made from (builder version, resolved profile,
     /// overlays/ files, arch, output-changing flags): the up-to-date check compares it.

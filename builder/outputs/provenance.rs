@@ -141,7 +141,7 @@ pub fn statement(m: &Manifest, flags: &Flags, subjects: &Sums) -> Statement {
                         name: m.profile.name.clone(),
                         sha256: m.profile.sha256.clone(),
                     },
-                    arch: m.arch.clone(),
+                    arch: m.arch.to_string(),
                     source_date_epoch: m.source_date_epoch,
                     cloud: flags.cloud.clone(),
                     overlay_url: flags.overlay_url.clone(),
@@ -221,7 +221,7 @@ impl Statement {
                 ext.profile.name, ext.profile.sha256, m.profile.name, m.profile.sha256
             ));
         }
-        if ext.arch != m.arch || ext.source_date_epoch != m.source_date_epoch {
+        if ext.arch != m.arch.as_str() || ext.source_date_epoch != m.source_date_epoch {
             return Some(format!(
                 "externalParameters say arch {} epoch {}, the manifest says arch {} epoch {}",
                 ext.arch, ext.source_date_epoch, m.arch, m.source_date_epoch
@@ -253,6 +253,7 @@ mod tests {
     use super::*;
     use crate::outputs::manifest::{ArtifactRef, OverlayRef, ProfileRef};
     use crate::util::digest::Sha256;
+    use crate::util::model::{Arch, Runtime};
 
     fn manifest() -> Manifest {
         Manifest {
@@ -262,8 +263,8 @@ mod tests {
                 sha256: "11".repeat(32).into(),
             },
             kubernetes: "1.31".into(),
-            runtime: "containerd".into(),
-            arch: "amd64".into(),
+            runtime: Runtime::Containerd,
+            arch: Arch::Amd64,
             source_date_epoch: 42,
             input_sha256: Recorded::default(),
             artifacts: vec![ArtifactRef {

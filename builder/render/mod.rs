@@ -422,8 +422,8 @@ fn build_core(
         builder_version: crate::VERSION.to_string(),
         profile: profile_ref(plan),
         kubernetes: profile.kubernetes.to_string(),
-        runtime: profile.runtime.as_str().to_string(),
-        arch: arch.to_string(),
+        runtime: profile.runtime,
+        arch,
         source_date_epoch: mtime,
         input_sha256: input_sha256.into(),
         artifacts: planned
@@ -638,7 +638,7 @@ fn existing_output(
         Ok(OutputFile::new(dir, name, sha256, size))
     };
     Ok(ArchOutput {
-        arch: m.arch.clone(),
+        arch: m.arch.to_string(),
         dir: String::new(),
         rootfs: String::new(),
         // The compression is an input of the digest: the overlay is the one it names.

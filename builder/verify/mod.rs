@@ -226,7 +226,7 @@ fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchRepo
             dir.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         },
-        |m| m.arch.clone(),
+        |m| m.arch.to_string(),
     );
     match &manifest {
         Err(e) => push("manifest", Outcome::Fail(e.clone())),

@@ -1,11 +1,13 @@
 //! What `verify` makes of a manifest edited by hand: a digest that is not one is reported by
-//! the check that compares it, naming what the manifest says.
+//! the check that compares it, naming what the manifest says; an unknown arch fails the
+//! manifest check.
 
 use std::fs;
 
 use super::*;
 use crate::outputs::manifest::{OverlayRef, ProfileRef};
 use crate::util::digest::{Recorded, Sha256};
+use crate::util::model::{Arch, Runtime};
 
 fn manifest(overlay_sha256: &str, size: u64) -> Manifest {
     Manifest {
@@ -15,8 +17,8 @@ fn manifest(overlay_sha256: &str, size: u64) -> Manifest {
             sha256: "11".repeat(32).into(),
         },
         kubernetes: "1.36".into(),
-        runtime: "containerd".into(),
-        arch: "arm64".into(),
+        runtime: Runtime::Containerd,
+        arch: Arch::Arm64,
         source_date_epoch: 0,
         input_sha256: Recorded::default(),
         artifacts: Vec::new(),
@@ -66,4 +68,37 @@ fn a_digest_that_is_not_one_fails_the_check_that_compares_it() {
         detail.starts_with("reading ") && !detail.contains("says"),
         "{detail}"
     );
+}
+
+#[test]
+fn an_unknown_arch_or_runtime_fails_the_manifest_check() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("amd64");
+    fs::create_dir(&dir).unwrap();
+    let json = manifest(&"0".repeat(64), 1).to_json().unwrap();
+    for (from, to, named) in [
+        (
+            "\"arm64\"",
+            "\"sparc\"",
+            "unknown variant `sparc`, expected one of `amd64`",
+        ),
+        (
+            "\"containerd\"",
+            "\"crio\"",
+            "unknown variant `crio`, expected `containerd` or `cri-dockerd`",
+        ),
+    ] {
+        fs::write(dir.join("manifest.json"), json.replace(from, to)).unwrap();
+        let r = verify_arch(&dir, &[]);
+        assert_eq!(r.arch, "amd64", "named after its folder");
+        let c = check(&r, "manifest");
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.detail
+                .starts_with("manifest.json is not a builder manifest: ")
+                && c.detail.contains(named),
+            "{}",
+            c.detail
+        );
+    }
 }

@@ -3,6 +3,7 @@ use super::*;
 use crate::outputs::manifest::ArtifactRef;
 use crate::outputs::manifest::{OverlayRef, ProfileRef};
 use crate::util::digest::Recorded;
+use crate::util::model::{Arch, Runtime};
 
 fn artifact(name: &str, version: &str, url: &str, sha: &str) -> ArtifactRef {
     ArtifactRef {
@@ -36,8 +37,8 @@ pub(crate) fn manifest() -> Manifest {
             sha256: "5c".repeat(32).into(),
         },
         kubernetes: "1.36".into(),
-        runtime: "containerd".into(),
-        arch: "amd64".into(),
+        runtime: Runtime::Containerd,
+        arch: Arch::Amd64,
         source_date_epoch: 1_700_000_000,
         input_sha256: Recorded::default(),
         artifacts: vec![
