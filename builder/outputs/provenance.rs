@@ -3,7 +3,8 @@
 //! (the artifacts by URL and digest, the resolved profile's digest, the render flags that
 //! change output). Deterministic: no clocks, no host names, no paths of the machine.
 //!
-//! It is listed in SHA256SUMS, so a signature over SHA256SUMS covers it too.
+//! It is listed in SHA256SUMS, so a signature over SHA256SUMS covers it too. Its name in the
+//! arch folder is `layout::PROVENANCE`.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +14,6 @@ use serde::{Deserialize, Serialize};
 use crate::outputs::manifest::{Manifest, Sums};
 use crate::util::digest::Recorded;
 
-/// The file's name in each arch folder.
-pub const FILE: &str = "provenance.intoto.json";
 /// in-toto's Statement v1 type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// SLSA Provenance v1's predicate type.

@@ -23,6 +23,7 @@ use crate::build::install::{Origin, Rootfs};
 use crate::build::overlay;
 use crate::fetch::{fetch_all, FetchOptions, Request};
 use crate::node::{containerd, cri_dockerd};
+use crate::outputs::layout;
 use crate::outputs::manifest::{self, ArtifactRef, Manifest, OverlayRef, ProfileRef};
 use crate::outputs::sign::{SigningKey, PASSPHRASE_ENV};
 use crate::profile::catalog::Catalog;
@@ -223,7 +224,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
                     let mut names = vec![
                         m.overlay.file.as_str(),
                         m.overlay.sha256_file.as_str(),
-                        "manifest.json",
+                        layout::MANIFEST,
                     ];
                     names.extend(m.documents.iter().map(|d| d.file.as_str()));
                     if let Err(e) = cache.store(digest, &dir, &names) {
@@ -322,7 +323,7 @@ fn build_core(
     let mtime = opts.source_date_epoch;
     let profile = &plan.profile;
     let planned = &plan.arch(arch)?.artifacts;
-    let root = dir.join("rootfs");
+    let root = dir.join(layout::ROOTFS);
     std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
     let rootfs = Rootfs::new(&root);
     // Artifacts install in parallel (each decompressed on its own core), each into its own
@@ -399,8 +400,8 @@ fn build_core(
         .then(|| sysext::image(plan, arch, &rootfs, dir, mtime))
         .transpose()?;
 
-    let overlay_name = opts.compression.overlay_file();
-    let overlay_sha256_name = opts.compression.overlay_sha256_file();
+    let overlay_name = layout::overlay(opts.compression);
+    let overlay_sha256_name = layout::overlay_sums(opts.compression);
     let tarball = dir.join(overlay_name);
     let files_in = manifest::files_of(&rootfs);
     let unpacked: u64 = files_in.iter().filter_map(|f| f.size).sum();
@@ -468,7 +469,7 @@ fn build_core(
         manifest::sha256_line(overlay_name, &overlay_sha256).as_bytes(),
     )?;
     let json = m.to_json()?;
-    write_output(&dir.join("manifest.json"), json.as_bytes())?;
+    write_output(&dir.join(layout::MANIFEST), json.as_bytes())?;
     Ok(Core {
         m,
         json,
@@ -502,8 +503,8 @@ fn finish_arch(
     let file = |name: &'static str, bytes: &[u8]| {
         OutputFile::new(dir, name, Sha256::of(bytes), bytes.len() as u64)
     };
-    let overlay_name = opts.compression.overlay_file();
-    let overlay_sha256_name = opts.compression.overlay_sha256_file();
+    let overlay_name = layout::overlay(opts.compression);
+    let overlay_sha256_name = layout::overlay_sums(opts.compression);
     let overlay = OutputFile::new(dir, overlay_name, overlay_sha256, m.overlay.size);
     let document = |name: &'static str| {
         let d = m.documents.iter().find(|d| d.file == name);
@@ -511,11 +512,11 @@ fn finish_arch(
         let sha256 = reuse::sha256_of(&sha256, name)?;
         anyhow::Ok(OutputFile::new(dir, name, sha256, size))
     };
-    let sbom_spdx = document(crate::outputs::sbom::SPDX_FILE)?;
-    let sbom_cyclonedx = document(crate::outputs::sbom::CYCLONEDX_FILE)?;
-    let manifest_file = file("manifest.json", json.as_bytes());
-    let user_data_file = file("user-data", &user_data.bytes);
-    let meta_data = file("meta-data", user_data.meta_data.as_bytes());
+    let sbom_spdx = document(layout::SBOM_SPDX)?;
+    let sbom_cyclonedx = document(layout::SBOM_CYCLONEDX)?;
+    let manifest_file = file(layout::MANIFEST, json.as_bytes());
+    let user_data_file = file(layout::USER_DATA, &user_data.bytes);
+    let meta_data = file(layout::META_DATA, user_data.meta_data.as_bytes());
     let overlay_sha256_file = file(
         overlay_sha256_name,
         manifest::sha256_line(overlay_name, &overlay.sha256).as_bytes(),
@@ -545,14 +546,11 @@ fn finish_arch(
     // The provenance names every other output by digest; SHA256SUMS then covers it too.
     let statement = crate::outputs::provenance::statement(&m, &provenance_flags(opts, ud), &sums);
     let provenance_json = statement.to_json()?;
-    write_output(
-        &dir.join(crate::outputs::provenance::FILE),
-        provenance_json.as_bytes(),
-    )?;
-    let provenance = file(crate::outputs::provenance::FILE, provenance_json.as_bytes());
+    write_output(&dir.join(layout::PROVENANCE), provenance_json.as_bytes())?;
+    let provenance = file(layout::PROVENANCE, provenance_json.as_bytes());
     sums.insert(provenance.path_name().to_string(), provenance.sha256);
     let sums = manifest::sha256sums(&sums);
-    write_output(&dir.join("SHA256SUMS"), sums.as_bytes())?;
+    write_output(&dir.join(layout::SUMS), sums.as_bytes())?;
     let signature = signer
         .map(|k| sign_sums(k, plan, arch, dir, sums.as_bytes(), fetch))
         .transpose()?;
@@ -564,7 +562,7 @@ fn finish_arch(
         manifest: manifest_file,
         user_data: user_data_file,
         meta_data,
-        sha256sums: file("SHA256SUMS", sums.as_bytes()),
+        sha256sums: file(layout::SUMS, sums.as_bytes()),
         provenance,
         sbom_spdx,
         sbom_cyclonedx,
@@ -642,14 +640,14 @@ fn existing_output(
         dir: String::new(),
         rootfs: String::new(),
         // The compression is an input of the digest: the overlay is the one it names.
-        overlay: file(compression.overlay_file())?,
-        manifest: file("manifest.json")?,
-        user_data: file("user-data")?,
-        meta_data: file("meta-data")?,
-        sha256sums: file("SHA256SUMS")?,
-        sbom_spdx: file(crate::outputs::sbom::SPDX_FILE)?,
-        sbom_cyclonedx: file(crate::outputs::sbom::CYCLONEDX_FILE)?,
-        provenance: file(crate::outputs::provenance::FILE)?,
+        overlay: file(layout::overlay(compression))?,
+        manifest: file(layout::MANIFEST)?,
+        user_data: file(layout::USER_DATA)?,
+        meta_data: file(layout::META_DATA)?,
+        sha256sums: file(layout::SUMS)?,
+        sbom_spdx: file(layout::SBOM_SPDX)?,
+        sbom_cyclonedx: file(layout::SBOM_CYCLONEDX)?,
+        provenance: file(layout::PROVENANCE)?,
         signature: signature_file.map(file).transpose()?,
         artifacts: m.artifacts.clone(),
     }

@@ -22,8 +22,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::cloudinit::{JoinParams, NodeFile};
+use crate::outputs::layout::{self, ArchDir};
 use crate::outputs::manifest::{parse_sums, Manifest, Sums};
-use crate::outputs::sbom::{CYCLONEDX_FILE, SPDX_FILE};
 use crate::outputs::sign::SigningKey;
 use crate::profile::plan::Plan;
 use crate::util::digest::{Recorded, Sha256};
@@ -111,15 +111,16 @@ pub(super) struct Current {
 
 /// Reads `dir`'s manifest if the output there was made from `digest` and still verifies.
 pub(super) fn up_to_date(dir: &Path, digest: &Sha256, signature: Option<&str>) -> Option<Current> {
-    let m: Manifest = serde_json::from_slice(&fs::read(dir.join("manifest.json")).ok()?).ok()?;
+    let out = ArchDir::new(dir);
+    let m: Manifest = serde_json::from_slice(&fs::read(out.manifest()).ok()?).ok()?;
     if m.input_sha256 != *digest {
         return None;
     }
-    let sums = parse_sums(&fs::read(dir.join("SHA256SUMS")).ok()?).ok()?;
-    let mut expected: Vec<String> = vec!["SHA256SUMS".into(), "rootfs".into()];
+    let sums = parse_sums(&fs::read(out.sums()).ok()?).ok()?;
+    let mut expected: Vec<String> = vec![layout::SUMS.into(), layout::ROOTFS.into()];
     expected.extend(signature.map(String::from));
     for (name, hex) in &sums {
-        let (got, _) = crate::util::digest::sha256_file(&dir.join(name)).ok()?;
+        let (got, _) = crate::util::digest::sha256_file(&out.file(name)).ok()?;
         if got != *hex {
             return None;
         }
@@ -135,7 +136,7 @@ pub(super) fn up_to_date(dir: &Path, digest: &Sha256, signature: Option<&str>) -
     if present != expected || !m.overlay.file.is_empty() && !expected.contains(&m.overlay.file) {
         return None;
     }
-    let root = dir.join("rootfs");
+    let root = out.rootfs();
     for f in &m.files {
         let path = root.join(f.path.trim_start_matches('/'));
         let meta = fs::symlink_metadata(&path).ok()?;
@@ -199,11 +200,12 @@ impl OutputCache {
         // Used now: the size bound removes the least recently used entries first.
         let _ = fs::File::open(entry.join(INDEX))
             .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        let root = dir.join("rootfs");
-        unpack(&dir.join(&m.overlay.file), &root)?;
+        let out = ArchDir::new(dir);
+        let root = out.rootfs();
+        unpack(&out.file(&m.overlay.file), &root)?;
         let node_files = node_files(&m, &root)?;
-        let json = fs::read_to_string(dir.join("manifest.json"))
-            .with_context(|| format!("reading {}", dir.join("manifest.json").display()))?;
+        let json = fs::read_to_string(out.manifest())
+            .with_context(|| format!("reading {}", out.manifest().display()))?;
         Ok(Some(Hit {
             manifest: m,
             json,
@@ -223,14 +225,15 @@ impl OutputCache {
             }
         }
         let m: Manifest =
-            serde_json::from_slice(&fs::read(entry.join("manifest.json")).ok()?).ok()?;
+            serde_json::from_slice(&fs::read(ArchDir::new(entry).manifest()).ok()?).ok()?;
         let document = |name: &str| {
             m.documents
                 .iter()
                 .any(|d| d.file == name && d.sha256.sha256().is_some())
         };
-        let listed =
-            m.overlay.sha256.sha256().is_some() && document(SPDX_FILE) && document(CYCLONEDX_FILE);
+        let listed = m.overlay.sha256.sha256().is_some()
+            && document(layout::SBOM_SPDX)
+            && document(layout::SBOM_CYCLONEDX);
         (listed && index.files.contains_key(&m.overlay.file)).then_some(m)
     }
 
@@ -467,7 +470,7 @@ mod tests {
             },
             sysext: None,
             files: Vec::new(),
-            documents: vec![doc(SPDX_FILE), doc(CYCLONEDX_FILE)],
+            documents: vec![doc("sbom.spdx.json"), doc("sbom.cdx.json")],
         };
         assert!(cache.check(&entry, &index_of(&good)).is_some());
         let mut broken = [good.clone(), good.clone(), good];

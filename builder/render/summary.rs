@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::outputs::layout;
 use crate::outputs::manifest::{ArtifactRef, ProfileRef};
 use crate::util::digest::Sha256;
 
@@ -89,7 +90,7 @@ impl ArchOutput {
     pub fn moved_to(self, dir: &Path) -> ArchOutput {
         ArchOutput {
             dir: path_text(dir),
-            rootfs: path_text(&dir.join("rootfs")),
+            rootfs: path_text(&dir.join(layout::ROOTFS)),
             overlay: self.overlay.moved_to(dir),
             manifest: self.manifest.moved_to(dir),
             user_data: self.user_data.moved_to(dir),

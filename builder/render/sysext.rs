@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::outputs::layout;
 use crate::outputs::manifest::SysextRef;
 use crate::outputs::sysext::{self, ConfigArgs, ImageFile, Split};
 use crate::profile::plan::Plan;
@@ -74,7 +75,7 @@ pub(super) fn config(
     )?;
     Ok(vec![
         (b.image.file.clone(), b.image.sha256),
-        (sysext::IGNITION_FILE.into(), c.ignition_sha256),
-        (sysext::BUTANE_FILE.into(), c.butane_sha256),
+        (layout::IGNITION.into(), c.ignition_sha256),
+        (layout::BUTANE.into(), c.butane_sha256),
     ])
 }

@@ -87,22 +87,6 @@ impl Compression {
         }
     }
 
-    /// The overlay archive's file name.
-    pub fn overlay_file(self) -> &'static str {
-        match self {
-            Compression::Gzip => "overlay.tar.gz",
-            Compression::Zstd => "overlay.tar.zst",
-        }
-    }
-
-    /// The one-line `sha256sum -c` file published beside the overlay.
-    pub fn overlay_sha256_file(self) -> &'static str {
-        match self {
-            Compression::Gzip => "overlay.tar.gz.sha256",
-            Compression::Zstd => "overlay.tar.zst.sha256",
-        }
-    }
-
     /// GNU tar's option that reads it.
     pub fn tar_flag(self) -> &'static str {
         match self {

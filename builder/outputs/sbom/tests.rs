@@ -338,7 +338,7 @@ fn check_names_the_first_disagreement() {
         ),
     ] {
         let e = edited(spdx, &from, &to);
-        let doc = if spdx { SPDX_FILE } else { CYCLONEDX_FILE };
+        let doc = if spdx { SBOM_SPDX } else { SBOM_CYCLONEDX };
         assert_eq!(e.document, doc, "{e}");
         assert!(e.to_string().contains(says), "{from} -> {to}: {e}");
     }

@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 
 use crate::bootstrap::cloudinit::{Cloud, JoinParams, NodeFile, JOIN_CONFIG_PATH};
 use crate::build::install::{Kind, Rootfs};
+use crate::outputs::layout::{self, ArchDir};
 use crate::profile::{Profile, SysextSettings};
 use crate::util::digest::Sha256;
 use crate::util::error::Error;
@@ -28,9 +29,6 @@ pub use crate::bootstrap::ignition::units::{JOIN_UNIT, RELOAD_UNIT};
 pub use crate::bootstrap::ignition::SPEC as IGNITION_SPEC;
 pub use image::{write_squashfs, ImageNode};
 
-/// The config files' names in the arch folder.
-pub const IGNITION_FILE: &str = "ignition.json";
-pub const BUTANE_FILE: &str = "butane.yaml";
 /// Where the config places the image: systemd-sysext reads /etc/extensions,
 /// /run/extensions and /var/lib/extensions; /var is writable on every immutable OS.
 pub const EXTENSIONS_DIR: &str = "/var/lib/extensions";
@@ -268,7 +266,7 @@ pub fn write_image(
             mode: 0o644,
         },
     );
-    let file = format!("{name}.raw");
+    let file = layout::sysext_image(&name);
     let (sha256, size) = write_squashfs(&nodes, &dir.join(&file), mtime)?;
     Ok(ImageFile {
         file,
@@ -380,12 +378,9 @@ pub fn write_config(
         units,
         cloud: args.cloud,
     })?;
-    crate::bootstrap::cloudinit::write_with_mode(&dir.join(IGNITION_FILE), &rendered.json, 0o600)?;
-    crate::bootstrap::cloudinit::write_with_mode(
-        &dir.join(BUTANE_FILE),
-        rendered.butane.as_bytes(),
-        0o600,
-    )?;
+    let out = ArchDir::new(dir);
+    crate::bootstrap::cloudinit::write_with_mode(&out.ignition(), &rendered.json, 0o600)?;
+    crate::bootstrap::cloudinit::write_with_mode(&out.butane(), rendered.butane.as_bytes(), 0o600)?;
     Ok(ConfigFiles {
         ignition_sha256: Sha256::of(&rendered.json),
         ignition_size: rendered.json.len() as u64,

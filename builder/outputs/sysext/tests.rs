@@ -191,13 +191,13 @@ fn config_goldens_token_once_and_embedded_limit() {
     let j = join();
     let url = "https://artifacts.example.com/node/{arch}/t.raw";
     let c = write_config(&args(Some(url), Some(&j), &flags), &s, &image, &out).unwrap();
-    let json = std::fs::read_to_string(out.join(IGNITION_FILE)).unwrap();
-    let butane = std::fs::read_to_string(out.join(BUTANE_FILE)).unwrap();
+    let json = std::fs::read_to_string(out.join(layout::IGNITION)).unwrap();
+    let butane = std::fs::read_to_string(out.join(layout::BUTANE)).unwrap();
     assert_eq!(
         crate::util::digest::Sha256::of(json.as_bytes()),
         c.ignition_sha256
     );
-    for f in [IGNITION_FILE, BUTANE_FILE] {
+    for f in [layout::IGNITION, layout::BUTANE] {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(out.join(f)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
@@ -224,7 +224,7 @@ fn config_goldens_token_once_and_embedded_limit() {
     // Embedded: a small image fits; with the AWS limit and a large image, the error asks
     // for --sysext-url.
     write_config(&args(None, None, &flags), &s, &image, &out).unwrap();
-    let json = std::fs::read_to_string(out.join(IGNITION_FILE)).unwrap();
+    let json = std::fs::read_to_string(out.join(layout::IGNITION)).unwrap();
     assert!(json.contains("\"source\": \"data:;base64,aHNxc"), "{json}");
     let big = ImageFile {
         file: "big.raw".into(),
