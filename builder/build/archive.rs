@@ -20,7 +20,7 @@ use tar::EntryType;
 
 use crate::build::install::{link_stays_inside, Origin, Rootfs};
 use crate::profile::{Artifact, ArtifactKind, InstallRule};
-use crate::util::digest::HashingReader;
+use crate::util::digest::{HashingReader, Sha256};
 use crate::util::error::Error;
 
 /// How much one archive may unpack to: generous for real releases, small enough that a
@@ -72,7 +72,7 @@ pub fn install(
     artifact: &Artifact,
     url: &str,
     file: &Path,
-    sha256: &str,
+    sha256: &Sha256,
     rootfs: &Rootfs,
     limits: &ArchiveLimits,
 ) -> Result<()> {
@@ -92,11 +92,11 @@ pub fn install(
     let (actual, _) = reader
         .finish()
         .with_context(|| format!("reading {}", file.display()))?;
-    if actual != sha256 {
+    if actual != *sha256 {
         return Err(Error::CorruptCacheEntry {
             artifact: artifact.name.clone(),
             path: file.to_path_buf(),
-            expected: sha256.to_string(),
+            expected: *sha256,
             actual,
         }
         .into());

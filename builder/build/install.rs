@@ -14,13 +14,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
 
-use crate::util::digest::HashingWriter;
+use crate::util::digest::{HashingWriter, Sha256};
 use crate::util::error::Error;
 
 /// What a path in the rootfs is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    File { size: u64, sha256: String },
+    File { size: u64, sha256: Sha256 },
     Symlink { target: String },
 }
 
@@ -168,7 +168,7 @@ impl Rootfs {
         mode: u32,
         origin: &Origin,
         content: impl Read,
-    ) -> Result<String> {
+    ) -> Result<Sha256> {
         self.write(path, mode, origin, content, None)
     }
 
@@ -179,7 +179,7 @@ impl Rootfs {
         mode: u32,
         origin: &Origin,
         bytes: &[u8],
-    ) -> Result<String> {
+    ) -> Result<Sha256> {
         self.write(path, mode, origin, bytes, Some(Arc::from(bytes)))
     }
 
@@ -191,7 +191,7 @@ impl Rootfs {
         origin: &Origin,
         mut content: impl Read,
         kept: Option<Arc<[u8]>>,
-    ) -> Result<String> {
+    ) -> Result<Sha256> {
         let rel = relative(path)?;
         self.claim(path, origin)?;
         let host = self.make_parents(rel)?;
@@ -212,10 +212,7 @@ impl Rootfs {
             path,
             Entry {
                 mode,
-                kind: Kind::File {
-                    size,
-                    sha256: sha256.clone(),
-                },
+                kind: Kind::File { size, sha256 },
                 origin: origin.clone(),
                 content: kept,
             },

@@ -12,6 +12,7 @@ use include_dir::{Dir, DirEntry};
 
 use crate::build::install::{Origin, Rootfs};
 use crate::profile::{find_overlay, OverlayRef, OverlaySource, Profile};
+use crate::util::digest::Sha256;
 
 pub fn copy(profile: &Profile, o: &OverlayRef, rootfs: &Rootfs) -> Result<()> {
     let source = Origin::Overlay(o.name.clone());
@@ -92,7 +93,7 @@ fn copy_builtin(dir: &Dir<'_>, name: &str, source: &Origin, rootfs: &Rootfs) -> 
 
 /// A digest of what copying `o` writes (paths, modes, bytes), copied into a scratch folder:
 /// an edited overlays/ folder changes the render's input digest.
-pub fn digest(profile: &Profile, o: &OverlayRef) -> Result<String> {
+pub fn digest(profile: &Profile, o: &OverlayRef) -> Result<Sha256> {
     let tmp = tempfile::tempdir().context("creating a temporary folder")?;
     let scratch = Rootfs::new(tmp.path());
     copy(profile, o, &scratch)?;
@@ -100,7 +101,5 @@ pub fn digest(profile: &Profile, o: &OverlayRef) -> Result<String> {
         .into_iter()
         .map(|f| format!("{} {} {}", f.path, f.mode, f.sha256.unwrap_or_default()))
         .collect();
-    Ok(crate::util::digest::sha256_hex(
-        listing.join("\n").as_bytes(),
-    ))
+    Ok(Sha256::of(listing.join("\n").as_bytes()))
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::build::gzip::{ParGzWriter, LEVEL};
-use crate::util::digest::HashingWriter;
+use crate::util::digest::{HashingWriter, Sha256};
 use crate::util::model::Compression;
 use crate::util::progress::Task;
 
@@ -28,7 +28,7 @@ pub fn write_tar(
     mtime: u64,
     compression: Compression,
     task: &Task,
-) -> Result<(String, u64)> {
+) -> Result<(Sha256, u64)> {
     let file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
     let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let writing = || format!("writing {}", dest.display());

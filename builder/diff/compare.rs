@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::input::{ArchSide, Content};
 use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest};
+use crate::util::digest::Recorded;
 
 /// Bumped when a field is removed, renamed or changes meaning; adding a field keeps it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -122,14 +123,14 @@ impl ArchDiff {
 fn fields(old: &Manifest, new: &Manifest) -> Vec<FieldChange> {
     let pick = |m: &Manifest| {
         [
-            ("arch", m.arch.clone()),
+            ("arch", m.arch.to_string()),
             ("builder_version", m.builder_version.clone()),
             ("profile.name", m.profile.name.clone()),
-            ("profile.sha256", m.profile.sha256.clone()),
+            ("profile.sha256", m.profile.sha256.to_string()),
             ("kubernetes", m.kubernetes.clone()),
-            ("runtime", m.runtime.clone()),
+            ("runtime", m.runtime.to_string()),
             ("source_date_epoch", m.source_date_epoch.to_string()),
-            ("overlay.sha256", m.overlay.sha256.clone()),
+            ("overlay.sha256", m.overlay.sha256.to_string()),
             ("overlay.size", m.overlay.size.to_string()),
         ]
     };
@@ -242,7 +243,7 @@ fn text_of(side: &ArchSide, f: Option<&FileRef>) -> Result<Content> {
         Some(f) if f.link.is_none() => side.content(
             &f.path,
             f.size.unwrap_or(0),
-            f.sha256.as_deref().unwrap_or(""),
+            f.sha256.as_ref().map_or("", Recorded::as_str),
         ),
         Some(_) => Ok(Content::Hidden("a link on one side: no contents".into())),
         None => Ok(Content::Text(String::new())),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::outputs::layout::ArchDir;
 use crate::outputs::manifest::Manifest;
 use crate::util::error::Error;
 
@@ -58,32 +59,33 @@ impl Side {
             ))
         })?;
         let mut arches = BTreeMap::new();
+        let one = ArchDir::new(path);
         let shape = if meta.is_file() {
             let side = arch_side(path, None)?;
-            arches.insert(side.manifest.arch.clone(), side);
+            arches.insert(side.manifest.arch.to_string(), side);
             Shape::One
-        } else if path.join("manifest.json").is_file() {
-            let side = arch_side(&path.join("manifest.json"), Some(path.join("rootfs")))?;
-            arches.insert(side.manifest.arch.clone(), side);
+        } else if one.manifest().is_file() {
+            let side = arch_side(&one.manifest(), Some(one.rootfs()))?;
+            arches.insert(side.manifest.arch.to_string(), side);
             Shape::One
         } else {
             let mut dirs = Vec::new();
             for entry in fs::read_dir(path).with_context(|| format!("listing {label}"))? {
                 let entry = entry.with_context(|| format!("listing {label}"))?;
-                let sub = entry.path();
-                if sub.join("manifest.json").is_file() {
+                let sub = ArchDir::new(entry.path());
+                if sub.manifest().is_file() {
                     dirs.push(sub);
                 }
             }
-            dirs.sort();
+            dirs.sort_by(|a, b| a.path().cmp(b.path()));
             for dir in dirs {
-                let side = arch_side(&dir.join("manifest.json"), Some(dir.join("rootfs")))?;
-                let arch = side.manifest.arch.clone();
+                let side = arch_side(&dir.manifest(), Some(dir.rootfs()))?;
+                let arch = side.manifest.arch.to_string();
                 if let Some(first) = arches.insert(arch.clone(), side) {
                     return Err(Error::Input(format!(
                         "{which} {label}: {} and {} are both arch {arch}; give one of them",
                         first.manifest_path.display(),
-                        dir.join("manifest.json").display()
+                        dir.manifest().display()
                     ))
                     .into());
                 }
@@ -170,7 +172,7 @@ impl ArchSide {
         fs::File::open(&file)
             .and_then(|f| f.take(MAX_TEXT + 1).read_to_end(&mut bytes))
             .with_context(|| format!("reading {}", file.display()))?;
-        let read = crate::util::digest::sha256_hex(&bytes);
+        let read = crate::util::digest::Sha256::of(&bytes);
         if read != sha256 {
             return Err(Error::Input(format!(
                 "{} does not match {} (sha256 {sha256} there, {read} on disk): the folder changed after the render; render it again",

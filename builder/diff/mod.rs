@@ -50,7 +50,7 @@ fn compare(opts: &Options) -> Result<Report> {
     match (old.shape, new.shape) {
         (Shape::One, Shape::One) => {
             let (o, n) = (first(&old)?, first(&new)?);
-            arches.push(ArchDiff::between(&n.manifest.arch, o, n)?);
+            arches.push(ArchDiff::between(n.manifest.arch.as_str(), o, n)?);
         }
         (Shape::Profile, Shape::Profile) => {
             let names: std::collections::BTreeSet<&String> =

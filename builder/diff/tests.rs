@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::node::assert_golden;
 use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest, OverlayRef, ProfileRef};
+use crate::util::digest::{Recorded, Sha256};
+use crate::util::model::{Arch, Runtime};
 
 fn art(name: &str, version: &str) -> ArtifactRef {
     ArtifactRef {
         name: name.into(),
         version: version.into(),
         url: format!("https://example.com/{name}/v{version}/{name}.tgz"),
-        sha256: crate::util::digest::sha256_hex(format!("{name}{version}").as_bytes()),
+        sha256: Sha256::of(format!("{name}{version}").as_bytes()).into(),
     }
 }
 
@@ -28,7 +30,7 @@ fn file(root: &Path, path: &str, mode: &str, source: &str, body: Result<&str, &s
                 path: path.into(),
                 mode: mode.into(),
                 size: Some(text.len() as u64),
-                sha256: Some(crate::util::digest::sha256_hex(text.as_bytes())),
+                sha256: Some(Sha256::of(text.as_bytes()).into()),
                 link: None,
                 source: source.into(),
             }
@@ -49,17 +51,17 @@ fn render(dir: &Path, kube: &str, artifacts: Vec<ArtifactRef>, files: Vec<FileRe
         builder_version: "VERSION".into(),
         profile: ProfileRef {
             name: "p".into(),
-            sha256: crate::util::digest::sha256_hex(kube.as_bytes()),
+            sha256: Sha256::of(kube.as_bytes()).into(),
         },
         kubernetes: kube.into(),
-        runtime: "containerd".into(),
-        arch: "amd64".into(),
+        runtime: Runtime::Containerd,
+        arch: Arch::Amd64,
         source_date_epoch: 0,
-        input_sha256: String::new(),
+        input_sha256: Recorded::default(),
         artifacts,
         overlay: OverlayRef {
             file: "overlay.tar.gz".into(),
-            sha256: "0".repeat(64),
+            sha256: "0".repeat(64).into(),
             size: 1,
             sha256_file: "overlay.tar.gz.sha256".into(),
         },
@@ -159,4 +161,37 @@ fn a_folder_compared_with_itself_is_identical() {
     assert!(report.identical);
     assert_eq!(report.arches[0].status, Status::Same);
     assert!(text::render(&report).ends_with("\nno differences (1 arch(es) compared)\n"));
+}
+
+#[test]
+fn a_digest_that_is_not_one_is_compared_as_written_and_an_unknown_arch_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let (old, new) = pair(d.path());
+    // An edited manifest: its overlay digest is not a sha256. It is still read, and the
+    // difference shows what it says.
+    let path = new.join("manifest.json");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace(&"0".repeat(64), "not-a-digest")).unwrap();
+    let report = compare(&opts(&old, &new)).unwrap();
+    let field = report.arches[0]
+        .fields
+        .iter()
+        .find(|f| f.field == "overlay.sha256")
+        .unwrap();
+    assert_eq!(
+        (field.old.as_str(), field.new.as_str()),
+        (&*"0".repeat(64), "not-a-digest")
+    );
+    // An arch builder does not know: a clear input error, not a panic.
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace("\"amd64\"", "\"sparc\"")).unwrap();
+    let e = compare(&opts(&old, &new)).unwrap_err();
+    assert!(matches!(e.downcast_ref(), Some(Error::Input(_))), "{e:#}");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains(
+            "is not a builder manifest.json (unknown variant `sparc`, expected one of `amd64`"
+        ),
+        "{e}"
+    );
 }

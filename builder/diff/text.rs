@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::compare::{ArchDiff, ArtifactChange, Change, FileChange, Report, Status};
 use crate::outputs::manifest::FileRef;
+use crate::util::digest::Recorded;
 
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
@@ -102,9 +103,9 @@ fn artifact(s: &mut String, x: &ArtifactChange) {
             let _ = writeln!(s, "    ~ {}", x.name);
             for &k in &x.changed {
                 let (old, new) = match k {
-                    "version" => (&o.version, &n.version),
-                    "url" => (&o.url, &n.url),
-                    _ => (&o.sha256, &n.sha256),
+                    "version" => (o.version.as_str(), n.version.as_str()),
+                    "url" => (o.url.as_str(), n.url.as_str()),
+                    _ => (o.sha256.as_str(), n.sha256.as_str()),
                 };
                 change_line(s, "        ", k, old, new);
             }
@@ -125,9 +126,11 @@ fn artifact(s: &mut String, x: &ArtifactChange) {
 }
 
 /// The first 12 hex digits: enough to tell digests apart in a listing (JSON has them whole).
-fn short(d: &Option<String>) -> String {
-    d.as_deref()
-        .map_or_else(|| "-".to_string(), |d| d.chars().take(12).collect())
+fn short(d: &Option<Recorded>) -> String {
+    d.as_ref().map_or_else(
+        || "-".to_string(),
+        |d| d.as_str().chars().take(12).collect(),
+    )
 }
 
 fn describe(f: &FileRef) -> String {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::util::digest::HashingWriter;
+use crate::util::digest::{HashingWriter, Sha256};
 
 /// The layout version: bump it when the layout changes so old caches are ignored, not misread.
 const LAYOUT: &str = "sha256-v1";
@@ -92,19 +92,19 @@ impl Cache {
         self.dir.parent().unwrap_or(&self.dir)
     }
 
-    pub fn path_of(&self, sha256: &str) -> PathBuf {
-        self.dir.join(sha256)
+    pub fn path_of(&self, sha256: &Sha256) -> PathBuf {
+        self.dir.join(sha256.as_str())
     }
 
     /// The cached file for `sha256`, if there is one. Not re-hashed here: whoever reads it
     /// hashes it as it reads (`archive::install`), so the bytes used are the bytes checked.
-    pub fn get(&self, sha256: &str) -> Option<PathBuf> {
+    pub fn get(&self, sha256: &Sha256) -> Option<PathBuf> {
         let path = self.path_of(sha256);
         path.is_file().then_some(path)
     }
 
     /// Drops an entry found corrupt.
-    pub fn remove(&self, sha256: &str) -> Result<()> {
+    pub fn remove(&self, sha256: &Sha256) -> Result<()> {
         let path = self.path_of(sha256);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(anyhow::Error::new(e)
@@ -114,7 +114,7 @@ impl Cache {
     }
 
     /// A new partial entry that hashes what is written to it.
-    pub fn partial(&self, sha256: &str) -> Result<Partial> {
+    pub fn partial(&self, sha256: &Sha256) -> Result<Partial> {
         let file = tempfile::Builder::new()
             .prefix(&format!("{sha256}."))
             .suffix(".partial")
@@ -122,7 +122,7 @@ impl Cache {
             .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
         Ok(Partial {
             file: HashingWriter::new(file),
-            expected: sha256.to_string(),
+            expected: Some(*sha256),
             dest: self.path_of(sha256),
         })
     }
@@ -137,7 +137,7 @@ impl Cache {
             .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
         Ok(Partial {
             file: HashingWriter::new(file),
-            expected: String::new(),
+            expected: None,
             dest: self.dir.clone(),
         })
     }
@@ -146,7 +146,8 @@ impl Cache {
 /// A download in progress. Dropping it deletes the temp file.
 pub struct Partial {
     file: HashingWriter<tempfile::NamedTempFile>,
-    expected: String,
+    /// The pin; `None` for an unpinned download.
+    expected: Option<Sha256>,
     dest: PathBuf,
 }
 
@@ -155,7 +156,7 @@ pub enum Finished {
     /// Renamed into the cache (or another writer got there first with the same bytes).
     Stored(PathBuf),
     /// The bytes did not match the pin; nothing was stored.
-    Mismatch { actual: String },
+    Mismatch { actual: Sha256 },
 }
 
 impl Partial {
@@ -166,16 +167,16 @@ impl Partial {
     /// Verifies and, on a match, moves the file into the cache.
     pub fn finish(self) -> Result<Finished> {
         let (file, actual, _) = self.file.finish();
-        if actual != self.expected {
+        if Some(actual) != self.expected {
             return Ok(Finished::Mismatch { actual });
         }
         Self::store(file, self.dest).map(Finished::Stored)
     }
 
     /// Stores a [`Cache::partial_unpinned`] entry under its digest: (sha256, path).
-    pub fn finish_unpinned(self) -> Result<(String, PathBuf)> {
+    pub fn finish_unpinned(self) -> Result<(Sha256, PathBuf)> {
         let (file, actual, _) = self.file.finish();
-        let path = Self::store(file, self.dest.join(&actual))?;
+        let path = Self::store(file, self.dest.join(actual.as_str()))?;
         Ok((actual, path))
     }
 
@@ -211,29 +212,37 @@ impl Write for Partial {
 mod tests {
     use super::*;
 
-    const HELLO: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    const HELLO_HEX: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    fn hello() -> Sha256 {
+        HELLO_HEX.parse().unwrap()
+    }
 
     #[test]
     fn good_bytes_are_stored_found_and_removed() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         assert!(dir.path().join("CACHEDIR.TAG").is_file());
-        let mut p = cache.partial(HELLO).unwrap();
+        let mut p = cache.partial(&hello()).unwrap();
         p.write_all(b"hello").unwrap();
         let Finished::Stored(path) = p.finish().unwrap() else {
             panic!("expected a stored entry")
         };
         assert_eq!(fs::read(&path).unwrap(), b"hello");
-        assert_eq!(cache.get(HELLO), Some(path.clone()));
-        cache.remove(HELLO).unwrap();
-        assert_eq!(cache.get(HELLO), None);
-        cache.remove(HELLO).unwrap();
+        assert_eq!(path, dir.path().join(LAYOUT).join(HELLO_HEX));
+        assert_eq!(cache.get(&hello()), Some(path.clone()));
+        cache.remove(&hello()).unwrap();
+        assert_eq!(cache.get(&hello()), None);
+        cache.remove(&hello()).unwrap();
     }
 
     #[test]
     fn partials_of_killed_runs_are_swept_by_the_next_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let stale = dir.path().join(LAYOUT).join(format!("{HELLO}.x1.partial"));
+        let stale = dir
+            .path()
+            .join(LAYOUT)
+            .join(format!("{HELLO_HEX}.x1.partial"));
         fs::create_dir_all(stale.parent().unwrap()).unwrap();
         fs::write(&stale, b"half").unwrap();
         let _read_only = Cache::open_existing(dir.path());
@@ -246,10 +255,10 @@ mod tests {
     fn wrong_bytes_leave_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
-        let mut p = cache.partial(HELLO).unwrap();
+        let mut p = cache.partial(&hello()).unwrap();
         p.write_all(b"goodbye").unwrap();
         match p.finish().unwrap() {
-            Finished::Mismatch { actual } => assert_ne!(actual, HELLO),
+            Finished::Mismatch { actual } => assert_eq!(actual, Sha256::of(b"goodbye")),
             Finished::Stored(_) => panic!("stored a mismatching file"),
         }
         let left: Vec<_> = fs::read_dir(dir.path().join(LAYOUT))

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::fetch::cache::{Cache, Finished};
+use crate::util::digest::Sha256;
 use crate::util::error::{redact_urls, Error};
 use crate::util::progress::{mb, secs, Progress, Task};
 
@@ -136,7 +137,7 @@ pub struct Request {
     pub arch: String,
     /// The upstream URL (before mirrors).
     pub url: String,
-    pub sha256: String,
+    pub sha256: Sha256,
 }
 
 /// Why one attempt failed.
@@ -196,18 +197,15 @@ pub fn refetch(req: &Request, opts: &FetchOptions) -> Result<PathBuf> {
 /// Makes sure every request's bytes are in the cache (verified when they were stored; they
 /// are hashed again as they are installed); returns sha256 -> path.
 /// Requests sharing a digest are fetched once. Downloads run `opts.jobs` at a time.
-pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<String, PathBuf>> {
+pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<Sha256, PathBuf>> {
     let cache = open_cache(opts)?;
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<&Request> = requests
-        .iter()
-        .filter(|r| seen.insert(r.sha256.as_str()))
-        .collect();
+    let unique: Vec<&Request> = requests.iter().filter(|r| seen.insert(r.sha256)).collect();
     let client = client(opts)?;
     let paths = crate::util::pool::run(&unique, opts.jobs, |req| {
         fetch_one(req, &cache, client.as_ref(), opts)
     })?;
-    Ok(unique.iter().map(|r| r.sha256.clone()).zip(paths).collect())
+    Ok(unique.iter().map(|r| r.sha256).zip(paths).collect())
 }
 
 fn fetch_one(
@@ -269,7 +267,7 @@ fn fetch_one(
             artifact: format!("{} {}", req.artifact, req.version),
             arch: req.arch.clone(),
             url: shown_url(&req.url, opts),
-            expected: req.sha256.clone(),
+            expected: req.sha256,
             actual,
         }
         .into()),
@@ -413,7 +411,7 @@ impl Write for Capped {
 
 /// Downloads an artifact whose digest is not known yet (`builder pin --trust-download`) into
 /// the cache, stored under the digest it turns out to have; returns (sha256, path).
-pub fn fetch_unpinned(label: &str, url: &str, opts: &FetchOptions) -> Result<(String, PathBuf)> {
+pub fn fetch_unpinned(label: &str, url: &str, opts: &FetchOptions) -> Result<(Sha256, PathBuf)> {
     let cache = open_cache(opts)?;
     let Some(client) = client(opts)? else {
         return Err(Error::Input(format!(

@@ -1,4 +1,8 @@
 //! `manifest.json` (what was built from what) and `SHA256SUMS` (in `sha256sum -c` format).
+//!
+//! The manifest's digests are [`Recorded`]: a manifest read back (`verify`, `diff`) may have
+//! been edited, and a digest that is not one is reported where it is compared, not refused
+//! with the file. Its arch and runtime are typed: a manifest naming another is not builder's.
 
 use std::collections::BTreeMap;
 
@@ -6,20 +10,22 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::build::install::{Kind, Rootfs};
+use crate::util::digest::{Recorded, Sha256};
+use crate::util::model::{Arch, Runtime};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub builder_version: String,
     pub profile: ProfileRef,
     pub kubernetes: String,
-    pub runtime: String,
-    pub arch: String,
+    pub runtime: Runtime,
+    pub arch: Arch,
     pub source_date_epoch: u64,
     /// sha256 of everything this output was made from (builder version, resolved profile,
     /// overlays/ files, arch, output-changing flags): the up-to-date check compares it.
     /// Empty in a manifest written before it existed.
     #[serde(default)]
-    pub input_sha256: String,
+    pub input_sha256: Recorded,
     pub artifacts: Vec<ArtifactRef>,
     pub overlay: OverlayRef,
     /// The system extension image (`render --format sysext`); absent otherwise.
@@ -38,7 +44,7 @@ pub struct DocumentRef {
     pub file: String,
     /// `SPDX-2.3` or `CycloneDX-1.6`.
     pub format: String,
-    pub sha256: String,
+    pub sha256: Recorded,
     pub size: u64,
 }
 
@@ -46,7 +52,7 @@ pub struct DocumentRef {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SysextRef {
     pub file: String,
-    pub sha256: String,
+    pub sha256: Recorded,
     pub size: u64,
     /// The extension's name: the file is NAME.raw, matching
     /// /usr/lib/extension-release.d/extension-release.NAME (keep the name on the node).
@@ -60,7 +66,7 @@ pub struct SysextRef {
 pub struct ProfileRef {
     pub name: String,
     /// sha256 of the resolved profile as `builder show` prints it.
-    pub sha256: String,
+    pub sha256: Recorded,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,13 +76,13 @@ pub struct ArtifactRef {
     /// The upstream URL, credentials hidden (mirrors do not change it: they cannot change the
     /// bytes either).
     pub url: String,
-    pub sha256: String,
+    pub sha256: Recorded,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverlayRef {
     pub file: String,
-    pub sha256: String,
+    pub sha256: Recorded,
     pub size: u64,
     /// The one-line `sha256sum -c` file beside it (`overlay.tar.gz.sha256`): what an image
     /// pipeline uploads and checks with the overlay, without the other outputs. Empty when read
@@ -92,7 +98,7 @@ pub struct FileRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
+    pub sha256: Option<Recorded>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     /// `artifact:NAME`, `template:NAME` or `overlay:NAME`.
@@ -108,7 +114,7 @@ pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
                 path: path.clone(),
                 mode: format!("{:04o}", e.mode),
                 size: Some(*size),
-                sha256: Some(sha256.clone()),
+                sha256: Some(sha256.into()),
                 link: None,
                 source: e.origin.to_string(),
             },
@@ -131,20 +137,20 @@ impl Manifest {
 }
 
 /// One `sha256sum -c` line (text mode: two spaces).
-pub fn sha256_line(name: &str, sha256: &str) -> String {
+pub fn sha256_line(name: &str, sha256: &Sha256) -> String {
     format!("{sha256}  {name}\n")
 }
 
 /// `sha256sum -c` lines, sorted by file name.
-pub fn sha256sums(files: &BTreeMap<String, String>) -> String {
+pub fn sha256sums(files: &Sums) -> String {
     files
         .iter()
         .map(|(name, sha)| sha256_line(name, sha))
         .collect()
 }
 
-/// SHA256SUMS read back: file name -> sha256.
-pub type Sums = BTreeMap<String, String>;
+/// SHA256SUMS: file name -> sha256.
+pub type Sums = BTreeMap<String, Sha256>;
 
 /// `sha256sum -c` lines as builder writes them: 64 hex, two spaces, a plain file name.
 pub fn parse_sums(bytes: &[u8]) -> Result<Sums, String> {
@@ -159,10 +165,10 @@ pub fn parse_sums(bytes: &[u8]) -> Result<Sums, String> {
         };
         let (hex, name) = line.split_once("  ").ok_or_else(bad)?;
         let plain = !name.is_empty() && name != "." && name != ".." && !name.contains('/');
-        if !crate::util::digest::is_sha256_hex(hex) || !plain {
+        let (Some(sha256), true) = (Sha256::parse(hex), plain) else {
             return Err(bad());
-        }
-        if out.insert(name.to_string(), hex.to_string()).is_some() {
+        };
+        if out.insert(name.to_string(), sha256).is_some() {
             return Err(format!("SHA256SUMS lists {name} twice"));
         }
     }
@@ -175,9 +181,10 @@ mod tests {
 
     #[test]
     fn sums_format() {
+        let sha = |s: &str| s.repeat(32).parse::<Sha256>().unwrap();
         let m = BTreeMap::from([
-            ("overlay.tar.gz".to_string(), "ab".repeat(32)),
-            ("manifest.json".to_string(), "cd".repeat(32)),
+            ("overlay.tar.gz".to_string(), sha("ab")),
+            ("manifest.json".to_string(), sha("cd")),
         ]);
         let s = sha256sums(&m);
         assert_eq!(

@@ -3,17 +3,17 @@
 //! (the artifacts by URL and digest, the resolved profile's digest, the render flags that
 //! change output). Deterministic: no clocks, no host names, no paths of the machine.
 //!
-//! It is listed in SHA256SUMS, so a signature over SHA256SUMS covers it too.
+//! It is listed in SHA256SUMS, so a signature over SHA256SUMS covers it too. Its name in the
+//! arch folder is `layout::PROVENANCE`.
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::outputs::manifest::Manifest;
+use crate::outputs::manifest::{Manifest, Sums};
+use crate::util::digest::Recorded;
 
-/// The file's name in each arch folder.
-pub const FILE: &str = "provenance.intoto.json";
 /// in-toto's Statement v1 type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// SLSA Provenance v1's predicate type.
@@ -95,7 +95,7 @@ pub struct ExternalParameters {
 pub struct ProfileParam {
     pub name: String,
     /// sha256 of the resolved profile as `builder show` prints it.
-    pub sha256: String,
+    pub sha256: Recorded,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -118,8 +118,9 @@ pub fn builder_id(version: &str) -> String {
 
 /// The statement for one arch: `m` says what was built from what, `subjects` maps each output
 /// file's name to its sha256 (every file of SHA256SUMS but this one).
-pub fn statement(m: &Manifest, flags: &Flags, subjects: &BTreeMap<String, String>) -> Statement {
-    let sha256 = |hex: &str| BTreeMap::from([("sha256".to_string(), hex.to_string())]);
+pub fn statement(m: &Manifest, flags: &Flags, subjects: &Sums) -> Statement {
+    let sha256 =
+        |hex: &dyn std::fmt::Display| BTreeMap::from([("sha256".to_string(), hex.to_string())]);
     Statement {
         type_: STATEMENT_TYPE.into(),
         subject: subjects
@@ -139,7 +140,7 @@ pub fn statement(m: &Manifest, flags: &Flags, subjects: &BTreeMap<String, String
                         name: m.profile.name.clone(),
                         sha256: m.profile.sha256.clone(),
                     },
-                    arch: m.arch.clone(),
+                    arch: m.arch.to_string(),
                     source_date_epoch: m.source_date_epoch,
                     cloud: flags.cloud.clone(),
                     overlay_url: flags.overlay_url.clone(),
@@ -191,7 +192,7 @@ impl Statement {
 
     /// The first way this statement disagrees with the manifest and the files it names
     /// (`outputs`: name -> sha256 of every file of SHA256SUMS but this one), if any.
-    pub fn check(&self, m: &Manifest, outputs: &BTreeMap<String, String>) -> Option<String> {
+    pub fn check(&self, m: &Manifest, outputs: &Sums) -> Option<String> {
         let subjects: BTreeMap<&str, Option<&String>> = self
             .subject
             .iter()
@@ -200,7 +201,7 @@ impl Statement {
         for (name, hex) in outputs {
             match subjects.get(name.as_str()) {
                 None => return Some(format!("subject {name} is missing")),
-                Some(Some(h)) if *h == hex => {}
+                Some(Some(h)) if h.as_str() == hex.as_str() => {}
                 Some(got) => {
                     return Some(format!(
                         "subject {name} has sha256 {}, the file has {hex}",
@@ -219,7 +220,7 @@ impl Statement {
                 ext.profile.name, ext.profile.sha256, m.profile.name, m.profile.sha256
             ));
         }
-        if ext.arch != m.arch || ext.source_date_epoch != m.source_date_epoch {
+        if ext.arch != m.arch.as_str() || ext.source_date_epoch != m.source_date_epoch {
             return Some(format!(
                 "externalParameters say arch {} epoch {}, the manifest says arch {} epoch {}",
                 ext.arch, ext.source_date_epoch, m.arch, m.source_date_epoch
@@ -234,8 +235,8 @@ impl Statement {
             ));
         }
         for (d, a) in deps.iter().zip(&m.artifacts) {
-            if d.uri.as_deref() != Some(a.url.as_str()) || d.digest.get("sha256") != Some(&a.sha256)
-            {
+            let digest = d.digest.get("sha256").map(String::as_str);
+            if d.uri.as_deref() != Some(a.url.as_str()) || digest != Some(a.sha256.as_str()) {
                 return Some(format!(
                     "resolvedDependency {} differs from the manifest's artifact {} {} ({} sha256 {})",
                     d.name, a.name, a.version, a.url, a.sha256
@@ -250,28 +251,30 @@ impl Statement {
 mod tests {
     use super::*;
     use crate::outputs::manifest::{ArtifactRef, OverlayRef, ProfileRef};
+    use crate::util::digest::Sha256;
+    use crate::util::model::{Arch, Runtime};
 
     fn manifest() -> Manifest {
         Manifest {
             builder_version: "9.9.9".into(),
             profile: ProfileRef {
                 name: "p".into(),
-                sha256: "11".repeat(32),
+                sha256: "11".repeat(32).into(),
             },
             kubernetes: "1.31".into(),
-            runtime: "containerd".into(),
-            arch: "amd64".into(),
+            runtime: Runtime::Containerd,
+            arch: Arch::Amd64,
             source_date_epoch: 42,
-            input_sha256: String::new(),
+            input_sha256: Recorded::default(),
             artifacts: vec![ArtifactRef {
                 name: "runc".into(),
                 version: "v1.2.3".into(),
                 url: "https://example.invalid/runc.amd64".into(),
-                sha256: "22".repeat(32),
+                sha256: "22".repeat(32).into(),
             }],
             overlay: OverlayRef {
                 file: "overlay.tar.gz".into(),
-                sha256: "33".repeat(32),
+                sha256: "33".repeat(32).into(),
                 size: 1,
                 sha256_file: String::new(),
             },
@@ -281,10 +284,14 @@ mod tests {
         }
     }
 
-    fn outputs() -> BTreeMap<String, String> {
+    fn sha(s: &str) -> Sha256 {
+        s.repeat(32).parse().unwrap()
+    }
+
+    fn outputs() -> Sums {
         BTreeMap::from([
-            ("overlay.tar.gz".to_string(), "33".repeat(32)),
-            ("manifest.json".to_string(), "44".repeat(32)),
+            ("overlay.tar.gz".to_string(), sha("33")),
+            ("manifest.json".to_string(), sha("44")),
         ])
     }
 
@@ -307,22 +314,22 @@ mod tests {
         assert!(!json.contains("token"), "{json}");
 
         let mut changed = outputs();
-        changed.insert("manifest.json".into(), "66".repeat(32));
+        changed.insert("manifest.json".into(), sha("66"));
         assert!(s
             .check(&m, &changed)
             .unwrap()
             .contains("subject manifest.json"));
-        changed.insert("sbom.spdx.json".into(), "66".repeat(32));
+        changed.insert("sbom.spdx.json".into(), sha("66"));
         assert!(s.check(&m, &changed).is_some());
 
         let mut other = manifest();
-        other.artifacts[0].sha256 = "77".repeat(32);
+        other.artifacts[0].sha256 = "77".repeat(32).into();
         assert!(s
             .check(&other, &outputs())
             .unwrap()
             .contains("resolvedDependency runc@v1.2.3"));
         other = manifest();
-        other.profile.sha256 = "88".repeat(32);
+        other.profile.sha256 = "88".repeat(32).into();
         assert!(s.check(&other, &outputs()).unwrap().contains("profile"));
     }
 

@@ -17,6 +17,7 @@ use crate::profile::catalog::Catalog;
 use crate::profile::{
     Artifact, ContainerdSettings, DockerSettings, KubeletSettings, Profile, SCHEMA,
 };
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{Arch, DerivedFrom, KubeMinor, Runtime, Unit, MANAGED_FLAGS};
 
@@ -35,7 +36,7 @@ pub struct PlannedArtifact {
     pub index: usize,
     /// The upstream URL for this arch (mirrors are applied when fetching, never recorded).
     pub url: String,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub origin: PinOrigin,
 }
 
@@ -64,7 +65,7 @@ pub struct Plan {
     /// The resolved profile as TOML: itself a loadable profile with every pin spelled out.
     pub resolved_toml: String,
     /// sha256 of `show_text()`, byte for byte: the profile digest in manifests.
-    pub profile_sha256: String,
+    pub profile_sha256: Sha256,
     /// `builder show`'s output: the header comment (which pins came from the catalog; no
     /// builder version, so the digest follows the profile, not the tool), then `resolved_toml`.
     shown: String,
@@ -114,7 +115,7 @@ impl Plan {
             profile.name
         );
         Ok(Plan {
-            profile_sha256: crate::util::digest::sha256_hex(shown.as_bytes()),
+            profile_sha256: Sha256::of(shown.as_bytes()),
             cri_socket: runtime.cri_socket(),
             units: runtime.units(),
             sandbox_image,
@@ -152,14 +153,14 @@ impl Plan {
 /// The pinned sha256 of an artifact for one arch and where it comes from: the profile's pin,
 /// else the catalog's (by name, version and arch, then by exact URL for unit files); `None`
 /// when neither pins it (`builder pin` fills those in).
-pub fn pin_of(a: &Artifact, arch: Arch, catalog: &Catalog) -> Option<(String, PinOrigin)> {
-    if let Some(hex) = a.pins.per_arch.get(&arch).or(a.pins.any.as_ref()) {
-        return Some((hex.clone(), PinOrigin::Profile));
+pub fn pin_of(a: &Artifact, arch: Arch, catalog: &Catalog) -> Option<(Sha256, PinOrigin)> {
+    if let Some(sha256) = a.pins.per_arch.get(&arch).or(a.pins.any.as_ref()) {
+        return Some((*sha256, PinOrigin::Profile));
     }
     catalog
         .lookup(&a.name, &a.version, arch.as_str())
         .or_else(|| catalog.lookup_url(&a.url_for(arch)))
-        .map(|hex| (hex.to_string(), PinOrigin::Catalog))
+        .map(|sha256| (sha256, PinOrigin::Catalog))
 }
 
 /// [`pin_of`], or the error that says how to pin it.
@@ -343,13 +344,10 @@ mod tests {
     #[test]
     fn the_digest_is_the_shown_text_and_the_text_loads_again() {
         let plan = plan_of(MINIMAL).unwrap();
-        assert_eq!(
-            plan.profile_sha256,
-            crate::util::digest::sha256_hex(plan.show_text().as_bytes())
-        );
+        assert_eq!(plan.profile_sha256, Sha256::of(plan.show_text().as_bytes()));
         assert_ne!(
             plan.profile_sha256,
-            crate::util::digest::sha256_hex(plan.resolved_toml.as_bytes()),
+            Sha256::of(plan.resolved_toml.as_bytes()),
             "the header is part of the digest"
         );
         let again = plan_of(plan.show_text()).unwrap();

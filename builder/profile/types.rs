@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::source::Loc;
+use crate::util::digest::Sha256;
 use crate::util::model::{Arch, KubeMinor, Runtime};
 
 /// `[containerd]` settings.
@@ -78,8 +79,8 @@ pub struct InstallRule {
 /// A sha256 pin from a profile: for every arch, or per arch.
 #[derive(Debug, Clone, Default)]
 pub struct Pins {
-    pub any: Option<String>,
-    pub per_arch: BTreeMap<Arch, String>,
+    pub any: Option<Sha256>,
+    pub per_arch: BTreeMap<Arch, Sha256>,
 }
 
 /// One upstream artifact to fetch, verify and install.

@@ -13,7 +13,7 @@ use super::types::{
     Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule, KubeletSettings,
     OverlayRef, Pins, Profile, SysextSettings,
 };
-use crate::util::digest::is_sha256_hex;
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{check_target, managed_flag, valid_version, Arch, KubeMinor, Runtime};
 
@@ -445,11 +445,9 @@ fn pins((pins, loc): &(RawPins, Loc)) -> Result<Pins> {
     };
     match pins {
         RawPins::One(s) => {
-            if !is_sha256_hex(s) {
-                return Err(bad_hex(s));
-            }
+            let sha256 = Sha256::parse(s).ok_or_else(|| bad_hex(s))?;
             Ok(Pins {
-                any: Some(s.clone()),
+                any: Some(sha256),
                 per_arch: BTreeMap::new(),
             })
         }
@@ -462,10 +460,8 @@ fn pins((pins, loc): &(RawPins, Loc)) -> Result<Pins> {
                         Arch::list()
                     ))
                 })?;
-                if !is_sha256_hex(s) {
-                    return Err(bad_hex(s));
-                }
-                per_arch.insert(arch, s.clone());
+                let sha256 = Sha256::parse(s).ok_or_else(|| bad_hex(s))?;
+                per_arch.insert(arch, sha256);
             }
             Ok(Pins {
                 any: None,

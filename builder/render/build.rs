@@ -16,8 +16,10 @@ use crate::bootstrap::cloudinit::{user_data, NodeFile};
 use crate::build::install::{Origin, Rootfs};
 use crate::build::overlay;
 use crate::node::{containerd, cri_dockerd};
+use crate::outputs::layout;
 use crate::outputs::manifest::{self, ArtifactRef, FileRef, Manifest, OverlayRef};
 use crate::profile::plan::PlannedArtifact;
+use crate::util::digest::Sha256;
 use crate::util::error::{redact_urls, Error};
 use crate::util::model::{Arch, Runtime};
 use crate::util::progress::{mb, secs};
@@ -46,7 +48,7 @@ impl From<reuse::Hit> for Core {
 
 /// The packed overlay: its digest and size, and the files it holds.
 struct Packed {
-    sha256: String,
+    sha256: Sha256,
     size: u64,
     files: Vec<FileRef>,
 }
@@ -57,7 +59,7 @@ impl Render<'_> {
         &self,
         arch: Arch,
         dir: &Path,
-        files: &BTreeMap<String, PathBuf>,
+        files: &BTreeMap<Sha256, PathBuf>,
     ) -> Result<Core> {
         let core = self.build(arch, dir, files)?;
         if let Some(cache) = &self.cx.output_cache {
@@ -65,7 +67,7 @@ impl Render<'_> {
             let mut names = vec![
                 m.overlay.file.as_str(),
                 m.overlay.sha256_file.as_str(),
-                "manifest.json",
+                layout::MANIFEST,
             ];
             names.extend(m.documents.iter().map(|d| d.file.as_str()));
             if let Err(e) = cache.store(&self.job.digests[&arch], dir, &names) {
@@ -78,8 +80,8 @@ impl Render<'_> {
     /// Builds what the output cache keeps, in `dir`: rootfs/, the overlay archive (+ .sha256),
     /// the SBOMs, manifest.json (with `input_sha256`). `files` maps each fetched sha256 to its
     /// verified cache entry.
-    fn build(&self, arch: Arch, dir: &Path, files: &BTreeMap<String, PathBuf>) -> Result<Core> {
-        let root = dir.join("rootfs");
+    fn build(&self, arch: Arch, dir: &Path, files: &BTreeMap<Sha256, PathBuf>) -> Result<Core> {
+        let root = dir.join(layout::ROOTFS);
         std::fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
         let rootfs = Rootfs::new(&root);
         self.install_artifacts(arch, dir, files, &rootfs)?;
@@ -99,16 +101,17 @@ impl Render<'_> {
             .then(|| sysext::image(&self.job.plan, arch, &rootfs, dir, mtime))
             .transpose()?;
         let packed = self.pack(arch, dir, &rootfs)?;
+        let packed_sha256 = packed.sha256;
         let mut m = self.manifest(arch, packed, sysext.as_ref())?;
         write_sboms(&mut m, &root, dir)?;
         // What an image pipeline uploads with the overlay: a checksum of it alone, so checking
         // it needs none of the other outputs (user-data holds the join token and stays private).
         write_output(
             &dir.join(&m.overlay.sha256_file),
-            manifest::sha256_line(&m.overlay.file, &m.overlay.sha256).as_bytes(),
+            manifest::sha256_line(&m.overlay.file, &packed_sha256).as_bytes(),
         )?;
         let json = m.to_json()?;
-        write_output(&dir.join("manifest.json"), json.as_bytes())?;
+        write_output(&dir.join(layout::MANIFEST), json.as_bytes())?;
         Ok(Core {
             m,
             json,
@@ -125,7 +128,7 @@ impl Render<'_> {
         &self,
         arch: Arch,
         dir: &Path,
-        files: &BTreeMap<String, PathBuf>,
+        files: &BTreeMap<Sha256, PathBuf>,
         rootfs: &Rootfs,
     ) -> Result<()> {
         let plan = &self.job.plan;
@@ -224,7 +227,7 @@ impl Render<'_> {
     /// Packs rootfs/ into the overlay archive in `dir`.
     fn pack(&self, arch: Arch, dir: &Path, rootfs: &Rootfs) -> Result<Packed> {
         let compression = self.opts.compression;
-        let overlay_name = compression.overlay_file();
+        let overlay_name = layout::overlay(compression);
         let files = manifest::files_of(rootfs);
         let unpacked: u64 = files.iter().filter_map(|f| f.size).sum();
         let progress = self.cx.progress;
@@ -233,7 +236,7 @@ impl Render<'_> {
             crate::build::pack::tar_size_estimate(files.iter().map(|f| f.size.unwrap_or(0))),
         );
         let (sha256, size) = crate::build::pack::write_tar(
-            &dir.join("rootfs"),
+            &dir.join(layout::ROOTFS),
             &dir.join(overlay_name),
             self.opts.source_date_epoch,
             compression,
@@ -268,10 +271,10 @@ impl Render<'_> {
             builder_version: crate::VERSION.to_string(),
             profile: profile_ref(plan),
             kubernetes: profile.kubernetes.to_string(),
-            runtime: profile.runtime.as_str().to_string(),
-            arch: arch.to_string(),
+            runtime: profile.runtime,
+            arch,
             source_date_epoch: self.opts.source_date_epoch,
-            input_sha256: self.job.digests[&arch].clone(),
+            input_sha256: self.job.digests[&arch].into(),
             artifacts: plan
                 .arch(arch)?
                 .artifacts
@@ -280,14 +283,14 @@ impl Render<'_> {
                     name: plan.artifact(a).name.clone(),
                     version: plan.artifact(a).version.clone(),
                     url: redact_urls(&a.url),
-                    sha256: a.sha256.clone(),
+                    sha256: a.sha256.into(),
                 })
                 .collect(),
             overlay: OverlayRef {
-                file: compression.overlay_file().into(),
-                sha256: packed.sha256,
+                file: layout::overlay(compression).into(),
+                sha256: packed.sha256.into(),
                 size: packed.size,
-                sha256_file: compression.overlay_sha256_file().into(),
+                sha256_file: layout::overlay_sums(compression).into(),
             },
             sysext: sysext.map(sysext::manifest_ref),
             files: packed.files,
@@ -305,7 +308,7 @@ fn write_sboms(m: &mut Manifest, root: &Path, dir: &Path) -> Result<()> {
         m.documents.push(manifest::DocumentRef {
             file: name.to_string(),
             format: format.to_string(),
-            sha256: crate::util::digest::sha256_hex(bytes),
+            sha256: Sha256::of(bytes).into(),
             size: bytes.len() as u64,
         });
     }

@@ -13,6 +13,7 @@ use super::reuse;
 use crate::build::output::Staging;
 use crate::fetch::{fetch_all, Request};
 use crate::profile::plan::{Plan, PlannedArtifact};
+use crate::util::digest::Sha256;
 use crate::util::model::Arch;
 
 /// What an arch needs.
@@ -56,7 +57,7 @@ impl Render<'_> {
     pub(super) fn fetch_missing(
         &self,
         classes: &[(Arch, Class)],
-    ) -> Result<BTreeMap<String, PathBuf>> {
+    ) -> Result<BTreeMap<Sha256, PathBuf>> {
         let plan = &self.job.plan;
         let mut requests = Vec::new();
         for (arch, _) in classes.iter().filter(|(_, c)| matches!(c, Class::Build)) {
@@ -80,6 +81,6 @@ pub(super) fn request(plan: &Plan, arch: Arch, a: &PlannedArtifact) -> Request {
         version: artifact.version.clone(),
         arch: arch.to_string(),
         url: a.url.clone(),
-        sha256: a.sha256.clone(),
+        sha256: a.sha256,
     }
 }

@@ -15,8 +15,8 @@ use super::{reuse, sysext};
 use crate::bootstrap::cloudinit::user_data::{self, UserDataArgs};
 use crate::outputs::manifest::{self, Manifest};
 use crate::outputs::sign::SigningKey;
-use crate::outputs::{provenance, sbom};
-use crate::util::digest::sha256_hex;
+use crate::outputs::{layout, provenance};
+use crate::util::digest::Sha256;
 use crate::util::model::Arch;
 
 impl Render<'_> {
@@ -30,32 +30,29 @@ impl Render<'_> {
         } = core;
         let (plan, dir) = (&self.job.plan, dirs.staged.as_path());
         let ud = self.job.user_data(self.opts);
-        let user_data = user_data::write(plan, arch, node_files, dir, &m.overlay.sha256, &ud)?;
+        let overlay_sha256 = reuse::sha256_of(&m.overlay.sha256, &m.overlay.file)?;
+        let user_data = user_data::write(plan, arch, node_files, dir, &overlay_sha256, &ud)?;
         let file = |name: &'static str, bytes: &[u8]| {
-            OutputFile::new(&dirs.last, name, sha256_hex(bytes), bytes.len() as u64)
+            OutputFile::new(&dirs.last, name, Sha256::of(bytes), bytes.len() as u64)
         };
         let document = |name: &'static str| {
             let d = m.documents.iter().find(|d| d.file == name);
             let (sha256, size) = d.map_or_else(Default::default, |d| (d.sha256.clone(), d.size));
-            OutputFile::new(&dirs.last, name, sha256, size)
+            let sha256 = reuse::sha256_of(&sha256, name)?;
+            anyhow::Ok(OutputFile::new(&dirs.last, name, sha256, size))
         };
         let compression = self.opts.compression;
-        let overlay_name = compression.overlay_file();
-        let overlay = OutputFile::new(
-            &dirs.last,
-            overlay_name,
-            m.overlay.sha256.clone(),
-            m.overlay.size,
-        );
+        let overlay_name = layout::overlay(compression);
+        let overlay = OutputFile::new(&dirs.last, overlay_name, overlay_sha256, m.overlay.size);
         let overlay_sha256 = file(
-            compression.overlay_sha256_file(),
+            layout::overlay_sums(compression),
             manifest::sha256_line(overlay_name, &overlay.sha256).as_bytes(),
         );
-        let manifest_file = file("manifest.json", json.as_bytes());
-        let user_data_file = file("user-data", &user_data.bytes);
-        let meta_data = file("meta-data", user_data.meta_data.as_bytes());
-        let sbom_spdx = document(sbom::SPDX_FILE);
-        let sbom_cyclonedx = document(sbom::CYCLONEDX_FILE);
+        let manifest_file = file(layout::MANIFEST, json.as_bytes());
+        let user_data_file = file(layout::USER_DATA, &user_data.bytes);
+        let meta_data = file(layout::META_DATA, user_data.meta_data.as_bytes());
+        let sbom_spdx = document(layout::SBOM_SPDX)?;
+        let sbom_cyclonedx = document(layout::SBOM_CYCLONEDX)?;
         let mut sums = BTreeMap::from(
             [
                 &overlay,
@@ -66,7 +63,7 @@ impl Render<'_> {
                 &sbom_spdx,
                 &sbom_cyclonedx,
             ]
-            .map(|f| (f.path_name().to_string(), f.sha256.clone())),
+            .map(|f| (f.path_name().to_string(), f.sha256)),
         );
         if let Some(b) = &sysext {
             let url = self.opts.sysext_url.as_deref();
@@ -74,7 +71,7 @@ impl Render<'_> {
         }
         let provenance = self.write_provenance(&m, &ud, &mut sums, dirs)?;
         let sums = manifest::sha256sums(&sums);
-        write_output(&dir.join("SHA256SUMS"), sums.as_bytes())?;
+        write_output(&dir.join(layout::SUMS), sums.as_bytes())?;
         let signature = self
             .job
             .signer
@@ -84,12 +81,12 @@ impl Render<'_> {
         Ok(ArchOutput {
             arch: arch.to_string(),
             dir: path_text(&dirs.last),
-            rootfs: path_text(&dirs.last.join("rootfs")),
+            rootfs: path_text(&dirs.last.join(layout::ROOTFS)),
             overlay,
             manifest: manifest_file,
             user_data: user_data_file,
             meta_data,
-            sha256sums: file("SHA256SUMS", sums.as_bytes()),
+            sha256sums: file(layout::SUMS, sums.as_bytes()),
             provenance,
             sbom_spdx,
             sbom_cyclonedx,
@@ -104,17 +101,17 @@ impl Render<'_> {
         &self,
         m: &Manifest,
         ud: &UserDataArgs,
-        sums: &mut BTreeMap<String, String>,
+        sums: &mut BTreeMap<String, Sha256>,
         dirs: &Dirs,
     ) -> Result<OutputFile> {
         let statement = provenance::statement(m, &provenance_flags(ud), sums);
         let json = statement.to_json()?;
-        write_output(&dirs.staged.join(provenance::FILE), json.as_bytes())?;
-        let sha256 = sha256_hex(json.as_bytes());
-        sums.insert(provenance::FILE.to_string(), sha256.clone());
+        write_output(&dirs.staged.join(layout::PROVENANCE), json.as_bytes())?;
+        let sha256 = Sha256::of(json.as_bytes());
+        sums.insert(layout::PROVENANCE.to_string(), sha256);
         Ok(OutputFile::new(
             &dirs.last,
-            provenance::FILE,
+            layout::PROVENANCE,
             sha256,
             json.len() as u64,
         ))
@@ -143,7 +140,7 @@ impl Render<'_> {
         Ok(OutputFile::new(
             &dirs.last,
             name,
-            sha256_hex(&sig),
+            Sha256::of(&sig),
             sig.len() as u64,
         ))
     }
@@ -162,25 +159,25 @@ impl Render<'_> {
                 .with_context(|| format!("inspecting {}", path.display()))?
                 .len();
             let sha256 = match sums.get(name) {
-                Some(h) => h.to_string(),
+                Some(h) => *h,
                 None => crate::util::digest::sha256_file(&path)?.0,
             };
             Ok(OutputFile::new(dir, name, sha256, size))
         };
         let signature_file = self.job.signer.as_ref().map(SigningKey::signature_file);
         Ok(ArchOutput {
-            arch: m.arch.clone(),
+            arch: m.arch.to_string(),
             dir: path_text(dir),
-            rootfs: path_text(&dir.join("rootfs")),
+            rootfs: path_text(&dir.join(layout::ROOTFS)),
             // The compression is an input of the digest: the overlay is the one it names.
-            overlay: file(self.opts.compression.overlay_file())?,
-            manifest: file("manifest.json")?,
-            user_data: file("user-data")?,
-            meta_data: file("meta-data")?,
-            sha256sums: file("SHA256SUMS")?,
-            sbom_spdx: file(sbom::SPDX_FILE)?,
-            sbom_cyclonedx: file(sbom::CYCLONEDX_FILE)?,
-            provenance: file(provenance::FILE)?,
+            overlay: file(layout::overlay(self.opts.compression))?,
+            manifest: file(layout::MANIFEST)?,
+            user_data: file(layout::USER_DATA)?,
+            meta_data: file(layout::META_DATA)?,
+            sha256sums: file(layout::SUMS)?,
+            sbom_spdx: file(layout::SBOM_SPDX)?,
+            sbom_cyclonedx: file(layout::SBOM_CYCLONEDX)?,
+            provenance: file(layout::PROVENANCE)?,
             signature: signature_file.map(file).transpose()?,
             artifacts: m.artifacts.clone(),
         })

@@ -15,6 +15,7 @@ use crate::fetch::FetchOptions;
 use crate::outputs::manifest::ProfileRef;
 use crate::outputs::sign::SigningKey;
 use crate::profile::plan::Plan;
+use crate::util::digest::Sha256;
 use crate::util::model::{Arch, Compression};
 use crate::util::progress::Progress;
 
@@ -80,7 +81,7 @@ pub(super) struct Prepared {
     pub(super) join: Option<JoinParams>,
     pub(super) signer: Option<SigningKey>,
     /// Each arch's input digest (see `reuse`).
-    pub(super) digests: BTreeMap<Arch, String>,
+    pub(super) digests: BTreeMap<Arch, Sha256>,
 }
 
 impl Prepared {
@@ -105,7 +106,7 @@ pub(super) struct Dirs {
 pub(super) fn profile_ref(plan: &Plan) -> ProfileRef {
     ProfileRef {
         name: plan.profile.name.clone(),
-        sha256: plan.profile_sha256.clone(),
+        sha256: plan.profile_sha256.into(),
     }
 }
 

@@ -30,6 +30,7 @@ use anyhow::Result;
 
 use crate::build::output::Staging;
 use crate::fetch::FetchOptions;
+use crate::util::digest::Sha256;
 use crate::util::model::Arch;
 
 use classify::Class;
@@ -91,7 +92,7 @@ impl Render<'_> {
         staging: &Staging,
         arch: Arch,
         class: Class,
-        files: &BTreeMap<String, PathBuf>,
+        files: &BTreeMap<Sha256, PathBuf>,
     ) -> Result<(ArchOutput, Option<String>)> {
         let digest = &self.job.digests[&arch];
         let final_dir = staging.final_dir(arch);

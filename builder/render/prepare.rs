@@ -20,6 +20,7 @@ use crate::outputs::sysext::Format;
 use crate::profile::catalog::Catalog;
 use crate::profile::plan::Plan;
 use crate::profile::{Lookup, Profile};
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::Arch;
 
@@ -86,7 +87,7 @@ fn select_arches(profile: &Profile, asked: &[Arch]) -> Result<Vec<Arch>> {
 }
 
 /// Each arch's input digest: the plan, the overlays' files and every flag that changes output.
-fn input_digests(job: &Prepared, opts: &Options) -> Result<BTreeMap<Arch, String>> {
+fn input_digests(job: &Prepared, opts: &Options) -> Result<BTreeMap<Arch, Sha256>> {
     let plan = &job.plan;
     let overlays = plan
         .profile

@@ -22,9 +22,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::bootstrap::cloudinit::{JoinParams, NodeFile};
+use crate::outputs::layout::{self, ArchDir};
 use crate::outputs::manifest::{parse_sums, Manifest, Sums};
 use crate::outputs::sign::SigningKey;
 use crate::profile::plan::Plan;
+use crate::util::digest::{Recorded, Sha256};
+use crate::util::error::Error;
 use crate::util::model::{Arch, Compression};
 
 /// The cache's folder for outputs, beside the download cache's `sha256-v1`.
@@ -38,13 +41,13 @@ struct Inputs<'a> {
     builder_version: &'a str,
     profile: &'a str,
     profile_sha256: &'a str,
-    overlays: Vec<(String, String)>,
+    overlays: Vec<(String, Sha256)>,
     arch: &'a str,
     source_date_epoch: u64,
     cloud: &'a str,
     overlay_url: Option<&'a str>,
     /// sha256 of the join parameters, token included (so a new token gives a new user-data).
-    join_sha256: Option<String>,
+    join_sha256: Option<Sha256>,
     compression: &'a str,
     /// The signing key's public identity: another key, another signature.
     signer: Option<String>,
@@ -71,12 +74,12 @@ pub(super) fn input_digest(
     flags: &Flags,
     join: Option<&JoinParams>,
     signer: Option<&SigningKey>,
-    overlays: &[(String, String)],
-) -> Result<String> {
+    overlays: &[(String, Sha256)],
+) -> Result<Sha256> {
     let inputs = Inputs {
         builder_version: crate::VERSION,
         profile: &plan.profile.name,
-        profile_sha256: &plan.profile_sha256,
+        profile_sha256: plan.profile_sha256.as_str(),
         overlays: overlays.to_vec(),
         arch: arch.as_str(),
         source_date_epoch: flags.source_date_epoch,
@@ -89,7 +92,7 @@ pub(super) fn input_digest(
                 j.ca_cert_hashes,
                 j.discovery_timeout.as_ref().map(|t| t.as_str())
             ]);
-            crate::util::digest::sha256_hex(canonical.to_string().as_bytes())
+            Sha256::of(canonical.to_string().as_bytes())
         }),
         compression: flags.compression.as_str(),
         signer: signer.map(SigningKey::describe),
@@ -97,7 +100,7 @@ pub(super) fn input_digest(
         sysext_url: flags.sysext_url,
     };
     let json = serde_json::to_vec(&inputs).context("hashing the render's inputs")?;
-    Ok(crate::util::digest::sha256_hex(&json))
+    Ok(Sha256::of(&json))
 }
 
 /// An arch folder found up to date: its manifest and SHA256SUMS, as checked.
@@ -107,16 +110,17 @@ pub(super) struct Current {
 }
 
 /// Reads `dir`'s manifest if the output there was made from `digest` and still verifies.
-pub(super) fn up_to_date(dir: &Path, digest: &str, signature: Option<&str>) -> Option<Current> {
-    let m: Manifest = serde_json::from_slice(&fs::read(dir.join("manifest.json")).ok()?).ok()?;
-    if m.input_sha256 != digest {
+pub(super) fn up_to_date(dir: &Path, digest: &Sha256, signature: Option<&str>) -> Option<Current> {
+    let out = ArchDir::new(dir);
+    let m: Manifest = serde_json::from_slice(&fs::read(out.manifest()).ok()?).ok()?;
+    if m.input_sha256 != *digest {
         return None;
     }
-    let sums = parse_sums(&fs::read(dir.join("SHA256SUMS")).ok()?).ok()?;
-    let mut expected: Vec<String> = vec!["SHA256SUMS".into(), "rootfs".into()];
+    let sums = parse_sums(&fs::read(out.sums()).ok()?).ok()?;
+    let mut expected: Vec<String> = vec![layout::SUMS.into(), layout::ROOTFS.into()];
     expected.extend(signature.map(String::from));
     for (name, hex) in &sums {
-        let (got, _) = crate::util::digest::sha256_file(&dir.join(name)).ok()?;
+        let (got, _) = crate::util::digest::sha256_file(&out.file(name)).ok()?;
         if got != *hex {
             return None;
         }
@@ -132,7 +136,7 @@ pub(super) fn up_to_date(dir: &Path, digest: &str, signature: Option<&str>) -> O
     if present != expected || !m.overlay.file.is_empty() && !expected.contains(&m.overlay.file) {
         return None;
     }
-    let root = dir.join("rootfs");
+    let root = out.rootfs();
     for f in &m.files {
         let path = root.join(f.path.trim_start_matches('/'));
         let meta = fs::symlink_metadata(&path).ok()?;
@@ -158,7 +162,7 @@ pub(super) struct OutputCache {
 
 #[derive(Serialize, Deserialize)]
 struct Index {
-    files: BTreeMap<String, String>,
+    files: BTreeMap<String, Sha256>,
 }
 
 /// What a cache hit put into an arch folder.
@@ -178,8 +182,8 @@ impl OutputCache {
 
     /// Copies the entry for `digest` into `dir` (rootfs/ unpacked from the overlay) if there
     /// is one and every file has its indexed digest; a damaged entry is removed.
-    pub fn take(&self, digest: &str, dir: &Path) -> Result<Option<Hit>> {
-        let entry = self.root.join(digest);
+    pub fn take(&self, digest: &Sha256, dir: &Path) -> Result<Option<Hit>> {
+        let entry = self.root.join(digest.as_str());
         let Ok(index) = fs::read(entry.join(INDEX)) else {
             return Ok(None);
         };
@@ -196,11 +200,12 @@ impl OutputCache {
         // Used now: the size bound removes the least recently used entries first.
         let _ = fs::File::open(entry.join(INDEX))
             .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        let root = dir.join("rootfs");
-        unpack(&dir.join(&m.overlay.file), &root)?;
+        let out = ArchDir::new(dir);
+        let root = out.rootfs();
+        unpack(&out.file(&m.overlay.file), &root)?;
         let node_files = node_files(&m, &root)?;
-        let json = fs::read_to_string(dir.join("manifest.json"))
-            .with_context(|| format!("reading {}", dir.join("manifest.json").display()))?;
+        let json = fs::read_to_string(out.manifest())
+            .with_context(|| format!("reading {}", out.manifest().display()))?;
         Ok(Some(Hit {
             manifest: m,
             json,
@@ -208,7 +213,8 @@ impl OutputCache {
         }))
     }
 
-    /// The entry's manifest if every indexed file has its digest.
+    /// The entry's manifest if every indexed file has its digest, and the manifest gives the
+    /// overlay and both SBOMs theirs (what the render lists from it: [`sha256_of`]).
     fn check(&self, entry: &Path, index: &[u8]) -> Option<Manifest> {
         let index: Index = serde_json::from_slice(index).ok()?;
         for (name, hex) in &index.files {
@@ -219,17 +225,25 @@ impl OutputCache {
             }
         }
         let m: Manifest =
-            serde_json::from_slice(&fs::read(entry.join("manifest.json")).ok()?).ok()?;
-        index.files.contains_key(&m.overlay.file).then_some(m)
+            serde_json::from_slice(&fs::read(ArchDir::new(entry).manifest()).ok()?).ok()?;
+        let document = |name: &str| {
+            m.documents
+                .iter()
+                .any(|d| d.file == name && d.sha256.sha256().is_some())
+        };
+        let listed = m.overlay.sha256.sha256().is_some()
+            && document(layout::SBOM_SPDX)
+            && document(layout::SBOM_CYCLONEDX);
+        (listed && index.files.contains_key(&m.overlay.file)).then_some(m)
     }
 
     /// Stores `names` from `dir` (an arch folder just rendered) under `digest`: written in a
     /// temporary folder, renamed into place; then the cache is pruned to its bound. Failing to
     /// cache is not failing the render: the error is returned for a warning.
-    pub fn store(&self, digest: &str, dir: &Path, names: &[&str]) -> Result<()> {
+    pub fn store(&self, digest: &Sha256, dir: &Path, names: &[&str]) -> Result<()> {
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating {}", self.root.display()))?;
-        let target = self.root.join(digest);
+        let target = self.root.join(digest.as_str());
         if target.exists() {
             return Ok(());
         }
@@ -310,6 +324,17 @@ impl OutputCache {
     }
 }
 
+/// A digest `what` has in a manifest this render wrote, or took from the output cache (which
+/// checks them): a sha256, or a bug.
+pub(super) fn sha256_of(d: &Recorded, what: &str) -> Result<Sha256> {
+    d.sha256().copied().ok_or_else(|| {
+        Error::Internal(format!(
+            "manifest.json gives {what} the digest {d:?}, not a sha256"
+        ))
+        .into()
+    })
+}
+
 /// Unpacks the overlay archive (gzip or zstd) into `root`, modes as recorded.
 fn unpack(archive: &Path, root: &Path) -> Result<()> {
     let stream = crate::build::pack::open_archive(archive)
@@ -334,7 +359,7 @@ fn node_files(m: &Manifest, root: &Path) -> Result<Vec<NodeFile>> {
         };
         let path = root.join(f.path.trim_start_matches('/'));
         let content = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        if crate::util::digest::sha256_hex(&content) != *sha256 {
+        if Sha256::of(&content) != *sha256 {
             anyhow::bail!("{} does not match the cached manifest", path.display());
         }
         out.push(NodeFile {
@@ -355,7 +380,7 @@ mod tests {
             builder_version: version,
             profile: "p",
             profile_sha256: "00",
-            overlays: vec![("kubernetes-node".into(), "11".into())],
+            overlays: vec![("kubernetes-node".into(), sha("11"))],
             arch: "amd64",
             source_date_epoch: 0,
             cloud: "generic",
@@ -368,8 +393,12 @@ mod tests {
         }
     }
 
-    fn digest(i: &Inputs) -> String {
-        crate::util::digest::sha256_hex(&serde_json::to_vec(i).unwrap())
+    fn sha(s: &str) -> Sha256 {
+        s.repeat(32).parse().unwrap()
+    }
+
+    fn digest(i: &Inputs) -> Sha256 {
+        Sha256::of(&serde_json::to_vec(i).unwrap())
     }
 
     #[test]
@@ -378,12 +407,12 @@ mod tests {
         assert_ne!(base, digest(&inputs("1.0.1")), "builder's version");
         let changed: [fn(&mut Inputs); 11] = [
             |i| i.profile_sha256 = "01",
-            |i| i.overlays[0].1 = "12".into(),
+            |i| i.overlays[0].1 = sha("12"),
             |i| i.arch = "arm64",
             |i| i.source_date_epoch = 1,
             |i| i.cloud = "aws",
             |i| i.overlay_url = Some("https://x.invalid/{arch}"),
-            |i| i.join_sha256 = Some("22".into()),
+            |i| i.join_sha256 = Some(sha("22")),
             |i| i.compression = "zstd",
             |i| i.signer = Some("minisign key ID 1".into()),
             |i| i.formats = vec!["Sysext".into()],
@@ -393,6 +422,63 @@ mod tests {
             let mut i = inputs("1.0.0");
             change(&mut i);
             assert_ne!(digest(&i), base, "change {n}");
+        }
+    }
+
+    #[test]
+    fn a_cache_entry_is_taken_only_with_the_digests_the_render_lists() {
+        use crate::outputs::manifest::{DocumentRef, OverlayRef, ProfileRef};
+        let d = tempfile::tempdir().unwrap();
+        let cache = OutputCache::new(d.path(), u64::MAX);
+        let entry = d.path().join("entry");
+        fs::create_dir(&entry).unwrap();
+        fs::write(entry.join("overlay.tar.gz"), b"o").unwrap();
+        let index_of = |m: &Manifest| {
+            fs::write(entry.join("manifest.json"), m.to_json().unwrap()).unwrap();
+            let files = ["overlay.tar.gz", "manifest.json"].map(|n| {
+                let sha = crate::util::digest::sha256_file(&entry.join(n)).unwrap().0;
+                (n.to_string(), sha)
+            });
+            serde_json::to_vec(&Index {
+                files: files.into_iter().collect(),
+            })
+            .unwrap()
+        };
+        let doc = |file: &str| DocumentRef {
+            file: file.into(),
+            format: "f".into(),
+            sha256: sha("dd").into(),
+            size: 1,
+        };
+        let good = Manifest {
+            builder_version: "9.9.9".into(),
+            profile: ProfileRef {
+                name: "p".into(),
+                sha256: sha("11").into(),
+            },
+            kubernetes: "1.36".into(),
+            runtime: crate::util::model::Runtime::Containerd,
+            arch: Arch::Amd64,
+            source_date_epoch: 0,
+            input_sha256: sha("22").into(),
+            artifacts: Vec::new(),
+            overlay: OverlayRef {
+                file: "overlay.tar.gz".into(),
+                sha256: Sha256::of(b"o").into(),
+                size: 1,
+                sha256_file: "overlay.tar.gz.sha256".into(),
+            },
+            sysext: None,
+            files: Vec::new(),
+            documents: vec![doc("sbom.spdx.json"), doc("sbom.cdx.json")],
+        };
+        assert!(cache.check(&entry, &index_of(&good)).is_some());
+        let mut broken = [good.clone(), good.clone(), good];
+        broken[0].overlay.sha256 = "edited".to_string().into();
+        broken[1].documents[1].sha256 = Recorded::default();
+        broken[2].documents.pop();
+        for m in broken {
+            assert!(cache.check(&entry, &index_of(&m)).is_none(), "{m:?}");
         }
     }
 }

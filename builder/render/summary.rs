@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::outputs::manifest::{ArtifactRef, ProfileRef};
+use crate::util::digest::Sha256;
 
 /// Bumped when a field is removed, renamed or changes meaning; adding a field keeps it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -53,7 +54,7 @@ pub struct ArchOutput {
 #[derive(Debug, Serialize)]
 pub struct OutputFile {
     pub path: String,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub size: u64,
     /// The file's name in the arch folder (paths are rebuilt from it when the folder moves).
     #[serde(skip)]
@@ -61,7 +62,7 @@ pub struct OutputFile {
 }
 
 impl OutputFile {
-    pub fn new(dir: &Path, name: &'static str, sha256: String, size: u64) -> OutputFile {
+    pub fn new(dir: &Path, name: &'static str, sha256: Sha256, size: u64) -> OutputFile {
         OutputFile {
             path: path_text(&dir.join(name)),
             sha256,
@@ -88,7 +89,8 @@ mod tests {
     #[test]
     fn paths_are_under_the_folder_given_and_fields_in_order() {
         let staged = Path::new("dist/p/amd64");
-        let f = |n| OutputFile::new(staged, n, "ab".repeat(32), 7);
+        let sha256: Sha256 = "ab".repeat(32).parse().unwrap();
+        let f = |n| OutputFile::new(staged, n, sha256, 7);
         let out = ArchOutput {
             arch: "amd64".into(),
             dir: path_text(staged),
@@ -113,7 +115,11 @@ mod tests {
             "dist/p/amd64/SHA256SUMS.minisig"
         );
         assert_eq!(out.rootfs, "dist/p/amd64/rootfs");
-        assert_eq!(out.manifest.sha256, "ab".repeat(32));
+        assert_eq!(out.manifest.sha256, sha256);
+        assert!(
+            json.contains(&format!("\"sha256\":\"{}\"", "ab".repeat(32))),
+            "{json}"
+        );
         // Field order is part of the format.
         let keys: Vec<&str> = [
             "\"arch\"",

@@ -6,9 +6,11 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::outputs::layout;
 use crate::outputs::manifest::SysextRef;
 use crate::outputs::sysext::{self, ConfigArgs, ImageFile, Split};
 use crate::profile::plan::Plan;
+use crate::util::digest::Sha256;
 use crate::util::model::Arch;
 
 use crate::bootstrap::cloudinit::user_data::UserDataArgs;
@@ -37,7 +39,7 @@ pub(super) fn image(
 pub(super) fn manifest_ref(b: &Built) -> SysextRef {
     SysextRef {
         file: b.image.file.clone(),
-        sha256: b.image.sha256.clone(),
+        sha256: b.image.sha256.into(),
         size: b.image.size,
         name: b.image.name.clone(),
         version: b.image.version.clone(),
@@ -54,7 +56,7 @@ pub(super) fn config(
     dir: &Path,
     ud: &UserDataArgs,
     sysext_url: Option<&str>,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, Sha256)>> {
     let profile = &plan.profile;
     let c = sysext::write_config(
         &ConfigArgs {
@@ -72,8 +74,8 @@ pub(super) fn config(
         dir,
     )?;
     Ok(vec![
-        (b.image.file.clone(), b.image.sha256.clone()),
-        (sysext::IGNITION_FILE.into(), c.ignition_sha256),
-        (sysext::BUTANE_FILE.into(), c.butane_sha256),
+        (b.image.file.clone(), b.image.sha256),
+        (layout::IGNITION.into(), c.ignition_sha256),
+        (layout::BUTANE.into(), c.butane_sha256),
     ])
 }

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::util::digest::Sha256;
+
 /// Errors with a meaning of their own. Wrapped in `anyhow::Error` as they travel up.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,8 +17,8 @@ pub enum Error {
         artifact: String,
         arch: String,
         url: String,
-        expected: String,
-        actual: String,
+        expected: Sha256,
+        actual: Sha256,
     },
     /// A cache entry no longer has its digest (it was verified when stored): changed on disk
     /// since. Callers drop the entry and fetch it again.
@@ -26,8 +28,8 @@ pub enum Error {
     CorruptCacheEntry {
         artifact: String,
         path: PathBuf,
-        expected: String,
-        actual: String,
+        expected: Sha256,
+        actual: Sha256,
     },
     /// A fetch failed for good (404, refused, retries used up).
     #[error("{0}")]

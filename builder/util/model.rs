@@ -5,10 +5,23 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// A CPU architecture, spelled as Kubernetes and the release assets spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize)]
+/// A CPU architecture, spelled as Kubernetes and the release assets spell it (serde too:
+/// [`Arch::as_str`]).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    clap::ValueEnum,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     Amd64,
@@ -74,22 +87,6 @@ impl Compression {
         }
     }
 
-    /// The overlay archive's file name.
-    pub fn overlay_file(self) -> &'static str {
-        match self {
-            Compression::Gzip => "overlay.tar.gz",
-            Compression::Zstd => "overlay.tar.zst",
-        }
-    }
-
-    /// The one-line `sha256sum -c` file published beside the overlay.
-    pub fn overlay_sha256_file(self) -> &'static str {
-        match self {
-            Compression::Gzip => "overlay.tar.gz.sha256",
-            Compression::Zstd => "overlay.tar.zst.sha256",
-        }
-    }
-
     /// GNU tar's option that reads it.
     pub fn tar_flag(self) -> &'static str {
         match self {
@@ -112,8 +109,8 @@ pub struct Unit {
     pub wanted_by: &'static str,
 }
 
-/// The container runtime the node runs pods through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The container runtime the node runs pods through; serde spells it as [`Runtime::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Runtime {
     #[serde(rename = "containerd")]
     Containerd,
@@ -173,6 +170,12 @@ impl Runtime {
             Runtime::Containerd => CONTAINERD_UNITS,
             Runtime::CriDockerd => CRI_DOCKERD_UNITS,
         }
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -384,6 +387,26 @@ mod tests {
                 "cri-docker.service"
             ]
         );
+    }
+
+    #[test]
+    fn serde_spells_arches_and_runtimes_as_as_str_does() {
+        for arch in Arch::ALL {
+            let json = serde_json::to_string(&arch).unwrap();
+            assert_eq!(json, format!("\"{}\"", arch.as_str()));
+            assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), arch);
+            assert_eq!(arch.to_string(), arch.as_str());
+        }
+        for runtime in [Runtime::Containerd, Runtime::CriDockerd] {
+            let json = serde_json::to_string(&runtime).unwrap();
+            assert_eq!(json, format!("\"{}\"", runtime.as_str()));
+            assert_eq!(serde_json::from_str::<Runtime>(&json).unwrap(), runtime);
+            assert_eq!(runtime.to_string(), runtime.as_str());
+        }
+        for bad in ["\"AMD64\"", "\"x86_64\"", "\"\"", "1"] {
+            assert!(serde_json::from_str::<Arch>(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Runtime>("\"docker\"").is_err());
     }
 
     #[test]

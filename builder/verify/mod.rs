@@ -5,6 +5,8 @@
 //!
 //! Submodule `tree` reads the entries of the manifest, the archive and the folder.
 
+#[cfg(test)]
+mod tests;
 mod tree;
 
 use std::fs;
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::outputs::layout::{self, ArchDir};
 use crate::outputs::manifest::Manifest;
 use crate::util::error::Error;
 use crate::util::model::Compression;
@@ -137,7 +140,7 @@ pub fn text(report: &Report) -> String {
 /// The arch folders under `dir`: itself when it holds an output, else its sub-folders that
 /// do (a profile folder), else theirs (an output folder), sorted.
 pub fn arch_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let is_output = |d: &Path| d.join("SHA256SUMS").is_file() || d.join("manifest.json").is_file();
+    let is_output = |d: &Path| ArchDir::new(d).holds_output();
     if !dir.is_dir() {
         return Err(Error::Input(format!(
             "{}: no such folder; give an output folder, a profile folder (OUT/<profile>) or an arch folder (OUT/<profile>/<arch>)",
@@ -181,12 +184,8 @@ fn collect(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Files of an arch folder that SHA256SUMS does not list: itself and the signatures over it.
-fn unlisted_by_design(name: &str) -> bool {
-    name == "SHA256SUMS" || name.starts_with("SHA256SUMS.")
-}
-
 fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchReport {
+    let out = ArchDir::new(dir);
     let mut checks = Vec::new();
     let mut push = |check: &'static str, r: Outcome| {
         let (status, detail) = match r {
@@ -200,20 +199,20 @@ fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchRepo
             detail,
         });
     };
-    let sums_bytes = fs::read(dir.join("SHA256SUMS"));
+    let sums_bytes = fs::read(out.sums());
     let sums = match &sums_bytes {
         Ok(b) => parse_sums(b),
         Err(e) => Err(format!("cannot read SHA256SUMS: {e}")),
     };
-    push("sha256sums", sums_check(dir, &sums));
+    push("sha256sums", sums_check(&out, &sums));
     push(
         "signature",
         match &sums_bytes {
-            Ok(b) => signature_check(dir, b, keys),
+            Ok(b) => signature_check(&out, b, keys),
             Err(_) => Outcome::Fail("no SHA256SUMS to check a signature of".into()),
         },
     );
-    let manifest = fs::read(dir.join("manifest.json"))
+    let manifest = fs::read(out.manifest())
         .map_err(|e| format!("cannot read manifest.json: {e}"))
         .and_then(|b| {
             serde_json::from_slice::<Manifest>(&b)
@@ -224,15 +223,15 @@ fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchRepo
             dir.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         },
-        |m| m.arch.clone(),
+        |m| m.arch.to_string(),
     );
     match &manifest {
         Err(e) => push("manifest", Outcome::Fail(e.clone())),
         Ok(m) => {
-            push("overlay", overlay_check(dir, m));
-            push("rootfs", rootfs_check(dir, m));
-            push("sbom", sbom_check(dir, m));
-            push("provenance", provenance_check(dir, m, &sums));
+            push("overlay", overlay_check(&out, m));
+            push("rootfs", rootfs_check(&out, m));
+            push("sbom", sbom_check(&out, m));
+            push("provenance", provenance_check(&out, m, &sums));
         }
     }
     ArchReport {
@@ -259,15 +258,15 @@ impl From<Result<String, String>> for Outcome {
 
 use crate::outputs::manifest::{parse_sums, Sums};
 
-fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
+fn sums_check(dir: &ArchDir, sums: &Result<Sums, String>) -> Outcome {
     let sums = match sums {
         Ok(s) => s,
         Err(e) => return Outcome::Fail(e.clone()),
     };
-    if !sums.contains_key("manifest.json") {
+    if !sums.contains_key(layout::MANIFEST) {
         return Outcome::Fail("SHA256SUMS does not list manifest.json".into());
     }
-    let overlays = [Compression::Gzip, Compression::Zstd].map(Compression::overlay_file);
+    let overlays = [Compression::Gzip, Compression::Zstd].map(layout::overlay);
     if !overlays.iter().any(|o| sums.contains_key(*o)) {
         return Outcome::Fail(format!(
             "SHA256SUMS lists no overlay ({})",
@@ -275,7 +274,7 @@ fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
         ));
     }
     for (name, want) in sums {
-        match crate::util::digest::sha256_file(&dir.join(name)) {
+        match crate::util::digest::sha256_file(&dir.file(name)) {
             Err(e) => return Outcome::Fail(format!("{name}: {e:#}")),
             Ok((got, _)) if got != *want => {
                 return Outcome::Fail(format!("{name}: sha256 {got}, SHA256SUMS says {want}"))
@@ -284,13 +283,15 @@ fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
         }
     }
     // A file added beside the outputs is not covered by the sums (or the signature).
-    match fs::read_dir(dir) {
-        Err(e) => return Outcome::Fail(format!("listing {}: {e}", dir.display())),
+    match fs::read_dir(dir.path()) {
+        Err(e) => return Outcome::Fail(format!("listing {}: {e}", dir.path().display())),
         Ok(listing) => {
             for entry in listing.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let file = entry.file_type().is_ok_and(|t| !t.is_dir());
-                if file && !unlisted_by_design(&name) && !sums.contains_key(&name) {
+                // SHA256SUMS does not list itself, nor the signatures over it.
+                let unlisted = layout::is_sums_or_signature(&name);
+                if file && !unlisted && !sums.contains_key(&name) {
                     return Outcome::Fail(format!("{name} is not listed in SHA256SUMS"));
                 }
             }
@@ -299,10 +300,14 @@ fn sums_check(dir: &Path, sums: &Result<Sums, String>) -> Outcome {
     Outcome::Ok(format!("{} files match", sums.len()))
 }
 
-fn signature_check(dir: &Path, sums: &[u8], keys: &[crate::outputs::sign::PublicKey]) -> Outcome {
-    let present: Vec<&str> = ["SHA256SUMS.minisig", "SHA256SUMS.sig"]
+fn signature_check(
+    dir: &ArchDir,
+    sums: &[u8],
+    keys: &[crate::outputs::sign::PublicKey],
+) -> Outcome {
+    let present: Vec<&str> = [layout::SUMS_MINISIG, layout::SUMS_SSHSIG]
         .into_iter()
-        .filter(|n| dir.join(n).is_file())
+        .filter(|n| dir.file(n).is_file())
         .collect();
     if keys.is_empty() {
         return Outcome::Skip(if present.is_empty() {
@@ -318,7 +323,7 @@ fn signature_check(dir: &Path, sums: &[u8], keys: &[crate::outputs::sign::Public
     let mut failures = Vec::new();
     for key in keys {
         let file = key.signature_file();
-        let sig = match fs::read(dir.join(file)) {
+        let sig = match fs::read(dir.file(file)) {
             Ok(sig) => sig,
             Err(_) => {
                 failures.push(format!("{file} is missing (for {})", key.describe()));
@@ -340,8 +345,8 @@ fn signature_check(dir: &Path, sums: &[u8], keys: &[crate::outputs::sign::Public
     }
 }
 
-fn overlay_check(dir: &Path, m: &Manifest) -> Outcome {
-    let path = dir.join(&m.overlay.file);
+fn overlay_check(dir: &ArchDir, m: &Manifest) -> Outcome {
+    let path = dir.file(&m.overlay.file);
     if m.overlay.file.contains('/') || m.overlay.file.is_empty() {
         return Outcome::Fail(format!(
             "overlay.file {:?} is not a file name",
@@ -361,8 +366,8 @@ fn overlay_check(dir: &Path, m: &Manifest) -> Outcome {
     entries_check(m, tree::from_archive(&path), &m.overlay.file)
 }
 
-fn rootfs_check(dir: &Path, m: &Manifest) -> Outcome {
-    let root = dir.join("rootfs");
+fn rootfs_check(dir: &ArchDir, m: &Manifest) -> Outcome {
+    let root = dir.rootfs();
     if !root.is_dir() {
         return Outcome::Skip("no rootfs/ (only the archive was copied)".into());
     }
@@ -384,23 +389,20 @@ fn entries_check(m: &Manifest, found: Result<tree::Entries, String>, what: &str)
     }
 }
 
-fn sbom_check(dir: &Path, m: &Manifest) -> Outcome {
-    use crate::outputs::sbom::{CYCLONEDX_FILE, SPDX_FILE};
-    let (spdx, cdx) = (
-        fs::read(dir.join(SPDX_FILE)),
-        fs::read(dir.join(CYCLONEDX_FILE)),
-    );
+fn sbom_check(dir: &ArchDir, m: &Manifest) -> Outcome {
+    use crate::outputs::layout::{SBOM_CYCLONEDX, SBOM_SPDX};
+    let (spdx, cdx) = (fs::read(dir.sbom_spdx()), fs::read(dir.sbom_cyclonedx()));
     if m.documents.is_empty() && spdx.is_err() && cdx.is_err() {
         return Outcome::Skip("no SBOMs (rendered by a builder without them)".into());
     }
     let (Ok(spdx), Ok(cdx)) = (spdx, cdx) else {
         return Outcome::Fail(format!(
-            "{SPDX_FILE} and {CYCLONEDX_FILE} must both be present"
+            "{SBOM_SPDX} and {SBOM_CYCLONEDX} must both be present"
         ));
     };
     match crate::outputs::sbom::check(m, &spdx, &cdx) {
         Ok(()) => Outcome::Ok(format!(
-            "{SPDX_FILE} and {CYCLONEDX_FILE} agree with manifest.json ({} artifacts, {} files)",
+            "{SBOM_SPDX} and {SBOM_CYCLONEDX} agree with manifest.json ({} artifacts, {} files)",
             m.artifacts.len(),
             m.files.iter().filter(|f| f.link.is_none()).count()
         )),
@@ -408,9 +410,9 @@ fn sbom_check(dir: &Path, m: &Manifest) -> Outcome {
     }
 }
 
-fn provenance_check(dir: &Path, m: &Manifest, sums: &Result<Sums, String>) -> Outcome {
-    let file = crate::outputs::provenance::FILE;
-    let bytes = match fs::read(dir.join(file)) {
+fn provenance_check(dir: &ArchDir, m: &Manifest, sums: &Result<Sums, String>) -> Outcome {
+    let file = layout::PROVENANCE;
+    let bytes = match fs::read(dir.provenance()) {
         Ok(b) => b,
         Err(_) => return Outcome::Fail(format!("{file} is missing")),
     };

@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::outputs::manifest::FileRef;
+use crate::util::digest::Recorded;
 
 /// What one path is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,8 @@ pub enum Entry {
     File {
         mode: u32,
         size: u64,
-        sha256: String,
+        /// From the manifest, as it says; from the archive or the folder, as computed.
+        sha256: Recorded,
     },
     Link {
         target: String,
@@ -92,7 +94,11 @@ pub fn from_archive(path: &Path) -> Result<Entries, String> {
             }
         } else if kind.is_file() {
             let (sha256, size) = crate::util::digest::sha256_reader(&mut entry).map_err(bad)?;
-            Entry::File { mode, size, sha256 }
+            Entry::File {
+                mode,
+                size,
+                sha256: sha256.into(),
+            }
         } else {
             return Err(format!(
                 "{name}: a {kind:?} entry, which builder never writes"
@@ -141,7 +147,7 @@ fn walk(dir: &Path, rel: &str, out: &mut Entries) -> Result<(), String> {
                 Entry::File {
                     mode: meta.permissions().mode() & 0o7777,
                     size,
-                    sha256,
+                    sha256: sha256.into(),
                 },
             );
         } else {
@@ -231,7 +237,7 @@ mod tests {
             path: "p".into(),
             mode: mode.into(),
             size,
-            sha256: sha.map(String::from),
+            sha256: sha.map(Recorded::from),
             link: link.map(String::from),
             source: "template:x".into(),
         };

@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("artifact");
     std::fs::write(&file, bytes).unwrap();
-    let sha = builder::util::digest::sha256_hex(bytes);
+    let sha = builder::util::digest::Sha256::of(bytes);
     let (root, beside) = (work.path().join("root"), work.path().join("beside"));
     std::fs::create_dir(&root).unwrap();
     std::fs::create_dir(&beside).unwrap();

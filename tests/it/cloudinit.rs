@@ -296,8 +296,13 @@ impl Spec {
 fn fetch_for(url: &str, sha256: &str) -> FetchOverlay {
     FetchOverlay {
         url: url.into(),
-        sha256: sha256.into(),
+        sha256: digest(sha256),
     }
+}
+
+/// A digest the tests spell as hex.
+fn digest(hex: &str) -> builder::util::digest::Sha256 {
+    hex.parse().expect("a sha256 in hex")
 }
 
 fn specs() -> Vec<Spec> {
@@ -575,7 +580,7 @@ fn fetch_script_unpacks_a_good_overlay() {
     let server = Server::start();
     server.route("/node/amd64/overlay.tar.gz", Behaviour::Ok(good.clone()));
     let url = server.url("/node/amd64/overlay.tar.gz");
-    let script = fetch_script(&url, &sha256_hex(&good));
+    let script = fetch_script(&url, &digest(&sha256_hex(&good)));
     for shell in shells() {
         let r = run_script(shell, &script, SYSTEM_PATH);
         assert!(r.out.status.success(), "{shell}\n{}", text(&r.out));
@@ -612,7 +617,7 @@ fn fetch_script_unpacks_a_zstd_overlay_and_names_a_missing_zstd() {
     let zst = zstd::stream::encode_all(&tar[..], 3).unwrap();
     let server = Server::start();
     server.route("/o.tar.zst", Behaviour::Ok(zst.clone()));
-    let script = fetch_script(&server.url("/o.tar.zst"), &sha256_hex(&zst));
+    let script = fetch_script(&server.url("/o.tar.zst"), &digest(&sha256_hex(&zst)));
     for shell in shells() {
         let r = run_script(shell, &script, SYSTEM_PATH);
         assert!(r.out.status.success(), "{shell}\n{}", text(&r.out));
@@ -651,7 +656,7 @@ fn fetch_script_refuses_a_tampered_overlay_and_unpacks_nothing() {
     server.route("/o.tar.gz", Behaviour::Ok(tampered.clone()));
     let url = server.url("/o.tar.gz");
     let (want, got) = (sha256_hex(&good), sha256_hex(&tampered));
-    let script = fetch_script(&url, &want);
+    let script = fetch_script(&url, &digest(&want));
     for shell in shells() {
         let r = run_script(shell, &script, SYSTEM_PATH);
         assert!(
@@ -696,7 +701,7 @@ fn fetch_script_leaves_the_root_as_it_was_when_the_disk_fills() {
     );
     let server = Server::start();
     server.route("/o.tar.gz", Behaviour::Ok(tgz.clone()));
-    let script = fetch_script(&server.url("/o.tar.gz"), &sha256_hex(&tgz));
+    let script = fetch_script(&server.url("/o.tar.gz"), &digest(&sha256_hex(&tgz)));
     let root = tempfile::tempdir().unwrap();
     let Some(mounted) = Tmpfs::mount(root.path().to_path_buf(), "1m") else {
         skip_or_fail("mounting a tmpfs (needs root) for the full-disk fetch test");
@@ -722,7 +727,11 @@ fn fetch_script_leaves_the_root_as_it_was_when_the_disk_fills() {
 fn fetch_script_fails_cleanly_on_404() {
     let server = Server::start();
     let url = server.url("/missing.tar.gz");
-    let r = run_script("sh", &fetch_script(&url, &"ab".repeat(32)), SYSTEM_PATH);
+    let r = run_script(
+        "sh",
+        &fetch_script(&url, &digest(&"ab".repeat(32))),
+        SYSTEM_PATH,
+    );
     assert!(!r.out.status.success());
     let err = String::from_utf8_lossy(&r.out.stderr);
     assert!(err.contains(&format!("could not download {url}")), "{err}");
@@ -747,7 +756,7 @@ fn fetch_script_falls_back_to_wget_then_python3() {
     let good = overlay("version = 2\n");
     let server = Server::start();
     server.route("/o.tar.gz", Behaviour::Ok(good.clone()));
-    let script = fetch_script(&server.url("/o.tar.gz"), &sha256_hex(&good));
+    let script = fetch_script(&server.url("/o.tar.gz"), &digest(&sha256_hex(&good)));
     let base = BASE_TOOLS;
     let mut ran = 0;
     for downloader in ["wget", "python3"] {
@@ -918,11 +927,15 @@ fn fetch_script_reads_file_urls_from_an_attached_disk() {
     std::fs::write(&path, &good).unwrap();
     let url = format!("file://{}", path.display());
     for shell in shells() {
-        let r = run_script(shell, &fetch_script(&url, &sha256_hex(&good)), SYSTEM_PATH);
+        let r = run_script(
+            shell,
+            &fetch_script(&url, &digest(&sha256_hex(&good))),
+            SYSTEM_PATH,
+        );
         assert!(r.out.status.success(), "{shell}\n{}", text(&r.out));
         assert!(r.root.path().join("usr/local/bin/containerd").is_file());
         let wrong = "0".repeat(64);
-        let r = run_script(shell, &fetch_script(&url, &wrong), SYSTEM_PATH);
+        let r = run_script(shell, &fetch_script(&url, &digest(&wrong)), SYSTEM_PATH);
         assert!(!r.out.status.success(), "{shell} accepted a wrong digest");
         assert!(
             root_listing(r.root.path()).is_empty(),

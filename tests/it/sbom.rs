@@ -184,7 +184,7 @@ fn the_documents_agree_with_the_manifest_and_are_listed_in_it_and_the_sums() {
             );
             let d = manifest.documents.iter().find(|d| d.file == name).unwrap();
             assert_eq!(
-                (d.format.as_str(), d.sha256.clone(), d.size),
+                (d.format.as_str(), d.sha256.to_string(), d.size),
                 (format, sha256_hex(bytes), bytes.len() as u64)
             );
         }
@@ -194,7 +194,7 @@ fn the_documents_agree_with_the_manifest_and_are_listed_in_it_and_the_sums() {
         assert_eq!(spdx["files"].as_array().unwrap().len(), regular);
         // An edited document is caught, naming the file.
         let tampered = String::from_utf8(cdx.clone()).unwrap().replacen(
-            &manifest.artifacts[0].sha256,
+            manifest.artifacts[0].sha256.as_str(),
             &"0".repeat(64),
             1,
         );

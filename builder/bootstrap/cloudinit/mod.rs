@@ -26,6 +26,7 @@ use anyhow::Result;
 
 use crate::bootstrap::files::{write_with_mode, INLINE_MAX};
 use crate::bootstrap::yaml;
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{check_target, Arch, KubeMinor, Runtime};
 
@@ -89,7 +90,7 @@ impl fmt::Debug for UserData {
             "UserData {{ {} bytes, gzipped: {}, sha256: {} }}",
             self.bytes.len(),
             self.gzipped,
-            crate::util::digest::sha256_hex(&self.bytes)
+            Sha256::of(&self.bytes)
         )
     }
 }
@@ -228,7 +229,7 @@ fn check_input(input: &UserDataInput) -> Result<()> {
 fn write_files(input: &UserDataInput) -> Result<Vec<Item>> {
     let mut items = match &input.fetch {
         Some(f) => {
-            fetch::check(&f.url, &f.sha256)?;
+            fetch::check(&f.url)?;
             vec![item(
                 FETCH_SCRIPT_PATH,
                 0o755,
@@ -308,7 +309,7 @@ fn document(input: &UserDataInput, items: &[Item]) -> String {
 
 /// The NoCloud meta-data: an instance id that changes with the user-data's bytes.
 fn meta_data(input: &UserDataInput, bytes: &[u8]) -> Result<String> {
-    let digest = crate::util::digest::sha256_hex(bytes);
+    let digest = Sha256::of(bytes).to_hex();
     let instance = format!("builder-{}-{}-{}", input.profile, input.arch, &digest[..12]);
     Ok(format!(
         "{}instance-id: {}\n",

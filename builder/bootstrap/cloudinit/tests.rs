@@ -178,7 +178,7 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
 fn fetch() -> FetchOverlay {
     FetchOverlay {
         url: "https://artifacts.example.com/node/amd64/overlay.tar.gz".into(),
-        sha256: "5e".repeat(32),
+        sha256: "5e".repeat(32).parse().unwrap(),
     }
 }
 
@@ -202,7 +202,7 @@ fn golden_baked_containerd() {
     assert!(!t.contains("kubeadm join") && !t.contains(JOIN_CONFIG_PATH));
     assert!(!t.contains(FETCH_SCRIPT_PATH));
     // Not a golden file: the digest covers the version stamp, which changes every release.
-    let digest = crate::util::digest::sha256_hex(&u.bytes);
+    let digest = crate::util::digest::Sha256::of(&u.bytes).to_hex();
     assert_eq!(
         u.meta_data,
         format!(
@@ -477,7 +477,7 @@ fn bad_inputs_are_refused() {
     let mut case = Case::containerd(30);
     case.fetch = Some(FetchOverlay {
         url: "ftp://example.invalid/overlay.tar.gz".into(),
-        sha256: "5e".repeat(32),
+        sha256: "5e".repeat(32).parse().unwrap(),
     });
     let e = case.render().unwrap_err();
     assert!(

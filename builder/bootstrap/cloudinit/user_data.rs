@@ -10,6 +10,7 @@ use anyhow::Result;
 use crate::bootstrap::cloudinit::{self, FetchOverlay, UserData, UserDataInput};
 use crate::build::install::{Kind, Origin, Rootfs};
 use crate::profile::plan::Plan;
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::Arch;
 
@@ -24,10 +25,7 @@ pub struct UserDataArgs<'a> {
 pub fn check_overlay_url(template: &str, arches: &[Arch]) -> Result<()> {
     crate::util::model::check_arch_template("--overlay-url", template, arches, "overlay")
         .map_err(Error::Input)?;
-    cloudinit::check_fetch(
-        &template.replace("{arch}", arches[0].as_str()),
-        &"0".repeat(64),
-    )
+    cloudinit::check_fetch(&template.replace("{arch}", arches[0].as_str()))
 }
 
 /// Baked mode's node files: every file the render generated or copied from overlays/ (not
@@ -61,7 +59,7 @@ pub fn write(
     arch: Arch,
     node_files: Vec<cloudinit::NodeFile>,
     dir: &Path,
-    overlay_sha256: &str,
+    overlay_sha256: &Sha256,
     ud: &UserDataArgs,
 ) -> Result<UserData> {
     let profile = &plan.profile;
@@ -78,7 +76,7 @@ pub fn write(
         files: &files,
         fetch: ud.overlay_url.map(|t| FetchOverlay {
             url: t.replace("{arch}", arch.as_str()),
-            sha256: overlay_sha256.to_string(),
+            sha256: *overlay_sha256,
         }),
         join: ud.join,
         // kubeadm join rewrites kubeadm-flags.env from the JoinConfiguration: same flags there.

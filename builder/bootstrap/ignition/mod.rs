@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::bootstrap::cloud::Cloud;
 use crate::bootstrap::files::{NodeFile, INLINE_MAX};
 use crate::bootstrap::yaml;
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 
 /// The Ignition spec version written.
@@ -24,8 +25,8 @@ pub const SPEC: &str = "3.4.0";
 /// Where the image comes from: a URL with its digest, or the bytes themselves.
 #[derive(Debug, Clone)]
 pub enum ImageSource {
-    Url { url: String, sha256: String },
-    Embedded { bytes: Vec<u8>, sha256: String },
+    Url { url: String, sha256: Sha256 },
+    Embedded { bytes: Vec<u8>, sha256: Sha256 },
 }
 
 /// One unit the config names.

@@ -11,6 +11,7 @@ use super::parts::{
     purl, regular_files, sha1_of, uri_escape, uuid_urn, Artifact, Inventory, Sha1s, Source,
 };
 use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest};
+use crate::util::digest::Recorded;
 
 const OVERLAY_REF: &str = "overlay";
 const PROFILE_REF: &str = "profile";
@@ -130,7 +131,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         bom_ref: PROFILE_REF.into(),
         name: m.profile.name.clone(),
         description: Some(super::parts::profile_description(m)),
-        hashes: hashes(&[("SHA-256", &m.profile.sha256)]),
+        hashes: hashes(&[("SHA-256", m.profile.sha256.as_str())]),
         ..Component::default()
     };
     let mut depends_on: Vec<String> = artifacts.iter().map(|a| a.bom_ref.clone()).collect();
@@ -145,7 +146,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
     let bom = Bom {
         bom_format: "CycloneDX".into(),
         spec_version: "1.6".into(),
-        serial_number: uuid_urn(&m.overlay.sha256),
+        serial_number: uuid_urn(m.overlay.sha256.as_str()),
         version: 1,
         metadata: metadata(m)?,
         components,
@@ -171,7 +172,7 @@ fn artifact_component(m: &Manifest, a: &ArtifactRef, bom_ref: String) -> Compone
         bom_ref,
         name: a.name.clone(),
         version: Some(a.version.clone()),
-        hashes: hashes(&[("SHA-256", &a.sha256)]),
+        hashes: hashes(&[("SHA-256", a.sha256.as_str())]),
         purl: Some(purl(a)),
         external_references: vec![ExternalReference {
             kind: "distribution".into(),
@@ -183,7 +184,7 @@ fn artifact_component(m: &Manifest, a: &ArtifactRef, bom_ref: String) -> Compone
 
 /// A regular file of the overlay, with where it came from.
 fn file_component(f: &FileRef, sha1s: &Sha1s) -> anyhow::Result<Component> {
-    let sha256 = f.sha256.as_deref().unwrap_or_default();
+    let sha256 = f.sha256.as_ref().map_or("", Recorded::as_str);
     Ok(Component {
         kind: "file".into(),
         bom_ref: format!("file:{}", f.path),
@@ -214,7 +215,7 @@ fn metadata(m: &Manifest) -> anyhow::Result<Metadata> {
             bom_ref: OVERLAY_REF.into(),
             name: m.overlay.file.clone(),
             description: Some(super::parts::overlay_description(m)),
-            hashes: hashes(&[("SHA-256", &m.overlay.sha256)]),
+            hashes: hashes(&[("SHA-256", m.overlay.sha256.as_str())]),
             ..Component::default()
         },
     })
@@ -224,12 +225,13 @@ fn metadata(m: &Manifest) -> anyhow::Result<Metadata> {
 pub(super) fn inventory(bytes: &[u8]) -> Result<Inventory, String> {
     let bom: Bom = serde_json::from_slice(bytes)
         .map_err(|e| format!("not a CycloneDX document builder reads: {e}"))?;
-    let sha256 = |c: &Component| {
+    let sha256 = |c: &Component| -> Recorded {
         c.hashes
             .iter()
             .find(|h| h.alg == "SHA-256")
             .map(|h| h.content.clone())
             .unwrap_or_default()
+            .into()
     };
     let mut inv = Inventory {
         overlay_sha256: sha256(&bom.metadata.component),

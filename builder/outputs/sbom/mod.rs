@@ -27,14 +27,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use sha1::{Digest, Sha1};
 
+use crate::outputs::layout::{SBOM_CYCLONEDX, SBOM_SPDX};
 use crate::outputs::manifest::{FileRef, Manifest};
 pub use parts::{purl, timestamp, uuid_urn, Sha1s};
 use parts::{regular_files, uri_escape};
-
-/// The SPDX document's file name in the arch folder.
-pub const SPDX_FILE: &str = "sbom.spdx.json";
-/// The CycloneDX document's file name in the arch folder.
-pub const CYCLONEDX_FILE: &str = "sbom.cdx.json";
 
 /// The SPDX document's `format` in manifest.json.
 pub const SPDX_FORMAT: &str = "SPDX-2.3";
@@ -51,8 +47,8 @@ impl Documents {
     /// Each document's file name, format and bytes.
     pub fn files(&self) -> [(&'static str, &'static str, &[u8]); 2] {
         [
-            (SPDX_FILE, SPDX_FORMAT, &self.spdx),
-            (CYCLONEDX_FILE, CYCLONEDX_FORMAT, &self.cyclonedx),
+            (SBOM_SPDX, SPDX_FORMAT, &self.spdx),
+            (SBOM_CYCLONEDX, CYCLONEDX_FORMAT, &self.cyclonedx),
         ]
     }
 }
@@ -84,7 +80,7 @@ pub fn sha1s(root: &Path, manifest: &Manifest) -> Result<Sha1s> {
 /// The first way an SBOM disagrees with the manifest it should describe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    /// [`SPDX_FILE`] or [`CYCLONEDX_FILE`].
+    /// [`SBOM_SPDX`] or [`SBOM_CYCLONEDX`].
     pub document: &'static str,
     pub what: String,
 }
@@ -104,8 +100,8 @@ pub fn check(manifest: &Manifest, spdx: &[u8], cyclonedx: &[u8]) -> Result<(), M
     let err = |document| move |what| Mismatch { document, what };
     spdx::inventory(spdx)
         .and_then(|inv| inv.compare(manifest, spdx::download_location))
-        .map_err(err(SPDX_FILE))?;
+        .map_err(err(SBOM_SPDX))?;
     cyclonedx::inventory(cyclonedx)
         .and_then(|inv| inv.compare(manifest, uri_escape))
-        .map_err(err(CYCLONEDX_FILE))
+        .map_err(err(SBOM_CYCLONEDX))
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use sha1::Digest;
 
 use crate::outputs::manifest::{ArtifactRef, FileRef, Manifest};
+use crate::util::digest::Recorded;
 use crate::util::error::Error;
 
 /// SHA1 (lowercase hex) of each regular file, by its manifest path.
@@ -15,10 +16,10 @@ pub type Sha1s = BTreeMap<String, String>;
 /// What a document says, in the manifest's terms: the common ground [`check`] compares.
 #[derive(Debug, Default)]
 pub(super) struct Inventory {
-    pub(super) overlay_sha256: String,
+    pub(super) overlay_sha256: Recorded,
     pub(super) artifacts: Vec<Artifact>,
     /// path -> (sha256, the artifact it is contained by)
-    pub(super) files: BTreeMap<String, (String, Option<String>)>,
+    pub(super) files: BTreeMap<String, (Recorded, Option<String>)>,
 }
 
 #[derive(Debug)]
@@ -26,7 +27,7 @@ pub(super) struct Artifact {
     pub(super) name: String,
     pub(super) version: String,
     pub(super) url: String,
-    pub(super) sha256: String,
+    pub(super) sha256: Recorded,
     pub(super) purl: String,
 }
 
@@ -46,7 +47,7 @@ impl Inventory {
             let expected = [
                 ("version", a.version.clone(), &d.version),
                 ("URL", url(&a.url), &d.url),
-                ("sha256", a.sha256.clone(), &d.sha256),
+                ("sha256", a.sha256.to_string(), &d.sha256.to_string()),
                 ("purl", purl(a), &d.purl),
             ];
             for (what, want, got) in expected {
@@ -74,7 +75,7 @@ impl Inventory {
                 return Err(format!(
                     "file {}: sha256 is {sha256:?}, the manifest's is {}",
                     f.path,
-                    f.sha256.as_deref().unwrap_or_default()
+                    f.sha256.as_ref().map_or("", Recorded::as_str)
                 ));
             }
             let want = match Source::of(&f.source) {

@@ -10,6 +10,7 @@ use sha1::{Digest, Sha1};
 
 use super::parts::{purl, regular_files, sha1_of, Artifact, Ids, Inventory, Sha1s, Source};
 use crate::outputs::manifest::Manifest;
+use crate::util::digest::Recorded;
 
 const OVERLAY_ID: &str = "SPDXRef-Overlay";
 const PROFILE_ID: &str = "SPDXRef-Profile";
@@ -178,7 +179,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         .collect();
     for f in regular_files(m) {
         let id = ids.take("SPDXRef-File-", &f.path);
-        let sha256 = f.sha256.as_deref().unwrap_or_default();
+        let sha256 = f.sha256.as_ref().map_or("", Recorded::as_str);
         let sha1 = sha1_of(sha1s, &f.path)?;
         relationships.push(relation(OVERLAY_ID, "CONTAINS", &id));
         match Source::of(&f.source) {
@@ -209,7 +210,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         package_verification_code: Some(VerificationCode {
             package_verification_code_value: overlay_code,
         }),
-        checksums: checksums(&[("SHA256", &m.overlay.sha256)]),
+        checksums: checksums(&[("SHA256", m.overlay.sha256.as_str())]),
         primary_package_purpose: Some("ARCHIVE".into()),
         comment: Some(super::parts::overlay_description(m)),
         ..Package::default()
@@ -223,7 +224,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
             source_info: (location == NOASSERTION).then(|| format!("downloaded from {}", a.url)),
             download_location: location,
             files_analyzed: contained.contains(&i),
-            checksums: checksums(&[("SHA256", &a.sha256)]),
+            checksums: checksums(&[("SHA256", a.sha256.as_str())]),
             external_refs: vec![ExternalRef {
                 reference_category: "PACKAGE-MANAGER".into(),
                 reference_type: "purl".into(),
@@ -237,7 +238,7 @@ pub(super) fn document(m: &Manifest, sha1s: &Sha1s) -> anyhow::Result<Vec<u8>> {
         name: m.profile.name.clone(),
         download_location: NOASSERTION.into(),
         files_analyzed: false,
-        checksums: checksums(&[("SHA256", &m.profile.sha256)]),
+        checksums: checksums(&[("SHA256", m.profile.sha256.as_str())]),
         primary_package_purpose: Some("SOURCE".into()),
         comment: Some(super::parts::profile_description(m)),
         ..Package::default()
@@ -269,11 +270,12 @@ pub(super) fn inventory(bytes: &[u8]) -> Result<Inventory, String> {
             .find(|r| r.spdx_element_id == from && r.relationship_type == kind)
             .map(|r| r.related_spdx_element.as_str())
     };
-    let sha256 = |c: &[Checksum]| {
+    let sha256 = |c: &[Checksum]| -> Recorded {
         c.iter()
             .find(|c| c.algorithm == "SHA256")
             .map(|c| c.checksum_value.clone())
             .unwrap_or_default()
+            .into()
     };
     let described = related(DOCUMENT_ID, "DESCRIBES").ok_or("no package is DESCRIBED")?;
     let package = |id: &str| doc.packages.iter().find(|p| p.spdx_id == id);

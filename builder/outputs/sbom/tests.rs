@@ -2,13 +2,15 @@ use super::parts::*;
 use super::*;
 use crate::outputs::manifest::ArtifactRef;
 use crate::outputs::manifest::{OverlayRef, ProfileRef};
+use crate::util::digest::Recorded;
+use crate::util::model::{Arch, Runtime};
 
 fn artifact(name: &str, version: &str, url: &str, sha: &str) -> ArtifactRef {
     ArtifactRef {
         name: name.into(),
         version: version.into(),
         url: url.into(),
-        sha256: sha.repeat(32),
+        sha256: sha.repeat(32).into(),
     }
 }
 
@@ -17,7 +19,7 @@ fn file(path: &str, mode: &str, sha: Option<&str>, source: &str) -> FileRef {
         path: path.into(),
         mode: mode.into(),
         size: sha.map(|_| 10),
-        sha256: sha.map(|s| s.repeat(32)),
+        sha256: sha.map(|s| s.repeat(32).into()),
         link: sha
             .is_none()
             .then(|| "/usr/local/lib/systemd/system/containerd.service".into()),
@@ -32,13 +34,13 @@ pub(crate) fn manifest() -> Manifest {
         builder_version: crate::VERSION.into(),
         profile: ProfileRef {
             name: "containerd".into(),
-            sha256: "5c".repeat(32),
+            sha256: "5c".repeat(32).into(),
         },
         kubernetes: "1.36".into(),
-        runtime: "containerd".into(),
-        arch: "amd64".into(),
+        runtime: Runtime::Containerd,
+        arch: Arch::Amd64,
         source_date_epoch: 1_700_000_000,
-        input_sha256: String::new(),
+        input_sha256: Recorded::default(),
         artifacts: vec![
             artifact(
                 "containerd",
@@ -58,7 +60,7 @@ pub(crate) fn manifest() -> Manifest {
         ],
         overlay: OverlayRef {
             file: "overlay.tar.gz".into(),
-            sha256: "0f".repeat(32),
+            sha256: "0f".repeat(32).into(),
             size: 1234,
             sha256_file: "overlay.tar.gz.sha256".into(),
         },
@@ -118,7 +120,7 @@ fn the_same_manifest_gives_the_same_bytes_and_the_epoch_only_the_time() {
     assert_eq!((&a.spdx, &a.cyclonedx), (&b.spdx, &b.cyclonedx));
     let later = Manifest {
         source_date_epoch: 0,
-        input_sha256: String::new(),
+        input_sha256: Recorded::default(),
         ..m.clone()
     };
     let c = documents(&later, &sha1s_of(&m)).unwrap();
@@ -336,7 +338,7 @@ fn check_names_the_first_disagreement() {
         ),
     ] {
         let e = edited(spdx, &from, &to);
-        let doc = if spdx { SPDX_FILE } else { CYCLONEDX_FILE };
+        let doc = if spdx { SBOM_SPDX } else { SBOM_CYCLONEDX };
         assert_eq!(e.document, doc, "{e}");
         assert!(e.to_string().contains(says), "{from} -> {to}: {e}");
     }

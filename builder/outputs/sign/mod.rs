@@ -21,15 +21,12 @@ use anyhow::Result;
 use base64ct::{Base64, Encoding};
 use zeroize::Zeroizing;
 
+use crate::outputs::layout::{SUMS_MINISIG, SUMS_SSHSIG};
 use crate::util::error::Error;
 
 /// The environment variable that holds a signing key's passphrase (never a flag: flags end up
 /// in shell histories and process lists).
 pub const PASSPHRASE_ENV: &str = "BUILDER_SIGN_PASSPHRASE";
-/// The file a minisign key signs SHA256SUMS into.
-pub const MINISIG_FILE: &str = "SHA256SUMS.minisig";
-/// The file an OpenSSH key signs SHA256SUMS into.
-pub const SSHSIG_FILE: &str = "SHA256SUMS.sig";
 /// The SSHSIG namespace: `ssh-keygen -Y verify -n file`.
 pub const SSH_NAMESPACE: &str = "file";
 
@@ -111,7 +108,7 @@ impl SigningKey {
                     .map_err(|e| Error::Internal(format!("minisign public key: {e}")))?;
                 verify_minisign(&public, data, text.as_bytes())
                     .map_err(|e| Error::Internal(format!("a fresh minisign signature: {e}")))?;
-                Ok((MINISIG_FILE, text.into_bytes()))
+                Ok((SUMS_MINISIG, text.into_bytes()))
             }
             Secret::Ssh(key) => {
                 let sig = key
@@ -129,7 +126,7 @@ impl SigningKey {
                 let pem = sig
                     .to_pem(ssh_key::LineEnding::LF)
                     .map_err(|e| Error::Internal(format!("encoding an SSH signature: {e}")))?;
-                Ok((SSHSIG_FILE, pem.into_bytes()))
+                Ok((SUMS_SSHSIG, pem.into_bytes()))
             }
         }
     }
@@ -137,8 +134,8 @@ impl SigningKey {
     /// The signature file [`SigningKey::sign`] names: "SHA256SUMS.minisig" or "SHA256SUMS.sig".
     pub fn signature_file(&self) -> &'static str {
         match &self.inner {
-            Secret::Minisign { .. } => MINISIG_FILE,
-            Secret::Ssh(_) => SSHSIG_FILE,
+            Secret::Minisign { .. } => SUMS_MINISIG,
+            Secret::Ssh(_) => SUMS_SSHSIG,
         }
     }
 
@@ -410,8 +407,8 @@ impl PublicKey {
     /// The signature file this key checks: "SHA256SUMS.minisig" or "SHA256SUMS.sig".
     pub fn signature_file(&self) -> &'static str {
         match self.inner {
-            Public::Minisign(_) => MINISIG_FILE,
-            Public::Ssh(_) => SSHSIG_FILE,
+            Public::Minisign(_) => SUMS_MINISIG,
+            Public::Ssh(_) => SUMS_SSHSIG,
         }
     }
 

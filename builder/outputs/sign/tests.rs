@@ -35,8 +35,8 @@ fn minisign_signs_deterministically_and_verifies() {
     let sk = SigningKey::load(&write(dir.path(), "k.key", &secret), None).unwrap();
     let pk = PublicKey::load(&write(dir.path(), "k.pub", &public)).unwrap();
     let (name, sig) = sk.sign(b"sums\n", "builder 0 p amd64 SHA256SUMS").unwrap();
-    assert_eq!(name, MINISIG_FILE);
-    assert_eq!(pk.signature_file(), MINISIG_FILE);
+    assert_eq!(name, SUMS_MINISIG);
+    assert_eq!(pk.signature_file(), SUMS_MINISIG);
     assert_eq!(
         sk.sign(b"sums\n", "builder 0 p amd64 SHA256SUMS")
             .unwrap()

@@ -17,7 +17,7 @@ use backhand::compression::{CompressionAction, Compressor};
 use backhand::kind::Kind;
 use backhand::{BackhandError, FilesystemCompressor, FilesystemWriter, NodeHeader, SuperBlock};
 
-use crate::util::digest::HashingWriter;
+use crate::util::digest::{HashingWriter, Sha256};
 use crate::util::error::Error;
 
 /// squashfs's "gzip" compressor (zlib streams, in fact) through the flate2 backend the rest of
@@ -123,7 +123,7 @@ pub fn write_squashfs(
     nodes: &std::collections::BTreeMap<String, ImageNode>,
     dest: &Path,
     mtime: u64,
-) -> Result<(String, u64)> {
+) -> Result<(Sha256, u64)> {
     let mtime = mtime32(mtime)?;
     let header = |mode: u32| NodeHeader {
         permissions: (mode & 0o7777) as u16,

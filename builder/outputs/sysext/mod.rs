@@ -20,7 +20,9 @@ use crate::bootstrap::files::{write_with_mode, NodeFile};
 use crate::bootstrap::ignition::{self, units};
 use crate::bootstrap::join::{join_configuration, JoinParams, JOIN_CONFIG_PATH};
 use crate::build::install::{Kind, Rootfs};
+use crate::outputs::layout::{self, ArchDir};
 use crate::profile::{Profile, SysextSettings};
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{Arch, KubeMinor, Runtime};
 
@@ -28,9 +30,6 @@ pub use crate::bootstrap::ignition::units::{JOIN_UNIT, RELOAD_UNIT};
 pub use crate::bootstrap::ignition::SPEC as IGNITION_SPEC;
 pub use image::{write_squashfs, ImageNode};
 
-/// The config files' names in the arch folder.
-pub const IGNITION_FILE: &str = "ignition.json";
-pub const BUTANE_FILE: &str = "butane.yaml";
 /// Where the config places the image: systemd-sysext reads /etc/extensions,
 /// /run/extensions and /var/lib/extensions; /var is writable on every immutable OS.
 pub const EXTENSIONS_DIR: &str = "/var/lib/extensions";
@@ -56,11 +55,11 @@ pub fn systemd_arch(arch: Arch) -> &'static str {
 
 /// The image's `<version>`: the version of the runtime's own artifact (`containerd` or
 /// `cri-dockerd`), else the first 12 hex digits of the profile digest.
-pub fn image_version(profile: &Profile, profile_sha256: &str) -> String {
+pub fn image_version(profile: &Profile, profile_sha256: &Sha256) -> String {
     profile
         .artifact(profile.runtime.as_str())
         .map(|a| a.version.clone())
-        .unwrap_or_else(|| profile_sha256.chars().take(12).collect())
+        .unwrap_or_else(|| profile_sha256.as_str()[..12].to_string())
 }
 
 /// The extension's name, `<profile>-<version>-<arch>`: the image is `NAME.raw` in the arch
@@ -238,7 +237,7 @@ pub struct ImageFile {
     pub name: String,
     pub version: String,
     pub architecture: &'static str,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub size: u64,
 }
 
@@ -268,7 +267,7 @@ pub fn write_image(
             mode: 0o644,
         },
     );
-    let file = format!("{name}.raw");
+    let file = layout::sysext_image(&name);
     let (sha256, size) = write_squashfs(&nodes, &dir.join(&file), mtime)?;
     Ok(ImageFile {
         file,
@@ -297,9 +296,9 @@ pub struct ConfigArgs<'a> {
 /// A config file written in the arch folder: its bytes' digest and size.
 #[derive(Debug, Clone)]
 pub struct ConfigFiles {
-    pub ignition_sha256: String,
+    pub ignition_sha256: Sha256,
     pub ignition_size: u64,
-    pub butane_sha256: String,
+    pub butane_sha256: Sha256,
     pub butane_size: u64,
 }
 
@@ -335,14 +334,14 @@ pub fn write_config(
     let image_source = match args.url_template {
         Some(t) => ignition::ImageSource::Url {
             url: t.replace("{arch}", args.arch.as_str()),
-            sha256: image.sha256.clone(),
+            sha256: image.sha256,
         },
         None => {
             let path = dir.join(&image.file);
             ignition::ImageSource::Embedded {
                 bytes: std::fs::read(&path)
                     .with_context(|| format!("reading {}", path.display()))?,
-                sha256: image.sha256.clone(),
+                sha256: image.sha256,
             }
         }
     };
@@ -380,12 +379,13 @@ pub fn write_config(
         units,
         cloud: args.cloud,
     })?;
-    write_with_mode(&dir.join(IGNITION_FILE), &rendered.json, 0o600)?;
-    write_with_mode(&dir.join(BUTANE_FILE), rendered.butane.as_bytes(), 0o600)?;
+    let out = ArchDir::new(dir);
+    write_with_mode(&out.ignition(), &rendered.json, 0o600)?;
+    write_with_mode(&out.butane(), rendered.butane.as_bytes(), 0o600)?;
     Ok(ConfigFiles {
-        ignition_sha256: crate::util::digest::sha256_hex(&rendered.json),
+        ignition_sha256: Sha256::of(&rendered.json),
         ignition_size: rendered.json.len() as u64,
-        butane_sha256: crate::util::digest::sha256_hex(rendered.butane.as_bytes()),
+        butane_sha256: Sha256::of(rendered.butane.as_bytes()),
         butane_size: rendered.butane.len() as u64,
     })
 }

@@ -125,7 +125,7 @@ fn image_is_reproducible_and_names_its_release() {
     let bytes = std::fs::read(d.path().join("a").join(&a.file)).unwrap();
     assert_eq!(&bytes[..4], b"hsqs", "squashfs magic");
     assert_eq!(bytes.len() % 4096, 0, "padded to 4 KiB for loop devices");
-    assert_eq!(crate::util::digest::sha256_hex(&bytes), a.sha256);
+    assert_eq!(crate::util::digest::Sha256::of(&bytes), a.sha256);
     let other = d.path().join("c");
     std::fs::create_dir(&other).unwrap();
     let c = write_image(&p, "2.3.4", Arch::Amd64, &s, &other, 1_700_000_001).unwrap();
@@ -191,13 +191,13 @@ fn config_goldens_token_once_and_embedded_limit() {
     let j = join();
     let url = "https://artifacts.example.com/node/{arch}/t.raw";
     let c = write_config(&args(Some(url), Some(&j), &flags), &s, &image, &out).unwrap();
-    let json = std::fs::read_to_string(out.join(IGNITION_FILE)).unwrap();
-    let butane = std::fs::read_to_string(out.join(BUTANE_FILE)).unwrap();
+    let json = std::fs::read_to_string(out.join(layout::IGNITION)).unwrap();
+    let butane = std::fs::read_to_string(out.join(layout::BUTANE)).unwrap();
     assert_eq!(
-        crate::util::digest::sha256_hex(json.as_bytes()),
+        crate::util::digest::Sha256::of(json.as_bytes()),
         c.ignition_sha256
     );
-    for f in [IGNITION_FILE, BUTANE_FILE] {
+    for f in [layout::IGNITION, layout::BUTANE] {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(out.join(f)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
@@ -215,8 +215,8 @@ fn config_goldens_token_once_and_embedded_limit() {
     assert_eq!(with_token, [JOIN_CONFIG_PATH]);
     // The image's digest changes with builder's version (its extension-release names it).
     let (json, butane) = (
-        json.replace(&image.sha256, "IMAGE_SHA256"),
-        butane.replace(&image.sha256, "IMAGE_SHA256"),
+        json.replace(image.sha256.as_str(), "IMAGE_SHA256"),
+        butane.replace(image.sha256.as_str(), "IMAGE_SHA256"),
     );
     crate::node::assert_golden("sysext-ignition.json", &json);
     crate::node::assert_golden("sysext-butane.yaml", &butane);
@@ -224,7 +224,7 @@ fn config_goldens_token_once_and_embedded_limit() {
     // Embedded: a small image fits; with the AWS limit and a large image, the error asks
     // for --sysext-url.
     write_config(&args(None, None, &flags), &s, &image, &out).unwrap();
-    let json = std::fs::read_to_string(out.join(IGNITION_FILE)).unwrap();
+    let json = std::fs::read_to_string(out.join(layout::IGNITION)).unwrap();
     assert!(json.contains("\"source\": \"data:;base64,aHNxc"), "{json}");
     let big = ImageFile {
         file: "big.raw".into(),

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
 
+use crate::util::digest::Sha256;
 use crate::util::error::Error;
 
 /// A pin to write: the digest, and the comment to write beside it (trusted downloads).
 #[derive(Debug, Clone)]
 pub struct NewPin {
     pub arch: &'static str,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub comment: Option<String>,
 }
 
@@ -23,7 +24,7 @@ pub struct NewPin {
 #[derive(Debug, Clone)]
 pub struct ArtifactPins {
     pub name: String,
-    pub inherited: BTreeMap<&'static str, String>,
+    pub inherited: BTreeMap<&'static str, Sha256>,
     pub new: Vec<NewPin>,
 }
 
@@ -80,7 +81,7 @@ fn artifacts<'a>(doc: &'a mut DocumentMut, file: &str) -> Result<&'a mut ArrayOf
 }
 
 fn pin_value(p: &NewPin) -> Value {
-    let mut v = Value::from(p.sha256.clone());
+    let mut v = Value::from(p.sha256.as_str());
     if let Some(c) = &p.comment {
         v.decor_mut().set_suffix(format!("  # {c}"));
     }
@@ -94,7 +95,7 @@ fn write_pins(table: &mut Table, edit: &ArtifactPins, file: &str) -> Result<()> 
             let mut pins = Table::new();
             pins.set_dotted(true);
             for (arch, hex) in &edit.inherited {
-                pins.insert(arch, toml_edit::value(hex.clone()));
+                pins.insert(arch, toml_edit::value(hex.as_str()));
             }
             for p in &edit.new {
                 pins.insert(p.arch, Item::Value(pin_value(p)));
@@ -191,7 +192,7 @@ mod tests {
     fn pin(arch: &'static str, hex: &str, comment: Option<&str>) -> NewPin {
         NewPin {
             arch,
-            sha256: hex.into(),
+            sha256: hex.parse().unwrap(),
             comment: comment.map(str::to_string),
         }
     }
@@ -211,7 +212,7 @@ mod tests {
             },
             ArtifactPins {
                 name: "crictl".into(),
-                inherited: BTreeMap::from([("amd64", B.to_string())]),
+                inherited: BTreeMap::from([("amd64", B.parse().unwrap())]),
                 new: vec![pin("arm64", A, None)],
             },
         ];

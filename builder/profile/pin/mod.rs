@@ -23,6 +23,7 @@ use crate::fetch::{fetch_all, fetch_small, fetch_unpinned, FetchOptions, Request
 use crate::profile::catalog::Catalog;
 use crate::profile::plan::{pin_of, PinOrigin};
 use crate::profile::{Lookup, Profile, Source};
+use crate::util::digest::Sha256;
 use crate::util::error::{redact_urls, Error};
 use crate::util::model::Arch;
 use edit::{ArtifactPins, NewPin};
@@ -52,7 +53,7 @@ struct Want {
 #[derive(Debug, Clone)]
 struct Found {
     want: Want,
-    sha256: String,
+    sha256: Sha256,
     /// The comment written beside it (trusted downloads only).
     comment: Option<String>,
 }
@@ -159,7 +160,7 @@ fn refuse_unpublished(profile: &Profile, wants: &[Want]) -> Result<()> {
 /// How one missing pin is decided: upstream's digest (to check the download against), or
 /// the download's own (--trust-download, with the reason for the comment).
 enum Decision {
-    Checked { expected: String, sums_url: String },
+    Checked { expected: Sha256, sums_url: String },
     Trusted(String),
 }
 
@@ -230,11 +231,11 @@ fn download(
                 version: a.version.clone(),
                 arch: w.arch.as_str().to_string(),
                 url: a.url_for(w.arch),
-                sha256: expected.clone(),
+                sha256: *expected,
             });
         }
     }
-    let disagree = |expected: &str, actual: &str| -> anyhow::Error {
+    let disagree = |expected: &Sha256, actual: &Sha256| -> anyhow::Error {
         let (w, sums_url) = wants
             .iter()
             .zip(decided)
@@ -284,7 +285,7 @@ fn download(
                         a.name, a.version, w.arch
                     );
                 }
-                (expected.clone(), None)
+                (*expected, None)
             }
             Decision::Trusted(why) => {
                 let a = &profile.artifacts[w.index];
@@ -316,14 +317,14 @@ fn group(profile: &Profile, found: &[Found]) -> Vec<ArtifactPins> {
                     .pins
                     .per_arch
                     .iter()
-                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .map(|(k, v)| (k.as_str(), *v))
                     .collect(),
                 new: Vec::new(),
             })
             .new
             .push(NewPin {
                 arch: f.want.arch.as_str(),
-                sha256: f.sha256.clone(),
+                sha256: f.sha256,
                 comment: f.comment.clone(),
             });
     }
@@ -359,7 +360,7 @@ fn check_edit(
     let after = lookup.load(&tmp.path().display().to_string()).context(
         "the pinned profile does not load (a bug in builder pin; the profile is unchanged)",
     )?;
-    let pins = |p: &Profile| -> Vec<Option<(String, PinOrigin)>> {
+    let pins = |p: &Profile| -> Vec<Option<(Sha256, PinOrigin)>> {
         p.artifacts
             .iter()
             .flat_map(|a| p.arches.iter().map(move |&arch| pin_of(a, arch, catalog)))
@@ -372,7 +373,7 @@ fn check_edit(
                 .arches
                 .iter()
                 .position(|a| *a == f.want.arch)
-                .unwrap_or(0)] = Some((f.sha256.clone(), PinOrigin::Profile));
+                .unwrap_or(0)] = Some((f.sha256, PinOrigin::Profile));
     }
     if pins(&after) != want {
         return Err(Error::Internal(format!(

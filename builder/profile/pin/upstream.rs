@@ -1,7 +1,7 @@
 //! Where each upstream publishes the sha256 of its release assets, by artifact name, and how
 //! to read those checksum files. It fetches nothing (see `pin::mod`).
 
-use crate::util::digest::is_sha256_hex;
+use crate::util::digest::Sha256;
 
 /// Where an artifact kind's checksum file is, relative to the asset's own URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,7 @@ impl Rule {
 
 /// The digest a checksum file gives for `asset`: a `<hex>  <name>` line (sha256sum's format,
 /// `*` for binary mode and a leading `./` allowed) naming it, or a file holding the hex alone.
-pub fn digest_for(text: &str, asset: &str) -> Result<String, String> {
+pub fn digest_for(text: &str, asset: &str) -> Result<Sha256, String> {
     let mut alone = Vec::new();
     let mut named = Vec::new();
     for line in text.lines().map(str::trim) {
@@ -80,12 +80,12 @@ pub fn digest_for(text: &str, asset: &str) -> Result<String, String> {
         }
         let mut parts = line.split_whitespace();
         let hex = parts.next().unwrap_or("").to_ascii_lowercase();
-        if !is_sha256_hex(&hex) {
+        let Some(hex) = Sha256::parse(&hex) else {
             return Err(format!(
                 "the line {:?} does not start with a sha256 (64 hex digits)",
                 line.chars().take(80).collect::<String>()
             ));
-        }
+        };
         match parts.next() {
             None => alone.push(hex),
             Some(name) => {
@@ -95,10 +95,10 @@ pub fn digest_for(text: &str, asset: &str) -> Result<String, String> {
         }
     }
     if let Some((_, hex)) = named.iter().find(|(n, _)| n == asset) {
-        return Ok(hex.clone());
+        return Ok(*hex);
     }
     match (alone.as_slice(), named.is_empty()) {
-        ([hex], true) => Ok(hex.clone()),
+        ([hex], true) => Ok(*hex),
         ([], true) => Err("it is empty".into()),
         (_, true) => Err("it holds several digests and no file names".into()),
         _ => Err(format!(

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub use archive::*;
-pub use builder::util::digest::sha256_hex;
+/// A digest as the lowercase hex the tests compare with file contents.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    builder::util::digest::Sha256::of(bytes).to_string()
+}
 pub use programs::*;
 pub use server::*;
 pub use upstream::*;
