@@ -256,7 +256,7 @@ pub(super) fn parse_raw(src: &Arc<Source>) -> Result<RawProfile> {
                 let (line, col) = line_col(&src.text, v.span().start);
                 return Err(Error::Profile(format!(
                     "{}:{line}:{col}: unsupported schema {}: this builder ({}) reads schema {SCHEMA}; \
-                     set `schema = {SCHEMA}` and check the README's profile format",
+                     set `schema = {SCHEMA}` and check the profile format in docs/src/profiles.md",
                     src.name,
                     v.get_ref(),
                     crate::VERSION
@@ -281,7 +281,7 @@ pub(super) fn parse_raw(src: &Arc<Source>) -> Result<RawProfile> {
             None => src.name.clone(),
         };
         Error::Profile(format!(
-            "{where_}: {}; see the README's profile format for the keys a profile takes",
+            "{where_}: {}; see the profile format in docs/src/profiles.md for the keys a profile takes",
             one_line(e.message())
         ))
         .into()

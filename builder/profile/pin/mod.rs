@@ -147,7 +147,7 @@ fn refuse_unpublished(profile: &Profile, wants: &[Want]) -> Result<()> {
         return Ok(());
     }
     Err(Error::Input(format!(
-        "no upstream checksum file to check {} against: builder knows one only for {} (see the README's \
+        "no upstream checksum file to check {} against: builder knows one only for {} (see docs/src/pin.md, the \
          `builder pin` table), and Docker's static bundles and cri-dockerd publish none. Pin it yourself \
          (sha256.ARCH = \"<hex>\") from a source you trust, or pass --trust-download to pin the digest of \
          what the download has (a comment beside the pin says so)",
