@@ -16,6 +16,7 @@ use super::yaml::single_quoted;
 use crate::util::error::line_col;
 use crate::util::error::Error;
 use crate::util::model::{managed_flag, DerivedFrom, KubeMinor};
+use crate::util::read::{self, Kind};
 
 /// Environment variables read by [`JoinParams::from_env`].
 pub const ENV_API_SERVER: &str = "BUILDER_JOIN_API_SERVER";
@@ -131,7 +132,7 @@ impl JoinParams {
     /// optionally `discovery_timeout = "30s"`.
     /// Errors never contain the token, nor any value from the file that could be it.
     pub fn from_file(path: &Path) -> Result<JoinParams> {
-        let text = std::fs::read_to_string(path)
+        let text = read::read_to_string(path, Kind::Config)
             .with_context(|| format!("reading join config {}", path.display()))?;
         let bad = |what: String| -> anyhow::Error {
             Error::Input(format!("join config {}: {what}", path.display())).into()

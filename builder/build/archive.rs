@@ -8,7 +8,6 @@
 //! It writes only through `install::Rootfs`.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,7 +75,7 @@ pub fn install(
     rootfs: &Rootfs,
     limits: &ArchiveLimits,
 ) -> Result<()> {
-    let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let (f, _) = crate::util::read::open(file, crate::util::read::Kind::Stream)?;
     let mut reader = HashingReader::new(BufReader::with_capacity(256 * 1024, f));
     let result = match artifact.kind() {
         ArtifactKind::File => install_file(artifact, url, &mut reader, rootfs),

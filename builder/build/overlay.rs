@@ -54,7 +54,7 @@ fn copy_dir(host: &Path, rel: &str, source: &Origin, rootfs: &Rootfs) -> Result<
                 0o644
             };
             // Read whole: overlay files are small, and the user-data carries them.
-            let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = crate::util::read::read(&path, crate::util::read::Kind::Stream)?;
             rootfs.write_bytes(&target, mode, source, &bytes)?;
         } else {
             anyhow::bail!(

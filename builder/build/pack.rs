@@ -91,9 +91,11 @@ fn tar_into<W: Write>(root: &Path, out: W, mtime: u64, task: &Task, dest: &Path)
 }
 
 /// Opens an overlay archive for reading its tar stream: zstd or gzip, told by the file's
-/// magic number, so a reader needs no other hint (a renamed file still reads right).
+/// magic number, so a reader needs no other hint (a renamed file still reads right). Only a
+/// regular file is opened ([`crate::util::read`]).
 pub fn open_archive(path: &Path) -> io::Result<Box<dyn io::Read>> {
-    let file = File::open(path)?;
+    let (file, _) =
+        crate::util::read::open(path, crate::util::read::Kind::Stream).map_err(io::Error::other)?;
     let mut reader = io::BufReader::with_capacity(1 << 20, file);
     let magic = io::BufRead::fill_buf(&mut reader)?;
     Ok(if magic.starts_with(&ZSTD_MAGIC) {

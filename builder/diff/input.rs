@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use crate::outputs::layout::ArchDir;
 use crate::outputs::manifest::Manifest;
 use crate::util::error::Error;
+use crate::util::read::{self, Kind};
 
 /// Generated files larger than this are not shown as a unified diff.
 pub const MAX_TEXT: u64 = 1 << 20;
@@ -114,8 +115,7 @@ impl Side {
 
 /// Reads and checks one manifest; `rootfs` is kept when it is a folder.
 fn arch_side(manifest_path: &Path, rootfs: Option<PathBuf>) -> Result<ArchSide> {
-    let text = fs::read_to_string(manifest_path)
-        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let text = read::read_to_string(manifest_path, Kind::Manifest)?;
     let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
         Error::Input(format!(
             "{} is not a builder manifest.json ({e}); give the manifest.json of a render",
@@ -169,8 +169,10 @@ impl ArchSide {
             ))
         })?;
         let mut bytes = Vec::new();
-        fs::File::open(&file)
-            .and_then(|f| f.take(MAX_TEXT + 1).read_to_end(&mut bytes))
+        read::open(&file, Kind::Text)?
+            .0
+            .take(MAX_TEXT + 1)
+            .read_to_end(&mut bytes)
             .with_context(|| format!("reading {}", file.display()))?;
         let read = crate::util::digest::Sha256::of(&bytes);
         if read != sha256 {

@@ -8,9 +8,8 @@ pub mod cache;
 pub mod hosts;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -19,6 +18,7 @@ use crate::fetch::cache::{Cache, Finished};
 use crate::util::digest::Sha256;
 use crate::util::error::{redact_urls, Error};
 use crate::util::progress::{mb, secs, Progress, Task};
+use crate::util::read::{self, Kind};
 
 /// `--mirror FROM=TO`: URLs starting with FROM are fetched from TO + the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -443,10 +443,12 @@ fn prefix_hint(url: &str) -> String {
     }
 }
 
+/// A `file://` artifact's bytes into `sink`: only a regular file (a FIFO would block, a device
+/// like /dev/zero would fill the cache).
 fn copy_file(path: &str, sink: &mut impl Write) -> std::result::Result<(), Attempt> {
-    let mut f = File::open(path).map_err(|e| {
-        let msg = format!("cannot open local file {path}: {e}");
-        Attempt::Final(if e.kind() == io::ErrorKind::NotFound {
+    let (mut f, _) = read::open(Path::new(path), Kind::Stream).map_err(|e| {
+        let msg = format!("cannot open local file {path}: {}", e.reason());
+        Attempt::Final(if e.is_not_found() {
             Error::Missing(msg).into()
         } else {
             Error::Fetch(msg).into()

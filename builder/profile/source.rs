@@ -13,6 +13,7 @@ use include_dir::{include_dir, Dir};
 use toml::Spanned;
 
 use crate::util::error::Error;
+use crate::util::read::{self, Kind};
 
 /// Profiles shipped inside the binary, so `--profile containerd` works from any folder.
 static BUILTIN_PROFILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/profiles");
@@ -100,26 +101,16 @@ impl Default for Lookup {
     }
 }
 
-/// The largest profile read (a profile of 200,000 artifacts is about 40 MB).
-const MAX_PROFILE_BYTES: u64 = 256 << 20;
-
 /// A profile file's text: a regular file (not a device or a FIFO, which could be endless),
-/// of bounded size, in UTF-8.
+/// of bounded size ([`Kind::Profile`]), in UTF-8.
 fn read_profile(path: &Path) -> Result<String> {
-    let cannot = |why: String| -> anyhow::Error {
+    read::read_to_string(path, Kind::Profile).map_err(|e| {
+        let why = match &e {
+            read::ReadError::NotRegular { .. } => format!("{}; name a .toml file", e.reason()),
+            _ => e.reason(),
+        };
         Error::Profile(format!("cannot read profile {}: {why}", path.display())).into()
-    };
-    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(cannot("not a regular file; name a .toml file".to_string()));
-    }
-    if meta.len() > MAX_PROFILE_BYTES {
-        return Err(cannot(format!(
-            "{} bytes, over the {MAX_PROFILE_BYTES} a profile may have",
-            meta.len()
-        )));
-    }
-    std::fs::read_to_string(path).map_err(|e| cannot(e.to_string()))
+    })
 }
 
 /// The identity of a file that was just read: its canonical path (the path as given if that
@@ -170,8 +161,7 @@ impl Lookup {
         }
         let local = self.local_dir.join(format!("{spec}.toml"));
         if local.is_file() {
-            let text = std::fs::read_to_string(&local)
-                .with_context(|| format!("reading profile {}", local.display()))?;
+            let text = read_profile(&local)?;
             return Ok(Arc::new(Source {
                 id: file_id(&local),
                 name: local.display().to_string(),
@@ -257,8 +247,7 @@ pub fn list(lookup: &Lookup) -> Result<Vec<Listed>> {
             else {
                 continue;
             };
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = read_profile(&path)?;
             out.insert(
                 name.clone(),
                 Listed {

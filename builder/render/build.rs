@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result};
 
 use super::classify::request;
 use super::job::{profile_ref, write_output, Render};
-use super::{reuse, sysext};
+use super::{output_cache, sysext};
 use crate::bootstrap::cloudinit::{user_data, NodeFile};
 use crate::build::install::{Origin, Rootfs};
 use crate::build::overlay;
@@ -35,8 +35,8 @@ pub(super) struct Core {
     pub sysext: Option<sysext::Built>,
 }
 
-impl From<reuse::Hit> for Core {
-    fn from(hit: reuse::Hit) -> Core {
+impl From<output_cache::Hit> for Core {
+    fn from(hit: output_cache::Hit) -> Core {
         Core {
             m: hit.manifest,
             json: hit.json,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::job::Render;
-use super::reuse;
+use super::{output_cache, reuse, stamps};
 use crate::build::output::Staging;
 use crate::fetch::{fetch_all, Request};
 use crate::profile::plan::{Plan, PlannedArtifact};
@@ -21,7 +21,7 @@ pub(super) enum Class {
     /// OUT already holds it: nothing is done.
     UpToDate(reuse::Current),
     /// The output cache had its core, now copied into staging.
-    FromOutputCache(reuse::Hit),
+    FromOutputCache(output_cache::Hit),
     /// Fetch, install, pack.
     Build,
 }
@@ -33,19 +33,34 @@ impl Render<'_> {
         let mut classes = Vec::new();
         for arch in &self.job.arches {
             let digest = &self.job.digests[arch];
+            let profile = &self.job.plan.profile.name;
+            let stamps = stamps::path(&self.fetch.cache_dir, &self.opts.out, profile, *arch);
             let current = (!self.opts.force)
-                .then(|| reuse::up_to_date(&staging.final_dir(*arch), digest, signature_file))
+                .then(|| {
+                    reuse::up_to_date(&staging.final_dir(*arch), &stamps, digest, signature_file)
+                })
                 .flatten();
             classes.push((*arch, current.map_or(Class::Build, Class::UpToDate)));
         }
         let Some(cache) = self.cx.output_cache.as_ref().filter(|_| !self.opts.force) else {
             return Ok(classes);
         };
+        let plan = &self.job.plan;
         for (arch, class) in classes.iter_mut() {
             if matches!(class, Class::Build) {
-                let digest = &self.job.digests[arch];
-                if let Some(hit) = cache.take(digest, &staging.arch_dir(*arch)?)? {
-                    *class = Class::FromOutputCache(hit);
+                let want = output_cache::Wanted {
+                    digest: &self.job.digests[arch],
+                    profile: &plan.profile.name,
+                    profile_sha256: &plan.profile_sha256,
+                    arch: *arch,
+                };
+                match cache.take(&want, &staging.arch_dir(*arch)?)? {
+                    output_cache::Taken::Hit(hit) => *class = Class::FromOutputCache(*hit),
+                    output_cache::Taken::Miss => {}
+                    output_cache::Taken::Dropped(why) => self
+                        .cx
+                        .progress
+                        .warn(&format!("warning: {why}; building it")),
                 }
             }
         }

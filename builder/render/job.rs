@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::reuse;
+use super::output_cache;
 use crate::bootstrap::cloudinit::user_data::UserDataArgs;
 use crate::bootstrap::cloudinit::{Cloud, JoinParams};
 use crate::build::archive::ArchiveLimits;
@@ -62,7 +62,7 @@ pub(super) struct Context<'a> {
     pub(super) quiet: bool,
     /// `None` with `--no-output-cache`, and for sysext renders (their image is cut from the
     /// rootfs as built, so they always build; the up-to-date check still applies).
-    pub(super) output_cache: Option<reuse::OutputCache>,
+    pub(super) output_cache: Option<output_cache::OutputCache>,
 }
 
 /// One render's fixed inputs, which every stage after `prepare` reads.

@@ -18,8 +18,10 @@ mod build;
 mod classify;
 mod finish;
 mod job;
+mod output_cache;
 mod prepare;
 mod reuse;
+mod stamps;
 mod summary;
 mod sysext;
 
@@ -50,7 +52,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
                     .formats
                     .contains(&crate::outputs::sysext::Format::Sysext)
             })
-            .map(|max| reuse::OutputCache::new(&fetch.cache_dir, max)),
+            .map(|max| output_cache::OutputCache::new(&fetch.cache_dir, max)),
     };
     let job = prepare::prepare(opts, &cx)?;
     let r = Render {
@@ -120,6 +122,14 @@ impl Render<'_> {
             last: final_dir,
         };
         let out = self.finish(arch, core, &dirs)?;
+        // Stamped in staging: the commit renames folders, so each file keeps its inode and
+        // ctime. Without stamps the next up-to-date check hashes the rootfs instead.
+        let profile = &self.job.plan.profile.name;
+        let stamps = stamps::path(&self.fetch.cache_dir, &self.opts.out, profile, arch);
+        let rootfs = crate::outputs::layout::ArchDir::new(&dirs.staged).rootfs();
+        if let Err(e) = stamps::record(&stamps, &rootfs, digest) {
+            tracing::debug!("no stamps for {arch}: {e:#}");
+        }
         let line = format!(
             "rendered {} {} -> {} ({} sha256 {}, {})",
             self.job.plan.profile.name,

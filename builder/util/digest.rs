@@ -5,7 +5,6 @@
 //! A leaf: it imports nothing from the crate.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
@@ -266,9 +265,10 @@ pub fn sha256_reader(r: impl Read) -> io::Result<(Sha256, u64)> {
     Ok((sha, size))
 }
 
-/// sha256 and length of a file.
+/// sha256 and length of a file; anything but a regular file (a FIFO, a device) is refused
+/// ([`crate::util::read`]).
 pub fn sha256_file(path: &Path) -> Result<(Sha256, u64)> {
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let (f, _) = crate::util::read::open(path, crate::util::read::Kind::Stream)?;
     sha256_reader(io::BufReader::with_capacity(256 * 1024, f))
         .with_context(|| format!("reading {}", path.display()))
 }

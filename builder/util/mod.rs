@@ -1,5 +1,6 @@
 //! The leaves every layer shares: sha256 digests, the error kinds, the value types (arch,
-//! runtime, Kubernetes minor), advisory locks, the worker pool, progress and stdout.
+//! runtime, Kubernetes minor), advisory locks, bounded reads, the worker pool, progress and
+//! stdout.
 //! Nothing here imports from the rest of the crate.
 
 pub mod digest;
@@ -8,4 +9,5 @@ pub mod lock;
 pub mod model;
 pub mod pool;
 pub mod progress;
+pub mod read;
 pub mod stdout;

@@ -19,6 +19,7 @@ use crate::outputs::layout::{self, ArchDir};
 use crate::outputs::manifest::Manifest;
 use crate::util::error::Error;
 use crate::util::model::Compression;
+use crate::util::read::{self, Kind, ReadError};
 
 /// Bumped when a field of the JSON report is removed, renamed or changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -199,10 +200,11 @@ fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchRepo
             detail,
         });
     };
-    let sums_bytes = fs::read(out.sums());
+    let sums_bytes = read::read(&out.sums(), Kind::Sums);
     let sums = match &sums_bytes {
         Ok(b) => parse_sums(b),
-        Err(e) => Err(format!("cannot read SHA256SUMS: {e}")),
+        Err(e) if e.is_not_found() => Err(format!("cannot read SHA256SUMS: {e}")),
+        Err(e) => Err(e.to_string()),
     };
     push("sha256sums", sums_check(&out, &sums));
     push(
@@ -212,8 +214,11 @@ fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchRepo
             Err(_) => Outcome::Fail("no SHA256SUMS to check a signature of".into()),
         },
     );
-    let manifest = fs::read(out.manifest())
-        .map_err(|e| format!("cannot read manifest.json: {e}"))
+    let manifest = read::read(&out.manifest(), Kind::Manifest)
+        .map_err(|e| match e.is_not_found() {
+            true => format!("cannot read manifest.json: {e}"),
+            false => e.to_string(),
+        })
         .and_then(|b| {
             serde_json::from_slice::<Manifest>(&b)
                 .map_err(|e| format!("manifest.json is not a builder manifest: {e}"))
@@ -323,10 +328,14 @@ fn signature_check(
     let mut failures = Vec::new();
     for key in keys {
         let file = key.signature_file();
-        let sig = match fs::read(dir.file(file)) {
+        let sig = match read::read(&dir.file(file), Kind::Signature) {
             Ok(sig) => sig,
-            Err(_) => {
+            Err(e) if e.is_not_found() => {
                 failures.push(format!("{file} is missing (for {})", key.describe()));
+                continue;
+            }
+            Err(e) => {
+                failures.push(e.to_string());
                 continue;
             }
         };
@@ -391,14 +400,22 @@ fn entries_check(m: &Manifest, found: Result<tree::Entries, String>, what: &str)
 
 fn sbom_check(dir: &ArchDir, m: &Manifest) -> Outcome {
     use crate::outputs::layout::{SBOM_CYCLONEDX, SBOM_SPDX};
-    let (spdx, cdx) = (fs::read(dir.sbom_spdx()), fs::read(dir.sbom_cyclonedx()));
-    if m.documents.is_empty() && spdx.is_err() && cdx.is_err() {
+    let (spdx, cdx) = (
+        read::read(&dir.sbom_spdx(), Kind::Document),
+        read::read(&dir.sbom_cyclonedx(), Kind::Document),
+    );
+    let missing = |r: &Result<Vec<u8>, ReadError>| r.as_ref().is_err_and(|e| e.is_not_found());
+    if m.documents.is_empty() && missing(&spdx) && missing(&cdx) {
         return Outcome::Skip("no SBOMs (rendered by a builder without them)".into());
     }
-    let (Ok(spdx), Ok(cdx)) = (spdx, cdx) else {
-        return Outcome::Fail(format!(
-            "{SBOM_SPDX} and {SBOM_CYCLONEDX} must both be present"
-        ));
+    let (spdx, cdx) = match (spdx, cdx) {
+        (Ok(spdx), Ok(cdx)) => (spdx, cdx),
+        (Err(e), _) | (_, Err(e)) if !e.is_not_found() => return Outcome::Fail(e.to_string()),
+        _ => {
+            return Outcome::Fail(format!(
+                "{SBOM_SPDX} and {SBOM_CYCLONEDX} must both be present"
+            ))
+        }
     };
     match crate::outputs::sbom::check(m, &spdx, &cdx) {
         Ok(()) => Outcome::Ok(format!(
@@ -412,9 +429,10 @@ fn sbom_check(dir: &ArchDir, m: &Manifest) -> Outcome {
 
 fn provenance_check(dir: &ArchDir, m: &Manifest, sums: &Result<Sums, String>) -> Outcome {
     let file = layout::PROVENANCE;
-    let bytes = match fs::read(dir.provenance()) {
+    let bytes = match read::read(&dir.provenance(), Kind::Document) {
         Ok(b) => b,
-        Err(_) => return Outcome::Fail(format!("{file} is missing")),
+        Err(e) if e.is_not_found() => return Outcome::Fail(format!("{file} is missing")),
+        Err(e) => return Outcome::Fail(e.to_string()),
     };
     let Ok(sums) = sums else {
         return Outcome::Fail("no readable SHA256SUMS to check the subjects against".into());

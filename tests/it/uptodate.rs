@@ -167,13 +167,24 @@ fn a_changed_flag_pin_or_overlay_rebuilds() {
 /// A change made to an arch folder.
 type Tamper = fn(&Path);
 
+pub(crate) fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_tampered_output_is_rebuilt() {
     let (_up, ws) = node_setup();
     render(&ws, "dist", &["--no-output-cache"]);
     let d = dir(&ws, "dist");
     let good = snapshot(&ws.path().join("dist"));
-    let tamper: [(&str, Tamper); 5] = [
+    let tamper: [(&str, Tamper); 9] = [
         ("a flipped overlay byte", |d| {
             let mut b = fs::read(d.join("overlay.tar.gz")).unwrap();
             let i = b.len() / 2;
@@ -188,6 +199,32 @@ fn a_tampered_output_is_rebuilt() {
         }),
         ("an extra file", |d| {
             fs::write(d.join("notes"), "x").unwrap()
+        }),
+        ("a same-size rootfs edit with its mtime put back", |d| {
+            let f = d.join("rootfs/etc/crictl.yaml");
+            let mtime = fs::metadata(&f).unwrap().modified().unwrap();
+            let mut b = fs::read(&f).unwrap();
+            b[0] ^= 1;
+            fs::write(&f, b).unwrap();
+            fs::File::options()
+                .write(true)
+                .open(&f)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+        }),
+        ("a changed rootfs mode", |d| {
+            use std::os::unix::fs::PermissionsExt;
+            let f = d.join("rootfs/etc/crictl.yaml");
+            fs::set_permissions(f, fs::Permissions::from_mode(0o666)).unwrap();
+        }),
+        ("an extra rootfs file", |d| {
+            fs::write(d.join("rootfs/etc/extra.conf"), "x").unwrap()
+        }),
+        ("a rootfs file replaced by a FIFO", |d| {
+            let f = d.join("rootfs/etc/crictl.yaml");
+            fs::remove_file(&f).unwrap();
+            mkfifo(&f);
         }),
         ("an edited manifest", |d| {
             let t = read(d.join("manifest.json"))
@@ -265,4 +302,123 @@ fn the_output_cache_serves_another_folder_without_fetching_and_keeps_no_secret()
     assert!(packed(&o));
     let o = render(&ws, "g", &["--cloud", "gcp"]);
     assert!(!reused(&o), "{}", stderr(&o));
+}
+
+/// The output cache's entry for `d`'s output (its folder is named by the input digest).
+fn entry_of(ws: &Workspace, d: &Path) -> PathBuf {
+    ws.cache().join("outputs-v1").join(input_sha256(d))
+}
+
+fn dropped(o: &Output) -> bool {
+    stderr(o).contains("was not used and is removed")
+}
+
+/// Rewrites an entry's index.json to the digests its files have now, as someone who replaced
+/// a file and knew the layout would.
+fn reindex(entry: &Path) {
+    let index = entry.join("index.json");
+    let mut v = read_json(&index);
+    for (name, sha) in v["files"].as_object_mut().unwrap() {
+        *sha = sha256_hex(&fs::read(entry.join(name)).unwrap()).into();
+    }
+    fs::write(&index, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn an_output_cache_entry_is_proven_before_reuse() {
+    let (_up, ws) = node_setup();
+    render(&ws, "a", &[]);
+    // Another epoch: other mtimes in the tar, so another overlay.
+    let epoch = [("SOURCE_DATE_EPOCH", "1600000000")];
+    ws.render_amd64("node", "other", &[], &epoch);
+    let (entry, other) = (
+        entry_of(&ws, &dir(&ws, "a")),
+        entry_of(&ws, &dir(&ws, "other")),
+    );
+    assert!(entry.is_dir() && other.is_dir() && entry != other);
+    let digest = input_sha256(&dir(&ws, "a"));
+
+    // The overlay replaced by another valid one, the index updated to match: the manifest
+    // still names the old overlay, so the entry is dropped and the arch built.
+    // (Removed first: the entry's files are hard links to a's.)
+    fs::remove_file(entry.join("overlay.tar.gz")).unwrap();
+    fs::copy(other.join("overlay.tar.gz"), entry.join("overlay.tar.gz")).unwrap();
+    reindex(&entry);
+    let o = render(&ws, "b", &[]);
+    assert!(dropped(&o) && !reused(&o) && packed(&o), "{}", stderr(&o));
+    assert!(stderr(&o).contains("its manifest says"), "{}", stderr(&o));
+    verify(&ws, &dir(&ws, "b"));
+    let overlay = |out: &str| sha256_hex(&fs::read(dir(&ws, out).join("overlay.tar.gz")).unwrap());
+    assert_eq!(overlay("a"), overlay("b"), "the same overlay, built again");
+
+    // Another render's entry moved under this digest: its manifest has the other input
+    // digest, so it is dropped too; the output names this render's inputs.
+    fs::remove_dir_all(&entry).unwrap();
+    let copy = |from: &Path, to: &Path| {
+        fs::create_dir(to).unwrap();
+        for e in fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    };
+    copy(&other, &entry);
+    let o = render(&ws, "c", &[]);
+    assert!(dropped(&o) && packed(&o), "{}", stderr(&o));
+    assert!(stderr(&o).contains("input sha256"), "{}", stderr(&o));
+    assert_eq!(input_sha256(&dir(&ws, "c")), digest);
+    verify(&ws, &dir(&ws, "c"));
+
+    // An entry file replaced by a FIFO (or a link to /dev/zero) does not hang the render.
+    for (name, hostile) in [("manifest.json", "fifo"), ("sbom.cdx.json", "zero")] {
+        let f = entry.join(name);
+        fs::remove_file(&f).unwrap();
+        if hostile == "fifo" {
+            mkfifo(&f);
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &f).unwrap();
+        }
+        let o = render(&ws, &format!("d-{hostile}"), &[]);
+        assert!(dropped(&o) && packed(&o), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("builder reads only regular files"),
+            "{}",
+            stderr(&o)
+        );
+    }
+
+    // The negative control: an intact entry is reused.
+    let o = render(&ws, "e", &[]);
+    assert!(reused(&o) && !dropped(&o), "{}", stderr(&o));
+    verify(&ws, &dir(&ws, "e"));
+}
+
+#[test]
+fn renders_sharing_a_cache_never_fail_because_of_each_other() {
+    let (_up, ws) = node_setup();
+    render(&ws, "seed", &[]);
+    render(&ws, "seed-gcp", &["--cloud", "gcp"]);
+    for i in 0..8 {
+        // One render reuses (or builds and stores) the default entry while another stores
+        // with a bound of one byte: its prune removes every entry nobody is using.
+        let spawn = |out: String, extra: &[&str]| {
+            let mut args = vec!["render", "--profile", "node", "--arch", "amd64", "--out"];
+            args.push(&out);
+            args.extend_from_slice(extra);
+            ws.command(&args)
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let a = spawn(format!("a{i}"), &[]);
+        let b = spawn(
+            format!("b{i}"),
+            &["--cloud", "gcp", "--output-cache-max-bytes", "1", "--force"],
+        );
+        for child in [a, b] {
+            let o = child.wait_with_output().unwrap();
+            assert!(o.status.success(), "round {i}: {}", stderr(&o));
+        }
+        verify(&ws, &dir(&ws, &format!("a{i}")));
+    }
 }

@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 
 use crate::outputs::layout::{SUMS_MINISIG, SUMS_SSHSIG};
 use crate::util::error::Error;
+use crate::util::read::{self, Kind};
 
 /// The environment variable that holds a signing key's passphrase (never a flag: flags end up
 /// in shell histories and process lists).
@@ -30,8 +31,6 @@ pub const PASSPHRASE_ENV: &str = "BUILDER_SIGN_PASSPHRASE";
 /// The SSHSIG namespace: `ssh-keygen -Y verify -n file`.
 pub const SSH_NAMESPACE: &str = "file";
 
-/// Key files are a few KiB (an RSA-16384 OpenSSH key stays under 13 KiB).
-const MAX_KEY_FILE: u64 = 64 * 1024;
 const PEM_OPENSSH: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const COMMENT_PREFIX: &str = "untrusted comment:";
 /// minisign's secret key layout: sig_alg 2, kdf_alg 2, chk_alg 2, salt 32, opslimit 8,
@@ -154,21 +153,12 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// A key file's bytes, at most `MAX_KEY_FILE` of them (a key is a few KiB; this refuses a
-/// device or a wrong path to a large file instead of reading it all).
+/// A key file's bytes, at most [`Kind::Key`]'s bound of them (a key is a few KiB; this
+/// refuses a FIFO, a device or a wrong path to a large file instead of reading it).
 fn read_small(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_KEY_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(format!(
-            "it is larger than {MAX_KEY_FILE} bytes, too large for a key"
-        ));
-    }
-    Ok(bytes)
+    read::read(path, Kind::Key)
+        .map(Zeroizing::new)
+        .map_err(|e| e.reason())
 }
 
 fn not_a_key(path: &Path, why: &str) -> Error {

@@ -108,8 +108,15 @@ fn refuses_what_is_not_a_secret_key_and_names_the_file() {
         "{:#}",
         SigningKey::load(Path::new("/dev/zero"), None).unwrap_err()
     );
-    assert!(e.contains("too large for a key"), "{e}");
+    assert!(
+        e.contains("expected a key here, found a character device"),
+        "{e}"
+    );
     let e = format!("{:#}", PublicKey::load(Path::new("/dev/zero")).unwrap_err());
+    assert!(e.contains("found a character device"), "{e}");
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b'x'; 70_000]).unwrap();
+    let e = format!("{:#}", SigningKey::load(&big, None).unwrap_err());
     assert!(e.contains("too large for a key"), "{e}");
 }
 
