@@ -251,6 +251,8 @@ impl OutputCache {
             .prefix(".partial-")
             .tempdir_in(&self.root)
             .with_context(|| format!("creating a folder in {}", self.root.display()))?;
+        let _on_signal =
+            crate::util::interrupt::register(tmp.path(), crate::util::interrupt::Kind::OutputCache);
         let mut files = BTreeMap::new();
         for name in names {
             let (from, to) = (dir.join(name), tmp.path().join(name));
