@@ -1,6 +1,7 @@
 //! The `builder` binary: parse the command line, run one library call, map the error to an
 //! exit code (0 success, 1 bad input or a failed fetch/verify, 2 internal error; `detect`
-//! adds 3 for "affected nodes found", `diff` 3 for "the renders differ").
+//! adds 3 for "affected nodes found", `diff` 3 for "the renders differ"; `render` and `pin`
+//! exit 130/143 on SIGINT/SIGTERM, from their signal thread: `util::interrupt`).
 
 use std::process::ExitCode;
 
@@ -16,7 +17,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match std::panic::catch_unwind(|| builder::cmd::run(cli)) {
+    let result = std::panic::catch_unwind(|| builder::cmd::run(cli));
+    // A render or pin stopped by SIGINT/SIGTERM: its signal thread says so and sets the code.
+    builder::util::interrupt::wait_if_stopping();
+    match result {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(err)) => {
             eprintln!("{}", builder::util::error::report(&err));

@@ -50,6 +50,8 @@ pub struct Staging {
     profile: String,
     created_out: bool,
     tmp: Option<tempfile::TempDir>,
+    /// Removes the staging folder on SIGINT/SIGTERM; dropped after `tmp` is removed.
+    _on_signal: crate::util::interrupt::Registered,
     /// Held (flock) until the Staging is dropped.
     _lock: File,
 }
@@ -68,11 +70,14 @@ impl Staging {
             .prefix(STAGING_PREFIX)
             .tempdir_in(out)
             .with_context(|| format!("creating a staging folder in {}", out.display()))?;
+        let on_signal =
+            crate::util::interrupt::register(tmp.path(), crate::util::interrupt::Kind::Staging);
         Ok(Staging {
             out: out.to_path_buf(),
             profile: profile.to_string(),
             created_out,
             tmp: Some(tmp),
+            _on_signal: on_signal,
             _lock: lock,
         })
     }
@@ -100,6 +105,8 @@ impl Staging {
     /// Puts the staged OUT/<profile>/ in place with one rename: whatever of the previous one
     /// this render did not rebuild (other arches) is carried into the staged folder first.
     pub fn commit(mut self, arches: &[Arch]) -> Result<()> {
+        // A signal now waits for the swap: it must not remove what is being moved into place.
+        let _hold = crate::util::interrupt::hold();
         let staged = self.staged_profile();
         let target = self.out.join(&self.profile);
         if target.is_dir() {

@@ -26,6 +26,7 @@ pub struct PinArgs {
 /// Runs `builder pin`; `quiet` is the global `-q`.
 pub(super) fn run(args: PinArgs, quiet: bool) -> Result<u8> {
     let fetch = args.fetch.fetch_options(quiet)?;
+    crate::util::interrupt::install(format!("pin of profile {}", args.profile))?;
     let opts = crate::profile::pin::Options {
         profile: args.profile,
         write: args.write,

@@ -108,6 +108,7 @@ impl RenderArgs {
 pub(super) fn run(args: RenderArgs, quiet: bool) -> Result<u8> {
     let fetch = args.fetch.fetch_options(quiet)?;
     let output = args.output;
+    crate::util::interrupt::install(format!("render of profile {}", args.profile))?;
     let summary = crate::render::run(&args.options(), &fetch)?;
     if output == Output::Json {
         crate::util::stdout::print_json(&summary)?;

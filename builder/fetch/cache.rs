@@ -3,7 +3,9 @@
 //! only renamed into place once its digest matches. Entries are re-hashed on every use.
 //! A writer holds an exclusive lock (flock on the `sha256-v1` folder) while it fetches, so concurrent
 //! renders wait for each other (and then find the entries cached); holding it, a writer
-//! removes the `.partial` files of killed runs.
+//! removes the `.partial` files of killed runs, and so does a run that downloads nothing when it
+//! gets the lock at once ([`sweep_if_idle`]). SIGINT/SIGTERM remove a live download's file
+//! (`util::interrupt`).
 //!
 //! It does not know about URLs or retries (see `fetch`).
 
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::util::digest::{HashingWriter, Sha256};
+use crate::util::interrupt::{Kind, Registered};
 
 /// The layout version: bump it when the layout changes so old caches are ignored, not misread.
 const LAYOUT: &str = "sha256-v1";
@@ -71,21 +74,7 @@ impl Cache {
 
     /// Removes `.partial` files: with the lock held, none belongs to a live download.
     fn sweep(&self) -> Result<()> {
-        for entry in
-            fs::read_dir(&self.dir).with_context(|| format!("listing {}", self.dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("listing {}", self.dir.display()))?;
-            if entry.file_name().to_string_lossy().ends_with(".partial") {
-                let path = entry.path();
-                fs::remove_file(&path).with_context(|| {
-                    format!(
-                        "removing {}, left by a download that was killed",
-                        path.display()
-                    )
-                })?;
-            }
-        }
-        Ok(())
+        sweep_partials(&self.dir)
     }
 
     pub fn root(&self) -> &Path {
@@ -121,6 +110,7 @@ impl Cache {
             .tempfile_in(&self.dir)
             .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
         Ok(Partial {
+            _on_signal: on_signal(&file),
             file: HashingWriter::new(file),
             expected: Some(*sha256),
             dest: self.path_of(sha256),
@@ -136,11 +126,48 @@ impl Cache {
             .tempfile_in(&self.dir)
             .with_context(|| format!("creating a temp file in {}", self.dir.display()))?;
         Ok(Partial {
+            _on_signal: on_signal(&file),
             file: HashingWriter::new(file),
             expected: None,
             dest: self.dir.clone(),
         })
     }
+}
+
+/// Removes the `.partial` files killed downloads left in the cache under `root`, if no writer
+/// holds the cache now (a render or pin that downloads nothing: offline, or every artifact
+/// cached or up to date). Never waits: a live writer sweeps when it is done with its own
+/// downloads' files, the next time it opens the cache. Best effort: a read-only cache
+/// (warmed elsewhere, used --offline) keeps its leftovers.
+pub fn sweep_if_idle(root: &Path) {
+    let dir = root.join(LAYOUT);
+    let Ok(lock) = fs::File::open(&dir) else {
+        return; // No cache yet.
+    };
+    if lock.try_lock().is_err() {
+        tracing::debug!("not sweeping {}: another process is writing", dir.display());
+        return;
+    }
+    if let Err(e) = sweep_partials(&dir) {
+        tracing::debug!("not sweeping {}: {e:#}", dir.display());
+    }
+}
+
+/// Removes the `.partial` files in `dir`; the caller holds its lock.
+fn sweep_partials(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        if entry.file_name().to_string_lossy().ends_with(".partial") {
+            let path = entry.path();
+            fs::remove_file(&path).with_context(|| {
+                format!(
+                    "removing {}, left by a download that was killed",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// A download in progress. Dropping it deletes the temp file.
@@ -149,6 +176,12 @@ pub struct Partial {
     /// The pin; `None` for an unpinned download.
     expected: Option<Sha256>,
     dest: PathBuf,
+    /// Removes the temp file on SIGINT/SIGTERM (declared after `file`, so dropped after it).
+    _on_signal: Registered,
+}
+
+fn on_signal(file: &tempfile::NamedTempFile) -> Registered {
+    crate::util::interrupt::register(file.path(), Kind::Download)
 }
 
 /// What became of a finished partial.
@@ -248,6 +281,23 @@ mod tests {
         let _read_only = Cache::open_existing(dir.path());
         assert!(stale.exists(), "a reader removes nothing");
         let _writer = Cache::open(dir.path()).unwrap();
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn an_idle_cache_is_swept_without_waiting_and_a_busy_one_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        sweep_if_idle(dir.path()); // No cache at all: nothing to do.
+        let writer = Cache::open(dir.path()).unwrap();
+        let stale = dir.path().join(LAYOUT).join("unpinned.x2.partial");
+        fs::write(&stale, b"half").unwrap();
+        sweep_if_idle(dir.path());
+        assert!(
+            stale.exists(),
+            "a writer holds the lock: its partial may be live"
+        );
+        drop(writer);
+        sweep_if_idle(dir.path());
         assert!(!stale.exists());
     }
 

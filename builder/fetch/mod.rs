@@ -158,9 +158,11 @@ fn host_of(url: &str) -> &str {
     rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
-/// The cache, locked for writing; read-only (and unlocked) offline.
+/// The cache, locked for writing; read-only (and unlocked) offline, after removing what killed
+/// downloads left if no writer is busy.
 fn open_cache(opts: &FetchOptions) -> Result<Cache> {
     if opts.offline {
+        cache::sweep_if_idle(&opts.cache_dir);
         Ok(Cache::open_existing(&opts.cache_dir))
     } else {
         Cache::open(&opts.cache_dir)

@@ -81,6 +81,8 @@ impl Render<'_> {
             }
         }
         if requests.is_empty() {
+            // Nothing to fetch: still remove what killed downloads left, if no one is writing.
+            crate::fetch::cache::sweep_if_idle(&self.fetch.cache_dir);
             return Ok(BTreeMap::new());
         }
         crate::fetch::hosts::check_requests(&requests, self.fetch)?;

@@ -164,6 +164,8 @@ impl OutputCache {
             .prefix(PARTIAL)
             .tempdir_in(&self.root)
             .with_context(|| format!("creating a folder in {}", self.root.display()))?;
+        let _on_signal =
+            crate::util::interrupt::register(tmp.path(), crate::util::interrupt::Kind::OutputCache);
         // Held until the rename: a pruning render leaves a locked .partial folder alone.
         let lock = File::open(tmp.path())
             .and_then(|f| f.lock().map(|()| f))

@@ -1,10 +1,11 @@
 //! The leaves every layer shares: sha256 digests, the error kinds, the value types (arch,
-//! runtime, Kubernetes minor), advisory locks, bounded reads, the worker pool, progress and
-//! stdout.
+//! runtime, Kubernetes minor), advisory locks, bounded reads, the worker pool, progress,
+//! stdout and what a signal removes before the process exits.
 //! Nothing here imports from the rest of the crate.
 
 pub mod digest;
 pub mod error;
+pub mod interrupt;
 pub mod lock;
 pub mod model;
 pub mod pool;

@@ -1,13 +1,16 @@
 //! What a render shows while it runs, on stderr: indicatif bars on a terminal (a bar per
 //! download with bytes, rate and ETA; one for installing and one for packing each arch), one
 //! plain line per finished step when stderr is not a terminal (CI logs), and nothing but
-//! warnings with `-q`. Also the tracing set-up behind `-v` and `RUST_LOG`.
+//! warnings with `-q`; nothing at all once [`silence`]d (a signal is ending the process).
+//! Also the tracing set-up behind `-v` and `RUST_LOG`.
 //!
 //! It decides nothing about what is fetched or built: `fetch`, `render` and `pack` report to
 //! it. The hot path is a `Task::inc` per chunk (an atomic add, and a redraw at most ~10 times a
 //! second); plain and quiet modes do nothing per chunk.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -51,10 +54,35 @@ impl Default for Progress {
     }
 }
 
+/// Every bar display of the process, for [`silence`].
+static DISPLAYS: Mutex<Vec<MultiProgress>> = Mutex::new(Vec::new());
+static SILENCED: AtomicBool = AtomicBool::new(false);
+
+/// Clears every bar from the terminal and draws nothing more, lines and warnings included:
+/// the process is about to exit on a signal, whose line must be the last one.
+pub fn silence() {
+    SILENCED.store(true, Ordering::SeqCst);
+    let displays = DISPLAYS.lock().unwrap_or_else(PoisonError::into_inner);
+    for multi in displays.iter() {
+        let _ = multi.clear();
+        multi.set_draw_target(ProgressDrawTarget::hidden());
+    }
+}
+
+fn silenced() -> bool {
+    SILENCED.load(Ordering::SeqCst)
+}
+
 impl Progress {
     pub fn new(mode: Mode) -> Progress {
-        let multi = (mode == Mode::Bars)
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
+        let multi = (mode == Mode::Bars).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            DISPLAYS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(multi.clone());
+            multi
+        });
         Progress { mode, multi }
     }
 
@@ -66,6 +94,7 @@ impl Progress {
     /// terminal, as is in a log, not at all with `-q`.
     pub fn line(&self, text: &str) {
         match (&self.multi, self.mode) {
+            _ if silenced() => {}
             (_, Mode::Quiet) => {}
             (Some(multi), _) => multi.suspend(|| eprintln!("{text}")),
             (None, _) => eprintln!("{text}"),
@@ -74,6 +103,9 @@ impl Progress {
 
     /// A warning (a retry, a changed cache entry): shown in every mode, `-q` included.
     pub fn warn(&self, text: &str) {
+        if silenced() {
+            return;
+        }
         match &self.multi {
             Some(multi) => multi.suspend(|| eprintln!("{text}")),
             None => {

@@ -38,6 +38,7 @@ mod render_json;
 mod sbom;
 mod schema;
 mod sign;
+mod signals;
 mod sysext;
 mod uptodate;
 mod user_data;

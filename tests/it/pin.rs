@@ -2,7 +2,8 @@
 //! project's naming: pins written per arch with every other byte of the profile kept, a
 //! checksum file that disagrees with the download refused (profile untouched), a missing or
 //! unpublished checksum file refused without --trust-download and pinned with a comment with
-//! it, built-in profiles refused, and a second run that changes nothing.
+//! it, built-in profiles refused, a second run that changes nothing, and SIGINT mid-download
+//! (exit 130, its partials removed, the profile untouched).
 
 use crate::common::*;
 
@@ -347,4 +348,44 @@ fn built_in_profiles_are_not_edited() {
     assert_ok(&out);
     assert!(stderr(&out).contains("nothing to do"), "{}", stderr(&out));
     assert_eq!(read(path), shipped);
+}
+
+#[test]
+fn sigint_while_pinning_removes_the_partial_and_leaves_the_profile() {
+    use rustix::process::{kill_process, Pid, Signal};
+    let site = Site::start();
+    let original = site.profile(false);
+    site.ws.write_profile("site", &original);
+    // containerd (amd64) trickles in: the pin is in the middle of downloading it.
+    site.server.route(
+        &ctr_path("amd64"),
+        Behaviour::Drip(
+            body("containerd", "amd64"),
+            std::time::Duration::from_millis(100),
+        ),
+    );
+    let child = site
+        .ws
+        .command(&["pin", "--profile", "profiles/site.toml", "--write"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partials = || crate::crash::partials(&site.ws.cache());
+    crate::crash::wait_for("a .partial in the cache", || !partials().is_empty());
+    kill_process(Pid::from_child(&child), Signal::INT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let err = stderr(&o);
+    // The other downloads' partials too, when they were still open at that moment.
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "interrupted (SIGINT): pin of profile profiles/site.toml stopped; removed "
+        ) && last.contains(" partial download"),
+        "{err}"
+    );
+    assert_eq!(partials(), Vec::<String>::new());
+    assert_eq!(site.text(), original);
+    site.only_the_profile();
 }

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::common::*;
@@ -28,6 +28,18 @@ fn slow_setup() -> (Upstream, Workspace) {
 /// Runs `builder ARGS` in `ws` with stdin, stdout and stderr on a fresh pty (120x30);
 /// returns the exit code and everything the terminal received.
 fn run_on_pty(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
+    let (mut child, reader) = spawn_on_pty(ws, args);
+    let status = child.wait().unwrap();
+    let out = reader.join().unwrap();
+    (status.code(), String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Starts `builder ARGS` in `ws` on a fresh pty (120x30); the thread returns everything the
+/// terminal received once the child has exited.
+pub(crate) fn spawn_on_pty(
+    ws: &Workspace,
+    args: &[&str],
+) -> (Child, std::thread::JoinHandle<Vec<u8>>) {
     use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
     let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
     grantpt(&master).unwrap();
@@ -53,7 +65,7 @@ fn run_on_pty(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
-    let mut child = cmd.spawn().unwrap();
+    let child = cmd.spawn().unwrap();
     // Our copies of the slave end must go, or the master never sees the end.
     drop(cmd);
     let mut master = File::from(master);
@@ -69,9 +81,7 @@ fn run_on_pty(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
         }
         out
     });
-    let status = child.wait().unwrap();
-    let out = reader.join().unwrap();
-    (status.code(), String::from_utf8_lossy(&out).into_owned())
+    (child, reader)
 }
 
 #[test]
