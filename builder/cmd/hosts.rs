@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::options::parse_mirror;
+use super::options::MirrorParser;
 use crate::fetch::Mirror;
 use crate::profile::catalog::Catalog;
 use crate::profile::plan::Plan;
@@ -16,7 +16,7 @@ pub struct HostsArgs {
     #[arg(long, short, value_name = "NAME|FILE")]
     pub profile: String,
     /// A mirror already in use, as render takes it (repeatable): its FROM is printed with its TO
-    #[arg(long = "mirror", value_name = "FROM=TO", value_parser = parse_mirror,
+    #[arg(long = "mirror", value_name = "FROM=TO", value_parser = MirrorParser,
           env = "BUILDER_MIRROR", value_delimiter = ' ', hide_env_values = true)]
     pub mirrors: Vec<Mirror>,
 }

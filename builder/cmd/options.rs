@@ -2,14 +2,17 @@
 //! library's `FetchOptions`), the `--output` text/json choice and the `--mirror` parser.
 //! Not the subcommands themselves: each has its own file beside this one.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 
 use crate::fetch::{FetchOptions, Mirror, NetLimits};
-use crate::util::error::Error;
+use crate::util::error::{redact_urls, Error};
 use crate::util::progress::{Mode, Progress};
 
 /// Options of the subcommands that download (`render`): the cache, mirrors, and the bounds
@@ -28,7 +31,7 @@ pub struct FetchArgs {
     /// Pins stay the same, so a mirror cannot change the bytes installed. Credentials in TO
     /// (https://user:token@host/) are never printed or stored; pass them through the env
     /// variable (space-separated FROM=TO pairs) to keep them off the command line
-    #[arg(long = "mirror", value_name = "FROM=TO", value_parser = parse_mirror,
+    #[arg(long = "mirror", value_name = "FROM=TO", value_parser = MirrorParser,
           env = "BUILDER_MIRROR", value_delimiter = ' ', hide_env_values = true)]
     pub mirrors: Vec<Mirror>,
     /// Attempts per download for transient failures (connection errors, 408, 429, 5xx)
@@ -96,9 +99,32 @@ pub enum Output {
     Json,
 }
 
-/// The value parser of `--mirror` (download options and `hosts`).
-pub(super) fn parse_mirror(s: &str) -> Result<Mirror, String> {
-    Mirror::parse(s)
+/// The value parser of `--mirror` (download options and `hosts`). Not a plain function: clap
+/// quotes a value a function refuses as it was given, credentials included; this quotes it
+/// with them hidden.
+#[derive(Clone)]
+pub(super) struct MirrorParser;
+
+impl TypedValueParser for MirrorParser {
+    type Value = Mirror;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Mirror, clap::Error> {
+        let text = value.to_string_lossy();
+        Mirror::parse(&text).map_err(|why| {
+            let arg = arg.map_or_else(|| "--mirror".to_string(), ToString::to_string);
+            let shown = redact_urls(&text);
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("invalid value '{shown}' for '{arg}': {why}\n\nFor more information, try '--help'.\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
 }
 
 /// A yes/no environment variable: 1/0, true/false, yes/no (any case); unset or empty is no.

@@ -3,7 +3,8 @@
 //! the unreachable-hosts error; and the reachability check that finds every unreachable host
 //! at once, all hosts probed side by side, so it takes one timeout, not one per host.
 //!
-//! It does not download anything (see `fetch`).
+//! It does not download anything (see `fetch`). Hosts are named without credentials: a
+//! prefix's URLs are [`SecretUrl`]s, and a target is an origin, which never holds any.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,10 +12,11 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::fetch::cache::Cache;
-use crate::fetch::{FetchOptions, Mirror, NetLimits, Request};
+use crate::fetch::{mirror_for, FetchOptions, Mirror, NetLimits, Request};
 use crate::profile::plan::Plan;
 use crate::util::error::{redact_urls, Error, Unreachable};
 use crate::util::progress::Progress;
+use crate::util::secret_url::SecretUrl;
 
 /// Where to point a mirror line nobody has edited yet: a placeholder that is still a valid
 /// URL, so a pasted line fails with "cannot reach mirror.example.internal", not a shell error.
@@ -25,9 +27,9 @@ pub const PLACEHOLDER_MIRROR: &str = "https://mirror.example.internal/";
 pub struct Prefix {
     /// The `--mirror` FROM: the mirror's own FROM when one applies, else the upstream origin
     /// (`scheme://host[:port]/`).
-    pub from: String,
-    /// The `--mirror` TO in force, if any (credentials hidden).
-    pub mirror_to: Option<String>,
+    pub from: SecretUrl,
+    /// The `--mirror` TO in force, if any.
+    pub mirror_to: Option<SecretUrl>,
     /// The origin actually contacted (`scheme://host[:port]/`, no credentials); `None` for
     /// `file://`.
     pub target: Option<String>,
@@ -36,53 +38,38 @@ pub struct Prefix {
 }
 
 impl Prefix {
-    /// `--mirror FROM=TO`: the mirror in force, or the placeholder to edit.
+    /// `--mirror FROM=TO` (credentials hidden): the mirror in force, or the placeholder to edit.
     pub fn mirror_line(&self) -> String {
-        let to = self.mirror_to.clone().unwrap_or_else(|| {
-            let host = self
-                .from
-                .split_once("://")
-                .map_or(self.from.as_str(), |(_, r)| r)
-                .trim_end_matches('/');
-            format!("{PLACEHOLDER_MIRROR}{host}/")
-        });
-        format!("--mirror {}={to}", redact_urls(&self.from))
+        let to = self.mirror_to.as_ref().map_or_else(
+            || {
+                let from = self.from.to_string();
+                let host = from
+                    .split_once("://")
+                    .map_or(from.as_str(), |(_, r)| r)
+                    .trim_end_matches('/');
+                format!("{PLACEHOLDER_MIRROR}{host}/")
+            },
+            SecretUrl::to_string,
+        );
+        format!("--mirror {}={to}", self.from)
     }
-}
-
-/// `scheme://host[:port]/` of a URL, without credentials; `None` for `file://` or what does
-/// not parse.
-pub fn origin(url: &str) -> Option<String> {
-    let u = reqwest::Url::parse(url).ok()?;
-    let host = u.host_str()?;
-    if !matches!(u.scheme(), "http" | "https") {
-        return None;
-    }
-    Some(match u.port() {
-        Some(port) => format!("{}://{host}:{port}/", u.scheme()),
-        None => format!("{}://{host}/", u.scheme()),
-    })
 }
 
 /// The distinct prefixes of `urls` (each with the artifact it fetches), sorted by FROM.
 pub fn prefixes<'a>(
-    urls: impl IntoIterator<Item = (&'a str, String)>,
+    urls: impl IntoIterator<Item = (&'a SecretUrl, String)>,
     mirrors: &[Mirror],
 ) -> Vec<Prefix> {
-    let mut by_from: BTreeMap<String, Prefix> = BTreeMap::new();
+    let mut by_from: BTreeMap<SecretUrl, Prefix> = BTreeMap::new();
     for (url, artifact) in urls {
-        let mirror = mirrors
-            .iter()
-            .filter(|m| url.starts_with(&m.from))
-            .max_by_key(|m| m.from.len());
-        let (from, mirror_to, fetched) = match mirror {
+        let (from, mirror_to, fetched) = match mirror_for(url, mirrors) {
             Some(m) => (
                 m.from.clone(),
-                Some(redact_urls(&m.to)),
-                format!("{}{}", m.to, &url[m.from.len()..]),
+                Some(m.to.clone()),
+                url.rebase(&m.from, &m.to).unwrap_or_else(|| url.clone()),
             ),
-            None => match origin(url) {
-                Some(o) => (o, None, url.to_string()),
+            None => match url.origin() {
+                Some(o) => (SecretUrl::new(o), None, url.clone()),
                 // file:// and the like: no host to reach or mirror.
                 None => continue,
             },
@@ -90,7 +77,7 @@ pub fn prefixes<'a>(
         let p = by_from.entry(from.clone()).or_insert_with(|| Prefix {
             from,
             mirror_to,
-            target: origin(&fetched),
+            target: fetched.origin(),
             artifacts: Vec::new(),
         });
         if !p.artifacts.contains(&artifact) {
@@ -108,12 +95,12 @@ pub fn of_plan(plan: &Plan, mirrors: &[Mirror]) -> Result<Vec<Prefix>> {
         for a in &plan.arch(*arch)?.artifacts {
             let artifact = plan.artifact(a);
             urls.push((
-                a.url.as_str(),
+                SecretUrl::new(a.url.as_str()),
                 format!("{} {}", artifact.name, artifact.version),
             ));
         }
     }
-    Ok(prefixes(urls, mirrors))
+    Ok(prefixes(urls.iter().map(|(u, a)| (u, a.clone())), mirrors))
 }
 
 /// Before a render downloads: checks that every host its uncached requests need answers,
@@ -124,10 +111,10 @@ pub fn check_requests(requests: &[Request], opts: &FetchOptions) -> Result<()> {
     }
     // Read-only and unlocked: this only decides what to probe; `fetch_all` locks and decides.
     let cache = Cache::open_existing(&opts.cache_dir);
-    let missing: Vec<(&str, String)> = requests
+    let missing: Vec<(&SecretUrl, String)> = requests
         .iter()
         .filter(|r| cache.get(&r.sha256).is_none())
-        .map(|r| (r.url.as_str(), format!("{} {}", r.artifact, r.version)))
+        .map(|r| (&r.url, format!("{} {}", r.artifact, r.version)))
         .collect();
     let prefixes = prefixes(missing, &opts.mirrors);
     if prefixes.iter().all(|p| p.target.is_none()) {
@@ -258,35 +245,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origins_keep_scheme_host_and_port_only() {
-        assert_eq!(
-            origin("https://u:pw@github.com/a/b").as_deref(),
-            Some("https://github.com/")
-        );
-        assert_eq!(
-            origin("http://127.0.0.1:8080/x").as_deref(),
-            Some("http://127.0.0.1:8080/")
-        );
-        assert_eq!(origin("https://h:443/x").as_deref(), Some("https://h/"));
-        assert_eq!(origin("file:///srv/x.tgz"), None);
-        assert_eq!(origin("not a url"), None);
-    }
-
-    #[test]
     fn prefixes_group_by_mirror_or_origin() {
         let mirrors = vec![Mirror::parse("https://github.com/=http://u:secret@m:81/gh/").unwrap()];
-        let p = prefixes(
-            [
-                ("https://github.com/a/x.tgz", "a 1".to_string()),
-                ("https://github.com/b/y.tgz", "b 2".to_string()),
-                ("https://github.com/a/x2.tgz", "a 1".to_string()),
-                ("https://raw.githubusercontent.com/u", "unit 1".to_string()),
-                ("file:///srv/z", "z 1".to_string()),
-            ],
-            &mirrors,
-        );
+        let urls = [
+            ("https://github.com/a/x.tgz", "a 1"),
+            ("https://github.com/b/y.tgz", "b 2"),
+            ("https://github.com/a/x2.tgz", "a 1"),
+            ("https://raw.githubusercontent.com/u", "unit 1"),
+            ("file:///srv/z", "z 1"),
+        ]
+        .map(|(u, a)| (SecretUrl::new(u), a.to_string()));
+        let p = prefixes(urls.iter().map(|(u, a)| (u, a.clone())), &mirrors);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert_eq!(p[0].from, "https://github.com/");
+        assert!(!format!("{p:?}").contains("secret"), "{p:?}");
+        assert_eq!(p[0].from.expose(), "https://github.com/");
         assert_eq!(p[0].target.as_deref(), Some("http://m:81/"));
         assert_eq!(p[0].artifacts, ["a 1", "b 2"]);
         assert_eq!(

@@ -1,7 +1,8 @@
 //! Fetching artifacts into the cache: URL mirrors, `file://` and HTTP(S) through reqwest,
 //! retries for transient failures only, parallel downloads, and the checksum verdict.
 //!
-//! Bytes reach the rest of the program only as verified cache entries (see `cache`).
+//! Bytes reach the rest of the program only as verified cache entries (see `cache`). URLs
+//! travel as [`SecretUrl`]: only the request itself sees a mirror's or profile's credentials.
 //! `hosts` names the hosts a render needs and finds every unreachable one at once.
 
 pub mod cache;
@@ -19,21 +20,25 @@ use crate::util::digest::Sha256;
 use crate::util::error::{redact_urls, Error};
 use crate::util::progress::{mb, secs, Progress, Task};
 use crate::util::read::{self, Kind};
+use crate::util::secret_url::SecretUrl;
 
-/// `--mirror FROM=TO`: URLs starting with FROM are fetched from TO + the rest.
+/// `--mirror FROM=TO`: URLs starting with FROM are fetched from TO + the rest. Either may
+/// hold credentials (TO usually does): they are used for the request and never printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mirror {
-    pub from: String,
-    pub to: String,
+    pub from: SecretUrl,
+    pub to: SecretUrl,
 }
 
 impl Mirror {
     pub fn parse(s: &str) -> std::result::Result<Mirror, String> {
+        // The value as messages quote it: credentials hidden.
+        let shown = redact_urls(s);
         let (from, to) = s
             .split_once('=')
-            .ok_or_else(|| format!("{s:?} is not FROM=TO (for example https://github.com/=http://mirror.example/github/)"))?;
+            .ok_or_else(|| format!("{shown:?} is not FROM=TO (for example https://github.com/=http://mirror.example/github/)"))?;
         if from.is_empty() || to.is_empty() {
-            return Err(format!("{s:?}: both FROM and TO must be non-empty"));
+            return Err(format!("{shown:?}: both FROM and TO must be non-empty"));
         }
         let scheme_ok = |u: &str| {
             ["http://", "https://", "file://"]
@@ -42,26 +47,30 @@ impl Mirror {
         };
         if !scheme_ok(from) || !scheme_ok(to) {
             return Err(format!(
-                "{s:?}: FROM and TO must be URLs (http://, https:// or file://)"
+                "{shown:?}: FROM and TO must be URLs (http://, https:// or file://)"
             ));
         }
         Ok(Mirror {
-            from: from.to_string(),
-            to: to.to_string(),
+            from: SecretUrl::new(from),
+            to: SecretUrl::new(to),
         })
     }
 }
 
-/// Applies the longest matching mirror prefix.
-pub fn apply_mirrors(url: &str, mirrors: &[Mirror]) -> String {
+/// The mirror that applies to `url`: the one with the longest matching FROM.
+pub fn mirror_for<'a>(url: &SecretUrl, mirrors: &'a [Mirror]) -> Option<&'a Mirror> {
     mirrors
         .iter()
         .filter(|m| url.starts_with(&m.from))
-        .max_by_key(|m| m.from.len())
-        .map_or_else(
-            || url.to_string(),
-            |m| format!("{}{}", m.to, &url[m.from.len()..]),
-        )
+        // Of two prefixes of one URL the longer is also the greater.
+        .max_by_key(|m| &m.from)
+}
+
+/// Applies the longest matching mirror prefix.
+pub fn apply_mirrors(url: &SecretUrl, mirrors: &[Mirror]) -> SecretUrl {
+    mirror_for(url, mirrors)
+        .and_then(|m| url.rebase(&m.from, &m.to))
+        .unwrap_or_else(|| url.clone())
 }
 
 /// How to fetch.
@@ -136,7 +145,7 @@ pub struct Request {
     pub version: String,
     pub arch: String,
     /// The upstream URL (before mirrors).
-    pub url: String,
+    pub url: SecretUrl,
     pub sha256: Sha256,
 }
 
@@ -151,11 +160,6 @@ enum Attempt {
 
 fn transient(why: String) -> Attempt {
     Attempt::Transient(why, None)
-}
-
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
 /// The cache, locked for writing; read-only (and unlocked) offline, after removing what killed
@@ -236,7 +240,7 @@ fn fetch_one(
             artifact: req.artifact.clone(),
             version: req.version.clone(),
             arch: req.arch.clone(),
-            url: redact_urls(&req.url),
+            url: req.url.to_string(),
             cache: cache.root().to_path_buf(),
         }
         .into());
@@ -280,17 +284,17 @@ fn fetch_one(
 struct What<'a> {
     noun: &'a str,
     label: &'a str,
-    url: &'a str,
+    url: &'a SecretUrl,
 }
 
 /// The URL fetched, as messages show it (mirror and upstream, credentials hidden).
-fn shown_url(upstream: &str, opts: &FetchOptions) -> String {
+fn shown_url(upstream: &SecretUrl, opts: &FetchOptions) -> String {
     let url = apply_mirrors(upstream, &opts.mirrors);
-    redact_urls(&if url == upstream {
-        url
+    if url == *upstream {
+        url.to_string()
     } else {
         format!("{url} (mirror of {upstream})")
-    })
+    }
 }
 
 /// Downloads `what.url` (through the mirrors) into a fresh sink per attempt, retrying only
@@ -313,12 +317,8 @@ fn with_retries<W: Write>(
         }
         task.restart();
         let mut sink = fresh()?;
-        tracing::debug!(
-            "GET {} (attempt {attempt} of {})",
-            redact_urls(&url),
-            opts.attempts
-        );
-        let outcome = if let Some(path) = url.strip_prefix("file://") {
+        tracing::debug!("GET {url} (attempt {attempt} of {})", opts.attempts);
+        let outcome = if let Some(path) = url.file_path() {
             copy_file(path, &mut sink)
         } else {
             download(client, &url, &mut sink, &opts.limits, task)
@@ -332,7 +332,7 @@ fn with_retries<W: Write>(
                 )))
             }
             Err(Attempt::Transient(why, retry_after)) => {
-                last = redact_urls(&why);
+                last = why;
                 if attempt < opts.attempts {
                     let next = backoff(attempt + 1, retry_after);
                     // Always shown (a retry is a warning): a slow render says why it is slow.
@@ -354,8 +354,8 @@ fn with_retries<W: Write>(
         what.noun,
         what.label,
         opts.attempts,
-        host_of(&url),
-        prefix_hint(&redact_urls(what.url)),
+        url.host(),
+        what.url.prefix(),
     ))
     .into())
 }
@@ -366,15 +366,14 @@ fn with_retries<W: Write>(
 pub fn fetch_small(
     noun: &str,
     label: &str,
-    url: &str,
+    url: &SecretUrl,
     max_bytes: u64,
     opts: &FetchOptions,
 ) -> Result<Vec<u8>> {
     let what = What { noun, label, url };
     let Some(client) = client(opts)? else {
         return Err(Error::Input(format!(
-            "{noun} {label} is never cached, and --offline forbids fetching it from {}",
-            redact_urls(url)
+            "{noun} {label} is never cached, and --offline forbids fetching it from {url}"
         ))
         .into());
     };
@@ -413,12 +412,15 @@ impl Write for Capped {
 
 /// Downloads an artifact whose digest is not known yet (`builder pin --trust-download`) into
 /// the cache, stored under the digest it turns out to have; returns (sha256, path).
-pub fn fetch_unpinned(label: &str, url: &str, opts: &FetchOptions) -> Result<(Sha256, PathBuf)> {
+pub fn fetch_unpinned(
+    label: &str,
+    url: &SecretUrl,
+    opts: &FetchOptions,
+) -> Result<(Sha256, PathBuf)> {
     let cache = open_cache(opts)?;
     let Some(client) = client(opts)? else {
         return Err(Error::Input(format!(
-            "{label} has no pin, so it cannot be found in the cache, and --offline forbids fetching it from {}",
-            redact_urls(url)
+            "{label} has no pin, so it cannot be found in the cache, and --offline forbids fetching it from {url}"
         ))
         .into());
     };
@@ -435,14 +437,6 @@ pub fn fetch_unpinned(label: &str, url: &str, opts: &FetchOptions) -> Result<(Sh
     opts.progress
         .line(&format!("fetched  {label}, {}", mb(size)));
     Ok((sha256, path))
-}
-
-/// `https://host/` of a URL, for the --mirror hint.
-fn prefix_hint(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}/", rest.split('/').next().unwrap_or(rest)),
-        None => url.to_string(),
-    }
 }
 
 /// A `file://` artifact's bytes into `sink`: only a regular file (a FIFO would block, a device
@@ -463,7 +457,7 @@ fn copy_file(path: &str, sink: &mut impl Write) -> std::result::Result<(), Attem
 
 fn download(
     client: &reqwest::blocking::Client,
-    url: &str,
+    url: &SecretUrl,
     sink: &mut impl Write,
     limits: &NetLimits,
     task: &Task,
@@ -472,9 +466,8 @@ fn download(
     check_status(&resp, url)?;
     let expected_len = resp.content_length();
     tracing::debug!(
-        "HTTP {} from {}, {}",
+        "HTTP {} from {url}, {}",
         resp.status().as_u16(),
-        redact_urls(url),
         expected_len.map_or_else(|| "no Content-Length".to_string(), |n| format!("{n} bytes"))
     );
     match expected_len {
@@ -495,10 +488,11 @@ fn download(
 /// Sends the request; a failure to get a response is final for a bad URL or a redirect loop.
 fn send(
     client: &reqwest::blocking::Client,
-    url: &str,
+    url: &SecretUrl,
     limits: &NetLimits,
 ) -> std::result::Result<reqwest::blocking::Response, Attempt> {
-    match client.get(url).send() {
+    // The one place the credentials are used: reqwest moves them into an Authorization header.
+    match client.get(url.expose()).send() {
         Ok(r) => Ok(r),
         Err(e) if e.is_builder() => Err(Attempt::Final(
             Error::Fetch(format!("bad URL {url}: {}", error_chain(&e))).into(),
@@ -512,12 +506,12 @@ fn send(
         )),
         Err(e) if e.is_timeout() => Err(transient(format!(
             "no response from {} within {} s (--read-timeout)",
-            host_of(url),
+            url.host(),
             limits.read.as_secs()
         ))),
         Err(e) => Err(transient(format!(
             "cannot reach {}: {}",
-            host_of(url),
+            url.host(),
             error_chain(&e)
         ))),
     }
@@ -525,7 +519,10 @@ fn send(
 
 /// A status other than success: 408, 429 and 5xx are transient (with the server's
 /// Retry-After), anything else final.
-fn check_status(resp: &reqwest::blocking::Response, url: &str) -> std::result::Result<(), Attempt> {
+fn check_status(
+    resp: &reqwest::blocking::Response,
+    url: &SecretUrl,
+) -> std::result::Result<(), Attempt> {
     let status = resp.status();
     if status.is_success() {
         return Ok(());
@@ -554,7 +551,7 @@ fn check_status(resp: &reqwest::blocking::Response, url: &str) -> std::result::R
 /// cut or a transfer slower than the speed limit is transient; a failed write is final.
 fn copy_body(
     mut resp: reqwest::blocking::Response,
-    url: &str,
+    url: &SecretUrl,
     sink: &mut impl Write,
     limits: &NetLimits,
     task: &Task,
@@ -651,6 +648,8 @@ fn is_timeout(e: &io::Error) -> bool {
     false
 }
 
+/// An error and its sources on one line, any URL in their text with its credentials hidden
+/// (other crates' messages may quote the URL).
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -662,7 +661,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         }
         src = inner.source();
     }
-    s
+    redact_urls(&s)
 }
 
 #[cfg(test)]
@@ -675,18 +674,16 @@ mod tests {
             Mirror::parse("https://github.com/=http://m/gh/").unwrap(),
             Mirror::parse("https://github.com/containerd/=http://m/ctr/").unwrap(),
         ];
+        let applied = |u: &str| apply_mirrors(&SecretUrl::new(u), &m).expose().to_string();
         assert_eq!(
-            apply_mirrors("https://github.com/containerd/containerd/x.tgz", &m),
+            applied("https://github.com/containerd/containerd/x.tgz"),
             "http://m/ctr/containerd/x.tgz"
         );
         assert_eq!(
-            apply_mirrors("https://github.com/opencontainers/runc", &m),
+            applied("https://github.com/opencontainers/runc"),
             "http://m/gh/opencontainers/runc"
         );
-        assert_eq!(
-            apply_mirrors("https://dl.k8s.io/x", &m),
-            "https://dl.k8s.io/x"
-        );
+        assert_eq!(applied("https://dl.k8s.io/x"), "https://dl.k8s.io/x");
         assert!(Mirror::parse("github=mirror").is_err());
     }
 
@@ -732,8 +729,16 @@ mod tests {
     }
 
     #[test]
-    fn hosts_for_messages() {
-        assert_eq!(host_of("https://github.com/a/b"), "github.com");
-        assert_eq!(prefix_hint("https://github.com/a/b"), "https://github.com/");
+    fn a_bad_mirror_is_quoted_without_its_password() {
+        for bad in [
+            "http://u:s3cret@m/",
+            "https://github.com/=ftp://u:s3cret@m/",
+            "=https://u:s3cret@m/",
+        ] {
+            let e = Mirror::parse(bad).unwrap_err();
+            assert!(!e.contains("s3cret") && e.contains("u:***@m"), "{e}");
+        }
+        let m = Mirror::parse("https://github.com/=https://u:s3cret@m/").unwrap();
+        assert!(!format!("{m:?}").contains("s3cret"), "{m:?}");
     }
 }

@@ -15,6 +15,7 @@ use crate::fetch::{fetch_all, Request};
 use crate::profile::plan::{Plan, PlannedArtifact};
 use crate::util::digest::Sha256;
 use crate::util::model::Arch;
+use crate::util::secret_url::SecretUrl;
 
 /// What an arch needs.
 pub(super) enum Class {
@@ -97,7 +98,7 @@ pub(super) fn request(plan: &Plan, arch: Arch, a: &PlannedArtifact) -> Request {
         artifact: artifact.name.clone(),
         version: artifact.version.clone(),
         arch: arch.to_string(),
-        url: a.url.clone(),
+        url: SecretUrl::new(a.url.clone()),
         sha256: a.sha256,
     }
 }

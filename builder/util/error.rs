@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::util::digest::Sha256;
+use crate::util::secret_url::redact;
 
 /// Errors with a meaning of their own. Wrapped in `anyhow::Error` as they travel up.
 #[derive(Debug, thiserror::Error)]
@@ -160,40 +161,36 @@ pub fn report(err: &anyhow::Error) -> String {
 }
 
 /// `text` with the credentials of every URL in it hidden: `scheme://user:secret@host` becomes
-/// `scheme://user:***@host`, and `scheme://token@host` becomes `scheme://***@host`. For every
-/// message, the manifest and `builder show`: a mirror's or profile's password never reaches a
-/// log or an output file.
+/// `scheme://user:***@host`, and `scheme://token@host` becomes `scheme://***@host` (the rule of
+/// [`SecretUrl`](crate::util::secret_url::SecretUrl), applied to each URL in the text). For
+/// free text that may quote a URL: error messages from other crates, the manifest and
+/// `builder show`. A URL the code holds travels as a `SecretUrl` instead.
 pub fn redact_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        // The authority ends at the first '/', '?', '#', whitespace or quote.
-        let end = tail
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | ')') || c.is_whitespace()
-            })
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) => {
-                        out.push_str(user);
-                        out.push_str(":***");
-                    }
-                    None => out.push_str("***"),
-                }
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
+        // The scheme before "://", and the URL up to whitespace, a quote, a closing paren or
+        // the next URL (`FROM=TO`).
+        let start = scheme_start(rest, i);
+        let mut end = rest[i + 3..]
+            .find(|c: char| matches!(c, '"' | '\'' | '`' | ')') || c.is_whitespace())
+            .map_or(rest.len(), |j| i + 3 + j);
+        if let Some(next) = rest[i + 3..end].find("://") {
+            end = scheme_start(rest, i + 3 + next).max(i + 3);
         }
-        rest = &tail[end..];
+        out.push_str(&rest[..start]);
+        out.push_str(&redact(&rest[start..end]));
+        rest = &rest[end..];
     }
     out.push_str(rest);
     out
+}
+
+/// Where the scheme of the `://` at `sep` in `text` starts.
+fn scheme_start(text: &str, sep: usize) -> usize {
+    text[..sep]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .map_or(0, |j| j + 1)
 }
 
 #[cfg(test)]
@@ -218,8 +215,16 @@ mod tests {
             redact_urls("a http://tok3n@h:8080/p b file:///x (mirror of https://u:p@h)"),
             "a http://***@h:8080/p b file:///x (mirror of https://u:***@h)"
         );
+        assert_eq!(
+            redact_urls("--mirror https://h/=http://u:pw@m/=x"),
+            "--mirror https://h/=http://u:***@m/=x"
+        );
         assert_eq!(redact_urls("no url: a@b"), "no url: a@b");
         assert_eq!(redact_urls("https://h/a@b"), "https://h/a@b");
+        assert_eq!(
+            redact_urls("x (https://u:p%2Dw@h/a?b#c): \"http://t@h\""),
+            "x (https://u:***@h/a?b#c): \"http://***@h\""
+        );
         let e = anyhow::anyhow!("cannot reach http://u:pw@10.0.0.1/: refused");
         assert!(!report(&e).contains("pw"), "{}", report(&e));
     }

@@ -1,6 +1,6 @@
 //! The leaves every layer shares: sha256 digests, the error kinds, the value types (arch,
-//! runtime, Kubernetes minor), advisory locks, bounded reads, the worker pool, progress,
-//! stdout and what a signal removes before the process exits.
+//! runtime, Kubernetes minor), URLs that may hold credentials, advisory locks, bounded reads,
+//! the worker pool, progress, stdout and what a signal removes before the process exits.
 //! Nothing here imports from the rest of the crate.
 
 pub mod digest;
@@ -11,4 +11,5 @@ pub mod model;
 pub mod pool;
 pub mod progress;
 pub mod read;
+pub mod secret_url;
 pub mod stdout;

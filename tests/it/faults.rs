@@ -8,18 +8,6 @@ use crate::common::*;
 
 const RUNC: &str = "/runc/v1.4.3/runc.amd64";
 
-/// Small limits so a hung server fails an attempt in about a second.
-const FAST: &[&str] = &[
-    "--read-timeout",
-    "1",
-    "--connect-timeout",
-    "2",
-    "--speed-limit",
-    "1000",
-    "--speed-time",
-    "2",
-];
-
 struct Run {
     up: Upstream,
     ws: Workspace,

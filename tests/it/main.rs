@@ -37,6 +37,7 @@ mod render;
 mod render_json;
 mod sbom;
 mod schema;
+mod secrets;
 mod sign;
 mod signals;
 mod sysext;

@@ -24,8 +24,9 @@ use crate::profile::catalog::Catalog;
 use crate::profile::plan::{pin_of, PinOrigin};
 use crate::profile::{Lookup, Profile, Source};
 use crate::util::digest::Sha256;
-use crate::util::error::{redact_urls, Error};
+use crate::util::error::Error;
 use crate::util::model::Arch;
+use crate::util::secret_url::SecretUrl;
 use edit::{ArtifactPins, NewPin};
 
 /// The largest checksum file read (runc's lists a dozen assets in about 1 KB).
@@ -160,7 +161,10 @@ fn refuse_unpublished(profile: &Profile, wants: &[Want]) -> Result<()> {
 /// How one missing pin is decided: upstream's digest (to check the download against), or
 /// the download's own (--trust-download, with the reason for the comment).
 enum Decision {
-    Checked { expected: Sha256, sums_url: String },
+    Checked {
+        expected: Sha256,
+        sums_url: SecretUrl,
+    },
     Trusted(String),
 }
 
@@ -170,7 +174,10 @@ fn decide(profile: &Profile, w: &Want, trust: bool, fetch: &FetchOptions) -> Res
     let a = &profile.artifacts[w.index];
     let url = a.url_for(w.arch);
     let label = format!("{} {} ({})", a.name, a.version, w.arch);
-    let Some(sums_url) = upstream::rule(&a.name).and_then(|r| r.checksum_url(&url)) else {
+    let Some(sums_url) = upstream::rule(&a.name)
+        .and_then(|r| r.checksum_url(&url))
+        .map(SecretUrl::new)
+    else {
         return match trust {
             true => Ok(Decision::Trusted(
                 "upstream publishes no checksum file".into(),
@@ -184,16 +191,14 @@ fn decide(profile: &Profile, w: &Want, trust: bool, fetch: &FetchOptions) -> Res
         Ok(bytes) => bytes,
         Err(e) if is_missing(&e) && trust => {
             return Ok(Decision::Trusted(format!(
-                "no checksum file at {}",
-                redact_urls(&sums_url)
+                "no checksum file at {sums_url}"
             )))
         }
         Err(e) if is_missing(&e) => {
             return Err(Error::Input(format!(
-                "{label}: upstream's checksum file {} is not there ({}), so the download cannot be checked; \
+                "{label}: upstream's checksum file {sums_url} is not there ({}), so the download cannot be checked; \
                  check the version and URL, pin it yourself from a source you trust, or pass --trust-download \
                  to pin what the download has",
-                redact_urls(&sums_url),
                 crate::util::error::one_line(&format!("{e:#}"))
             ))
             .into())
@@ -203,8 +208,7 @@ fn decide(profile: &Profile, w: &Want, trust: bool, fetch: &FetchOptions) -> Res
     let text = String::from_utf8_lossy(&bytes);
     let expected = upstream::digest_for(&text, upstream::file_name(&url)).map_err(|why| {
         Error::Fetch(format!(
-            "{label}: cannot read upstream's checksum file {}: {why}; nothing was pinned",
-            redact_urls(&sums_url)
+            "{label}: cannot read upstream's checksum file {sums_url}: {why}; nothing was pinned"
         ))
     })?;
     Ok(Decision::Checked { expected, sums_url })
@@ -230,7 +234,7 @@ fn download(
                 artifact: a.name.clone(),
                 version: a.version.clone(),
                 arch: w.arch.as_str().to_string(),
-                url: a.url_for(w.arch),
+                url: SecretUrl::new(a.url_for(w.arch)),
                 sha256: *expected,
             });
         }
@@ -243,20 +247,19 @@ fn download(
                 Decision::Checked {
                     expected: e,
                     sums_url,
-                } if e == expected => Some((w, sums_url.as_str())),
+                } if e == expected => Some((w, sums_url.to_string())),
                 _ => None,
             })
-            .unwrap_or((&wants[0], "?"));
+            .unwrap_or((&wants[0], "?".to_string()));
         let a = &profile.artifacts[w.index];
         Error::Fetch(format!(
-            "{} {} ({}): the download from {} has sha256 {actual}, but upstream's checksum file {} says {expected}; \
+            "{} {} ({}): the download from {} has sha256 {actual}, but upstream's checksum file {sums_url} says {expected}; \
              nothing was pinned and the profile is unchanged. Check the URL and version (or the --mirror), and \
              try again",
             a.name,
             a.version,
             w.arch,
-            redact_urls(&a.url_for(w.arch)),
-            redact_urls(sums_url)
+            SecretUrl::new(a.url_for(w.arch)),
         ))
         .into()
     };
@@ -290,7 +293,8 @@ fn download(
             Decision::Trusted(why) => {
                 let a = &profile.artifacts[w.index];
                 let label = format!("{} {} ({})", a.name, a.version, w.arch);
-                let (sha256, _) = fetch_unpinned(&label, &a.url_for(w.arch), fetch)?;
+                let (sha256, _) =
+                    fetch_unpinned(&label, &SecretUrl::new(a.url_for(w.arch)), fetch)?;
                 let comment =
                     format!("trusted from the download (builder pin --trust-download): {why}");
                 (sha256, Some(comment))

@@ -106,6 +106,19 @@ pub fn fixture(path: &str) -> PathBuf {
         .join(path)
 }
 
+/// Small download limits (`--read-timeout 1` and the like) so a hung server fails an attempt
+/// in about a second.
+pub const FAST: &[&str] = &[
+    "--read-timeout",
+    "1",
+    "--connect-timeout",
+    "2",
+    "--speed-limit",
+    "1000",
+    "--speed-time",
+    "2",
+];
+
 /// A loopback address nobody listens on.
 pub fn dead_addr() -> String {
     std::net::TcpListener::bind("127.0.0.1:0")
