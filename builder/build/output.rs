@@ -7,6 +7,7 @@
 
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -104,7 +105,10 @@ impl Staging {
 
     /// Puts the staged OUT/<profile>/ in place with one rename: whatever of the previous one
     /// this render did not rebuild (other arches) is carried into the staged folder first.
-    pub fn commit(mut self, arches: &[Arch]) -> Result<()> {
+    /// Once the new output is in place, removing the previous one is best effort: what could
+    /// not be removed (a mount point, an immutable file) is returned as a warning, not an
+    /// error, and the next render's sweep tries again.
+    pub fn commit(mut self, arches: &[Arch]) -> Result<Option<String>> {
         // A signal now waits for the swap: it must not remove what is being moved into place.
         let _hold = crate::util::interrupt::hold();
         let staged = self.staged_profile();
@@ -125,14 +129,20 @@ impl Staging {
             fs::rename(&staged, &target)
                 .with_context(|| format!("moving the new output to {}", target.display()))?;
         }
-        // Dropping the TempDir removes the previous output, swapped into it.
-        if let Some(tmp) = self.tmp.take() {
-            tmp.close().with_context(|| {
-                format!("removing the staging folder in {}", self.out.display())
-            })?;
-        }
         self.created_out = false;
-        Ok(())
+        // The staging folder now holds the previous output, swapped into it.
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(None);
+        };
+        let left = remove_tree(&tmp.keep());
+        Ok((!left.is_empty()).then(|| {
+            format!(
+                "the new output is in place, but the previous one was not wholly removed: {}; \
+                 remove what is left by hand (the next render into {} tries again)",
+                left.join("; "),
+                self.out.display()
+            )
+        }))
     }
 }
 
@@ -148,7 +158,9 @@ impl Drop for Staging {
     }
 }
 
-/// Removes staging folders in `out` (the caller holds OUT's lock, so none is live).
+/// Removes staging folders in `out` (the caller holds OUT's lock, so none is live): left by
+/// a render that was killed, or by one that could not remove all of a previous output. What
+/// cannot be removed is reported on stderr and left; it does not stop this render.
 fn sweep(out: &Path) -> Result<()> {
     for entry in fs::read_dir(out).with_context(|| format!("listing {}", out.display()))? {
         let entry = entry.with_context(|| format!("listing {}", out.display()))?;
@@ -157,16 +169,64 @@ fn sweep(out: &Path) -> Result<()> {
             .to_str()
             .is_some_and(|n| n.starts_with(STAGING_PREFIX));
         if stale {
-            let path = entry.path();
-            fs::remove_dir_all(&path).with_context(|| {
-                format!(
-                    "removing {}, left by a render that was killed",
-                    path.display()
-                )
-            })?;
+            let left = remove_tree(&entry.path());
+            if !left.is_empty() {
+                eprintln!(
+                    "warning: cannot remove {} (left by an earlier render): {}; remove it by hand",
+                    entry.path().display(),
+                    left.join("; ")
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// Removes the tree at `root` without crossing into another filesystem: a mount point inside
+/// is left as it is, with what is mounted on it. Returns what was left and why (empty when
+/// everything went).
+pub fn remove_tree(root: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    match fs::symlink_metadata(root) {
+        Ok(meta) if meta.is_dir() => remove_below(root, meta.dev(), &mut left),
+        Ok(_) => {
+            if let Err(e) = fs::remove_file(root) {
+                left.push(format!("{}: {e}", root.display()));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => left.push(format!("{}: {e}", root.display())),
+    }
+    left
+}
+
+fn remove_below(dir: &Path, dev: u64, left: &mut Vec<String>) {
+    let before = left.len();
+    let entries = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => return left.push(format!("{}: {e}", dir.display())),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() && m.dev() != dev => {
+                left.push(format!("{}: a mount point, not crossed", path.display()));
+            }
+            Ok(m) if m.is_dir() => remove_below(&path, dev, left),
+            Ok(_) => {
+                if let Err(e) = fs::remove_file(&path) {
+                    left.push(format!("{}: {e}", path.display()));
+                }
+            }
+            Err(e) => left.push(format!("{}: {e}", path.display())),
+        }
+    }
+    // A folder on the way to something left stays (and is not reported again).
+    if let Err(e) = fs::remove_dir(dir) {
+        if left.len() == before {
+            left.push(format!("{}: {e}", dir.display()));
+        }
+    }
 }
 
 /// Swaps two paths atomically (renameat2 RENAME_EXCHANGE). Where the filesystem cannot, two
@@ -190,8 +250,10 @@ fn exchange(staged: &Path, target: &Path) -> Result<()> {
             anyhow::Error::new(e).context(format!("moving the new output to {}", target.display()))
         );
     }
-    // Where the exchange would have left the previous output: inside the staging folder.
-    fs::rename(&aside, staged).with_context(|| format!("moving {} away", aside.display()))
+    // Where the exchange would have left the previous output: inside the staging folder. If
+    // that fails, it stays where it is, also in the staging folder, and goes with it.
+    let _ = fs::rename(&aside, staged);
+    Ok(())
 }
 
 /// Recreates `from` at `to` with hard links (copies where a link is not possible): folders

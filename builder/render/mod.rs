@@ -78,7 +78,9 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
         rendered.extend(line);
     }
     if !stale.is_empty() {
-        staging.commit(&stale)?;
+        if let Some(warning) = staging.commit(&stale)? {
+            r.cx.progress.warn(&format!("warning: {warning}"));
+        }
     }
     for line in rendered {
         r.cx.progress.line(&line);

@@ -226,3 +226,66 @@ fn a_full_disk_leaves_output_and_cache_clean() {
     assert!(left.is_empty(), "{left:?}");
     assert!(!ws.out().join("node").exists());
 }
+
+/// The staging folders in `out`.
+fn staging_folders(out: &Path) -> Vec<PathBuf> {
+    names_in(out)
+        .into_iter()
+        .filter(|n| n.starts_with(".builder-staging-"))
+        .map(|n| out.join(n))
+        .collect()
+}
+
+#[test]
+fn a_previous_output_that_cannot_be_removed_is_reported_not_fatal() {
+    let (_up, ws) = node_setup();
+    let render = |extra: &[&str]| ws.render("node", &[&["--arch", "amd64"], extra].concat());
+    assert_ok(&render(&[]));
+    // A filesystem mounted inside the previous output, with a file of its own.
+    let mnt = ws.out().join("node/amd64/rootfs/mnt-busy");
+    let Some(mounted) = Tmpfs::mount(mnt, "1m") else {
+        skip_or_fail("mounting a tmpfs (needs root) for the busy-mount test");
+        return;
+    };
+    std::mem::forget(mounted); // it moves with the old tree; unmounted below by its new path
+    std::fs::write(ws.out().join("node/amd64/rootfs/mnt-busy/keep"), "mine").unwrap();
+
+    let o = render(&["--force"]);
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("the new output is in place, but the previous one was not wholly removed"),
+        "{err}"
+    );
+    assert!(err.contains("a mount point, not crossed"), "{err}");
+    assert!(!ws.out().join("node/amd64/rootfs/mnt-busy").exists());
+    assert_ok(&ws.run(&["verify", ws.out().join("node/amd64").to_str().unwrap()]));
+    let left = staging_folders(&ws.out());
+    assert_eq!(left.len(), 1, "{left:?}");
+    let moved = left[0].join("node/amd64/rootfs/mnt-busy");
+    assert_eq!(
+        read(moved.join("keep")),
+        "mine",
+        "nothing removed across the mount"
+    );
+
+    // The next render is not blocked by it: a warning, exit 0.
+    let o = render(&["--force"]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("warning: cannot remove"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Unmounted, the next render's sweep removes it silently (the negative control).
+    assert!(Command::new("umount")
+        .arg(&moved)
+        .status()
+        .unwrap()
+        .success());
+    let o = render(&["--force"]);
+    assert_ok(&o);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert_eq!(staging_folders(&ws.out()), Vec::<PathBuf>::new());
+}

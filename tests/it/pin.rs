@@ -389,3 +389,52 @@ fn sigint_while_pinning_removes_the_partial_and_leaves_the_profile() {
     assert_eq!(site.text(), original);
     site.only_the_profile();
 }
+
+#[test]
+fn write_through_a_symlink_edits_the_file_it_points_to() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::start();
+    let original = site.profile(false);
+    // The real profile in another folder, mode 0640; profiles/site.toml links to it.
+    let real_dir = site.ws.path().join("site-config");
+    std::fs::create_dir(&real_dir).unwrap();
+    let real = real_dir.join("site.toml");
+    std::fs::write(&real, &original).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::create_dir_all(site.ws.path().join("profiles")).unwrap();
+    let link = site.ws.path().join("profiles/site.toml");
+    std::os::unix::fs::symlink("../site-config/site.toml", &link).unwrap();
+
+    let wrote = site.pin(&["--write"]);
+    assert_ok(&wrote);
+    assert!(
+        stderr(&wrote).contains("through the link, into"),
+        "{}",
+        stderr(&wrote)
+    );
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+        "the link stays a link"
+    );
+    let text = read(&real);
+    assert!(
+        text.contains(&pin_line("arm64", "runc")),
+        "the real file has the pins"
+    );
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "its mode kept"
+    );
+    // No temp file beside either.
+    site.only_the_profile();
+    let names: Vec<_> = std::fs::read_dir(&real_dir).unwrap().collect();
+    assert_eq!(names.len(), 1);
+    // The negative control: a second run finds everything pinned through the link.
+    let again = site.pin(&["--write"]);
+    assert!(
+        stderr(&again).contains("nothing to do"),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -103,10 +103,13 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<()> {
     let new_text = edit::apply(&src.text, &src.name, &edits)?;
     let tmp = check_edit(&lookup, &path, &new_text, &profile, &catalog, &found)?;
     if opts.write {
-        tmp.persist(&path).map_err(|e| {
-            anyhow::Error::new(e.error).context(format!("replacing {}", path.display()))
-        })?;
-        eprintln!("wrote {} pin(s) into {}", found.len(), src.name);
+        let real = replace(&path, tmp, &new_text)?;
+        let through = if real == path {
+            String::new()
+        } else {
+            format!(" (through the link, into {})", real.display())
+        };
+        eprintln!("wrote {} pin(s) into {}{through}", found.len(), src.name);
     } else {
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -335,16 +338,37 @@ fn group(profile: &Profile, found: &[Found]) -> Vec<ArtifactPins> {
     by.into_values().collect()
 }
 
-/// Writes the edited text beside the profile and loads it back: every pin found must now be
-/// the profile's, and every other pin unchanged. Returns the temp file, for the rename.
-fn check_edit(
-    lookup: &Lookup,
-    path: &Path,
-    text: &str,
-    before: &Profile,
-    catalog: &Catalog,
-    found: &[Found],
-) -> Result<tempfile::NamedTempFile> {
+/// Puts `text` in place of the profile at `path` with one rename, keeping its mode. Where
+/// `path` is a symlink, the file it points to is replaced (the link stays a link): `checked`,
+/// written beside the link, is renamed into place only when both are in one folder; else the
+/// text is written again beside the real file. Returns the file written.
+fn replace(path: &Path, checked: tempfile::NamedTempFile, text: &str) -> Result<PathBuf> {
+    let real =
+        std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))?;
+    let same_dir = |a: &Path, b: &Path| {
+        let parent = |p: &Path| p.parent().and_then(|d| std::fs::canonicalize(d).ok());
+        parent(a).is_some() && parent(a) == parent(b)
+    };
+    let tmp = if same_dir(checked.path(), &real) {
+        checked
+    } else {
+        drop(checked);
+        temp_beside(&real, text)?
+    };
+    tmp.persist(&real).map_err(|e| {
+        anyhow::Error::new(e.error).context(format!("replacing {}", real.display()))
+    })?;
+    Ok(
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) {
+            real
+        } else {
+            path.to_path_buf()
+        },
+    )
+}
+
+/// A temp file beside `path` holding `text`, synced, with `path`'s mode.
+fn temp_beside(path: &Path, text: &str) -> Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -361,6 +385,20 @@ fn check_edit(
         std::fs::set_permissions(tmp.path(), meta.permissions())
             .with_context(|| format!("setting the mode of {}", tmp.path().display()))?;
     }
+    Ok(tmp)
+}
+
+/// Writes the edited text beside the profile and loads it back: every pin found must now be
+/// the profile's, and every other pin unchanged. Returns the temp file, for the rename.
+fn check_edit(
+    lookup: &Lookup,
+    path: &Path,
+    text: &str,
+    before: &Profile,
+    catalog: &Catalog,
+    found: &[Found],
+) -> Result<tempfile::NamedTempFile> {
+    let tmp = temp_beside(path, text)?;
     let after = lookup.load(&tmp.path().display().to_string()).context(
         "the pinned profile does not load (a bug in builder pin; the profile is unchanged)",
     )?;
