@@ -61,11 +61,13 @@ impl Side {
         })?;
         let mut arches = BTreeMap::new();
         let one = ArchDir::new(path);
-        let shape = if meta.is_file() {
+        // Anything but a folder is read as a manifest, and anything named manifest.json as
+        // one: a FIFO or a device there is refused by name (util::read), not taken for absent.
+        let shape = if !meta.is_dir() {
             let side = arch_side(path, None)?;
             arches.insert(side.manifest.arch.to_string(), side);
             Shape::One
-        } else if one.manifest().is_file() {
+        } else if one.manifest().exists() {
             let side = arch_side(&one.manifest(), Some(one.rootfs()))?;
             arches.insert(side.manifest.arch.to_string(), side);
             Shape::One

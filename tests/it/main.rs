@@ -18,6 +18,7 @@ mod common;
 mod architecture;
 mod archives;
 mod bake;
+mod bounded;
 mod cli_ux;
 mod cloudinit;
 mod completions;
