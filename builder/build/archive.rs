@@ -1,6 +1,7 @@
 //! Reading verified artifacts and installing their members by the profile's `install` rules.
 //! Every member is checked before anything of it is written: absolute paths, `..`, links that
-//! leave the rootfs, non-UTF-8 names or link targets, device nodes and FIFOs make the whole
+//! leave the rootfs, names or link targets that are not UTF-8 or hold a control character
+//! (which would forge lines in messages and listings), device nodes and FIFOs make the whole
 //! archive refused. Archives are read exactly: every gzip member (pigz output, concatenated
 //! tarballs), every tar archive in the stream, each member's CRC and size checked, within a
 //! bound on the bytes and members unpacked.
@@ -21,6 +22,7 @@ use crate::build::install::{link_stays_inside, Origin, Rootfs};
 use crate::profile::{Artifact, ArtifactKind, InstallRule};
 use crate::util::digest::{HashingReader, Sha256};
 use crate::util::error::Error;
+use crate::util::escape::has_control;
 
 /// How much one archive may unpack to: generous for real releases, small enough that a
 /// decompression bomb fails with a clear error long before the disk is full.
@@ -296,6 +298,9 @@ impl Unpack<'_> {
         let unsafe_member = self.unsafe_member;
         let raw = String::from_utf8(entry.path_bytes().into_owned())
             .map_err(|_| unsafe_member("<non-UTF-8 name>", "has a name that is not UTF-8"))?;
+        if has_control(&raw) {
+            return Err(unsafe_member(&raw, "has a control character in its name"));
+        }
         let name = clean_member(&raw).map_err(|why| unsafe_member(&raw, why))?;
         let ty = entry.header().entry_type();
         if !installable(ty).map_err(|why| unsafe_member(&raw, why))? || name.is_empty() {
@@ -329,6 +334,12 @@ impl Unpack<'_> {
                 .map_err(|_| unsafe_member(raw, "is a link whose target is not UTF-8"))?,
             None => String::new(),
         };
+        if has_control(&t) {
+            return Err(unsafe_member(
+                raw,
+                &format!("is a link to {t:?}, a target with a control character"),
+            ));
+        }
         if ty == EntryType::Symlink && !link_stays_inside(&format!("/{name}"), &t) {
             return Err(unsafe_member(
                 raw,
@@ -436,6 +447,75 @@ mod tests {
         assert_eq!(clean_member("bin//ctr").unwrap(), "bin/ctr");
         assert!(clean_member("/etc/passwd").is_err());
         assert!(clean_member("bin/../../etc").is_err());
+    }
+
+    /// A tar of regular files and symlinks (`Some(target)`), names written verbatim.
+    fn tar_of(members: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, link) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o755);
+            h.set_size(0);
+            h.set_entry_type(link.map_or(EntryType::Regular, |_| EntryType::Symlink));
+            if let Some(t) = link {
+                h.as_old_mut().linkname[..t.len()].copy_from_slice(t.as_bytes());
+            }
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, &[][..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// Installs `tar` as an artifact whose every member goes into /opt/x/.
+    fn install_members_of(tar: &[u8], root: &Path) -> Result<()> {
+        let profile = crate::profile::tests::load_text(
+            &crate::profile::tests::MINIMAL
+                .replace("runc.{arch}", "x-{arch}.tar")
+                .replace(
+                    "to = \"/usr/local/sbin/runc\"",
+                    "from = \"*\", to = \"/opt/x/\"",
+                ),
+        )
+        .unwrap();
+        let url = "https://example.invalid/x-amd64.tar";
+        let rootfs = Rootfs::new(root);
+        install_tar(
+            &profile.artifacts[0],
+            url,
+            tar,
+            &rootfs,
+            &ArchiveLimits::default(),
+        )
+    }
+
+    #[test]
+    fn names_and_link_targets_with_control_characters_are_refused() {
+        for (members, shown) in [
+            (vec![("ok", None), ("evil\nname", None)], "\"evil\\nname\""),
+            (vec![("e\x1b[2Jvil", None)], "\"e\\u{1b}[2Jvil\""),
+            (vec![("c1\u{9b}x", None)], "\"c1\\u{9b}x\""),
+            (vec![("l", Some("o\rk"))], "\"o\\rk\""),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let e = install_members_of(&tar_of(&members), dir.path()).unwrap_err();
+            let msg = format!("{e:#}");
+            assert!(
+                matches!(e.downcast_ref(), Some(Error::UnsafeArchive { .. })),
+                "{msg}"
+            );
+            assert!(
+                msg.contains(shown) && msg.contains("control character"),
+                "{msg}"
+            );
+            assert!(!msg.contains('\n') && !msg.contains('\x1b'), "{msg:?}");
+        }
+        // Plain non-ASCII names and targets install.
+        let dir = tempfile::tempdir().unwrap();
+        let tar = tar_of(&[("café", None), ("l", Some("café"))]);
+        install_members_of(&tar, dir.path()).unwrap();
+        assert!(dir.path().join("opt/x/café").is_file());
+        assert!(dir.path().join("opt/x/l").is_symlink());
     }
 
     #[test]

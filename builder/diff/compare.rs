@@ -261,15 +261,25 @@ fn unified(
         (Content::Text(a), Content::Text(b)) => (a, b),
         (Content::Hidden(why), _) | (_, Content::Hidden(why)) => return Ok((None, Some(why))),
     };
-    let rel = path.trim_start_matches('/');
-    let head = |f: Option<&FileRef>, side: &str| match f {
-        Some(_) => format!("{side}/{rel}"),
-        None => "/dev/null".to_string(),
-    };
+    let (ha, hb) = diff_headers(path, o.is_some(), n.is_some());
     let diff = similar::TextDiff::from_lines(&a, &b)
         .unified_diff()
         .context_radius(3)
-        .header(&head(o, "a"), &head(n, "b"))
+        .header(&ha, &hb)
         .to_string();
     Ok((Some(diff), None))
+}
+
+/// The file names on a unified diff's `---` and `+++` lines: `a/PATH` and `b/PATH`, or
+/// `/dev/null` for the side without the file.
+pub fn diff_headers(path: &str, old: bool, new: bool) -> (String, String) {
+    let rel = path.trim_start_matches('/');
+    let head = |present: bool, side: &str| {
+        if present {
+            format!("{side}/{rel}")
+        } else {
+            "/dev/null".to_string()
+        }
+    };
+    (head(old, "a"), head(new, "b"))
 }

@@ -195,3 +195,56 @@ fn a_digest_that_is_not_one_is_compared_as_written_and_an_unknown_arch_is_refuse
         "{e}"
     );
 }
+
+#[test]
+fn control_characters_from_a_manifest_are_escaped_in_the_text_only() {
+    let d = tempfile::tempdir().unwrap();
+    let (old, new) = pair(d.path());
+    // An edited NEW: a generated file whose path forges a listing line and clears the screen,
+    // an artifact, a mode, a link and a source holding control characters and a bidi override.
+    let rn = new.join("rootfs");
+    let forged = "/etc/a\n    + /etc/forged\x1b[2J";
+    let mut evil = vec![
+        file(&rn, forged, "0644", "overlay:x", Ok("k = 1\x1b]0;t\x07\n")),
+        file(
+            &rn,
+            "/etc/l2",
+            "06\r44",
+            "overlay:\u{202e}x",
+            Err("/t\x1b[0m"),
+        ),
+    ];
+    let path = new.join("manifest.json");
+    let mut m: Manifest = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    m.files.append(&mut evil);
+    m.artifacts.push(art("ev\u{9b}il", "1.0\n    ~ forged"));
+    fs::write(&path, m.to_json().unwrap()).unwrap();
+    let report = compare(&opts(&old, &new)).unwrap();
+    let text = text::render(&report);
+    for bad in ['\x1b', '\r', '\u{9b}', '\u{202e}', '\x07'] {
+        assert!(!text.contains(bad), "{bad:?} printed raw");
+    }
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("+ /etc/forged")
+                || l.trim_start().starts_with("~ forged")),
+        "a forged line"
+    );
+    for shown in [
+        "    + /etc/a\\n    + /etc/forged\\u{1b}[2J (0644, 12 bytes",
+        "+++ b/etc/a\\n    + /etc/forged\\u{1b}[2J\n",
+        "+k = 1\\u{1b}]0;t\\u{7}\n",
+        "+ /etc/l2 (06\\r44, link to /t\\u{1b}[0m, overlay:\\u{202e}x)",
+        "+ ev\\u{9b}il 1.0\\n    ~ forged\n",
+    ] {
+        assert!(text.contains(shown), "missing {shown:?}");
+    }
+    // Ordinary paths are printed as they are.
+    assert!(text.contains("+ /etc/new.conf (0644"));
+    // JSON keeps the strings (JSON escapes them itself).
+    let f = &report.arches[0].files;
+    assert!(f.iter().any(|f| f.path == forged));
+    let diff = f.iter().find(|f| f.path == forged).unwrap().diff.as_deref();
+    assert!(diff.unwrap().contains("+k = 1\x1b]0;t\x07\n"));
+}

@@ -1,28 +1,31 @@
 //! `builder diff`'s text output, for a reviewer: per arch the manifest fields, artifacts and
 //! files that changed (sorted), then the unified diffs of generated files, then one summary
-//! line. The same input gives the same bytes.
+//! line. The same input gives the same bytes. Every string from a manifest (and the arguments)
+//! is printed through `util::escape`, so a crafted manifest can neither forge a line of the
+//! report nor reach the terminal with a control sequence.
 
 use std::fmt::Write as _;
 
-use super::compare::{ArchDiff, ArtifactChange, Change, FileChange, Report, Status};
+use super::compare::{diff_headers, ArchDiff, ArtifactChange, Change, FileChange, Report, Status};
 use crate::outputs::manifest::FileRef;
 use crate::util::digest::Recorded;
+use crate::util::escape::{line as esc, lines};
 
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "old: {}\nnew: {}", r.old, r.new);
+    let _ = writeln!(s, "old: {}\nnew: {}", esc(&r.old), esc(&r.new));
     for note in &r.notes {
-        let _ = writeln!(s, "note: {note}");
+        let _ = writeln!(s, "note: {}", esc(note));
     }
     for a in &r.arches {
         s.push('\n');
         arch(&mut s, a);
     }
-    let changed: Vec<&str> = r
+    let changed: Vec<_> = r
         .arches
         .iter()
         .filter(|a| a.status != Status::Same)
-        .map(|a| a.arch.as_str())
+        .map(|a| esc(&a.arch))
         .collect();
     s.push('\n');
     if changed.is_empty() {
@@ -46,7 +49,7 @@ fn arch(s: &mut String, a: &ArchDiff) {
         Status::Added => "only in new",
         Status::Removed => "only in old",
     };
-    let _ = writeln!(s, "{}: {status}", a.arch);
+    let _ = writeln!(s, "{}: {status}", esc(&a.arch));
     for f in &a.fields {
         change_line(s, "  ", f.field, &f.old, &f.new);
     }
@@ -64,18 +67,30 @@ fn arch(s: &mut String, a: &ArchDiff) {
     }
     for f in &a.files {
         match (&f.diff, &f.diff_note) {
-            (Some(d), _) => {
-                s.push('\n');
-                s.push_str(d);
-                if !d.ends_with('\n') {
-                    s.push('\n');
-                }
-            }
+            (Some(d), _) => content_diff(s, f, d),
             (None, Some(why)) => {
-                let _ = writeln!(s, "\n(no content diff for {}: {why})", f.path);
+                let _ = writeln!(s, "\n(no content diff for {}: {})", esc(&f.path), esc(why));
             }
             (None, None) => {}
         }
+    }
+}
+
+/// A unified diff: the `---`/`+++` lines name the path escaped (the diff holds it as the
+/// manifest spells it, for JSON), the hunks are escaped keeping their line breaks.
+fn content_diff(s: &mut String, f: &FileChange, d: &str) {
+    let (a, b) = diff_headers(&f.path, f.old.is_some(), f.new.is_some());
+    s.push('\n');
+    let body = match d.strip_prefix(&format!("--- {a}\n+++ {b}\n")) {
+        Some(body) => {
+            let _ = writeln!(s, "--- {}\n+++ {}", esc(&a), esc(&b));
+            body
+        }
+        None => d,
+    };
+    s.push_str(&lines(body));
+    if !d.ends_with('\n') {
+        s.push('\n');
     }
 }
 
@@ -87,8 +102,9 @@ fn mark(c: Change) -> char {
     }
 }
 
-/// `LABEL: OLD -> NEW`, or, when that is long, the new value under the old one.
+/// `LABEL: OLD -> NEW` (escaped), or, when that is long, the new value under the old one.
 fn change_line(s: &mut String, indent: &str, label: &str, old: &str, new: &str) {
+    let (old, new) = (esc(old), esc(new));
     if label.len() + old.len() + new.len() <= 80 {
         let _ = writeln!(s, "{indent}{label}: {old} -> {new}");
     } else {
@@ -100,7 +116,7 @@ fn change_line(s: &mut String, indent: &str, label: &str, old: &str, new: &str) 
 fn artifact(s: &mut String, x: &ArtifactChange) {
     match (&x.old, &x.new) {
         (Some(o), Some(n)) => {
-            let _ = writeln!(s, "    ~ {}", x.name);
+            let _ = writeln!(s, "    ~ {}", esc(&x.name));
             for &k in &x.changed {
                 let (old, new) = match k {
                     "version" => (o.version.as_str(), n.version.as_str()),
@@ -115,10 +131,10 @@ fn artifact(s: &mut String, x: &ArtifactChange) {
                 s,
                 "    {} {} {}\n        url: {}\n        sha256: {}",
                 mark(x.change),
-                a.name,
-                a.version,
-                a.url,
-                a.sha256
+                esc(&a.name),
+                esc(&a.version),
+                esc(&a.url),
+                esc(a.sha256.as_str())
             );
         }
         (None, None) => {}
@@ -126,22 +142,22 @@ fn artifact(s: &mut String, x: &ArtifactChange) {
 }
 
 /// The first 12 hex digits: enough to tell digests apart in a listing (JSON has them whole).
+/// Escaped: a manifest that was edited may hold anything there.
 fn short(d: &Option<Recorded>) -> String {
     d.as_ref().map_or_else(
         || "-".to_string(),
-        |d| d.as_str().chars().take(12).collect(),
+        |d| esc(&d.as_str().chars().take(12).collect::<String>()).into_owned(),
     )
 }
 
 fn describe(f: &FileRef) -> String {
+    let (mode, source) = (esc(&f.mode), esc(&f.source));
     match &f.link {
-        Some(t) => format!("{}, link to {t}, {}", f.mode, f.source),
+        Some(t) => format!("{mode}, link to {}, {source}", esc(t)),
         None => format!(
-            "{}, {} bytes, sha256 {}, {}",
-            f.mode,
+            "{mode}, {} bytes, sha256 {}, {source}",
             f.size.unwrap_or(0),
-            short(&f.sha256),
-            f.source
+            short(&f.sha256)
         ),
     }
 }
@@ -149,12 +165,15 @@ fn describe(f: &FileRef) -> String {
 fn file(f: &FileChange) -> String {
     match (&f.old, &f.new) {
         (Some(o), Some(n)) => {
-            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let opt = |v: &Option<String>| {
+                v.as_deref()
+                    .map_or("-".to_string(), |t| esc(t).into_owned())
+            };
             let parts: Vec<String> = f
                 .changed
                 .iter()
                 .map(|&k| match k {
-                    "mode" => format!("mode {} -> {}", o.mode, n.mode),
+                    "mode" => format!("mode {} -> {}", esc(&o.mode), esc(&n.mode)),
                     "size" => format!(
                         "size {} -> {}",
                         o.size.map_or("-".into(), |v| v.to_string()),
@@ -162,13 +181,13 @@ fn file(f: &FileChange) -> String {
                     ),
                     "sha256" => format!("sha256 {} -> {}", short(&o.sha256), short(&n.sha256)),
                     "link" => format!("link {} -> {}", opt(&o.link), opt(&n.link)),
-                    _ => format!("source {} -> {}", o.source, n.source),
+                    _ => format!("source {} -> {}", esc(&o.source), esc(&n.source)),
                 })
                 .collect();
-            format!("~ {}: {}", f.path, parts.join(", "))
+            format!("~ {}: {}", esc(&f.path), parts.join(", "))
         }
         (Some(x), None) | (None, Some(x)) => {
-            format!("{} {} ({})", mark(f.change), f.path, describe(x))
+            format!("{} {} ({})", mark(f.change), esc(&f.path), describe(x))
         }
         (None, None) => String::new(),
     }

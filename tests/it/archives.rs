@@ -1,7 +1,7 @@
 //! Archives read exactly: links judged through each other, every gzip member and tar archive
 //! of a stream installed (as `gzip -dc` sees it), a cut trailer refused, non-UTF-8 link
-//! targets refused, and decompression bombs stopped by the byte and member bounds. Each
-//! refusal leaves no output.
+//! targets refused, names and link targets with control characters refused, and decompression
+//! bombs stopped by the byte and member bounds. Each refusal leaves no output.
 
 use crate::common::*;
 
@@ -132,6 +132,50 @@ fn a_link_target_that_is_not_utf8_is_refused() {
     );
     let (ws, o) = render_cni(body, &[]);
     refused(&ws, &o, &["\"l\"", "target is not UTF-8"]);
+}
+
+#[test]
+fn member_names_with_control_characters_are_refused() {
+    let b = bin("bridge");
+    for (name, shown) in [
+        ("opt/x/evil\nname", "\"opt/x/evil\\nname\""),
+        ("opt/x/e\x1b[2Jvil", "\"opt/x/e\\u{1b}[2Jvil\""),
+    ] {
+        let (ws, o) = render_links(&[
+            Member::File("opt/x/bridge", &b, 0o755),
+            Member::File(name, b"x", 0o755),
+        ]);
+        refused(
+            &ws,
+            &o,
+            &[shown, "control character", "nothing from it was installed"],
+        );
+        let err = stderr(&o);
+        assert!(
+            !err.contains('\x1b') && !err.contains("evil\nname"),
+            "{err:?}"
+        );
+    }
+    // A link whose target holds one is refused the same way.
+    let (ws, o) = render_links(&[
+        Member::File("opt/x/bridge", &b, 0o755),
+        Member::Symlink("opt/x/l", "bri\rdge"),
+    ]);
+    refused(
+        &ws,
+        &o,
+        &["\"opt/x/l\"", "\"bri\\rdge\"", "control character"],
+    );
+    // A plain non-ASCII name installs.
+    let (ws, o) = render_links(&[
+        Member::File("opt/x/bridge", &b, 0o755),
+        Member::File("opt/x/café", b"x", 0o755),
+    ]);
+    assert_ok(&o);
+    assert!(ws
+        .out()
+        .join("node/amd64/rootfs/opt/cni/bin/café")
+        .is_file());
 }
 
 #[test]

@@ -245,3 +245,75 @@ fn an_arch_on_one_side_only_and_bad_arguments() {
         assert_eq!(stdout(&o), "", "{args:?}");
     }
 }
+
+/// Two identical renders of amd64, then NEW's manifest.json edited so that the kubelet flags
+/// file is listed at `path` instead; returns the text diff of the bare manifests.
+fn diff_with_path(path: &str) -> (Workspace, Output) {
+    let (_up, ws) = node_setup();
+    for out in ["a", "b"] {
+        assert_ok(&ws.run(&["render", "-p", "node", "--arch", "amd64", "--out", out]));
+    }
+    let manifest = ws.path().join("b/node/amd64/manifest.json");
+    let mut doc: Value = serde_json::from_str(&read(&manifest)).unwrap();
+    let files = doc["files"].as_array_mut().unwrap();
+    let flags = files.iter_mut().find(|f| f["path"] == FLAGS).unwrap();
+    flags["path"] = Value::from(path);
+    fs::write(&manifest, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let o = diff(
+        &ws,
+        &["a/node/amd64/manifest.json", "b/node/amd64/manifest.json"],
+    );
+    (ws, o)
+}
+
+#[test]
+fn control_characters_in_a_manifest_are_escaped_in_the_text() {
+    let evil = "/etc/evil\n  + /etc/forged\x1b[2J";
+    let (ws, o) = diff_with_path(evil);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b'), "an ESC byte reached stdout");
+    assert!(
+        !out.lines()
+            .any(|l| l.trim_start().starts_with("+ /etc/forged")),
+        "a forged line: {out:?}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("    + /etc/evil"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("    + /etc/evil\\n  + /etc/forged\\u{1b}[2J (0644, "),
+        "{line:?}"
+    );
+    assert!(
+        out.contains("(no content diff for /etc/evil\\n  + /etc/forged\\u{1b}[2J: "),
+        "{out:?}"
+    );
+    // JSON keeps the path as the manifest spells it (escaped by JSON itself).
+    let o = diff(
+        &ws,
+        &[
+            "a/node/amd64/manifest.json",
+            "b/node/amd64/manifest.json",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(!o.stdout.contains(&0x1b), "an ESC byte in the JSON");
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let paths = doc["arches"][0]["files"].as_array().unwrap();
+    assert!(
+        paths.iter().any(|f| f["path"] == evil),
+        "the raw path is not in the JSON"
+    );
+
+    // The same path without control characters is printed as it is.
+    let (_ws, o) = diff_with_path("/etc/evil  + /etc/forged");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("\n    + /etc/evil  + /etc/forged (0644, "),
+        "{out:?}"
+    );
+}
