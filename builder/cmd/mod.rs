@@ -95,7 +95,7 @@ pub enum Command {
     /// as it was.
     ///
     /// Example: builder render --profile containerd --arch amd64 --out dist --cloud aws
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
     /// List the shipped profiles (./profiles, then those built into the binary) with their description.
     ///
     /// Example: builder profiles
@@ -173,7 +173,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     crate::util::progress::init_log(cli.global.verbose);
     let quiet = cli.global.quiet;
     match cli.command {
-        Command::Render(args) => render::run(args, quiet),
+        Command::Render(args) => render::run(*args, quiet),
         Command::Profiles => show::profiles(),
         Command::Show(args) => show::run(&args),
         Command::Detect(args) => detect::run(args),

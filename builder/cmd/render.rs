@@ -9,7 +9,7 @@ use clap::Args;
 use super::options::{FetchArgs, Output};
 use crate::bootstrap::cloudinit::Cloud;
 use crate::build::archive::ArchiveLimits;
-use crate::util::model::{Arch, Compression};
+use crate::util::model::{Arch, Compression, KubeMinor};
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -22,6 +22,12 @@ pub struct RenderArgs {
     /// Output folder; each arch goes to OUT/<profile>/<arch>/
     #[arg(long, default_value = "dist", value_name = "DIR")]
     pub out: PathBuf,
+    /// Render for this Kubernetes minor instead of the profile's (1.N): the kubelet flags and pause image follow it, and a runtime the profile takes from the built-in catalog (containerd, cri-dockerd; crictl of that minor) is swapped for the newest pinned release its project supports with that minor
+    #[arg(long, env = "BUILDER_KUBERNETES", value_name = "MINOR")]
+    pub kubernetes: Option<KubeMinor>,
+    /// Render even when the profile pairs a runtime with a Kubernetes minor its project does not support (a warning instead of an error)
+    #[arg(long, env = "BUILDER_ALLOW_UNSUPPORTED")]
+    pub allow_unsupported: bool,
     /// mtime of every archive entry (seconds since the epoch); 0 when unset
     #[arg(
         long,
@@ -86,6 +92,8 @@ impl RenderArgs {
             profile: self.profile,
             arches: self.arch,
             out: self.out,
+            kubernetes: self.kubernetes,
+            allow_unsupported: self.allow_unsupported,
             source_date_epoch: self.source_date_epoch,
             cloud: self.cloud,
             overlay_url: self.overlay_url,

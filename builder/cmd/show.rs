@@ -8,12 +8,19 @@ use clap::Args;
 use crate::profile::catalog::Catalog;
 use crate::profile::plan::Plan;
 use crate::profile::{list, Lookup};
+use crate::util::model::KubeMinor;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A shipped profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
     #[arg(long, short, value_name = "NAME|FILE")]
     pub profile: String,
+    /// Show it as `render --kubernetes MINOR` would render it: that minor, and the runtime releases that fit it
+    #[arg(long, env = "BUILDER_KUBERNETES", value_name = "MINOR")]
+    pub kubernetes: Option<KubeMinor>,
+    /// As for render: show a runtime outside the compatibility table with a warning instead of refusing
+    #[arg(long, env = "BUILDER_ALLOW_UNSUPPORTED")]
+    pub allow_unsupported: bool,
 }
 
 /// `builder profiles`: one line per profile.
@@ -29,14 +36,20 @@ pub(super) fn profiles() -> Result<u8> {
 
 /// `builder show`: the resolved profile.
 pub(super) fn run(args: &ShowArgs) -> Result<u8> {
-    let profile = Lookup::default().load(&args.profile)?;
+    let catalog = Catalog::builtin()?;
+    let (profile, notes) = crate::profile::compat::load_fitted(
+        &args.profile,
+        args.kubernetes,
+        args.allow_unsupported,
+        &catalog,
+    )?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
     for w in &profile.warnings {
         eprintln!("warning: {w}");
     }
-    print!(
-        "{}",
-        Plan::resolve(profile, &Catalog::builtin()?)?.show_text()
-    );
+    print!("{}", Plan::resolve(profile, &catalog)?.show_text());
     Ok(0)
 }
 

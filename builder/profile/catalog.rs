@@ -70,6 +70,26 @@ impl Catalog {
         self.releases.get(name)?.get(arch)?.get(version).copied()
     }
 
+    /// The versions of release `name` the catalog pins for every one of `arches`.
+    pub fn versions_for_all(&self, name: &str, arches: &[&str]) -> Vec<String> {
+        let Some(by_arch) = self.releases.get(name) else {
+            return Vec::new();
+        };
+        let Some((first, rest)) = arches.split_first() else {
+            return Vec::new();
+        };
+        by_arch
+            .get(*first)
+            .into_iter()
+            .flat_map(|v| v.keys())
+            .filter(|v| {
+                rest.iter()
+                    .all(|a| by_arch.get(*a).is_some_and(|m| m.contains_key(*v)))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The digest of a file (a systemd unit) by its exact URL.
     pub fn lookup_url(&self, url: &str) -> Option<Sha256> {
         self.units.get(url).copied()

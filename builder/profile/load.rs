@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::merge::{merge, Merged};
+use super::merge::{merge, At, Merged};
 use super::raw::parse_raw;
 use super::source::{Loc, Lookup, Source};
 use super::types::Profile;
 use super::validate::validate;
 use crate::util::error::Error;
+use crate::util::model::KubeMinor;
 
 /// How many files a chain of `extends` may hold.
 const MAX_DEPTH: usize = 8;
@@ -31,6 +32,29 @@ impl Lookup {
             text: text.to_string(),
             shipped: None,
         }))
+    }
+
+    /// [`Lookup::load`], with the profile's `kubernetes` replaced by `minor` (`render
+    /// --kubernetes`) before validation, so everything derived from the minor (the pause
+    /// image, the kubelet flags, the checks) follows it.
+    pub fn load_for_minor(&self, spec: &str, minor: Option<KubeMinor>) -> Result<Profile> {
+        let mut merged = Merged::default();
+        self.load_chain(self.find(spec, None)?, &mut merged, &mut Vec::new())?;
+        if let Some(minor) = minor {
+            let text = minor.to_string();
+            let src = Arc::new(Source {
+                id: "--kubernetes".into(),
+                name: "--kubernetes".into(),
+                dir: None,
+                text: text.clone(),
+                shipped: None,
+            });
+            merged.kubernetes = Some(At {
+                src,
+                v: toml::Spanned::new(0..text.len(), text),
+            });
+        }
+        validate(merged)
     }
 
     fn load_source(&self, src: Arc<Source>) -> Result<Profile> {

@@ -5,10 +5,11 @@
 //!
 //! One file per concern: `source` (finding, locations, listing), `raw` (the serde shapes),
 //! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result),
-//! `overlays` (where an overlay's files are),
+//! `overlays` (where an overlay's files are), `compat` (which runtime releases fit a minor),
 //! `schema` (the JSON Schema of `raw`'s shapes).
 
 pub mod catalog;
+pub mod compat;
 mod load;
 mod merge;
 mod overlays;

@@ -16,7 +16,7 @@ use crate::outputs::manifest::ProfileRef;
 use crate::outputs::sign::SigningKey;
 use crate::profile::plan::Plan;
 use crate::util::digest::Sha256;
-use crate::util::model::{Arch, Compression};
+use crate::util::model::{Arch, Compression, KubeMinor};
 use crate::util::progress::Progress;
 
 /// What to render and where: the command line's `render` options, as plain values.
@@ -28,6 +28,10 @@ pub struct Options {
     pub arches: Vec<Arch>,
     /// The output folder; each arch goes to OUT/<profile>/<arch>/.
     pub out: PathBuf,
+    /// `--kubernetes`: the minor to render for instead of the profile's.
+    pub kubernetes: Option<KubeMinor>,
+    /// `--allow-unsupported`: a runtime outside the compatibility table is a warning.
+    pub allow_unsupported: bool,
     /// The mtime of every archive entry.
     pub source_date_epoch: u64,
     /// The cloud whose user-data size limit applies.

@@ -18,14 +18,26 @@ use crate::build::overlay;
 use crate::outputs::sign::{SigningKey, PASSPHRASE_ENV};
 use crate::outputs::sysext::Format;
 use crate::profile::catalog::Catalog;
+use crate::profile::compat;
 use crate::profile::plan::Plan;
-use crate::profile::{Lookup, Profile};
+use crate::profile::Profile;
 use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::Arch;
 
 pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
-    let profile = Lookup::default().load(&opts.profile)?;
+    let catalog = Catalog::builtin()?;
+    let (profile, notes) = compat::load_fitted(
+        &opts.profile,
+        opts.kubernetes,
+        opts.allow_unsupported,
+        &catalog,
+    )?;
+    if !cx.quiet {
+        for n in notes {
+            eprintln!("note: {n}");
+        }
+    }
     for w in &profile.warnings {
         eprintln!("warning: {w}");
     }
@@ -35,7 +47,7 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
         user_data::check_overlay_url(t, &arches)?;
     }
     crate::outputs::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
-    let plan = Plan::resolve(profile, &Catalog::builtin()?)?;
+    let plan = Plan::resolve(profile, &catalog)?;
     crate::build::output::check_out(&opts.out, &plan.profile.name)?;
     let signer = opts.sign_key.as_deref().map(load_signing_key).transpose()?;
     let mut job = Prepared {

@@ -189,6 +189,23 @@ impl fmt::Display for KubeMinor {
     }
 }
 
+/// `1.N`, `v1.N` or a full version (`v1.23.17`: its minor), as a kubelet reports it or a
+/// user types it.
+impl std::str::FromStr for KubeMinor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<KubeMinor, String> {
+        let bad = || format!("{s:?} is not a Kubernetes minor: write it as 1.N (for example 1.23)");
+        let rest = s.strip_prefix('v').unwrap_or(s);
+        let rest = rest.strip_prefix("1.").ok_or_else(bad)?;
+        let minor = rest.split(['.', '-', '+']).next().unwrap_or("");
+        if minor.is_empty() || minor.len() > 3 || !minor.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        minor.parse().map(KubeMinor).map_err(|_| bad())
+    }
+}
+
 /// kubeadm's pause image per Kubernetes minor (`PauseVersion` in kubeadm's constants,
 /// cmd/kubeadm/app/constants/constants.go, as `kubeadm config images list` prints it), from
 /// 1.20 on: each entry is the minor where the version changed.

@@ -13,7 +13,7 @@ fn render_cni(body: Vec<u8>, extra: &[&str]) -> (Workspace, std::process::Output
     let mut up = Upstream::start();
     let ws = Workspace::new();
     up.serve("cni-plugins", "amd64", CNI, body);
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
     let mut args = vec!["--arch", "amd64"];
     args.extend_from_slice(extra);
     let o = ws.render("node", &args);
@@ -40,7 +40,7 @@ fn render_links(members: &[Member]) -> (Workspace, std::process::Output) {
     let mut up = Upstream::start();
     let ws = Workspace::new();
     up.serve("cni-plugins", "amd64", CNI, tar_bytes(members, true));
-    let profile = up.containerd_profile("node", "2.1.9", "1.36");
+    let profile = up.containerd_profile("node", "2.2.7", "1.36");
     assert!(profile.contains("from = \"*\""));
     ws.write_profile(
         "node",
@@ -216,7 +216,7 @@ fn a_cache_entry_swapped_for_another_archive_is_never_installed() {
     let mut up = Upstream::start();
     let ws = Workspace::new();
     up.serve("cni-plugins", "amd64", CNI, good);
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
     let entry = std::fs::read_dir(ws.cache().join("sha256-v1"))
         .unwrap()

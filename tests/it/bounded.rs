@@ -115,7 +115,7 @@ fn keys_profiles_and_file_urls_that_are_not_regular_files_are_refused() {
 
         // runc from a file:// URL that is a FIFO or /dev/zero (which would fill the cache).
         make_hostile(&hostile.join("runc.amd64"), how);
-        let text = up.containerd_profile("local", "2.1.9", "1.36");
+        let text = up.containerd_profile("local", "2.2.7", "1.36");
         let text: String = text
             .lines()
             .map(

@@ -172,7 +172,7 @@ fn containerd_2x_runs_cri_with_the_version_3_config() {
     ) else {
         return;
     };
-    let (_up, _ws, root) = render("2.1.9", "1.36");
+    let (_up, _ws, root) = render("2.1.9", "1.35");
     let config = root.join("etc/containerd/config.toml");
     assert!(std::fs::read_to_string(&config)
         .unwrap()
@@ -188,7 +188,7 @@ fn containerd_2x_runs_cri_with_the_version_3_config() {
     );
     assert!(dump.contains("SystemdCgroup = true"), "{dump}");
     assert!(
-        dump.contains("sandbox = 'registry.k8s.io/pause:3.10.2'"),
+        dump.contains("sandbox = 'registry.k8s.io/pause:3.10.1'"),
         "{dump}"
     );
     assert!(
@@ -206,7 +206,7 @@ fn containerd_2x_refuses_a_broken_render() {
     ) else {
         return;
     };
-    let (_up, _ws, root) = render("2.1.9", "1.36");
+    let (_up, _ws, root) = render("2.1.9", "1.35");
     let config = root.join("etc/containerd/config.toml");
     let text = std::fs::read_to_string(&config)
         .unwrap()
@@ -273,7 +273,7 @@ fn systemd_accepts_the_installed_units() {
     if consumer("systemd-analyze", which("systemd-analyze")).is_none() {
         return;
     }
-    let (_up, _ws, rootfs) = render("2.1.9", "1.36");
+    let (_up, _ws, rootfs) = render("2.1.9", "1.35");
     let r = verify_root(&rootfs);
     let unit = "/usr/local/lib/systemd/system/containerd.service";
     let o = verify(r.path(), unit);
@@ -486,7 +486,7 @@ fn source_built(what: &str, var: &str) -> Option<PathBuf> {
 fn render_shipped_containerd() -> (Upstream, Workspace, PathBuf) {
     let up = Upstream::start();
     let ws = Workspace::new();
-    let test = up.containerd_profile("node", "2.1.9", "1.36");
+    let test = up.containerd_profile("node", "2.2.7", "1.36");
     ws.write_profile(
         "node",
         &shipped_on_loopback("containerd", &test, &[("containerd", "2.3.4")]),
@@ -604,7 +604,7 @@ fn crictl_talks_cri_to_containerd_16_21_and_23_through_the_rendered_files() {
         "containerd 2.1 (BUILDER_CONTAINERD2)",
         env_path("BUILDER_CONTAINERD2"),
     ) {
-        runs.push((c21, render("2.1.9", "1.36")));
+        runs.push((c21, render("2.1.9", "1.35")));
     }
     if let Some(c23) = source_built("containerd 2.3.4", "BUILDER_CONTAINERD23") {
         runs.push((c23, render_shipped_containerd()));
@@ -849,7 +849,7 @@ fn kubeadm_validates_the_rendered_join_configuration_and_refuses_a_misspelled_on
             "containerd-loopback",
             shipped_on_loopback(
                 "containerd",
-                &up.containerd_profile("node", "2.1.9", "1.36"),
+                &up.containerd_profile("node", "2.2.7", "1.36"),
                 &[("containerd", "2.3.4")],
             ),
             "v1beta4",

@@ -161,7 +161,7 @@ fn a_render_killed_while_packing_leaves_staging_the_next_render_removes() {
     let mut up = Upstream::start();
     let ws = Workspace::new();
     up.serve("runc", "amd64", RUNC, noise(48 << 20));
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
     // Warm the cache so the killed render goes straight to building.
     assert_ok(&ws.render("node", &["--arch", "amd64"]));
     let before = snapshot(&ws.out());
@@ -190,7 +190,7 @@ fn a_full_disk_leaves_output_and_cache_clean() {
     let mut up = Upstream::start();
     let ws = Workspace::new();
     up.serve("runc", "amd64", RUNC, noise(3 << 20));
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
 
     // The output folder on a 2 MiB filesystem: the rootfs does not fit.
     let Some(small) = Tmpfs::mount(ws.out(), "2m") else {

@@ -15,7 +15,7 @@ const FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.env";
 fn two_renders() -> (Upstream, Workspace) {
     let mut up = Upstream::start();
     let ws = Workspace::new();
-    let before = up.containerd_profile("node", "2.1.9", "1.36");
+    let before = up.containerd_profile("node", "2.2.7", "1.36");
     ws.write_profile("node", &before);
     assert_ok(&ws.run(&["render", "-p", "node", "--out", "old"]));
     let mut after = before.replace(

@@ -13,7 +13,7 @@ fn every_unreachable_host_is_named_at_once() {
     let live = &up.server.addr;
     // Artifacts over three ports: runc and crictl on two dead ones, the rest live.
     let text = up
-        .containerd_profile("node", "2.1.9", "1.36")
+        .containerd_profile("node", "2.2.7", "1.36")
         .replace(
             &format!("\"http://{live}/runc/"),
             &format!("\"http://{dead1}/runc/"),

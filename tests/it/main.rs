@@ -30,6 +30,7 @@ mod detect;
 mod diff;
 mod faults;
 mod hosts;
+mod minors;
 mod pin;
 mod profile_errors;
 mod progress;

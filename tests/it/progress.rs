@@ -21,7 +21,7 @@ fn slow_setup() -> (Upstream, Workspace) {
     up.server
         .route(path, Behaviour::Drip(body, Duration::from_millis(4)));
     let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
     (up, ws)
 }
 

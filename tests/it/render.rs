@@ -173,7 +173,7 @@ fn a_wrong_pin_fails_naming_everything_and_leaves_dist_alone() {
     let good = up.pin("runc", "amd64").to_string();
     let bad = "0".repeat(64);
     let text = up
-        .containerd_profile("node", "2.1.9", "1.36")
+        .containerd_profile("node", "2.2.7", "1.36")
         .replace(&good, &bad);
     ws.write_profile("node", &text);
     // A fresh cache, so the bytes are really downloaded and compared.
@@ -229,7 +229,7 @@ fn offline_works_from_a_warm_cache_and_fails_clearly_when_cold() {
         "{err}"
     );
     assert!(
-        err.contains("artifact containerd 2.1.9") || err.contains("artifact runc 1.4.3"),
+        err.contains("artifact containerd 2.2.7") || err.contains("artifact runc 1.4.3"),
         "{err}"
     );
     assert!(!ws.path().join("cold").exists());
@@ -308,7 +308,7 @@ fn mirrors_rewrite_urls_but_not_the_manifest() {
     let ws = Workspace::new();
     let base = format!("http://{}", up.server.addr);
     let text = up
-        .containerd_profile("node", "2.1.9", "1.36")
+        .containerd_profile("node", "2.2.7", "1.36")
         .replace(&base, "https://upstream.invalid");
     ws.write_profile("node", &text);
     let o = ws.render(
@@ -335,7 +335,7 @@ fn unreachable_upstream_fails_fast_naming_host_and_way_out() {
     let ws = Workspace::new();
     let dead = dead_addr();
     let text = up
-        .containerd_profile("node", "2.1.9", "1.36")
+        .containerd_profile("node", "2.2.7", "1.36")
         .replace(&up.server.addr, &dead);
     ws.write_profile("node", &text);
     let o = ws.render("node", &["--arch", "amd64"]);
@@ -356,7 +356,7 @@ fn hostile(ws: &Workspace, up: &mut Upstream, members: &[Member]) -> String {
         "/crictl/v1.36.0/crictl-v1.36.0-linux-amd64.tar.gz",
         body,
     );
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
     let o = ws.render("node", &["--arch", "amd64"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
@@ -431,7 +431,7 @@ fn an_install_rule_matching_nothing_names_its_line() {
     let up = Upstream::start();
     let ws = Workspace::new();
     let text = up
-        .containerd_profile("node", "2.1.9", "1.36")
+        .containerd_profile("node", "2.2.7", "1.36")
         .replace("from = \"crictl\"", "from = \"bin/crictl\"");
     let path = ws.write_profile("node", &text);
     let o = ws.render("node", &["--arch", "amd64"]);
@@ -453,7 +453,7 @@ fn an_install_rule_matching_nothing_names_its_line() {
 fn bad_profiles_exit_1_with_a_location() {
     let up = Upstream::start();
     let ws = Workspace::new();
-    let good = up.containerd_profile("node", "2.1.9", "1.36");
+    let good = up.containerd_profile("node", "2.2.7", "1.36");
     for (broken, want) in [
         (
             good.replace("schema = 1", "schema = 2"),
@@ -498,7 +498,7 @@ fn an_unpinned_artifact_is_refused_before_any_fetch() {
     let ws = Workspace::new();
     let pin = format!("sha256.amd64 = \"{}\"\n", up.pin("crictl", "amd64"));
     let text = up
-        .containerd_profile("node", "2.1.9", "1.36")
+        .containerd_profile("node", "2.2.7", "1.36")
         .replace(&pin, "")
         .replace("version = \"1.36.0\"", "version = \"1.99.0\"");
     ws.write_profile("node", &text);
@@ -533,7 +533,21 @@ fn extends_changes_a_few_keys() {
         "schema = 1\nextends = \"node\"\nname = \"site\"\nkubernetes = \"1.30\"\narch = [\"amd64\"]\n\
          [kubelet]\nextra_args = { \"max-pods\" = \"50\" }\n",
     );
-    assert_ok(&ws.render("site", &[]));
+    // containerd 2.2.7 is not among the releases containerd supports with 1.30.
+    let refused = ws.render("site", &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("containerd 2.2.7 with Kubernetes 1.30: its project supports 2.1.0+ or 2.0.0+ or 1.7.13+ or 1.6.28+"),
+        "{}",
+        stderr(&refused)
+    );
+    let o = ws.render("site", &["--allow-unsupported"]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("warning: containerd 2.2.7 with Kubernetes 1.30"),
+        "{}",
+        stderr(&o)
+    );
     let flags = read(
         ws.out()
             .join("site/amd64/rootfs/var/lib/kubelet/kubeadm-flags.env"),

@@ -8,7 +8,7 @@ use crate::common::*;
 
 /// A test profile whose sandbox image is not kubeadm's: it renders with a warning.
 fn warned_profile(up: &Upstream) -> String {
-    up.containerd_profile("node", "2.1.9", "1.36").replace(
+    up.containerd_profile("node", "2.2.7", "1.36").replace(
         "[containerd]\n",
         "[containerd]\nsandbox_image = \"mirror.example.internal/pause:3.10.2\"\n",
     )

@@ -22,7 +22,7 @@ fn render_shipped(ws: &Workspace, up: &Upstream, env: &[(&str, &str)]) -> Vec<Pa
             "containerd",
             shipped_on_loopback(
                 "containerd",
-                &up.containerd_profile("node", "2.1.9", "1.36"),
+                &up.containerd_profile("node", "2.2.7", "1.36"),
                 &[("containerd", "2.3.4")],
             ),
         ),

@@ -80,7 +80,7 @@ fn clean(o: &Output, host: &str, what: &str) {
 fn setup() -> (Upstream, Workspace) {
     let (up, ws) = node_setup();
     let text = up
-        .containerd_profile("node", "2.1.9", "1.36")
+        .containerd_profile("node", "2.2.7", "1.36")
         .replace(&up.server.addr, UPSTREAM);
     ws.write_profile("node", &text);
     (up, ws)
@@ -179,7 +179,7 @@ fn wrong_bytes_print_no_password() {
 fn pin_setup() -> (Upstream, Workspace) {
     let (up, ws) = setup();
     let mut text = up
-        .containerd_profile("pin", "2.1.9", "1.36")
+        .containerd_profile("pin", "2.2.7", "1.36")
         .replace(&up.server.addr, UPSTREAM)
         .replace("version = \"1.4.3\"", "version = \"9.9.2\"");
     let mut sums = String::new();

@@ -44,7 +44,7 @@ fn render(shipped: &str) -> Rendered {
     let up = Upstream::start();
     let ws = Workspace::new();
     let test = match shipped {
-        "containerd" => up.containerd_profile("node", "2.1.9", "1.36"),
+        "containerd" => up.containerd_profile("node", "2.2.7", "1.36"),
         _ => up.cri_dockerd_profile("node", "1.36"),
     };
     ws.write_profile("node", &shipped_on_loopback(shipped, &test, &[]));

@@ -135,7 +135,7 @@ fn a_changed_flag_pin_or_overlay_rebuilds() {
         "/runc/v1.4.3/runc.amd64",
         b"another runc".to_vec(),
     );
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
     let o = render(&ws, "dist", &[]);
     assert!(
         !up_to_date(&o) && !reused(&o) && packed(&o),
@@ -148,7 +148,7 @@ fn a_changed_flag_pin_or_overlay_rebuilds() {
     let overlay = ws.path().join("overlays/site");
     fs::create_dir_all(overlay.join("etc")).unwrap();
     fs::write(overlay.join("etc/site.conf"), "a=1\n").unwrap();
-    let text = up.containerd_profile("node", "2.1.9", "1.36");
+    let text = up.containerd_profile("node", "2.2.7", "1.36");
     let with_overlay = text.replacen(
         "overlays = [\"kubernetes-node\"]",
         "overlays = [\"kubernetes-node\", \"site\"]",

@@ -222,7 +222,7 @@ fn a_user_data_over_the_aws_limit_is_refused_naming_what_took_the_space() {
             .collect();
         fs::write(big.join(format!("bundle-{i}.bin")), data).unwrap();
     }
-    let text = up.containerd_profile("node", "2.1.9", "1.36").replace(
+    let text = up.containerd_profile("node", "2.2.7", "1.36").replace(
         "overlays = [\"kubernetes-node\"]",
         "overlays = [\"kubernetes-node\", \"site-ca\"]",
     );

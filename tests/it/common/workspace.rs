@@ -16,7 +16,7 @@ pub struct Workspace {
 pub fn node_setup() -> (Upstream, Workspace) {
     let up = Upstream::start();
     let ws = Workspace::new();
-    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
     (up, ws)
 }
 

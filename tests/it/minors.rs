@@ -1,0 +1,136 @@
+//! Renders that fit the cluster's Kubernetes minor: `--kubernetes MINOR` retargets a profile
+//! (its minor, and a catalog-pinned runtime swapped for the newest pinned release its project
+//! supports with that minor), and a runtime outside the compatibility table is refused before
+//! anything is fetched. `builder show` takes the same flags, so the choice is visible without
+//! a download.
+
+use crate::common::*;
+
+fn show(ws: &Workspace, extra: &[&str]) -> std::process::Output {
+    ws.run(&[&["show", "--profile", "containerd"], extra].concat())
+}
+
+/// The `version = "..."` line after `name = "NAME"` in `show`'s TOML.
+fn version_of(toml: &str, name: &str) -> String {
+    let v: toml::Table = toml.parse().unwrap();
+    v["artifact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"].as_str() == Some(name))
+        .and_then(|a| a["version"].as_str())
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn kubernetes_retargets_the_shipped_profile_to_a_release_that_fits() {
+    let ws = Workspace::new();
+    let plain = show(&ws, &[]);
+    assert_ok(&plain);
+    assert_eq!(version_of(&stdout(&plain), "containerd"), "2.3.4");
+    for (minor, containerd) in [("1.27", "1.7.34"), ("1.30", "2.1.9"), ("1.35", "2.2.7")] {
+        let o = show(&ws, &["--kubernetes", minor]);
+        assert_ok(&o);
+        let out = stdout(&o);
+        assert!(
+            out.contains(&format!("kubernetes = \"{minor}\"")),
+            "{minor}"
+        );
+        assert_eq!(version_of(&out, "containerd"), containerd, "{minor}");
+        assert!(
+            stderr(&o).contains(&format!(
+                "note: --kubernetes {minor}: containerd 2.3.4 -> {containerd}"
+            )),
+            "{}",
+            stderr(&o)
+        );
+        // The environment twin says the same.
+        let env = ws.run_env(
+            &["show", "--profile", "containerd"],
+            &[("BUILDER_KUBERNETES", minor)],
+        );
+        assert_eq!(stdout(&env), out);
+    }
+    // Its own minor changes nothing (the negative control).
+    let same = show(&ws, &["--kubernetes", "1.36"]);
+    assert_eq!(stdout(&same), stdout(&plain));
+}
+
+#[test]
+fn a_minor_nothing_pinned_fits_is_refused_before_any_download() {
+    let (up, ws) = node_setup();
+    let o = ws.run(&[
+        "render",
+        "--profile",
+        "containerd",
+        "--kubernetes",
+        "1.23",
+        "--out",
+        "d",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "containerd 2.3.4 with Kubernetes 1.23: its project supports 1.6.0+ or 1.5.8+"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("builder pin --profile FILE --write"), "{err}");
+    assert_eq!(up.server.total_hits(), 0);
+    assert!(!ws.path().join("d").exists());
+    for bad in ["2.36", "1.x", "136"] {
+        let o = ws.run(&["show", "--profile", "containerd", "--kubernetes", bad]);
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert!(
+            stderr(&o).contains("is not a Kubernetes minor"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = ws.run(&["show", "--profile", "containerd", "--kubernetes", "1.19"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("older than this builder supports"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_pinned_runtime_outside_the_table_is_refused_unless_allowed() {
+    let up = Upstream::start();
+    let ws = Workspace::new();
+    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.36"));
+    let o = ws.render("node", &["--arch", "amd64"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "containerd 2.1.9 with Kubernetes 1.36: its project supports 2.3.0+ or 2.2.0+"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("pin it"),
+        "pinned by the profile: pin another release, {err}"
+    );
+    assert_eq!(up.server.total_hits(), 0);
+    let o = ws.render("node", &["--arch", "amd64", "--allow-unsupported"]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("warning: containerd 2.1.9 with Kubernetes 1.36"),
+        "{}",
+        stderr(&o)
+    );
+    // A supported pairing renders without a word about it (the negative control).
+    ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.35"));
+    let o = ws.render("node", &["--arch", "amd64"]);
+    assert_ok(&o);
+    assert!(
+        !stderr(&o).contains("Kubernetes 1.35: its project"),
+        "{}",
+        stderr(&o)
+    );
+}
