@@ -44,7 +44,7 @@ pub struct Options {
     /// One node's name as `kubectl get nodes` shows it (wins over `--hostname-override`).
     pub node_name: Option<String>,
     pub output: OutputFormat,
-    /// Add the replacement runbook per affected node.
+    /// Add the replacement runbook, one per pool of affected nodes.
     pub plan: bool,
 }
 
