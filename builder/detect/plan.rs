@@ -159,7 +159,10 @@ fn bring_up_note(b: &Batch) -> String {
             if dirs.is_empty() { " " } else { ", and " }
         ));
     }
-    note.push_str(", join them, wait until each is Ready");
+    note.push_str(match b.pool {
+        Some(_) => ", join them, wait until each is Ready",
+        None => ", join it, wait until it is Ready",
+    });
     if !b.workloads.is_empty() {
         let keep = if windows == n {
             "these workloads use Docker's pipe and need changing first"
@@ -358,7 +361,7 @@ pub(super) fn write_pool_summary(
             "  {}: {} node(s): {}",
             heading(p),
             p.node_count,
-            groups.join("; ")
+            clean(&groups.join("; "))
         )?;
     }
     Ok(())
