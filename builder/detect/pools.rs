@@ -1,6 +1,7 @@
-//! Which pool a node belongs to (from its node-group labels) and which Kubernetes minor it runs
-//! (from its kubelet version), so that `--plan` replaces a pool at a time, at the node's own
-//! minor. The labels are read in `kubectl`; the plan's commands are spelled in `report`.
+//! Which pool a node belongs to (from its node-group labels), which Kubernetes minor it runs
+//! (from its kubelet version) and which minor a recommended profile renders, so that `--plan`
+//! replaces a pool at a time, at the node's own minor. The labels are read in `kubectl`; the
+//! plan's commands are spelled in `plan`.
 
 use std::collections::HashMap;
 
