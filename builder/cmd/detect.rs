@@ -32,7 +32,8 @@ pub struct DetectArgs {
     /// Output format: a table for people, or JSON (a stable shape with a top-level summary) for machines
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-    /// Add, per affected node, the replacement runbook: render, bring up, cordon, drain, delete
+    /// Add the replacement runbook, one per pool of affected nodes: render (at each node's Kubernetes
+    /// minor), bring up, cordon, drain, delete
     #[arg(long)]
     pub plan: bool,
 }

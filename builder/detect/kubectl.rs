@@ -6,8 +6,10 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Result;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+
+use super::pools::{pool_label_keys, pool_of, Pool};
 
 use crate::util::error::Error;
 
@@ -41,16 +43,83 @@ struct NodeMeta {
     annotations: Option<NodeAnnotations>,
 }
 
-#[derive(Deserialize)]
-struct NodeLabels {
-    #[serde(rename = "kubernetes.io/os")]
-    os: Option<String>,
-    #[serde(rename = "kubernetes.io/arch")]
-    arch: Option<String>,
-    #[serde(rename = "beta.kubernetes.io/os")]
-    beta_os: Option<String>,
-    #[serde(rename = "beta.kubernetes.io/arch")]
-    beta_arch: Option<String>,
+/// The OS and architecture labels (kubeletless inputs fall back on them).
+const OS_ARCH_LABELS: [&str; 4] = [
+    "kubernetes.io/os",
+    "kubernetes.io/arch",
+    "beta.kubernetes.io/os",
+    "beta.kubernetes.io/arch",
+];
+
+/// The key as kept when it is one of the labels read (OS, architecture, pool), else None.
+fn kept_label(key: &str) -> Option<&'static str> {
+    OS_ARCH_LABELS
+        .into_iter()
+        .chain(pool_label_keys())
+        .find(|k| *k == key)
+}
+
+/// The labels read, by key: only those [`kept_label`] keeps (a dozen at most, whatever the
+/// node carries); the others are skipped without allocating. A repeated key: the last wins.
+#[derive(Debug, Default)]
+struct NodeLabels(Vec<(&'static str, String)>);
+
+impl NodeLabels {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A label key, reduced to [`kept_label`]'s answer while it is read.
+struct LabelKey(Option<&'static str>);
+
+impl<'de> Deserialize<'de> for LabelKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Key;
+        impl Visitor<'_> for Key {
+            type Value = LabelKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a label key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<LabelKey, E> {
+                Ok(LabelKey(kept_label(v)))
+            }
+        }
+        d.deserialize_str(Key)
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeLabels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Labels;
+        impl<'de> Visitor<'de> for Labels {
+            type Value = NodeLabels;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of labels")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<NodeLabels, A::Error> {
+                let mut kept: Vec<(&'static str, String)> = Vec::new();
+                while let Some(LabelKey(key)) = map.next_key()? {
+                    let Some(key) = key else {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    };
+                    kept.retain(|(k, _)| *k != key);
+                    if let Some(v) = map.next_value::<Option<String>>()? {
+                        kept.push((key, v));
+                    }
+                }
+                Ok(NodeLabels(kept))
+            }
+        }
+        d.deserialize_map(Labels)
+    }
 }
 
 #[derive(Deserialize)]
@@ -141,6 +210,8 @@ pub struct Node {
     pub cri_socket: Option<String>,
     pub os: Option<String>,
     pub arch: Option<String>,
+    /// From the node-group labels; the default without them.
+    pub pool: Pool,
 }
 
 pub(super) struct Input {
@@ -346,10 +417,10 @@ fn to_node(
         ),
         None => (None, None, None, None),
     };
-    let (label_os, label_arch) = match meta.labels {
-        Some(l) => (l.os.or(l.beta_os), l.arch.or(l.beta_arch)),
-        None => (None, None),
-    };
+    let labels = meta.labels.unwrap_or_default();
+    let label = |k: &str| labels.get(k).map(str::to_string);
+    let label_os = label(OS_ARCH_LABELS[0]).or_else(|| label(OS_ARCH_LABELS[2]));
+    let label_arch = label(OS_ARCH_LABELS[1]).or_else(|| label(OS_ARCH_LABELS[3]));
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     Ok(Node {
         name,
@@ -358,6 +429,7 @@ fn to_node(
         cri_socket: nonempty(meta.annotations.and_then(|a| a.cri_socket)),
         os: nonempty(info_os).or(nonempty(label_os)),
         arch: nonempty(info_arch).or(nonempty(label_arch)),
+        pool: pool_of(|k| labels.get(k)),
     })
 }
 
@@ -606,6 +678,36 @@ mod tests {
         assert_eq!(parse_nodes(&input(&bom)).unwrap().len(), 1);
         let empty = br#"{"apiVersion":"v1","kind":"List","items":[]}"#;
         assert!(parse_nodes(&input(empty)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pool_labels_are_kept_and_other_labels_skipped() {
+        let doc = br#"{"kind":"List","items":[
+            {"kind":"Node","metadata":{"name":"a","labels":{"app":"x","eks.amazonaws.com/nodegroup":"ng-1",
+              "kubernetes.io/arch":"arm64","node.kubernetes.io/instance-type":"m5.large"}}},
+            {"kind":"Node","metadata":{"name":"b","labels":{"weird":{"nested":[1]},
+              "beta.kubernetes.io/instance-type":"m4","agentpool":"old","agentpool":"np2"}}},
+            {"kind":"Node","metadata":{"name":"c","labels":{"agentpool":null}}},
+            {"kind":"Node","metadata":{"name":"d"}}]}"#;
+        let nodes = parse_nodes(&input(doc)).unwrap();
+        let pools: Vec<(&str, Option<&str>)> = nodes
+            .iter()
+            .map(|n| (n.pool.name.as_str(), n.pool.label))
+            .collect();
+        assert_eq!(
+            pools,
+            [
+                ("ng-1", Some("eks.amazonaws.com/nodegroup")),
+                ("np2", Some("agentpool")),
+                ("(no pool label)", None),
+                ("(no pool label)", None),
+            ]
+        );
+        assert_eq!(nodes[0].arch.as_deref(), Some("arm64"));
+        let [(streamed, whole), _] = lists_both_ways(doc);
+        assert_eq!(streamed.as_deref(), Some(whole.as_str()));
+        let bad = br#"{"kind":"Node","metadata":{"name":"a","labels":{"agentpool":7}}}"#;
+        assert!(nodes_err(bad).contains("not a Node list"));
     }
 
     #[test]

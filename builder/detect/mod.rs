@@ -4,9 +4,12 @@
 //!
 //! Submodules: `kubectl` (reading and checking the input JSON), `stream` (the fast path for big
 //! List files), `rules` (the verdict rules, kubelet flags, Docker-socket pods, owner resolution),
-//! `report` (the report, table, JSON and runbook).
+//! `pools` (a node's pool and Kubernetes minor), `report` (the report, table and JSON), `plan`
+//! (the `--plan` runbook, per pool).
 
 mod kubectl;
+mod plan;
+mod pools;
 mod report;
 mod rules;
 mod stream;
@@ -19,6 +22,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 
 use kubectl::{input_error, load_nodes, load_pods, read_input, text, Node, RawPod};
+use pools::ProfileMinors;
 use report::{build_report, docker_use, write_table, DockerUse, Inputs};
 use rules::{
     assess_kubelet, assess_node, kubelet_flags, parse_cmdline, parse_flags_env, Assessment,
@@ -40,7 +44,7 @@ pub struct Options {
     /// One node's name as `kubectl get nodes` shows it (wins over `--hostname-override`).
     pub node_name: Option<String>,
     pub output: OutputFormat,
-    /// Add the replacement runbook per affected node.
+    /// Add the replacement runbook, one per pool of affected nodes.
     pub plan: bool,
 }
 
@@ -244,7 +248,16 @@ pub fn run(args: &Options) -> Result<u8> {
             .unwrap_or_default();
         eprintln!("warning: --nodes {from} holds an empty List: no node to check");
     }
-    let report = build_report(nodes, assessed, &du, pods_scanned, args.plan, inputs);
+    let mut minors = ProfileMinors::from_lookup();
+    let report = build_report(
+        nodes,
+        assessed,
+        &du,
+        pods_scanned,
+        args.plan,
+        inputs,
+        &mut minors,
+    );
     let code = report.summary.exit_code;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.output {

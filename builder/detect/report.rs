@@ -1,5 +1,6 @@
 //! The report of `builder detect`: Docker-socket workloads per node, the recommended profile,
-//! the summary, the `--plan` runbook, and their table and JSON forms.
+//! each node's minor and pool, the summary, and their table and JSON forms (the `--plan`
+//! runbook and the grouping by pool are `plan`'s).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -7,10 +8,13 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::kubectl::{Node, RawPod};
+use super::plan::{
+    clean, minor_text, plan_steps, pool_reports, write_pool_plan, write_pool_summary, Batch,
+    Member, PlanStep, PoolReport, Target,
+};
+use super::pools::{kubernetes_flag, node_minor, Pool, ProfileMinors};
 use super::rules::{is_docker_socket_path, resolve_owner, Assessment, Verdict, Workload};
-
-/// Placeholder for the replacement node's name in the runbook.
-const NEW_NODE: &str = "NEW_NODE";
+use crate::util::model::KubeMinor;
 
 /// Docker-socket workloads per node index, plus all of them with their node names.
 #[derive(Default)]
@@ -76,6 +80,8 @@ pub(super) struct Report {
     inputs: Inputs,
     pub(super) summary: Summary,
     nodes: Vec<NodeReport>,
+    /// The affected nodes by pool.
+    pools: Vec<PoolReport>,
     docker_socket_workloads: Vec<WorkloadReport>,
 }
 
@@ -126,6 +132,12 @@ struct ProfileCounts {
 struct NodeReport {
     name: String,
     kubelet_version: Option<String>,
+    /// From the kubelet version: `"1.23"`, or null.
+    #[serde(serialize_with = "minor_text")]
+    minor: Option<KubeMinor>,
+    /// The pool's name.
+    #[serde(serialize_with = "pool_name")]
+    pool: Pool,
     runtime: Option<String>,
     cri_socket: Option<String>,
     os: Option<String>,
@@ -135,8 +147,15 @@ struct NodeReport {
     reason: String,
     profile: Option<&'static str>,
     docker_socket_workloads: Vec<String>,
+    /// The render line's `--kubernetes`, where the minor differs from the profile's.
+    #[serde(skip)]
+    kubernetes: Option<KubeMinor>,
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<Vec<PlanStep>>,
+}
+
+fn pool_name<S: serde::Serializer>(p: &Pool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.name)
 }
 
 #[derive(Serialize)]
@@ -148,84 +167,6 @@ struct WorkloadReport {
     nodes: Vec<String>,
 }
 
-/// One step of the runbook; `command` is what to run, `note` what it does.
-#[derive(Serialize)]
-pub struct PlanStep {
-    pub step: &'static str,
-    pub command: String,
-    pub note: String,
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-fn sh(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "._-:/=@+".contains(c);
-    if !word.is_empty() && word.chars().all(safe) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-/// The runbook that replaces `node` with one rendered from `profile` (None: not a builder profile).
-pub fn plan_steps(
-    node: &str,
-    profile: Option<&str>,
-    arch: Option<&str>,
-    workloads: &[String],
-) -> Vec<PlanStep> {
-    let n = sh(node);
-    let mut steps = Vec::new();
-    let pinned = workloads.join(", ");
-    let bring_up = match profile {
-        Some(p) => {
-            let (arch_flag, dir) = match arch {
-                Some(a) => (format!(" --arch {}", sh(a)), format!("dist/{p}/{a}")),
-                None => (String::new(), format!("dist/{p}/<arch>")),
-            };
-            steps.push(PlanStep {
-                step: "render",
-                command: format!("builder render --profile {p}{arch_flag}"),
-                note: format!("build the replacement's overlay into {dir}/"),
-            });
-            let keep = if workloads.is_empty() {
-                String::new()
-            } else {
-                format!("; these workloads mount the Docker socket, so keep them on cri-dockerd nodes (nodeSelector): {pinned}")
-            };
-            format!("bring up a replacement node under a new name from {dir}/overlay.tar.gz, join it, wait until it is Ready{keep}")
-        }
-        None => {
-            let keep = if workloads.is_empty() {
-                String::new()
-            } else {
-                format!("; these workloads use Docker's pipe and need changing first: {pinned}")
-            };
-            format!("bring up a replacement Windows node on containerd (out of scope for builder's Linux profiles) under a new name, wait until it is Ready{keep}")
-        }
-    };
-    steps.push(PlanStep {
-        step: "bring-up",
-        command: format!("kubectl wait --for=condition=Ready node/{NEW_NODE} --timeout=15m"),
-        note: bring_up,
-    });
-    steps.push(PlanStep {
-        step: "cordon",
-        command: format!("kubectl cordon {n}"),
-        note: "stop new pods from landing on the old node".into(),
-    });
-    steps.push(PlanStep {
-        step: "drain",
-        command: format!("kubectl drain {n} --ignore-daemonsets --delete-emptydir-data"),
-        note: "evict its pods (DaemonSet pods stay; emptyDir data is lost)".into(),
-    });
-    steps.push(PlanStep {
-        step: "delete",
-        command: format!("kubectl delete node {n}"),
-        note: "once the replacement is Ready and the drain has finished: remove the old node, then retire its machine".into(),
-    });
-    steps
-}
-
 pub(super) fn build_report(
     nodes: Vec<Node>,
     assessed: Vec<Assessment>,
@@ -233,6 +174,7 @@ pub(super) fn build_report(
     pods_scanned: Option<usize>,
     plan: bool,
     inputs: Inputs,
+    minors: &mut ProfileMinors,
 ) -> Report {
     let mut s = Summary {
         nodes: nodes.len(),
@@ -245,11 +187,28 @@ pub(super) fn build_report(
         let pins = du.pins(i);
         let (profile, reason) = recommend(&a, &pins, pods_scanned);
         s.count(&a, profile);
-        let steps = (plan && a.affected)
-            .then(|| plan_steps(&node.name, profile, node.arch.as_deref(), &pins));
+        let minor = node_minor(node.kubelet_version.as_deref());
+        let kubernetes = profile.and_then(|p| kubernetes_flag(minor, minors.get(p)));
+        let target = Target {
+            profile,
+            arch: node.arch.clone(),
+            minor,
+            kubernetes,
+        };
+        let steps = (plan && a.affected).then(|| {
+            plan_steps(&Batch {
+                nodes: std::slice::from_ref(&node.name),
+                pool: None,
+                targets: vec![(target, vec![node.name.clone()])],
+                workloads: &pins,
+            })
+        });
         reports.push(NodeReport {
             name: node.name,
             kubelet_version: node.kubelet_version,
+            minor,
+            pool: node.pool,
+            kubernetes,
             runtime: node.runtime,
             cri_socket: node.cri_socket,
             os: node.os,
@@ -267,9 +226,30 @@ pub(super) fn build_report(
         schema_version: 1,
         inputs,
         summary: s,
+        pools: pool_reports(members(&reports), plan),
         nodes: reports,
         docker_socket_workloads: du.workload_reports(),
     }
+}
+
+/// The affected nodes, for the grouping by pool.
+fn members(reports: &[NodeReport]) -> Vec<Member<'_>> {
+    reports
+        .iter()
+        .filter(|n| n.affected)
+        .map(|n| Member {
+            name: &n.name,
+            pool: &n.pool,
+            verdict: n.verdict,
+            target: Target {
+                profile: n.profile,
+                arch: n.arch.clone(),
+                minor: n.minor,
+                kubernetes: n.kubernetes,
+            },
+            workloads: &n.docker_socket_workloads,
+        })
+        .collect()
 }
 
 impl DockerUse {
@@ -358,13 +338,6 @@ impl Summary {
     }
 }
 
-/// Replaces control characters so that input cannot garble the terminal.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 pub(super) fn write_table(out: &mut impl Write, r: &Report, plan: bool) -> std::io::Result<()> {
     write_nodes(out, &r.nodes)?;
     write_summary(out, r)?;
@@ -374,8 +347,8 @@ pub(super) fn write_table(out: &mut impl Write, r: &Report, plan: bool) -> std::
     if r.summary.affected == 0 {
         return writeln!(out, "\nPlan: no node is on dockershim; nothing to replace.");
     }
-    for n in r.nodes.iter().filter(|n| n.affected) {
-        write_plan(out, n)?;
+    for p in &r.pools {
+        write_pool_plan(out, p)?;
     }
     Ok(())
 }
@@ -455,41 +428,7 @@ fn write_summary(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             )?;
         }
     }
-    Ok(())
-}
-
-/// The runbook of one affected node.
-fn write_plan(out: &mut impl Write, n: &NodeReport) -> std::io::Result<()> {
-    let target = match n.profile {
-        Some(p) => format!(
-            "profile {p}, arch {}",
-            n.arch.as_deref().unwrap_or("unknown")
-        ),
-        None => "no builder profile (Windows)".into(),
-    };
-    writeln!(
-        out,
-        "\nPlan for {} ({}: {target})",
-        clean(&n.name),
-        n.verdict.as_str()
-    )?;
-    if !n.docker_socket_workloads.is_empty() {
-        writeln!(
-            out,
-            "  pinned to Docker by: {}",
-            clean(&n.docker_socket_workloads.join(", "))
-        )?;
-    }
-    for (i, step) in n.plan.iter().flatten().enumerate() {
-        writeln!(
-            out,
-            "  {}. {}\n       # {}",
-            i + 1,
-            clean(&step.command),
-            clean(&step.note)
-        )?;
-    }
-    Ok(())
+    write_pool_summary(out, &r.pools)
 }
 
 #[cfg(test)]
@@ -547,6 +486,7 @@ mod tests {
             pods.map(<[RawPod]>::len),
             plan,
             inputs,
+            &mut ProfileMinors::new(|_| Ok(KubeMinor(36))),
         )
     }
 
@@ -622,29 +562,67 @@ mod tests {
         assert_eq!(steps, Some(vec!["bring-up", "cordon", "drain", "delete"]));
     }
 
+    fn in_pool(name: &str, kubelet: &str, runtime: &str, pool: &str) -> Node {
+        Node {
+            arch: Some("amd64".into()),
+            pool: Pool {
+                name: pool.into(),
+                label: Some("eks.amazonaws.com/nodegroup"),
+            },
+            ..node(name, kubelet, runtime, "linux")
+        }
+    }
+
     #[test]
-    fn plan_has_the_runbook_commands_with_quoted_names() {
-        let steps = plan_steps(
-            "worker-1",
-            Some("cri-dockerd"),
-            Some("arm64"),
-            &["ci/Deployment/b".into()],
-        );
-        let cmds: Vec<&str> = steps.iter().map(|s| s.command.as_str()).collect();
+    fn affected_nodes_group_by_pool_with_one_render_per_minor_and_arch() {
+        let mut nodes: Vec<Node> = (0..12)
+            .map(|i| in_pool(&format!("a{i}"), "v1.23.17", "docker://20.10.24", "ng-a"))
+            .collect();
+        nodes.push(in_pool("b0", "v1.36.1", "docker://20.10.24", "ng-b"));
+        nodes.push(in_pool("b1", "v1.22.3", "docker://20.10.24", "ng-b"));
+        nodes.push(in_pool("b2", "", "docker://20.10.24", "ng-b"));
+        nodes.push(Node {
+            arch: Some("arm64".into()),
+            ..in_pool("b3", "v1.22.3", "docker://20.10.24", "ng-b")
+        });
+        nodes.push(in_pool("c0", "v1.23.17", "containerd://1.6.28", "ng-c"));
+        let r = report(nodes, None, true);
+        let names: Vec<&str> = r.pools.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
-            cmds,
+            names,
+            ["ng-a", "ng-b"],
+            "containerd's pool is not in the plan"
+        );
+        let renders = |p: &PoolReport| -> Vec<String> {
+            let steps = p.plan.as_deref().unwrap_or_default();
+            steps
+                .iter()
+                .filter(|s| s.step == "render")
+                .map(|s| s.command.clone())
+                .collect()
+        };
+        assert_eq!(
+            renders(&r.pools[0]),
+            ["builder render --profile containerd --arch amd64 --kubernetes 1.23"]
+        );
+        assert_eq!(r.pools[0].node_count, 12);
+        let bring_up = &r.pools[0].plan.as_deref().unwrap_or_default()[1].note;
+        assert!(
+            bring_up.contains("12 replacement node(s) for pool ng-a"),
+            "{bring_up}"
+        );
+        assert!(bring_up.contains("a9 and 2 more"), "{bring_up}");
+        // b0 (1.36: cri-dockerd already) and b2 (no version: unknown) are not affected.
+        assert_eq!(r.pools[1].nodes, ["b1", "b3"]);
+        assert_eq!(
+            renders(&r.pools[1]),
             [
-                "builder render --profile cri-dockerd --arch arm64",
-                "kubectl wait --for=condition=Ready node/NEW_NODE --timeout=15m",
-                "kubectl cordon worker-1",
-                "kubectl drain worker-1 --ignore-daemonsets --delete-emptydir-data",
-                "kubectl delete node worker-1",
+                "builder render --profile containerd --arch amd64 --kubernetes 1.22",
+                "builder render --profile containerd --arch arm64 --kubernetes 1.22",
             ]
         );
-        assert!(steps[1].note.contains("ci/Deployment/b"));
-        let odd = plan_steps("a b;rm -rf /'", Some("containerd"), None, &[]);
-        assert_eq!(odd[0].command, "builder render --profile containerd");
-        assert_eq!(odd[2].command, r"kubectl cordon 'a b;rm -rf /'\'''");
+        assert_eq!(r.nodes[12].minor, Some(KubeMinor(36)));
+        assert_eq!(r.nodes[14].minor, None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::kubectl::{Node, OwnerRef};
+use super::pools::kubelet_minor;
 
 /// What a node runs, as far as the input tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,20 +63,6 @@ fn assessment(verdict: Verdict, reason: String) -> Assessment {
         affected,
         reason,
     }
-}
-
-/// (major, minor) of a kubelet version such as `v1.23.17`, `v1.27.4-gke.900` or `v1.25.3+k3s1`.
-pub fn kubelet_minor(version: &str) -> Option<(u64, u64)> {
-    let v = version.trim();
-    let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
-    let mut parts = v.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor: String = parts
-        .next()?
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    Some((major, minor.parse().ok()?))
 }
 
 /// What a CRI socket path or endpoint names.
@@ -448,6 +435,7 @@ mod tests {
             cri_socket: sock.map(str::to_string),
             os: Some(os.into()),
             arch: Some("amd64".into()),
+            ..Default::default()
         }
     }
 

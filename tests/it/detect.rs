@@ -246,40 +246,32 @@ fn without_docker_socket_pods_every_affected_node_gets_containerd() {
 }
 
 #[test]
-fn plan_gives_the_runbook_per_affected_node_only() {
+fn plan_gives_one_runbook_per_pool_of_affected_nodes_only() {
     let nodes = fx("nodes-mixed.json");
     let pods = fx("pods-mixed.json");
     let r = detect(&["--nodes", &nodes, "--pods", &pods, "--plan"], None);
     assert_eq!(r.code, 3);
     let out = &r.stdout;
+    // The fixture's nodes carry no pool label: the affected ones form one batch.
+    let affected = "worker-legacy-1 worker-legacy-2 win-worker-1";
     for cmd in [
-        "builder render --profile cri-dockerd --arch amd64",
-        "kubectl cordon worker-legacy-1",
-        "kubectl drain worker-legacy-1 --ignore-daemonsets --delete-emptydir-data",
-        "kubectl delete node worker-legacy-1",
-        "builder render --profile containerd --arch arm64",
-        "kubectl drain worker-legacy-2 --ignore-daemonsets --delete-emptydir-data",
-        "kubectl delete node worker-legacy-2",
+        "builder render --profile cri-dockerd --arch amd64 --kubernetes 1.23",
+        "builder render --profile containerd --arch arm64 --kubernetes 1.23",
         "kubectl wait --for=condition=Ready node/NEW_NODE",
-        "kubectl drain win-worker-1 --ignore-daemonsets --delete-emptydir-data",
+        &format!("kubectl cordon {affected}\n"),
+        &format!("kubectl drain {affected} --ignore-daemonsets --delete-emptydir-data"),
+        &format!("kubectl delete node {affected}\n"),
     ] {
         assert!(out.contains(cmd), "plan lacks {cmd:?}:\n{out}");
     }
+    assert_eq!(out.matches("builder render").count(), 2, "none for Windows");
+    assert!(out.contains("Plan for pool (no pool label): 3 node(s)"));
+    assert!(out.contains("Windows on containerd for 1 Windows node(s)"));
     assert!(out.contains(
         "pinned to Docker by: ci/Deployment/docker-builder, ci/Job/nightly-image-28569120, monitoring/DaemonSet/dd-agent"
     ));
-    for untouched in ["worker-shim-1", "worker-ctrd-1", "worker-crio-1", "cp-1"] {
-        assert!(
-            !out.contains(&format!("kubectl cordon {untouched}")),
-            "{untouched} is not affected"
-        );
-    }
-    // Windows: the runbook but no Linux profile.
-    let win_plan = out.split("Plan for win-worker-1").nth(1).unwrap_or("");
-    assert!(!win_plan.contains("builder render"), "{win_plan}");
-    // The old node goes only after its replacement is up.
-    let legacy = out.split("Plan for worker-legacy-1").nth(1).unwrap_or("");
-    let at = |s: &str| legacy.find(s).unwrap_or(usize::MAX);
+    // The old nodes go only after their replacements are up.
+    let at = |s: &str| out.find(s).unwrap_or(usize::MAX);
     assert!(at("builder render") < at("kubectl wait") && at("kubectl wait") < at("kubectl cordon"));
     assert!(
         at("kubectl cordon") < at("kubectl drain")
@@ -291,19 +283,263 @@ fn plan_gives_the_runbook_per_affected_node_only() {
 fn plan_in_json_lists_steps_with_commands() {
     let nodes = fx("nodes-mixed.json");
     let (_, v) = json(&["--nodes", &nodes, "--plan"]);
-    let steps = node(&v, "worker-legacy-2")["plan"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let legacy2 = node(&v, "worker-legacy-2");
+    assert_eq!(
+        (&legacy2["minor"], &legacy2["pool"]),
+        (&"1.23".into(), &"(no pool label)".into())
+    );
+    let steps = legacy2["plan"].as_array().cloned().unwrap_or_default();
     let kinds: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
     assert_eq!(kinds, ["render", "bring-up", "cordon", "drain", "delete"]);
     assert_eq!(
         steps[0]["command"],
-        "builder render --profile containerd --arch arm64"
+        "builder render --profile containerd --arch arm64 --kubernetes 1.23"
     );
     assert_eq!(steps[4]["command"], "kubectl delete node worker-legacy-2");
     assert!(steps[1]["note"].as_str().unwrap_or("").contains("Ready"));
     assert!(node(&v, "worker-shim-1").get("plan").is_none());
+    let pool_steps = v["pools"][0]["plan"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        pool_steps, 6,
+        "two renders, bring-up, cordon, drain, delete"
+    );
+}
+
+/// A kubectl Node; `kubelet` None leaves kubeletVersion out.
+fn kube_node(
+    name: &str,
+    kubelet: Option<&str>,
+    runtime: &str,
+    arch: &str,
+    labels: &[(&str, &str)],
+) -> Value {
+    let mut labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), (*v).into()))
+        .collect();
+    labels.insert("kubernetes.io/arch".into(), arch.into());
+    labels.insert("kubernetes.io/os".into(), "linux".into());
+    let mut info = serde_json::json!({
+        "containerRuntimeVersion": runtime, "operatingSystem": "linux", "architecture": arch
+    });
+    if let Some(k) = kubelet {
+        info["kubeletVersion"] = k.into();
+    }
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "status": {"nodeInfo": info}
+    })
+}
+
+/// `builder detect --nodes - ARGS` on a List of `nodes`.
+fn detect_fleet(nodes: &[Value], args: &[&str]) -> Run {
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": nodes});
+    let mut all = vec!["--nodes", "-"];
+    all.extend(args);
+    detect(&all, Some(list.to_string().as_bytes()))
+}
+
+/// Whether `what` appears in the plan (after the table and the summary).
+fn in_plans(out: &str, what: &str) -> bool {
+    out.split("\nPlan for pool ")
+        .skip(1)
+        .any(|p| p.contains(what))
+}
+
+/// The plan's command lines that start with `prefix`.
+fn commands(out: &str, prefix: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.trim_start().split_once(". "))
+        .map(|(_, cmd)| cmd.to_string())
+        .filter(|cmd| cmd.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn a_1_23_nodegroup_gives_one_render_at_its_minor_and_one_pool_step() {
+    let ng = [("eks.amazonaws.com/nodegroup", "ng-legacy")];
+    let mut fleet: Vec<Value> = (1..=3)
+        .map(|i| {
+            kube_node(
+                &format!("ip-10-0-0-{i}"),
+                Some("v1.23.17-eks-1a2b3c"),
+                "docker://20.10.24",
+                "amd64",
+                &ng,
+            )
+        })
+        .collect();
+    // Negative control: a node of the same group already on containerd.
+    fleet.push(kube_node(
+        "ip-10-0-0-9",
+        Some("v1.23.17-eks-1a2b3c"),
+        "containerd://1.6.28",
+        "amd64",
+        &ng,
+    ));
+    let r = detect_fleet(&fleet, &["--plan"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let out = &r.stdout;
+    assert_eq!(
+        commands(out, "builder render"),
+        ["builder render --profile containerd --arch amd64 --kubernetes 1.23"]
+    );
+    assert_eq!(out.matches("\nPlan for pool ").count(), 1, "{out}");
+    assert!(
+        out.contains("Plan for pool ng-legacy (eks.amazonaws.com/nodegroup): 3 node(s)"),
+        "{out}"
+    );
+    assert!(out.contains("ng-legacy (eks.amazonaws.com/nodegroup): 3 node(s): 3 dockershim -> containerd, 1.23, amd64"));
+    assert_eq!(commands(out, "kubectl wait").len(), 1);
+    assert_eq!(
+        commands(out, "kubectl cordon"),
+        ["kubectl cordon ip-10-0-0-1 ip-10-0-0-2 ip-10-0-0-3"]
+    );
+    assert!(
+        !in_plans(out, "ip-10-0-0-9"),
+        "the containerd node is in no plan"
+    );
+}
+
+#[test]
+fn a_mixed_fleet_gets_one_plan_per_pool_at_each_pools_minor() {
+    let gke = [("cloud.google.com/gke-nodepool", "default-pool")];
+    let aks = [
+        ("kubernetes.azure.com/agentpool", "arm1"),
+        ("agentpool", "arm1"),
+    ];
+    let aks_old = [("agentpool", "old1")];
+    let kops = [
+        ("kops.k8s.io/instancegroup", "nodes-a"),
+        ("node.kubernetes.io/instance-type", "m5.large"),
+    ];
+    let capi = [("cluster.x-k8s.io/deployment-name", "md-0")];
+    let it = [("node.kubernetes.io/instance-type", "m6i.large")];
+    let it_old = [("beta.kubernetes.io/instance-type", "m4.large")];
+    let shim = "docker://20.10.24";
+    let fleet = [
+        kube_node("gke-1", Some("v1.22.17-gke.900"), shim, "amd64", &gke),
+        kube_node("gke-2", Some("v1.22.17-gke.900"), shim, "amd64", &gke),
+        kube_node(
+            "gke-3",
+            Some("v1.22.17-gke.900"),
+            "containerd://1.6.28",
+            "amd64",
+            &gke,
+        ),
+        // 1.27 on Docker is cri-dockerd already: in no plan.
+        kube_node("aks-1", Some("v1.27.9"), shim, "arm64", &aks),
+        kube_node("aks-2", Some("v1.21.14"), shim, "arm64", &aks_old),
+        kube_node("kops-1", Some("v1.20.15"), shim, "amd64", &kops),
+        kube_node("capi-1", Some("v1.23.17"), shim, "arm64", &capi),
+        kube_node("it-1", Some("v1.36.1"), shim, "amd64", &it),
+        kube_node("it-2", Some("v1.23.5"), shim, "amd64", &it_old),
+        kube_node("bare-1", None, shim, "amd64", &[]),
+    ];
+    let r = detect_fleet(&fleet, &["--plan"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let out = &r.stdout;
+    let mut renders = commands(out, "builder render");
+    renders.sort();
+    assert_eq!(
+        renders,
+        [
+            "builder render --profile containerd --arch amd64 --kubernetes 1.20",
+            "builder render --profile containerd --arch amd64 --kubernetes 1.22",
+            "builder render --profile containerd --arch amd64 --kubernetes 1.23",
+            "builder render --profile containerd --arch arm64 --kubernetes 1.21",
+            "builder render --profile containerd --arch arm64 --kubernetes 1.23",
+        ]
+    );
+    for heading in [
+        "Plan for pool default-pool (cloud.google.com/gke-nodepool): 2 node(s)",
+        "Plan for pool old1 (agentpool): 1 node(s)",
+        "Plan for pool nodes-a (kops.k8s.io/instancegroup): 1 node(s)",
+        "Plan for pool md-0 (cluster.x-k8s.io/deployment-name): 1 node(s)",
+        "Plan for pool instance type m4.large (beta.kubernetes.io/instance-type): 1 node(s)",
+    ] {
+        assert!(out.contains(heading), "no {heading:?} in\n{out}");
+    }
+    assert_eq!(out.matches("\nPlan for pool ").count(), 5);
+    for absent in ["aks-1", "it-1", "bare-1", "gke-3"] {
+        assert!(!in_plans(out, absent), "{absent} in a plan");
+    }
+    assert!(in_plans(out, "gke-2") && !out.contains("--kubernetes 1.36"));
+    assert_eq!(row(out, "it-1")[3], "cri-dockerd");
+    assert_eq!(row(out, "bare-1")[3], "unknown");
+
+    let (code, v) = {
+        let r = detect_fleet(&fleet, &["-o", "json"]);
+        (
+            r.code,
+            serde_json::from_str::<Value>(&r.stdout).expect("json"),
+        )
+    };
+    assert_eq!(code, 3);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(
+        (&node(&v, "gke-1")["minor"], &node(&v, "gke-1")["pool"]),
+        (&"1.22".into(), &"default-pool".into())
+    );
+    assert_eq!(
+        node(&v, "aks-1")["pool"],
+        "arm1",
+        "the AKS label wins over the legacy one"
+    );
+    assert_eq!(node(&v, "it-1")["pool"], "instance type m6i.large");
+    assert_eq!(
+        (&node(&v, "bare-1")["minor"], &node(&v, "bare-1")["pool"]),
+        (&Value::Null, &"(no pool label)".into())
+    );
+    let pools = v["pools"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pools.len(), 5);
+    let gke_pool = &pools[0];
+    assert_eq!(gke_pool["name"], "default-pool");
+    assert_eq!(gke_pool["label"], "cloud.google.com/gke-nodepool");
+    assert_eq!(gke_pool["node_count"], 2);
+    assert_eq!(gke_pool["nodes"], serde_json::json!(["gke-1", "gke-2"]));
+    let g = &gke_pool["groups"][0];
+    assert_eq!(
+        (
+            &g["verdict"],
+            &g["profile"],
+            &g["minor"],
+            &g["arch"],
+            &g["node_count"]
+        ),
+        (
+            &"dockershim".into(),
+            &"containerd".into(),
+            &"1.22".into(),
+            &"amd64".into(),
+            &2.into()
+        )
+    );
+    assert_eq!(
+        g["render"],
+        "builder render --profile containerd --arch amd64 --kubernetes 1.22"
+    );
+    assert!(
+        gke_pool.get("plan").is_none(),
+        "the pool's steps only with --plan"
+    );
+}
+
+#[test]
+fn one_node_without_a_kubelet_version_renders_the_profiles_minor_and_says_so() {
+    let cmdline = fx("kubelet-cmdline-dockershim");
+    let r = detect(&["--kubelet-cmdline", &cmdline, "--plan"], None);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        commands(&r.stdout, "builder render"),
+        ["builder render --profile containerd"]
+    );
+    assert!(
+        r.stdout.contains("Kubernetes minor is unknown"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
