@@ -30,6 +30,7 @@ mod detect;
 mod diff;
 mod faults;
 mod hosts;
+mod node_check;
 mod pin;
 mod profile_errors;
 mod progress;

@@ -153,6 +153,7 @@ impl Case {
             arch: Arch::Amd64,
             runtime: self.runtime,
             kubernetes: self.minor,
+            docker: (self.runtime == Runtime::CriDockerd).then_some("28.3.3"),
             files: &self.files,
             fetch: self.fetch.clone(),
             join: self.join.as_ref(),
@@ -268,13 +269,16 @@ fn golden_fetch_mode() {
         "    ",
         &fetch_script(&fetch().url, &fetch().sha256),
     );
-    assert!(t.contains(&format!("  content: {block}runcmd:\n")), "{t}");
+    assert!(
+        t.contains(&format!("  content: {block}- path: '{NODE_CHECK_PATH}'\n")),
+        "{t}"
+    );
     assert!(!t.contains("gz+b64"));
-    // The fetch runs first, under set -eu, before any unit is touched.
+    // The fetch runs first, under set -eu, then the self-check, before any unit is touched.
     let run = t.split("runcmd:\n").nth(1).unwrap();
     assert!(
         run.starts_with(&format!(
-            "- |\n  set -eu\n  {FETCH_SCRIPT_PATH}\n  modprobe -a overlay br_netfilter\n"
+            "- |\n  set -eu\n  {FETCH_SCRIPT_PATH}\n  {NODE_CHECK_PATH}\n  modprobe -a overlay br_netfilter\n"
         )),
         "{run}"
     );
