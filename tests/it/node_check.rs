@@ -83,6 +83,17 @@ fn one_line(c: &Check, start: &str) {
     assert_eq!(c.console, c.stderr);
 }
 
+/// The user-data chapter quotes the line exactly as the script prints it.
+fn documented(c: &Check) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/cloud-init.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    assert!(
+        doc.contains(&format!("\n  {}", c.stderr)),
+        "docs/src/cloud-init.md does not quote: {}",
+        c.stderr
+    );
+}
+
 #[test]
 fn the_kubelet_minor_must_match_the_profile() {
     let script = node_check_script("node", KubeMinor(23), None);
@@ -99,6 +110,7 @@ fn the_kubelet_minor_must_match_the_profile() {
             &c,
             "builder-node-check: this node's kubelet is v1.27.3 (minor 1.27) but the overlay was rendered for Kubernetes 1.23; use a base image with kubelet 1.23 or render with kubernetes = \"1.27\" in the profile",
         );
+        documented(&c);
         // 1.2 is not 1.23.
         let c = run(shell, &script, Some("Kubernetes v1.2.0"), false, None);
         assert!(!c.ok && c.stderr.contains("(minor 1.2)"), "{shell}");
@@ -136,6 +148,7 @@ fn apparmor_without_its_parser_fails_before_docker_23_0_1_and_warns_after() {
             &c,
             "builder-node-check: the kernel has AppArmor enabled but apparmor_parser is missing: Docker Engine 20.10.24 cannot start containers without it;",
         );
+        documented(&c);
         // The parser there, AppArmor off, or no AppArmor module at all: silent.
         for (parser, enabled) in [(true, Some("Y")), (false, Some("N")), (false, None)] {
             let c = run(shell, &old, kubelet, parser, enabled);
@@ -148,6 +161,7 @@ fn apparmor_without_its_parser_fails_before_docker_23_0_1_and_warns_after() {
             &c,
             "builder-node-check: warning: the kernel has AppArmor enabled but apparmor_parser is missing: Docker Engine 28.3.3 runs containers",
         );
+        documented(&c);
         // The kubelet check still comes first.
         let c = run(shell, &new, Some("Kubernetes v1.31.0"), true, None);
         assert!(!c.ok && c.stderr.contains("(minor 1.31)"), "{shell}");
