@@ -471,13 +471,15 @@ fn bad_inputs_are_refused() {
     let mut case = Case::containerd(30);
     case.files.push(case.files[0].clone());
     assert!(format!("{:#}", case.render().unwrap_err()).contains("given twice"));
-    let mut case = Case::containerd(30);
-    case.files.push(NodeFile {
-        path: JOIN_CONFIG_PATH.into(),
-        mode: 0o600,
-        content: b"x".to_vec(),
-    });
-    assert!(format!("{:#}", case.render().unwrap_err()).contains("written by builder"));
+    for ours in [JOIN_CONFIG_PATH, NODE_CHECK_PATH] {
+        let mut case = Case::containerd(30);
+        case.files.push(NodeFile {
+            path: ours.into(),
+            mode: 0o600,
+            content: b"x".to_vec(),
+        });
+        assert!(format!("{:#}", case.render().unwrap_err()).contains("written by builder"));
+    }
     let mut case = Case::containerd(30);
     case.fetch = Some(FetchOverlay {
         url: "ftp://example.invalid/overlay.tar.gz".into(),
