@@ -260,6 +260,7 @@ impl Spec {
             arch: Arch::Arm64,
             runtime: self.runtime,
             kubernetes: minor,
+            docker: (self.runtime == Runtime::CriDockerd).then_some("28.3.3"),
             files: &files,
             fetch: self.fetch.clone(),
             join: self.join.as_ref(),
@@ -385,6 +386,15 @@ fn every_user_data_passes_cloud_init_schema_and_decodes_to_what_was_given() {
                 );
             }
         }
+        let docker = (spec.runtime == Runtime::CriDockerd).then_some("28.3.3");
+        want.insert(
+            NODE_CHECK_PATH.into(),
+            (
+                "root:root".into(),
+                0o755,
+                node_check_script("node", KubeMinor(spec.minor), docker).into_bytes(),
+            ),
+        );
         if spec.join.is_some() {
             let (owner, mode, content) = d.files.get(JOIN_CONFIG_PATH).expect(&name).clone();
             assert_eq!((owner.as_str(), mode), ("root:root", 0o600), "{name}");
@@ -432,6 +442,12 @@ fn every_user_data_passes_cloud_init_schema_and_decodes_to_what_was_given() {
             "{name}: {}",
             d.runcmd
         );
+        // The self-check runs before any unit is touched.
+        let check = d
+            .runcmd
+            .find(&format!("\n{NODE_CHECK_PATH}\n"))
+            .expect(&name);
+        assert!(check < d.runcmd.find("\nmodprobe ").unwrap(), "{name}");
         // The token is nowhere but in the user-data.
         assert!(!u.meta_data.contains(TOKEN_SECRET) && !format!("{u:?}").contains(TOKEN_SECRET));
     }
@@ -517,6 +533,8 @@ fn run_script_in(shell: &str, script: &str, path_env: &str, root: &Path) -> (Out
         .env("BUILDER_ROOT", root)
         .env("BUILDER_CONSOLE", &console)
         .env("BUILDER_FETCH_ATTEMPTS", "1")
+        // The self-check reads AppArmor's switch here: an empty sysfs, not the host's.
+        .env("BUILDER_SYSFS", work.path())
         .output()
         .unwrap();
     let console = std::fs::read_to_string(&console).unwrap();
@@ -782,8 +800,10 @@ fn fetch_script_falls_back_to_wget_then_python3() {
     assert_eq!(server.hits("/o.tar.gz"), ran, "one download per fallback");
 }
 
-/// runcmd as cloud-init runs it (shellify), with stubs for the system commands: a refused
-/// overlay stops everything after it; a good one goes on to start the units and join.
+/// runcmd as cloud-init runs it (shellify), with stubs for the system commands and a stub
+/// kubelet printing a version: a refused overlay, or a kubelet of another minor than the
+/// profile's, stops everything after it; a good overlay on a matching kubelet goes on to start
+/// the units and join.
 #[test]
 fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
     let Some(python) = cloud_init_python() else {
@@ -794,7 +814,11 @@ fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
     let server = Server::start();
     server.route("/good.tar.gz", Behaviour::Ok(good.clone()));
     server.route("/bad.tar.gz", Behaviour::Ok(tampered));
-    for (path, ok) in [("/good.tar.gz", true), ("/bad.tar.gz", false)] {
+    for (path, kubelet_says, ok) in [
+        ("/good.tar.gz", "Kubernetes v1.33.4", true),
+        ("/bad.tar.gz", "Kubernetes v1.33.4", false),
+        ("/good.tar.gz", "Kubernetes v1.27.3", false),
+    ] {
         let spec = Spec {
             runtime: Runtime::CriDockerd,
             minor: 33,
@@ -811,9 +835,13 @@ fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
         std::fs::set_permissions(&fetch_path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let join_path = work.path().join("builder-join.yaml");
         std::fs::write(&join_path, &d.files[JOIN_CONFIG_PATH].2).unwrap();
+        let check_path = work.path().join("builder-node-check");
+        std::fs::write(&check_path, &d.files[NODE_CHECK_PATH].2).unwrap();
+        std::fs::set_permissions(&check_path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let runcmd = d
             .runcmd
             .replace(FETCH_SCRIPT_PATH, fetch_path.to_str().unwrap())
+            .replace(NODE_CHECK_PATH, check_path.to_str().unwrap())
             .replace(JOIN_CONFIG_PATH, join_path.to_str().unwrap());
         assert_ne!(runcmd, d.runcmd);
         // Stubs log their command line; getent says the group is missing.
@@ -837,6 +865,17 @@ fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
             std::fs::set_permissions(stubs.join(stub), std::fs::Permissions::from_mode(0o755))
                 .unwrap();
         }
+        // Test double for the base image's kubelet: prints a version, runs nothing.
+        std::fs::write(
+            stubs.join("kubelet"),
+            format!("#!/bin/sh\necho '{kubelet_says}'\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            stubs.join("kubelet"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         let r = run_script("sh", &runcmd, &format!("{}:{SYSTEM_PATH}", stubs.display()));
         let log = std::fs::read_to_string(&log).unwrap_or_default();
         if ok {
@@ -857,9 +896,19 @@ fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
             );
         } else {
             assert!(!r.out.status.success(), "{}", text(&r.out));
-            assert_eq!(log, "", "nothing may run after a refused overlay");
-            assert!(root_listing(r.root.path()).is_empty());
+            assert_eq!(
+                log, "",
+                "nothing may run after a refused overlay or a wrong kubelet"
+            );
             assert!(join_path.exists());
+            if path == "/bad.tar.gz" {
+                assert!(root_listing(r.root.path()).is_empty());
+            } else {
+                let err = String::from_utf8_lossy(&r.out.stderr);
+                let want = "builder-node-check: this node's kubelet is v1.27.3 (minor 1.27) but the overlay was rendered for Kubernetes 1.33; use a base image with kubelet 1.33 or render with kubernetes = \"1.27\" in the profile\n";
+                assert!(err.ends_with(want), "{err}");
+                assert!(r.console.ends_with(want), "{}", r.console);
+            }
         }
     }
 }

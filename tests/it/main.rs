@@ -31,6 +31,7 @@ mod diff;
 mod faults;
 mod hosts;
 mod minors;
+mod node_check;
 mod pin;
 mod profile_errors;
 mod progress;

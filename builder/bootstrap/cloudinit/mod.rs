@@ -36,6 +36,7 @@ pub use crate::bootstrap::join::{
     join_configuration, DiscoveryTimeout, JoinParams, ENV_API_SERVER, ENV_CA_CERT_HASH,
     ENV_DISCOVERY_TIMEOUT, ENV_TOKEN, JOIN_CONFIG_PATH,
 };
+pub use crate::bootstrap::node_check::{node_check_script, NODE_CHECK_PATH};
 pub use fetch::{check as check_fetch, fetch_script, FetchOverlay, FETCH_SCRIPT_PATH};
 
 /// Everything one arch's user-data is made from.
@@ -46,7 +47,12 @@ pub struct UserDataInput<'a> {
     /// Also picks the CRI socket kubeadm registers the node with and the units to enable
     /// and start, in order ([`Runtime::cri_socket`], [`Runtime::units`]).
     pub runtime: Runtime,
+    /// Checked against the node's `kubelet --version` before anything starts.
     pub kubernetes: KubeMinor,
+    /// Docker Engine's version (the `docker-static` artifact's) for cri-dockerd profiles: decides
+    /// whether a missing `apparmor_parser` fails the boot or only warns
+    /// ([`crate::bootstrap::node_check`]).
+    pub docker: Option<&'a str>,
     /// Baked mode: the node-specific files to write (generated config and overlays/ files).
     /// Ignored in fetch mode (the overlay carries them).
     pub files: &'a [NodeFile],
@@ -156,13 +162,17 @@ fn check_unit(unit: &str) -> Result<()> {
 }
 
 /// The runcmd script: one item, so `set -eu` governs every step and a failed step (a
-/// refused overlay above all) stops the rest: no half-installed runtime, no join.
+/// refused overlay, a base image that cannot run the overlay) stops the rest: no
+/// half-installed runtime, no join. The self-check runs after the fetch (the overlay may
+/// bring the kubelet) and before anything starts.
 fn runcmd(input: &UserDataInput) -> String {
     let mut s = String::from("set -eu\n");
     if input.fetch.is_some() {
         s.push_str(FETCH_SCRIPT_PATH);
         s.push('\n');
     }
+    s.push_str(NODE_CHECK_PATH);
+    s.push('\n');
     // modprobe takes one module unless -a; sysctl -e: a key some other package set for a
     // kernel without it must not stop the boot.
     s.push_str("modprobe -a overlay br_netfilter\nsysctl -e --system\n");
@@ -224,8 +234,8 @@ fn check_input(input: &UserDataInput) -> Result<()> {
     Ok(())
 }
 
-/// The `write_files` items: the fetch script, or baked mode's node files; then the
-/// JoinConfiguration.
+/// The `write_files` items: the fetch script, or baked mode's node files; the self-check
+/// script; then the JoinConfiguration.
 fn write_files(input: &UserDataInput) -> Result<Vec<Item>> {
     let mut items = match &input.fetch {
         Some(f) => {
@@ -239,6 +249,8 @@ fn write_files(input: &UserDataInput) -> Result<Vec<Item>> {
         }
         None => node_file_items(input.files)?,
     };
+    let check = node_check_script(input.profile, input.kubernetes, input.docker);
+    items.push(item(NODE_CHECK_PATH, 0o755, check.as_bytes(), true)?);
     if let Some(j) = input.join {
         let text = join_configuration(
             input.profile,
@@ -267,7 +279,7 @@ fn node_file_items(files: &[NodeFile]) -> Result<Vec<Item>> {
     }
     let mut items = Vec::new();
     for f in files {
-        if f.path == JOIN_CONFIG_PATH || f.path == FETCH_SCRIPT_PATH {
+        if [JOIN_CONFIG_PATH, FETCH_SCRIPT_PATH, NODE_CHECK_PATH].contains(&f.path.as_str()) {
             return Err(Error::Input(format!(
                 "{} is written by builder's user-data itself; rename that file in the overlay",
                 f.path

@@ -153,6 +153,7 @@ impl Case {
             arch: Arch::Amd64,
             runtime: self.runtime,
             kubernetes: self.minor,
+            docker: (self.runtime == Runtime::CriDockerd).then_some("28.3.3"),
             files: &self.files,
             fetch: self.fetch.clone(),
             join: self.join.as_ref(),
@@ -268,13 +269,16 @@ fn golden_fetch_mode() {
         "    ",
         &fetch_script(&fetch().url, &fetch().sha256),
     );
-    assert!(t.contains(&format!("  content: {block}runcmd:\n")), "{t}");
+    assert!(
+        t.contains(&format!("  content: {block}- path: '{NODE_CHECK_PATH}'\n")),
+        "{t}"
+    );
     assert!(!t.contains("gz+b64"));
-    // The fetch runs first, under set -eu, before any unit is touched.
+    // The fetch runs first, under set -eu, then the self-check, before any unit is touched.
     let run = t.split("runcmd:\n").nth(1).unwrap();
     assert!(
         run.starts_with(&format!(
-            "- |\n  set -eu\n  {FETCH_SCRIPT_PATH}\n  modprobe -a overlay br_netfilter\n"
+            "- |\n  set -eu\n  {FETCH_SCRIPT_PATH}\n  {NODE_CHECK_PATH}\n  modprobe -a overlay br_netfilter\n"
         )),
         "{run}"
     );
@@ -467,13 +471,15 @@ fn bad_inputs_are_refused() {
     let mut case = Case::containerd(30);
     case.files.push(case.files[0].clone());
     assert!(format!("{:#}", case.render().unwrap_err()).contains("given twice"));
-    let mut case = Case::containerd(30);
-    case.files.push(NodeFile {
-        path: JOIN_CONFIG_PATH.into(),
-        mode: 0o600,
-        content: b"x".to_vec(),
-    });
-    assert!(format!("{:#}", case.render().unwrap_err()).contains("written by builder"));
+    for ours in [JOIN_CONFIG_PATH, NODE_CHECK_PATH] {
+        let mut case = Case::containerd(30);
+        case.files.push(NodeFile {
+            path: ours.into(),
+            mode: 0o600,
+            content: b"x".to_vec(),
+        });
+        assert!(format!("{:#}", case.render().unwrap_err()).contains("written by builder"));
+    }
     let mut case = Case::containerd(30);
     case.fetch = Some(FetchOverlay {
         url: "ftp://example.invalid/overlay.tar.gz".into(),

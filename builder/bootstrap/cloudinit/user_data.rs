@@ -12,7 +12,7 @@ use crate::build::install::{Kind, Origin, Rootfs};
 use crate::profile::plan::Plan;
 use crate::util::digest::Sha256;
 use crate::util::error::Error;
-use crate::util::model::Arch;
+use crate::util::model::{Arch, Runtime};
 
 /// What the user-data is made of, besides the profile.
 pub struct UserDataArgs<'a> {
@@ -73,6 +73,12 @@ pub fn write(
         arch,
         runtime: profile.runtime,
         kubernetes: profile.kubernetes,
+        docker: match profile.runtime {
+            Runtime::CriDockerd => profile
+                .artifact("docker-static")
+                .map(|a| a.version.as_str()),
+            Runtime::Containerd => None,
+        },
         files: &files,
         fetch: ud.overlay_url.map(|t| FetchOverlay {
             url: t.replace("{arch}", arch.as_str()),
