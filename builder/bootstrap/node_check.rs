@@ -103,7 +103,7 @@ case $MAJOR.$MINOR in
 *) die "cannot read the version of $KUBELET ('$KUBELET --version' printed '${{OUT%%"$NL"*}}'); the overlay was rendered for Kubernetes $KUBERNETES" ;;
 esac
 if [ "$MAJOR.$MINOR" != "$KUBERNETES" ]; then
-    die "this node's kubelet is $VERSION (minor $MAJOR.$MINOR) but the overlay was rendered for Kubernetes $KUBERNETES; use a base image with kubelet $KUBERNETES or render with kubernetes = \"$MAJOR.$MINOR\" in the profile"
+    die "this node's kubelet is $VERSION (minor $MAJOR.$MINOR) but the overlay was rendered for Kubernetes $KUBERNETES; use a base image with kubelet $KUBERNETES or render with --kubernetes $MAJOR.$MINOR"
 fi
 {apparmor}"#,
         header = crate::node::header(profile),

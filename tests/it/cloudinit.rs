@@ -905,7 +905,7 @@ fn runcmd_stops_before_the_runtime_when_the_overlay_is_refused() {
                 assert!(root_listing(r.root.path()).is_empty());
             } else {
                 let err = String::from_utf8_lossy(&r.out.stderr);
-                let want = "builder-node-check: this node's kubelet is v1.27.3 (minor 1.27) but the overlay was rendered for Kubernetes 1.33; use a base image with kubelet 1.33 or render with kubernetes = \"1.27\" in the profile\n";
+                let want = "builder-node-check: this node's kubelet is v1.27.3 (minor 1.27) but the overlay was rendered for Kubernetes 1.33; use a base image with kubelet 1.33 or render with --kubernetes 1.27\n";
                 assert!(err.ends_with(want), "{err}");
                 assert!(r.console.ends_with(want), "{}", r.console);
             }

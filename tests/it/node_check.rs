@@ -108,7 +108,7 @@ fn the_kubelet_minor_must_match_the_profile() {
         assert!(!c.ok, "{shell}: a 1.27 kubelet passed");
         one_line(
             &c,
-            "builder-node-check: this node's kubelet is v1.27.3 (minor 1.27) but the overlay was rendered for Kubernetes 1.23; use a base image with kubelet 1.23 or render with kubernetes = \"1.27\" in the profile",
+            "builder-node-check: this node's kubelet is v1.27.3 (minor 1.27) but the overlay was rendered for Kubernetes 1.23; use a base image with kubelet 1.23 or render with --kubernetes 1.27",
         );
         documented(&c);
         // 1.2 is not 1.23.
