@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::merge::{merge, Merged};
 use super::raw::parse_raw;
-use super::source::{Loc, Lookup, Source};
+use super::source::{Loc, Lookup, Origin, Source};
 use super::types::Profile;
 use super::validate::validate;
 use crate::util::error::Error;
@@ -29,6 +29,7 @@ impl Lookup {
             name: name.to_string(),
             dir: None,
             text: text.to_string(),
+            origin: Origin::Path,
             shipped: None,
         }))
     }

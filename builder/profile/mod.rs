@@ -5,10 +5,11 @@
 //!
 //! One file per concern: `source` (finding, locations, listing), `raw` (the serde shapes),
 //! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result),
-//! `overlays` (where an overlay's files are),
+//! `overlays` (where an overlay's files are), `init` (a new profile that extends a shipped one),
 //! `schema` (the JSON Schema of `raw`'s shapes).
 
 pub mod catalog;
+pub mod init;
 mod load;
 mod merge;
 mod overlays;
@@ -23,7 +24,7 @@ mod validate;
 pub use overlays::{find_overlay, OverlaySource};
 pub use raw::SCHEMA;
 pub use schema::json_schema;
-pub use source::{list, Listed, Loc, Lookup, Source};
+pub use source::{list, Listed, Loc, Lookup, Origin, Source};
 pub use types::{
     expand_url, Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule,
     KubeletSettings, OverlayRef, Pins, Profile, SysextSettings,

@@ -30,6 +30,7 @@ mod detect;
 mod diff;
 mod faults;
 mod hosts;
+mod init;
 mod pin;
 mod profile_errors;
 mod progress;
