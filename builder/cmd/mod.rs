@@ -111,7 +111,9 @@ pub enum Command {
     ///
     /// The file has a comment on each key and the commands to run next; it never replaces an
     /// existing file unless --force. DIR/schema.json (for the file's `#:schema` line) is written
-    /// too when it is missing.
+    /// too when it is missing. With --from-detect, one such profile per runtime, Kubernetes
+    /// minor and arch of the affected nodes in a `builder detect --output json` report (none
+    /// written if any exists, unless --force).
     ///
     /// Example: builder init site-nodes --runtime containerd --kubernetes 1.35 --arch amd64,arm64
     Init(InitArgs),

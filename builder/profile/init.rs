@@ -91,6 +91,113 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The nodes of one runtime, Kubernetes minor and arch in a `builder detect --output json`
+/// report: one profile of `builder init --from-detect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub runtime: Runtime,
+    pub minor: KubeMinor,
+    pub arch: Arch,
+    /// The affected nodes it replaces, by name.
+    pub nodes: Vec<String>,
+}
+
+impl Group {
+    /// The profile's name: `RUNTIME-1.N-ARCH`.
+    pub fn name(&self) -> String {
+        format!("{}-{}-{}", self.runtime.as_str(), self.minor, self.arch)
+    }
+}
+
+/// The groups of affected nodes with a replacement profile in a `builder detect --output json`
+/// report (`what` names it in errors), sorted by name, and one line per affected node left out
+/// (no profile for it, or no kubelet version or arch builder can use).
+pub fn groups_from_detect(json: &str, what: &str) -> Result<(Vec<Group>, Vec<String>)> {
+    let bad = |why: &str| {
+        Error::Input(format!(
+            "{what}: {why}; give the output of `builder detect --output json`"
+        ))
+    };
+    let report: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(&format!("not JSON ({e})")))?;
+    let nodes = report["nodes"]
+        .as_array()
+        .ok_or_else(|| bad("no \"nodes\" list"))?;
+    let mut groups: Vec<Group> = Vec::new();
+    let mut skipped = Vec::new();
+    for node in nodes.iter().filter(|n| n["affected"] == true) {
+        let name = node["name"].as_str().unwrap_or("?").to_string();
+        match group_key(node) {
+            Ok((runtime, minor, arch)) => {
+                let same = |g: &&mut Group| (g.runtime, g.minor, g.arch) == (runtime, minor, arch);
+                match groups.iter_mut().find(same) {
+                    Some(g) => g.nodes.push(name),
+                    None => groups.push(Group {
+                        runtime,
+                        minor,
+                        arch,
+                        nodes: vec![name],
+                    }),
+                }
+            }
+            Err(why) => skipped.push(format!("node {name}: {why}")),
+        }
+    }
+    groups.sort_by_key(Group::name);
+    Ok((groups, skipped))
+}
+
+/// A node's replacement runtime, its kubelet's minor and its arch, or why there is none.
+fn group_key(node: &serde_json::Value) -> std::result::Result<(Runtime, KubeMinor, Arch), String> {
+    let runtime = match node["profile"].as_str() {
+        Some("containerd") => Runtime::Containerd,
+        Some("cri-dockerd") => Runtime::CriDockerd,
+        _ => {
+            return Err(format!(
+                "no replacement profile ({})",
+                node["reason"].as_str().unwrap_or("?")
+            ))
+        }
+    };
+    let version = node["kubelet_version"].as_str().unwrap_or("");
+    let minor: String = version
+        .trim_start_matches('v')
+        .splitn(3, '.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    let minor = minor
+        .parse::<KubeMinor>()
+        .map_err(|e| format!("kubelet version {version:?}: {e}"))?;
+    let arch = node["arch"].as_str().unwrap_or("");
+    let arch =
+        Arch::parse(arch).ok_or_else(|| format!("arch {arch:?} is not one builder renders"))?;
+    Ok((runtime, minor, arch))
+}
+
+/// [`run`] for each of `all`, after checking that none would replace a file without `force`
+/// (then nothing is written).
+pub fn run_all(all: &[Options]) -> Result<Vec<Written>> {
+    let taken: Vec<String> = all
+        .iter()
+        .filter(|o| !o.force)
+        .map(|o| o.dir.join(format!("{}.toml", o.name)))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !taken.is_empty() {
+        return Err(Error::Profile(format!(
+            "{} already exist{}; nothing was written: remove {}, or pass --force to replace {}",
+            taken.join(", "),
+            if taken.len() == 1 { "s" } else { "" },
+            if taken.len() == 1 { "it" } else { "them" },
+            if taken.len() == 1 { "it" } else { "them" },
+        ))
+        .into());
+    }
+    all.iter().map(run).collect()
+}
+
 /// `text` into `path` through a temporary file in the same folder and a rename.
 fn write_new(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
@@ -234,6 +341,34 @@ mod tests {
                 (runtime, &[Arch::Amd64][..])
             );
         }
+    }
+
+    #[test]
+    fn detect_reports_group_by_runtime_minor_and_arch() {
+        let node = |name: &str, version: &str, arch: &str, profile: &str| {
+            format!(
+                r#"{{"name":"{name}","kubelet_version":"{version}","arch":"{arch}","affected":true,"profile":{profile},"reason":"r"}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"nodes":[{},{},{},{},{},{{"name":"ok","affected":false,"profile":null}}]}}"#,
+            node("a", "v1.30.4", "amd64", "\"containerd\""),
+            node("b", "v1.30.9", "amd64", "\"containerd\""),
+            node("c", "v1.30.4", "arm64", "\"containerd\""),
+            node("d", "v1.23.1", "amd64", "\"cri-dockerd\""),
+            node("win", "v1.23.1", "amd64", "null"),
+        );
+        let (groups, skipped) = groups_from_detect(&json, "d.json").unwrap();
+        let names: Vec<(String, usize)> =
+            groups.iter().map(|g| (g.name(), g.nodes.len())).collect();
+        let want = [
+            ("containerd-1.30-amd64", 2),
+            ("containerd-1.30-arm64", 1),
+            ("cri-dockerd-1.23-amd64", 1),
+        ];
+        assert_eq!(names, want.map(|(n, c)| (n.to_string(), c)));
+        assert_eq!(skipped, ["node win: no replacement profile (r)"]);
+        assert!(groups_from_detect("[]", "d.json").is_err());
     }
 
     #[test]

@@ -231,3 +231,59 @@ fn profiles_and_show_say_where_a_profile_comes_from() {
         "{note}"
     );
 }
+
+#[test]
+fn from_detect_writes_one_profile_per_runtime_minor_and_arch() {
+    let ws = Workspace::new();
+    let f = fixture("detect");
+    let o = ws.run(&[
+        "detect",
+        "--nodes",
+        &f.join("nodes-mixed.json").display().to_string(),
+        // The pods decide cri-dockerd for the node whose workloads mount the Docker socket.
+        "--pods",
+        &f.join("pods-mixed.json").display().to_string(),
+        "--output",
+        "json",
+    ]);
+    std::fs::write(ws.path().join("detect.json"), &o.stdout).unwrap();
+    let o = init(&ws, &["--from-detect", "detect.json"]);
+    assert_ok(&o);
+    // The Windows node has no Linux profile: a warning, not a file.
+    assert!(
+        stderr(&o).contains("warning: no profile for node win-worker-1"),
+        "{}",
+        stderr(&o)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(ws.path().join("profiles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let want = [
+        "containerd-1.23-arm64.toml",
+        "cri-dockerd-1.23-amd64.toml",
+        "schema.json",
+    ];
+    assert_eq!(names, want);
+    let o = ws.run(&["show", "--profile", "cri-dockerd-1.23-amd64"]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("kubernetes = \"1.23\""),
+        "{}",
+        stdout(&o)
+    );
+    // Again: refused as a whole, nothing replaced; with --force, replaced.
+    let path = ws.path().join("profiles/containerd-1.23-arm64.toml");
+    std::fs::write(&path, "# mine\n").unwrap();
+    let o = init(&ws, &["--from-detect", "detect.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("already exist; nothing was written"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(read(&path), "# mine\n");
+    assert_ok(&init(&ws, &["--from-detect", "detect.json", "--force"]));
+    assert!(read(&path).contains("extends = \"containerd\""));
+}
