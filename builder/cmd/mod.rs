@@ -10,6 +10,7 @@
 //!   diff.rs     diff
 //!   verify.rs   verify
 //!   pin.rs      pin
+//!   init.rs     init
 //!   hosts.rs    hosts
 //!   show.rs     profiles, show, schema (read-only, nothing fetched)
 //!   docs.rs     completions, manpage
@@ -18,6 +19,7 @@ mod detect;
 mod diff;
 mod docs;
 mod hosts;
+mod init;
 mod options;
 mod pin;
 mod render;
@@ -31,6 +33,7 @@ pub use self::detect::DetectArgs;
 pub use self::diff::DiffArgs;
 pub use self::docs::{CompletionsArgs, ManpageArgs};
 pub use self::hosts::HostsArgs;
+pub use self::init::InitArgs;
 pub use self::options::{FetchArgs, Output};
 pub use self::pin::PinArgs;
 pub use self::render::RenderArgs;
@@ -48,7 +51,8 @@ pub use self::verify::VerifyArgs;
 /// The top-level `--help`'s closing section.
 const EXAMPLES: &str = "\
 Examples:
-  builder profiles                                   # the shipped profiles
+  builder profiles                                   # the profiles, and where each comes from
+  builder init site --runtime containerd --kubernetes 1.35   # profiles/site.toml, yours to edit
   builder show --profile containerd                  # the resolved profile, every pin spelled out
   builder render --profile containerd --arch amd64   # dist/containerd/amd64/{overlay.tar.gz,...}
   builder render --profile cri-dockerd --mirror https://github.com/=https://mirror.example/gh/
@@ -96,11 +100,27 @@ pub enum Command {
     ///
     /// Example: builder render --profile containerd --arch amd64 --out dist --cloud aws
     Render(Box<RenderArgs>),
-    /// List the shipped profiles (./profiles, then those built into the binary) with their description.
+    /// List the profiles (./profiles, then those built into the binary) with where each comes from and its description.
+    ///
+    /// Built-in and shipped profiles (the copies in builder's own ./profiles) are extended, not
+    /// edited; the other files in ./profiles are the user's own.
     ///
     /// Example: builder profiles
     Profiles,
+    /// Write a new profile of your own, DIR/NAME.toml, that extends the shipped profile of a runtime and sets the Kubernetes minor.
+    ///
+    /// The file has a comment on each key and the commands to run next; it never replaces an
+    /// existing file unless --force. DIR/schema.json (for the file's `#:schema` line) is written
+    /// too when it is missing. With --from-detect, one such profile per runtime, Kubernetes
+    /// minor and arch of the affected nodes in a `builder detect --output json` report (none
+    /// written if any exists, unless --force).
+    ///
+    /// Example: builder init site-nodes --runtime containerd --kubernetes 1.35 --arch amd64,arm64
+    Init(InitArgs),
     /// Print the resolved profile (after `extends`) with every pin, per architecture, as TOML.
+    ///
+    /// stdout is the resolved text alone (its sha256 is the manifest's profile digest); a note
+    /// on stderr says where the profile comes from: built in, shipped, your own, or the file given.
     ///
     /// Example: builder show --profile containerd
     Show(ShowArgs),
@@ -175,7 +195,8 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Render(args) => render::run(*args, quiet),
         Command::Profiles => show::profiles(),
-        Command::Show(args) => show::run(&args),
+        Command::Init(args) => init::run(args, quiet),
+        Command::Show(args) => show::run(&args, quiet),
         Command::Detect(args) => detect::run(args),
         Command::Hosts(args) => hosts::run(&args),
         Command::Diff(args) => diff::run(args),

@@ -7,12 +7,12 @@ use clap::Args;
 
 use crate::profile::catalog::Catalog;
 use crate::profile::plan::Plan;
-use crate::profile::{list, Lookup};
+use crate::profile::{list, Listed, Lookup, Origin};
 use crate::util::model::KubeMinor;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// A shipped profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
+    /// A profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
     #[arg(long, short, value_name = "NAME|FILE")]
     pub profile: String,
     /// Show it as `render --kubernetes MINOR` would render it: that minor, and the runtime releases that fit it
@@ -27,16 +27,32 @@ pub struct ShowArgs {
 pub(super) fn profiles() -> Result<u8> {
     let rows = list(&Lookup::default())?;
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    println!("{:width$}  {:28}  DESCRIPTION", "NAME", "FROM");
-    for r in rows {
-        println!("{:width$}  {:28}  {}", r.name, r.origin, r.description);
+    let from = |r: &Listed| match r.origin {
+        Origin::BuiltIn => "built-in".to_string(),
+        Origin::Shipped => format!("{} (shipped)", r.file),
+        _ => format!("{} (yours)", r.file),
+    };
+    let from_width = rows.iter().map(|r| from(r).len()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:from_width$}  DESCRIPTION", "NAME", "FROM");
+    for r in &rows {
+        println!(
+            "{:width$}  {:from_width$}  {}",
+            r.name,
+            from(r),
+            r.description
+        );
     }
+    println!(
+        "\nbuilt-in and shipped profiles: extend them (`builder init NAME`), do not edit them; \
+         yours: edit them freely."
+    );
     Ok(0)
 }
 
-/// `builder show`: the resolved profile.
-pub(super) fn run(args: &ShowArgs) -> Result<u8> {
+/// `builder show`: the resolved profile on stdout, where it comes from on stderr (unless `quiet`).
+pub(super) fn run(args: &ShowArgs, quiet: bool) -> Result<u8> {
     let catalog = Catalog::builtin()?;
+    let source = Lookup::default().find(&args.profile, None)?;
     let (profile, notes) = crate::profile::compat::load_fitted(
         &args.profile,
         args.kubernetes,
@@ -49,7 +65,13 @@ pub(super) fn run(args: &ShowArgs) -> Result<u8> {
     for w in &profile.warnings {
         eprintln!("warning: {w}");
     }
-    print!("{}", Plan::resolve(profile, &catalog)?.show_text());
+    let plan = Plan::resolve(profile, &catalog)?;
+    // Where it comes from goes to stderr: stdout is the resolved text alone, whose digest the
+    // manifest records (`builder show | sha256sum`), whichever folder it was read from.
+    if !quiet {
+        eprintln!("note: {}", source.origin_note());
+    }
+    print!("{}", plan.show_text());
     Ok(0)
 }
 

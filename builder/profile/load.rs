@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::merge::{merge, At, Merged};
 use super::raw::parse_raw;
-use super::source::{Loc, Lookup, Source};
+use super::source::{Loc, Lookup, Origin, Source};
 use super::types::Profile;
 use super::validate::validate;
 use crate::util::error::Error;
@@ -30,6 +30,7 @@ impl Lookup {
             name: name.to_string(),
             dir: None,
             text: text.to_string(),
+            origin: Origin::Path,
             shipped: None,
         }))
     }
@@ -47,6 +48,7 @@ impl Lookup {
                 name: "--kubernetes".into(),
                 dir: None,
                 text: text.clone(),
+                origin: super::source::Origin::Path,
                 shipped: None,
             });
             merged.kubernetes = Some(At {

@@ -6,10 +6,12 @@
 //! One file per concern: `source` (finding, locations, listing), `raw` (the serde shapes),
 //! `merge` (`extends`), `load` (the chain), `validate` (the checks), `types` (the result),
 //! `overlays` (where an overlay's files are), `compat` (which runtime releases fit a minor),
-//! `schema` (the JSON Schema of `raw`'s shapes).
+//! `init` (a new profile that extends a shipped one), `schema` (the JSON Schema of `raw`'s
+//! shapes).
 
 pub mod catalog;
 pub mod compat;
+pub mod init;
 mod load;
 mod merge;
 mod overlays;
@@ -24,7 +26,7 @@ mod validate;
 pub use overlays::{find_overlay, OverlaySource};
 pub use raw::SCHEMA;
 pub use schema::json_schema;
-pub use source::{list, Listed, Loc, Lookup, Source};
+pub use source::{list, Listed, Loc, Lookup, Origin, Source};
 pub use types::{
     expand_url, Artifact, ArtifactKind, ContainerdSettings, DockerSettings, InstallRule,
     KubeletSettings, OverlayRef, Pins, Profile, SysextSettings,

@@ -29,9 +29,71 @@ pub struct Source {
     /// The folder relative paths in it (`extends = "./base.toml"`) are resolved from.
     pub dir: Option<PathBuf>,
     pub text: String,
-    /// The name it was found by, for a shipped profile (`./profiles/NAME.toml` or built in):
-    /// errors in it say to extend it rather than edit it.
+    /// Where it was found.
+    pub origin: Origin,
+    /// The name it was found by, for a profile that ships with builder (built in, or the
+    /// unchanged copy in `./profiles`): errors in it say to extend it rather than edit it.
     pub shipped: Option<String>,
+}
+
+/// Where a profile comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Built into the binary (`<built-in>/NAME.toml`).
+    BuiltIn,
+    /// `./profiles/NAME.toml`, byte for byte the built-in profile of that name: the copy that
+    /// ships in builder's `profiles` folder.
+    Shipped,
+    /// `./profiles/NAME.toml`, found by name, that is not a shipped copy: the user's own (or a
+    /// changed copy of a shipped one, which then replaces the built-in profile of that name).
+    Local,
+    /// A path given on the command line or in `extends`.
+    Path,
+}
+
+impl Origin {
+    /// Where from, as a predicate, for `builder show`.
+    fn describe(self) -> &'static str {
+        match self {
+            Origin::BuiltIn => "is built into builder",
+            Origin::Shipped => "ships with builder (this copy in ./profiles is the built-in one)",
+            Origin::Local => "is your own (./profiles)",
+            Origin::Path => "is the file given",
+        }
+    }
+}
+
+impl Source {
+    /// One line saying where this profile comes from and whether to edit it, for `builder show`
+    /// (on stderr: stdout is the resolved text, whose digest the manifest records).
+    pub fn origin_note(&self) -> String {
+        let advice = match (&self.shipped, self.origin) {
+            (Some(name), _) => format!(
+                ": do not edit it, extend it in a profile of your own (`builder init` writes one \
+                 with `extends = \"{name}\"`)"
+            ),
+            (None, Origin::Local) if self.replaces_builtin() => {
+                ", and replaces the built-in profile of the same name".to_string()
+            }
+            (None, _) => String::new(),
+        };
+        format!("{} {}{advice}", self.name, self.origin.describe())
+    }
+
+    /// A local profile named like a built-in one (and so found instead of it).
+    fn replaces_builtin(&self) -> bool {
+        Path::new(&self.name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .is_some_and(|stem| builtin_text(stem).is_some())
+    }
+}
+
+/// The text of the built-in profile NAME.
+fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN_PROFILES
+        .get_file(format!("{name}.toml"))
+        .and_then(|f| f.contents_utf8())
 }
 
 const BUILTIN_PREFIX: &str = "<built-in>/";
@@ -56,12 +118,13 @@ impl Loc {
         crate::util::error::line_col(&self.src.text, self.span.start)
     }
 
-    /// An error at this location: `file:line:col: what`. In a built-in profile, which cannot
-    /// be edited, the fix goes into a profile that extends it, and the message says how.
+    /// An error at this location: `file:line:col: what`. In a profile that ships with builder
+    /// (built in, or its unchanged copy in ./profiles), the fix goes into a profile that extends
+    /// it, and the message says how; in the user's own profile, the fix goes right there.
     pub fn error(&self, what: impl fmt::Display) -> anyhow::Error {
         let extend = match &self.src.shipped {
             Some(name) => {
-                let what_it_is = if self.src.dir.is_none() {
+                let what_it_is = if self.src.origin == Origin::BuiltIn {
                     "is built into builder"
                 } else {
                     "is a shipped profile"
@@ -150,6 +213,7 @@ impl Lookup {
                 name: path.display().to_string(),
                 dir: path.parent().map(Path::to_path_buf),
                 text,
+                origin: Origin::Path,
                 shipped: None,
             }));
         }
@@ -162,12 +226,14 @@ impl Lookup {
         let local = self.local_dir.join(format!("{spec}.toml"));
         if local.is_file() {
             let text = read_profile(&local)?;
+            let origin = local_origin(spec, &text);
             return Ok(Arc::new(Source {
                 id: file_id(&local),
                 name: local.display().to_string(),
                 dir: local.parent().map(Path::to_path_buf),
                 text,
-                shipped: Some(spec.to_string()),
+                origin,
+                shipped: (origin == Origin::Shipped).then(|| spec.to_string()),
             }));
         }
         if let Some(file) = BUILTIN_PROFILES.get_file(format!("{spec}.toml")) {
@@ -179,6 +245,7 @@ impl Lookup {
                 name: format!("{BUILTIN_PREFIX}{spec}.toml"),
                 dir: None,
                 text: text.to_string(),
+                origin: Origin::BuiltIn,
                 shipped: Some(spec.to_string()),
             }));
         }
@@ -192,12 +259,25 @@ impl Lookup {
     }
 }
 
+/// A profile found by name in ./profiles: the shipped copy when it is byte for byte the
+/// built-in profile of that name, else the user's own.
+fn local_origin(name: &str, text: &str) -> Origin {
+    if builtin_text(name) == Some(text) {
+        Origin::Shipped
+    } else {
+        Origin::Local
+    }
+}
+
 /// A profile in the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub name: String,
     pub description: String,
-    pub origin: String,
+    /// Where it comes from: built in, or its file in ./profiles.
+    pub origin: Origin,
+    /// `<built-in>/NAME.toml` or the file's path.
+    pub file: String,
 }
 
 fn description_of(text: &str) -> String {
@@ -227,9 +307,10 @@ pub fn list(lookup: &Lookup) -> Result<Vec<Listed>> {
         out.insert(
             name.clone(),
             Listed {
-                name,
+                file: format!("{BUILTIN_PREFIX}{name}.toml"),
                 description: description_of(file.contents_utf8().unwrap_or("")),
-                origin: "built-in".into(),
+                origin: Origin::BuiltIn,
+                name,
             },
         );
     }
@@ -251,9 +332,10 @@ pub fn list(lookup: &Lookup) -> Result<Vec<Listed>> {
             out.insert(
                 name.clone(),
                 Listed {
-                    name,
+                    origin: local_origin(&name, &text),
                     description: description_of(&text),
-                    origin: path.display().to_string(),
+                    file: path.display().to_string(),
+                    name,
                 },
             );
         }

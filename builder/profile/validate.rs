@@ -17,9 +17,6 @@ use crate::util::digest::Sha256;
 use crate::util::error::Error;
 use crate::util::model::{check_target, managed_flag, valid_version, Arch, KubeMinor, Runtime};
 
-/// Kubernetes minors below this are not targets: their kubelets predate the flags we write.
-const OLDEST_MINOR: u32 = 20;
-
 /// The merged profile, checked: the first error found, in the order the keys are read.
 pub(super) fn validate(mut m: Merged) -> Result<Profile> {
     let top = m
@@ -356,23 +353,7 @@ fn kubelet_args(args: &BTreeMap<String, At<String>>) -> Result<BTreeMap<String, 
 }
 
 fn minor(v: &At<String>) -> Result<KubeMinor> {
-    let s = v.get();
-    let bad = || {
-        v.loc().error(format_args!(
-            "bad Kubernetes minor {s:?}: write it as \"1.N\" (for example \"1.36\"), the minor the nodes' kubelet runs"
-        ))
-    };
-    let rest = s.strip_prefix("1.").ok_or_else(bad)?;
-    if rest.is_empty() || rest.len() > 3 || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let minor: u32 = rest.parse().map_err(|_| bad())?;
-    if minor < OLDEST_MINOR {
-        return Err(v.loc().error(format_args!(
-            "Kubernetes {s} is older than this builder supports (1.{OLDEST_MINOR} and later)"
-        )));
-    }
-    Ok(KubeMinor(minor))
+    v.get().parse().map_err(|e: String| v.loc().error(e))
 }
 
 fn dockershim_refusal(minor: KubeMinor) -> String {

@@ -109,11 +109,14 @@ pub struct Unit {
     pub wanted_by: &'static str,
 }
 
-/// The container runtime the node runs pods through; serde spells it as [`Runtime::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The container runtime the node runs pods through; serde and clap spell it as
+/// [`Runtime::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Runtime {
+    /// containerd: pods never talk to Docker (the `containerd` profile)
     #[serde(rename = "containerd")]
     Containerd,
+    /// Docker Engine behind the cri-dockerd shim, for workloads that use Docker itself (the `cri-dockerd` profile)
     #[serde(rename = "cri-dockerd")]
     CriDockerd,
 }
@@ -183,26 +186,36 @@ impl fmt::Display for Runtime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KubeMinor(pub u32);
 
-impl fmt::Display for KubeMinor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "1.{}", self.0)
-    }
-}
+/// The oldest Kubernetes minor builder builds nodes for: older kubelets predate the flags it writes.
+pub const OLDEST_MINOR: u32 = 20;
 
-/// `1.N`, `v1.N` or a full version (`v1.23.17`: its minor), as a kubelet reports it or a
-/// user types it.
 impl std::str::FromStr for KubeMinor {
     type Err = String;
 
+    /// `"1.N"`, N at least [`OLDEST_MINOR`]; the error says how to write it.
     fn from_str(s: &str) -> Result<KubeMinor, String> {
-        let bad = || format!("{s:?} is not a Kubernetes minor: write it as 1.N (for example 1.23)");
-        let rest = s.strip_prefix('v').unwrap_or(s);
-        let rest = rest.strip_prefix("1.").ok_or_else(bad)?;
-        let minor = rest.split(['.', '-', '+']).next().unwrap_or("");
-        if minor.is_empty() || minor.len() > 3 || !minor.bytes().all(|b| b.is_ascii_digit()) {
+        let bad = || {
+            format!(
+                "bad Kubernetes minor {s:?}: write it as \"1.N\" (for example \"1.36\"), the minor the nodes' kubelet runs"
+            )
+        };
+        let rest = s.strip_prefix("1.").ok_or_else(bad)?;
+        if rest.is_empty() || rest.len() > 3 || !rest.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        minor.parse().map(KubeMinor).map_err(|_| bad())
+        let minor: u32 = rest.parse().map_err(|_| bad())?;
+        if minor < OLDEST_MINOR {
+            return Err(format!(
+                "Kubernetes {s} is older than this builder supports (1.{OLDEST_MINOR} and later)"
+            ));
+        }
+        Ok(KubeMinor(minor))
+    }
+}
+
+impl fmt::Display for KubeMinor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "1.{}", self.0)
     }
 }
 

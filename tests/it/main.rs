@@ -30,6 +30,7 @@ mod detect;
 mod diff;
 mod faults;
 mod hosts;
+mod init;
 mod minors;
 mod node_check;
 mod pin;

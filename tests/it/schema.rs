@@ -161,7 +161,7 @@ fn shipped_profiles_carry_the_directive_and_builder_ignores_it() {
 }
 
 /// taplo, or None after SKIP (or a panic under BUILDER_REQUIRE_CONSUMERS).
-fn taplo() -> Option<PathBuf> {
+pub(crate) fn taplo() -> Option<PathBuf> {
     let cached = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache/builder-ci/taplo/node_modules/.bin/taplo"));
     let found = env_path("BUILDER_TAPLO")
@@ -173,7 +173,7 @@ fn taplo() -> Option<PathBuf> {
 /// Runs `taplo lint` on `files` (with `--schema` when given, else the files' own
 /// directives); returns its success and, per file it refused, why ("schema validation
 /// failed", "syntax errors found", ...), from taplo's one `invalid file` line per file.
-fn lint(
+pub(crate) fn lint(
     taplo: &Path,
     schema: Option<&Path>,
     files: &[PathBuf],
