@@ -166,9 +166,11 @@ pub fn misfits(profile: &Profile, table: &Compat) -> Vec<(String, bool)> {
 }
 
 /// Loads profile `spec` for the minor it is rendered for (`minor`, from `--kubernetes`, else
-/// its own), its runtime retargeted to fit ([`retarget`]); a runtime outside the table is
-/// refused, or with `allow_unsupported` a warning in the profile's warnings. Returns the
-/// profile and a note per retargeted artifact.
+/// its own), its catalog-pinned runtime retargeted to fit ([`retarget`]: a profile that only
+/// says `kubernetes = "1.27"` over a shipped one gets a runtime for 1.27); a runtime that
+/// still does not fit (pinned by the profile itself, or no pinned release fits) is refused.
+/// With `allow_unsupported` nothing is swapped and every misfit is a warning in the profile's
+/// warnings. Returns the profile and a note per retargeted artifact.
 pub fn load_fitted(
     spec: &str,
     minor: Option<KubeMinor>,
@@ -177,12 +179,16 @@ pub fn load_fitted(
 ) -> Result<(Profile, Vec<String>)> {
     let mut profile = Lookup::default().load_for_minor(spec, minor)?;
     let table = Compat::builtin()?;
-    let notes = match minor {
-        Some(m) => retarget(&mut profile, m, &table, catalog)
+    let target = profile.kubernetes;
+    let notes = match allow_unsupported {
+        true => Vec::new(),
+        false => retarget(&mut profile, target, &table, catalog)
             .into_iter()
-            .map(|c| format!("--kubernetes {m}: {c}"))
+            .map(|c| match minor {
+                Some(m) => format!("--kubernetes {m}: {c}"),
+                None => format!("Kubernetes {target}: {c}"),
+            })
             .collect(),
-        None => Vec::new(),
     };
     let misfits = misfits(&profile, &table);
     if misfits.is_empty() {
@@ -196,15 +202,12 @@ pub fn load_fitted(
         profile.warnings.extend(warned);
         return Ok((profile, notes));
     }
-    let fix = if minor.is_none() && misfits.iter().all(|(_, own)| !own) {
-        format!(
-            "render with --kubernetes {} and builder picks a release its catalog pins that fits",
-            profile.kubernetes
-        )
+    let fix = if misfits.iter().all(|(_, own)| !own) {
+        "builder's catalog pins no release that fits: pin one in a profile of your own \
+         (set the artifact's version, then `builder pin --profile FILE --write`)"
     } else {
-        "set the artifact's version to one that fits in a profile of your own and pin it \
+        "set the artifact's version to one that fits and pin it \
          (`builder pin --profile FILE --write`)"
-            .to_string()
     };
     Err(Error::Profile(format!(
         "profile {}: {}; {fix}; or pass --allow-unsupported to render it anyway \
@@ -217,8 +220,8 @@ pub fn load_fitted(
 
 /// Sets `profile`'s minor to `minor` and, for each governed artifact whose pins come from the
 /// catalog and whose version does not fit, picks the newest version the catalog pins for every
-/// arch of the profile that does (crictl: the same minor, where pinned). Returns a line per
-/// change. An artifact pinned by the profile itself is left: [`misfits`] judges it.
+/// arch of the profile that does (crictl: the one of the same minor, where pinned). Returns a
+/// line per change. An artifact pinned by the profile itself is left: [`misfits`] judges it.
 pub fn retarget(
     profile: &mut Profile,
     minor: KubeMinor,

@@ -84,7 +84,7 @@ fn a_minor_nothing_pinned_fits_is_refused_before_any_download() {
         let o = ws.run(&["show", "--profile", "containerd", "--kubernetes", bad]);
         assert_eq!(o.status.code(), Some(1), "{bad}");
         assert!(
-            stderr(&o).contains("is not a Kubernetes minor"),
+            stderr(&o).contains("bad Kubernetes minor"),
             "{}",
             stderr(&o)
         );
