@@ -120,11 +120,30 @@ fn render_step(t: &Target, nodes: &[String], of: usize) -> Option<PlanStep> {
              check it and add --kubernetes MINOR, or the profile's own minor is rendered",
         );
     }
+    if let (Some(p), Some(m)) = (t.profile, t.kubernetes) {
+        if !pinned_release_fits(p, m) {
+            note.push_str(&format!(
+                "; builder's catalog pins no {p} release that Kubernetes {m} supports, so this render stops \
+                 naming the supported ones: run `builder init {p}-{m} --runtime {p} --kubernetes {m}`, set the \
+                 runtime's version in profiles/{p}-{m}.toml to a supported one, `builder pin --profile \
+                 profiles/{p}-{m}.toml --write`, and render that profile (docs/src/compatibility.md)",
+                m = m
+            ));
+        }
+    }
     Some(PlanStep {
         step: "render",
         command,
         note,
     })
+}
+
+/// Does the built-in catalog pin a release of `profile`'s runtime that fits minor `m` (so that
+/// `render --profile P --kubernetes M` works as printed)?
+fn pinned_release_fits(profile: &str, m: KubeMinor) -> bool {
+    crate::profile::catalog::Catalog::builtin()
+        .and_then(|c| crate::profile::compat::load_fitted(profile, Some(m), false, &c))
+        .is_ok()
 }
 
 /// The bring-up note: how many replacements, from where, for which pool and nodes.

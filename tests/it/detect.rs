@@ -386,6 +386,13 @@ fn a_1_23_nodegroup_gives_one_render_at_its_minor_and_one_pool_step() {
         ["builder render --profile containerd --arch amd64 --kubernetes 1.23"]
     );
     assert_eq!(out.matches("\nPlan for pool ").count(), 1, "{out}");
+    // No containerd for 1.23 is pinned: the note gives the init + pin path, and the command it
+    // names really is refused by render (tests/it/minors.rs).
+    assert!(
+        out.contains("builder init containerd-1.23 --runtime containerd --kubernetes 1.23")
+            && out.contains("builder pin --profile profiles/containerd-1.23.toml --write"),
+        "{out}"
+    );
     assert!(
         out.contains("Plan for pool ng-legacy (eks.amazonaws.com/nodegroup): 3 node(s)"),
         "{out}"
