@@ -139,11 +139,24 @@ fn render_step(t: &Target, nodes: &[String], of: usize) -> Option<PlanStep> {
 }
 
 /// Does the built-in catalog pin a release of `profile`'s runtime that fits minor `m` (so that
-/// `render --profile P --kubernetes M` works as printed)?
+/// `render --profile P --kubernetes M` works as printed)? Answered once per (profile, minor):
+/// a plan has a render step per node, and loading a profile takes milliseconds.
 fn pinned_release_fits(profile: &str, m: KubeMinor) -> bool {
-    crate::profile::catalog::Catalog::builtin()
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<(String, KubeMinor), bool>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let key = (profile.to_string(), m);
+    if let Some(fits) = known.lock().ok().and_then(|k| k.get(&key).copied()) {
+        return fits;
+    }
+    let fits = crate::profile::catalog::Catalog::builtin()
         .and_then(|c| crate::profile::compat::load_fitted(profile, Some(m), false, &c))
-        .is_ok()
+        .is_ok();
+    if let Ok(mut k) = known.lock() {
+        k.insert(key, fits);
+    }
+    fits
 }
 
 /// The bring-up note: how many replacements, from where, for which pool and nodes.

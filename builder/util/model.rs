@@ -183,7 +183,7 @@ impl fmt::Display for Runtime {
 }
 
 /// A Kubernetes minor version, `1.N`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KubeMinor(pub u32);
 
 /// The oldest Kubernetes minor builder builds nodes for: older kubelets predate the flags it writes.
