@@ -13,10 +13,10 @@
 #   - from Debian unstable, unpacked into target/consumers (nothing installed system-wide):
 #     containerd 2.1 (config version 3) and dockerd 28 (dockerd --validate);
 #   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
-#     and kubeadm v1.36.3, containerd v2.3.4 (config version 4), crictl v1.37.0; and the
-#     cri-dockerd stand-in for the VM tests (ci/consumers/dockershim: Kubernetes 1.23's
-#     dockershim behind a CRI v1 adapter), with its own tests and a self-test; intoto-check
-#     (ci/consumers/intoto: in-toto's Go validators for Statement v1 and SLSA Provenance v1).
+#     and kubeadm v1.36.3 (and kubelet v1.34.4), containerd v2.3.4 (config version 4), crictl
+#     v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition and ignition-validate v2.26.0
+#     (Ignition with cgo: libblkid-dev); intoto-check (ci/consumers/intoto: in-toto's Go
+#     validators for Statement v1 and SLSA Provenance v1).
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
 # Then ci/e2e/run.sh boots whole nodes in qemu (it installs its own packages).
 set -euo pipefail
@@ -29,7 +29,7 @@ sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
   zsh fish groff-base python3 python3-venv minisign openssh-client zstd squashfs-tools \
-  systemd-container >/dev/null
+  systemd-container libblkid-dev busybox-static containernetworking-plugins jq >/dev/null
 
 # taplo (npm @taplo/cli), for tests/it/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
@@ -76,35 +76,24 @@ build ci/consumers/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}"
 exe BUILDER_CONTAINERD2 "$built/usr/bin/containerd"
 exe BUILDER_DOCKERD28 "$built/usr/sbin/dockerd"
 
-# Built from source with Go, cached outside the checkout (about 10 minutes the first time on 2
+# Built from source with Go, cached outside the checkout (about 20 minutes the first time on 2
 # cores, under a second after): kubelet and kubeadm v1.36.3, kubelet v1.34.4, containerd
-# v2.3.4, crictl v1.37.0.
+# v2.3.4, crictl v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition v2.26.0.
 build ci/consumers/build.sh
 take BUILDER_KUBELET KUBELET
 take BUILDER_KUBEADM KUBEADM
 take BUILDER_KUBELET_134 KUBELET_134
 take BUILDER_CONTAINERD23 CONTAINERD
 take BUILDER_CRICTL CRICTL
+take BUILDER_CRI_DOCKERD CRI_DOCKERD
+take BUILDER_BUTANE BUTANE
+take BUILDER_IGNITION IGNITION
+take BUILDER_IGNITION_VALIDATE IGNITION_VALIDATE
 # The in-toto attestation reference implementation's validators (Go, about 20 s once), for
 # tests/it/provenance.rs.
 build ci/consumers/intoto/build.sh
 take BUILDER_INTOTO_CHECK INTOTO_CHECK
-# Ignition's own validator (github.com/coreos/ignition/v2 v2.24.0, about 10 s once), for
-# tests/it/sysext.rs.
-build ci/consumers/ignition/build.sh
-take BUILDER_IGNITION_VALIDATE IGNITION_VALIDATE
 export BUILDER_REQUIRE_CONSUMERS=1
-
-# The cri-dockerd stand-in (about 2 minutes to build the first time): the adapter's layout and
-# encoding tests, the build, then a self-test against a private dockerd with the real crictl.
-(
-  cd ci/consumers/dockershim
-  GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//; s/^direct$/off/') GOWORK=off \
-    CGO_ENABLED=0 GOFLAGS='-buildvcs=false -mod=readonly' go test ./...
-)
-build ci/consumers/dockershim/build.sh
-take BUILDER_CRI_DOCKERD CRI_DOCKERD
-CRI_DOCKERD=$BUILDER_CRI_DOCKERD CRICTL=$BUILDER_CRICTL bash ci/consumers/dockershim/selftest.sh
 
 cargo build --locked --all-targets
 cargo test --locked --all-targets

@@ -7,19 +7,27 @@
 #   containerd, ctr,            github.com/containerd/containerd/v2 v2.3.4
 #     containerd-shim-runc-v2
 #   crictl                      sigs.k8s.io/cri-tools v1.37.0
-#   cri-dockerd                 github.com/Mirantis/cri-dockerd, newest v0.3.x/v0.4.x the proxy
-#                               serves; optional: the proxy refused it when this was written
+#   cri-dockerd                 github.com/Mirantis/cri-dockerd v0.4.3
+#   butane                      github.com/coreos/butane v0.29.0
+#   ignition, ignition-validate github.com/coreos/ignition/v2 v2.26.0
 #
-# All are static (CGO_ENABLED=0), built with -trimpath, stripped, and stamped with their version.
+# All but ignition are static (CGO_ENABLED=0); ignition needs cgo and libblkid's headers (Debian
+# libblkid-dev) and is built as upstream ships it (-buildmode=pie). All are built with -trimpath,
+# stripped, and stamped with their version.
+#
+# cri-dockerd and Butane cannot be built with `go install MOD@VERSION`: the proxy refuses their
+# version lists, and cri-dockerd's go.mod has replace directives, which count only in the main
+# module. So `go mod download` fetches the release's module (checked against the checksum
+# database like any other), a copy of it becomes the main module, and `go build` runs there.
 #
 # Usage:
-#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd ...]
+#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd|butane|ignition ...]
 #
 #   With no names it builds all. --force rebuilds even when the cache holds working binaries.
 #   stdout: one NAME=PATH line per binary, for example
 #       KUBELET=/root/.cache/builder-ci/consumers/kubernetes-v1.36.3/kubelet
 #   so a caller can `eval "$(ci/consumers/build.sh)"`; everything else goes to stderr.
-#   Exit status is non-zero when a required consumer (all but cri-dockerd) could not be built.
+#   Exit status is non-zero when any of them could not be built (each failure is named).
 #
 # Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers/<name>-<version>/, outside the
 # checkout. A set found there is reused when its binaries run and report the pinned version. A
@@ -37,7 +45,9 @@ readonly K8S_VERSION=v1.36.3
 readonly K8S_PREVIOUS=v1.34.4
 readonly CONTAINERD_VERSION=v2.3.4
 readonly CRICTL_VERSION=v1.37.0
-readonly CRI_DOCKERD_MODULE=github.com/Mirantis/cri-dockerd
+readonly CRI_DOCKERD_VERSION=v0.4.3
+readonly BUTANE_VERSION=v0.29.0
+readonly IGNITION_VERSION=v2.26.0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers
@@ -169,29 +179,58 @@ check_crictl() {
   expect_output "${CRICTL_VERSION#v}" "$1/crictl" --version
 }
 
-# ---------------------------------------------------------------- cri-dockerd (optional)
-cri_dockerd_version=
+# ---------------------------------------------------------------- module copies
+# module_copy MODULE@VERSION DEST: the release's module source (from the proxy, verified against
+# the checksum database as `go mod download` does), copied to DEST as a writable main module.
+module_copy() {
+  local dir
+  dir=$(cd "$cache_root" && go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') || return 1
+  [[ -n $dir && -f $dir/go.mod ]] || { log "go mod download $1 gave no module folder"; return 1; }
+  cp -r "$dir" "$2" && chmod -R u+w "$2"
+}
+
+# ---------------------------------------------------------------- cri-dockerd
 build_cri_dockerd() {
-  local out=$1
-  (cd "$out" && GOBIN=$out go install -trimpath \
-      -ldflags "-s -w -X $CRI_DOCKERD_MODULE/cmd/version.Version=${cri_dockerd_version#v}" \
-      "$CRI_DOCKERD_MODULE@$cri_dockerd_version")
+  local out=$1 mod=github.com/Mirantis/cri-dockerd
+  module_copy "$mod@$CRI_DOCKERD_VERSION" "$out/src" || return 1
+  # Its Makefile stamps the version without the leading v.
+  (cd "$out/src" && go build -mod=readonly -trimpath \
+      -ldflags "-s -w -X $mod/cmd/version.Version=${CRI_DOCKERD_VERSION#v}" -o "$out/cri-dockerd" .) &&
+    rm -rf "$out/src"
 }
 check_cri_dockerd() {
-  # Where it stamps its version was not checkable (the proxy refused the module), so only ask
-  # that it runs.
-  expect_output "" "$1/cri-dockerd" --version
+  expect_output "cri-dockerd ${CRI_DOCKERD_VERSION#v}" "$1/cri-dockerd" --version
 }
-# Newest v0.3.x or v0.4.x that the proxy lists; prints the proxy's own words when it refuses.
-resolve_cri_dockerd() {
-  local out line
-  if ! out=$(cd "$cache_root" && go list -m -versions "$CRI_DOCKERD_MODULE" 2>&1); then
-    log "cri-dockerd: the module proxy does not serve $CRI_DOCKERD_MODULE:"
-    while IFS= read -r line; do log "    $line"; done <<<"$out"
-    return 1
-  fi
-  cri_dockerd_version=$(tr ' ' '\n' <<<"$out" | grep -E '^v0\.[34]\.[0-9]+$' | sort -V | tail -n1 || true)
-  [[ -n $cri_dockerd_version ]] || { log "cri-dockerd: no v0.3.x/v0.4.x listed: $out"; return 1; }
+
+# ---------------------------------------------------------------- butane
+build_butane() {
+  local out=$1
+  module_copy "github.com/coreos/butane@$BUTANE_VERSION" "$out/src" || return 1
+  (cd "$out/src" && go build -mod=readonly -trimpath \
+      -ldflags "-s -w -X github.com/coreos/butane/internal/version.Raw=$BUTANE_VERSION" \
+      -o "$out/butane" ./internal) &&
+    rm -rf "$out/src"
+}
+check_butane() {
+  expect_output "Butane $BUTANE_VERSION" "$1/butane" --version
+}
+
+# ---------------------------------------------------------------- ignition, ignition-validate
+# Ignition itself needs cgo (libblkid, for its disks stage). Its SELinux relabelling is baked off
+# (distro.selinuxRelabel): with it on, the files stage fails on a root with no
+# /etc/selinux/config. Its ./build script is not used: it clears the shared Go build cache.
+build_ignition() {
+  local out=$1 mod=github.com/coreos/ignition/v2
+  local x="-X $mod/internal/version.Raw=$IGNITION_VERSION"
+  (cd "$out" &&
+    GOBIN=$out CGO_ENABLED=1 go install -buildmode=pie -trimpath \
+      -ldflags "-s -w $x -X $mod/internal/distro.selinuxRelabel=false" "$mod/internal@$IGNITION_VERSION" &&
+    GOBIN=$out go install -trimpath -ldflags "-s -w $x" "$mod/validate@$IGNITION_VERSION" &&
+    mv "$out/internal" "$out/ignition" && mv "$out/validate" "$out/ignition-validate")
+}
+check_ignition() {
+  expect_output "Ignition $IGNITION_VERSION" "$1/ignition" -version &&
+    expect_output "$IGNITION_VERSION" "$1/ignition-validate" -version
 }
 
 # ---------------------------------------------------------------- main
@@ -200,12 +239,12 @@ wanted=()
 for arg; do
   case $arg in
     --force) force=1 ;;
-    kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd) wanted+=("$arg") ;;
+    kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd|butane|ignition) wanted+=("$arg") ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
 done
-(( ${#wanted[@]} )) || wanted=(kubernetes kubernetes-1.34 containerd crictl cri-dockerd)
+(( ${#wanted[@]} )) || wanted=(kubernetes kubernetes-1.34 containerd crictl cri-dockerd butane ignition)
 
 mkdir -p "$cache_root"
 # One build at a time per cache (two CI jobs on one machine would otherwise race on a set).
@@ -242,11 +281,18 @@ for want in "${wanted[@]}"; do
         emit CRICTL "$cache_root/crictl-$CRICTL_VERSION/crictl"
       else failed+=(crictl); fi ;;
     cri-dockerd)
-      if resolve_cri_dockerd && build_set cri-dockerd "$cri_dockerd_version" build_cri_dockerd check_cri_dockerd; then
-        emit CRI_DOCKERD "$cache_root/cri-dockerd-$cri_dockerd_version/cri-dockerd"
-      else
-        log "cri-dockerd: not available (optional): no CRI_DOCKERD line"
-      fi ;;
+      if build_set cri-dockerd "$CRI_DOCKERD_VERSION" build_cri_dockerd check_cri_dockerd; then
+        emit CRI_DOCKERD "$cache_root/cri-dockerd-$CRI_DOCKERD_VERSION/cri-dockerd"
+      else failed+=(cri-dockerd); fi ;;
+    butane)
+      if build_set butane "$BUTANE_VERSION" build_butane check_butane; then
+        emit BUTANE "$cache_root/butane-$BUTANE_VERSION/butane"
+      else failed+=(butane); fi ;;
+    ignition)
+      if build_set ignition "$IGNITION_VERSION" build_ignition check_ignition; then
+        emit IGNITION "$cache_root/ignition-$IGNITION_VERSION/ignition"
+        emit IGNITION_VALIDATE "$cache_root/ignition-$IGNITION_VERSION/ignition-validate"
+      else failed+=(ignition); fi ;;
   esac
 done
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes go.mod and go.sum of a wrapper module around one k8s.io/kubernetes release: the script
-# behind kubernetes/regen.sh and dockershim/regen.sh, which only pass their parameters.
+# behind kubernetes/regen.sh, which only passes its parameters.
 #
 #   ci/consumers/regen-staging.sh [options] DIR v1.Y.Z
 #     --module PATH        the wrapper's module path (required)

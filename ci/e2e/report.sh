@@ -59,6 +59,7 @@ out=/dev/ttyS1
     echo "--- cri-docker ExecStart"
     systemctl show -p ExecStart cri-docker.service 2>&1
     echo "--- cri-dockerd socket $(test -S /run/cri-dockerd.sock && echo present || echo missing)"
+    echo "--- cri-dockerd version $(/usr/local/bin/cri-dockerd --version 2>&1 | head -n1)"
   fi
   if [ -f /var/log/cloud-init-output.log ] && grep -q '^\[preflight\]' /var/log/cloud-init-output.log; then
     # What the user-data's own `kubeadm join` printed.

@@ -10,10 +10,8 @@
 #      outside the checkout under a key made from its inputs (see build_base);
 #   2. Debian's containerd (2.1, from unstable), runc, CNI plugins, dockerd 20.10 and containerd
 #      1.6 repackaged into the upstream release layouts and served on loopback, with crictl
-#      v1.37.0 built from source (ci/consumers/build.sh, static). cri-dockerd is a STAND-IN
-#      (the module proxy does not serve it, Debian has no package): Kubernetes 1.23's dockershim,
-#      the code cri-dockerd was forked from, behind a CRI v1 adapter (ci/consumers/dockershim);
-#      units are shaped like upstream's;
+#      v1.37.0 and cri-dockerd v0.4.3 built from source (ci/consumers/build.sh, static), in the
+#      release archives' layouts; units are upstream's (ci/e2e/units);
 #   3. builder renders the shipped containerd and cri-dockerd profiles (extended to point at
 #      loopback; join parameters for 127.0.0.1:6443, where nothing listens), the overlay is
 #      baked into a copy of the base image, the user-data is attached as a NoCloud seed, and the
@@ -27,9 +25,11 @@
 #      deliberately broken render (containerd config version 4, which the 2.1 binary rejects),
 #      which the checks must catch;
 #   6. the system extension (render --format sysext; case `sysext`): the base image with no
-#      overlay unpacked gets ignition.json applied by ci/e2e/ignition-apply.py (Debian has no
-#      Ignition: it plays Ignition's files stage, fetching the .raw from the loopback server and
-#      checking the config's sha256), plus a tampered extension whose extension-release says
+#      overlay unpacked gets ignition.json applied by the real Ignition v2.26.0 (built from source
+#      by ci/consumers/build.sh; the file platform, stages fetch-offline, fetch and files into the
+#      VM's root before its first boot: it fetches the .raw from the loopback server and checks
+#      the config's sha256), then `systemctl --root preset` for the units Ignition enabled (what
+#      Flatcar's first boot does), plus a tampered extension whose extension-release says
 #      ARCHITECTURE=arm64; systemd-sysext must merge builder's image and refuse the other, and
 #      containerd must run from the merged /usr and answer the real crictl.
 # qemu runs under TCG (this machine's /dev/kvm cannot boot a stock kernel): about a minute a VM.
@@ -275,12 +275,18 @@ package_upstream() {
   cp /usr/sbin/dockerd /usr/bin/docker /usr/sbin/docker-proxy /usr/bin/docker-init \
      /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr /usr/sbin/runc "$s/docker/docker/"
   tar -C "$s/docker" -czf "$up/docker-20.10.24.tgz" docker
-  # cri-dockerd: the stand-in (ci/consumers/dockershim), in the release layout cri-dockerd/cri-dockerd
+  # cri-dockerd v0.4.3, built from source (static): cri-dockerd-V.ARCH.tgz, cri-dockerd/cri-dockerd
   local cri_dockerd=${BUILDER_CRI_DOCKERD:-}
-  [ -n "$cri_dockerd" ] || cri_dockerd=$(bash ci/consumers/dockershim/build.sh | sed -n 's/^CRI_DOCKERD=//p')
-  [ -x "$cri_dockerd" ] || die "no cri-dockerd stand-in (BUILDER_CRI_DOCKERD, or ci/consumers/dockershim/build.sh)"
+  [ -n "$cri_dockerd" ] || cri_dockerd=$(bash ci/consumers/build.sh cri-dockerd | sed -n 's/^CRI_DOCKERD=//p')
+  [ -x "$cri_dockerd" ] || die "no cri-dockerd (BUILDER_CRI_DOCKERD, or ci/consumers/build.sh cri-dockerd)"
   mkdir -p "$s/cri/cri-dockerd" && cp "$cri_dockerd" "$s/cri/cri-dockerd/cri-dockerd"
-  tar -C "$s/cri" -czf "$up/cri-dockerd-0.3.26.amd64.tgz" cri-dockerd
+  tar -C "$s/cri" -czf "$up/cri-dockerd-0.4.3.amd64.tgz" cri-dockerd
+  # cri-dockerd's own units, from its v0.4.3 module source (the bytes the shipped profile pins)
+  local crd_src
+  crd_src=$(cd "$e2e" && GOFLAGS=-mod=mod GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//') \
+    go mod download -json github.com/Mirantis/cri-dockerd@v0.4.3 | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -f "$crd_src/packaging/systemd/cri-docker.service" ] || die "no cri-dockerd v0.4.3 module source"
+  cp "$crd_src/packaging/systemd/cri-docker.service" "$crd_src/packaging/systemd/cri-docker.socket" "$up/"
   cp ci/e2e/units/* "$up/"
   rm -rf "$s"
 }
@@ -346,7 +352,7 @@ write_profiles() {
     art docker-static docker-20.10.24.tgz 'docker-{version}.tgz' 20.10.24
     art docker-service docker.service docker.service
     art docker-socket docker.socket docker.socket
-    art cri-dockerd cri-dockerd-0.3.26.amd64.tgz 'cri-dockerd-{version}.{arch}.tgz'
+    art cri-dockerd cri-dockerd-0.4.3.amd64.tgz 'cri-dockerd-{version}.{arch}.tgz' 0.4.3
     art cri-docker-service cri-docker.service cri-docker.service
     art cri-docker-socket cri-docker.socket cri-docker.socket
     echo "$shared"
@@ -368,7 +374,9 @@ EOF
 
 # --allow-unsupported: the VMs run the real containerd 2.1.9 from Debian unstable under the
 # base image's kubelet 1.36, a pairing containerd's release table does not list (2.2.0+ for
-# 1.36); the kubelet minor must stay 1.36, so the render is let through with a warning.
+# 1.36), and cri-dockerd 0.4.3 (the newest release the module proxy serves; builder's table
+# lists the 0.3 line); the kubelet minor must stay 1.36, so the render is let through with a
+# warning.
 sandbox_image() { # profile
   "$builder" show -q --allow-unsupported --profile "$e2e/profiles/$1.toml" 2>/dev/null | sed -n 's/^sandbox_image = "\(.*\)"$/\1/p'
 }
@@ -381,6 +389,36 @@ render() { # profile out [extra args]
 }
 
 # --- 4. VMs -----------------------------------------------------------------------------------
+# ignition_apply WORK CONFIG: the real Ignition applies CONFIG to WORK/rootfs as on a first boot
+# (the file platform: fetch-offline, then fetch if the config needs the network, then files),
+# then `systemctl --root preset` for each unit it enabled whose file is in the root already
+# (Ignition writes enable lines into 20-ignition.preset; Flatcar's first boot applies them).
+# Units that arrive with the extension stay preset lines.
+ignition_apply() {
+  local w=$1 config=$2 ign=${BUILDER_IGNITION:-} stage
+  [ -n "$ign" ] || ign=$(bash ci/consumers/build.sh ignition | sed -n 's/^IGNITION=//p')
+  [ -x "$ign" ] || { echo "no Ignition (BUILDER_IGNITION, or ci/consumers/build.sh ignition)"; return 1; }
+  local s=$w/ignition-state
+  rm -rf "$s" && mkdir -p "$s"
+  for stage in fetch-offline fetch files; do
+    [ "$stage" != fetch ] || [ -e "$s/neednet" ] || continue
+    echo "--- ignition -stage $stage"
+    IGNITION_CONFIG_FILE=$(realpath "$config") "$ign" -platform file -stage "$stage" \
+      -root "$w/rootfs" -config-cache "$s/config.json" -state-file "$s/state" \
+      -neednet "$s/neednet" -log-to-stdout || return 1
+  done
+  local preset=$w/rootfs/etc/systemd/system-preset/20-ignition.preset unit
+  [ -f "$preset" ] || { echo "Ignition wrote no $preset"; return 1; }
+  echo "--- $preset"; cat "$preset"
+  for unit in $(sed -n 's/^enable //p' "$preset"); do
+    if [ -e "$w/rootfs/etc/systemd/system/$unit" ] || [ -e "$w/rootfs/usr/lib/systemd/system/$unit" ]; then
+      systemctl --root="$w/rootfs" preset "$unit" || return 1
+    else
+      echo "$unit: not in the root yet (it comes with the extension): preset line only"
+    fi
+  done
+}
+
 boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words]
   local name=$1 dir=$2 mode=$3 cmdline=${4:-}
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
@@ -391,10 +429,13 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
   local w=$e2e/vm-$name
   rm -rf "$w" && mkdir -p "$w"
   say "[$name] preparing the disk ($mode)"
-  # Hard links into the cached base: instant, and everything below unlinks before it writes
-  # (tar, ignition-apply.py), so the base stays pristine. A plain copy if the cache is on
-  # another file system.
-  cp -al "$base" "$w/rootfs" 2>/dev/null || { rm -rf "$w/rootfs"; cp -a "$base" "$w/rootfs"; }
+  # Hard links into the cached base: instant, and tar unlinks before it writes, so the base
+  # stays pristine. A plain copy if the cache is on another file system, and for Ignition,
+  # which may write into an existing file.
+  if [ "$mode" = sysext ] || ! cp -al "$base" "$w/rootfs" 2>/dev/null; then
+    rm -rf "$w/rootfs"
+    cp -a "$base" "$w/rootfs"
+  fi
   mkdir -p "$w/rootfs/var/lib/e2e"
   cp -a "$images" "$w/rootfs/var/lib/e2e/images"
   local ud=$dir/user-data md=$dir/meta-data
@@ -403,8 +444,8 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
     bash ci/examples/bake-chroot.sh "$dir" "$w/rootfs" >/dev/null
   elif [ "$mode" = sysext ]; then
     # What Ignition does on Flatcar or Fedora CoreOS, before the real root boots.
-    python3 ci/e2e/ignition-apply.py "$w/rootfs" "$dir/ignition.json" >"$w/ignition-apply.log" 2>&1 ||
-      { cat "$w/ignition-apply.log" >&2; failure "$name" "ignition.json could not be applied"; return 1; }
+    ignition_apply "$w" "$dir/ignition.json" >"$w/ignition.log" 2>&1 ||
+      { tail -n 40 "$w/ignition.log" >&2; failure "$name" "the real Ignition could not apply ignition.json"; return 1; }
     tampered_extension "$dir" "$w/rootfs/var/lib/extensions"
     # cloud-init has nothing to do: an empty user-data, so its final stage starts the report.
     ud=$w/user-data md=$w/meta-data
@@ -615,7 +656,8 @@ check_cri_dockerd() { # name render_dir [join]
   expect "$1" "docker info shows the systemd cgroup driver" grep -q '^CgroupDriver=systemd Driver=overlay2$' "$r" &&
   expect "$1" "cri-docker.service runs the drop-in's ExecStart" \
     bash -c "section '$r' 'cri-docker ExecStart' | grep -q 'path=/usr/local/bin/cri-dockerd .*--network-plugin=cni'" &&
-  expect "$1" "cri-dockerd's socket is where kubelet looks" grep -q '^--- cri-dockerd socket present$' "$r"
+  expect "$1" "cri-dockerd's socket is where kubelet looks" grep -q '^--- cri-dockerd socket present$' "$r" &&
+  expect "$1" "the node runs the real cri-dockerd 0.4.3" grep -q '^--- cri-dockerd version cri-dockerd 0\.4\.3 ' "$r"
 }
 
 # The system extension: merged by systemd-sysext (status lists it, /usr is its overlay), its
@@ -684,7 +726,7 @@ main() {
   write_profiles
   write_join
   build_images "$(sandbox_image e2e-containerd)" "$(sandbox_image e2e-cri-dockerd)"
-  say "NOTE: cri-dockerd is a stand-in (not served by the module proxy, no Debian package): Kubernetes 1.23's dockershim behind a CRI v1 adapter; kubelet, kubeadm and crictl are built from source; everything else is Debian's real binaries"
+  say "NOTE: kubelet, kubeadm, crictl, cri-dockerd and Ignition are built from source at their release tags; everything else is Debian's real binaries"
   local d=$e2e/dist
   rm -rf "$d"
   render e2e-containerd "$d/baked" --join-config "$e2e/join.toml"

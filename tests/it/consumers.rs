@@ -404,6 +404,92 @@ fn dockerd_28_validates_the_daemon_json_strictly() {
     assert!(stderr(&o).contains("log-drivr"), "{}", stderr(&o));
 }
 
+/// The real cri-dockerd (v0.4.3, built from source) started with the arguments of the rendered
+/// drop-in's ExecStart, socket-activated as cri-docker.socket does, serves pods through a private
+/// dockerd to the real crictl and kubelet (`ci/consumers/cri-dockerd/selftest.sh`). The negative
+/// control adds a dockershim-era kubelet flag to that ExecStart: cri-dockerd must refuse to start.
+/// One test, run in turn: the self-test's bridge, kubelet ports and host paths are one set.
+#[test]
+fn the_real_cri_dockerd_runs_pods_with_the_rendered_dropin() {
+    let Some(cri_dockerd) = consumer(
+        "cri-dockerd (BUILDER_CRI_DOCKERD)",
+        env_path("BUILDER_CRI_DOCKERD"),
+    ) else {
+        return;
+    };
+    let Some(crictl) = consumer("crictl (BUILDER_CRICTL)", env_path("BUILDER_CRICTL")) else {
+        return;
+    };
+    let Some(kubelet) = consumer("kubelet (BUILDER_KUBELET)", env_path("BUILDER_KUBELET")) else {
+        return;
+    };
+    let (_up, _ws, root) = render_docker("1.36");
+    let dropin = root.join("etc/systemd/system/cri-docker.service.d/10-builder.conf");
+    let selftest = |dropin: &Path| {
+        run_text(
+            Command::new("bash")
+                .arg(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("ci/consumers/cri-dockerd/selftest.sh"),
+                )
+                .env("DROPIN", dropin)
+                .env("CRI_DOCKERD", &cri_dockerd)
+                .env("CRICTL", &crictl)
+                .env("KUBELET", &kubelet)
+                .env("KUBELET_DWELL", "3"),
+        )
+    };
+    let (ok, text) = selftest(&dropin);
+    let tail = |t: &str| {
+        t.lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        ok,
+        "selftest with the rendered drop-in failed:\n{}",
+        tail(&text)
+    );
+    for want in [
+        "(fd://)",
+        "ok - READY=1 sent to NOTIFY_SOCKET",
+        "ok - crictl info: RuntimeReady and NetworkReady true",
+        "ok - cni-net: sandbox IP",
+        "static pod's container running",
+        " 0 failed",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{}", tail(&text));
+    }
+    // The check can fail: a flag cri-dockerd does not have (kubelet's, from dockershim days).
+    let text = std::fs::read_to_string(&dropin).unwrap();
+    assert!(text.contains("--network-plugin=cni"), "{text}");
+    let broken = root.join("broken.conf");
+    std::fs::write(
+        &broken,
+        text.replace(
+            "--network-plugin=cni",
+            "--network-plugin=cni --container-runtime=docker",
+        ),
+    )
+    .unwrap();
+    let (ok, text) = selftest(&broken);
+    assert!(
+        !ok,
+        "cri-dockerd started with an unknown flag:\n{}",
+        tail(&text)
+    );
+    assert!(
+        text.contains("unknown flag: --container-runtime"),
+        "{}",
+        tail(&text)
+    );
+}
+
 #[test]
 fn systemd_accepts_the_docker_units_and_the_dropins_override_execstart() {
     if consumer("systemd-analyze", which("systemd-analyze")).is_none() {
@@ -471,8 +557,7 @@ fn systemd_accepts_the_docker_units_and_the_dropins_override_execstart() {
 
 // ---------------------------------------------------------------------------------------------
 // Consumers built from source (ci/consumers/build.sh): containerd 2.3, crictl, the kubelet and
-// kubeadm v1.36.3. cri-dockerd is not among them: the module proxy does not serve it (see
-// the README), so no test here claims to run it.
+// kubeadm v1.36.3 (cri-dockerd v0.4.3 runs in the cri-dockerd section above).
 
 fn source_built(what: &str, var: &str) -> Option<PathBuf> {
     consumer(

@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
-# Self-test of the cri-dockerd stand-in against a private Docker Engine, with the real crictl.
+# The real cri-dockerd, started the way builder's render tells systemd to start it, against a
+# private Docker Engine, checked with the real crictl (and optionally the real kubelet).
 # Needs root. Everything it starts lives under one temporary folder and is stopped and removed at
 # the end (also on failure); the host's own dockerd, if any, is not touched.
 #
-#   ci/consumers/dockershim/selftest.sh
+#   DROPIN=.../etc/systemd/system/cri-docker.service.d/10-builder.conf ci/consumers/cri-dockerd/selftest.sh
 #
-# Environment: CRI_DOCKERD (default: what build.sh prints), CRICTL (default: the consumers cache's
-# crictl v1.37.0), KEEP=1 to leave the temporary folder (logs) in place.
+# Environment:
+#   DROPIN       builder's cri-docker.service drop-in (required): the arguments of its last
+#                ExecStart= line are used as they are; only the paths this test must keep private
+#                are appended after them (pflag takes a flag's last value): --docker-endpoint,
+#                --cri-dockerd-root-directory and the three CNI folders.
+#   CRI_DOCKERD  the cri-dockerd binary (default: what ../build.sh cri-dockerd prints)
+#   CRICTL       crictl (default: what ../build.sh crictl prints)
+#   KUBELET      optional: also run this kubelet standalone against it
+#   KEEP=1       leave the temporary folder (logs) in place
 #
 # Checks, in order (each prints "ok - ..." or stops the test with "not ok - ..."):
-#   - crictl version: RuntimeName docker, RuntimeApiVersion v1 (so the v1 service answers)
-#   - crictl info: RuntimeReady and NetworkReady true (CNI config loaded)
-#   - two tags of a one-layer image made here (busybox-static), loaded with docker load
-#   - a hostNetwork sandbox and a CNI sandbox (IP from the conflist's subnet); in each a container
-#     created, started, listed, exec'd into (ExecSync and streaming Exec), stopped and removed
-#   - crictl runtime-config: the cgroup driver (RuntimeConfig, answered outside cri-api 0.23)
-#   - with KUBELET=/path/to/kubelet: a standalone kubelet runs a static pod on the stand-in
-#   - fd:// socket activation (systemd-socket-activate) and READY=1 on $NOTIFY_SOCKET
-#   - negative controls: crictl against a socket nobody serves fails; an unknown flag exits 2
-# Ends with "N passed, N failed". See README.md, also for the oom_score_adj wrapper used on hosts
-# that refuse negative oom_score_adj.
+#   - negative controls: crictl against a socket nobody serves fails; an unknown flag fails
+#   - cri-dockerd socket-activated as cri-docker.socket does (systemd-socket-activate hands it the
+#     listening socket; builder's ExecStart says --container-runtime-endpoint fd://), and READY=1
+#     on $NOTIFY_SOCKET (the upstream unit is Type=notify)
+#   - crictl version: RuntimeName docker, RuntimeApiVersion v1
+#   - crictl info: RuntimeReady and NetworkReady true (builder's --network-plugin=cni)
+#   - the pause image named by builder's --pod-infra-container-image and a workload image, made
+#     here (busybox-static) and loaded with docker load (no network)
+#   - a hostNetwork sandbox and a CNI sandbox (its IP from the conflist's subnet: dockerd runs with
+#     --bridge=none, so only CNI can give it one); in each a container created, started, listed,
+#     exec'd into (ExecSync and streaming Exec), stopped and removed
+#   - crictl runtime-config: the cgroup driver
+#   - with KUBELET=/path/to/kubelet: a standalone kubelet runs a static pod through it
+# Ends with "N passed, N failed". A host that refuses negative oom_score_adj even to root gets
+# dockerd running runc through a wrapper (below), and the test says so.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SUBNET_PREFIX=10.244.77 # the conflist's subnet is $SUBNET_PREFIX.0/24; nothing is routed to it
-readonly BRIDGE=cni-dsself0
-readonly PAUSE_IMAGE=registry.k8s.io/pause:3.10.2
-readonly WORK_IMAGE=builder.test/dockershim-selftest/workload:1
+readonly BRIDGE=cni-crdself0
+readonly WORK_IMAGE=builder.test/cri-dockerd-selftest/workload:1
 
 log() { printf 'selftest: %s\n' "$*" >&2; }
 ok() { printf 'ok - %s\n' "$*"; passed=$((passed + 1)); }
@@ -37,7 +48,7 @@ passed=0 failed=0
 
 # ---------------------------------------------------------------- packages
 missing=()
-for p in docker.io busybox-static containernetworking-plugins jq; do
+for p in docker.io busybox-static containernetworking-plugins jq systemd; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if (( ${#missing[@]} )); then
@@ -45,15 +56,28 @@ if (( ${#missing[@]} )); then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
-command -v systemd-socket-activate >/dev/null || log "systemd-socket-activate missing: fd:// check will be skipped"
+command -v systemd-socket-activate >/dev/null || { log "systemd-socket-activate not found"; exit 1; }
 
-CRI_DOCKERD=${CRI_DOCKERD:-$("$here/build.sh" | sed -n 's/^CRI_DOCKERD=//p')}
-CRICTL=${CRICTL:-${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers/crictl-v1.37.0/crictl}
-[[ -x $CRI_DOCKERD ]] || { log "no stand-in binary: $CRI_DOCKERD"; exit 1; }
-[[ -x $CRICTL ]] || { log "no crictl at $CRICTL (ci/consumers/build.sh crictl builds it)"; exit 1; }
+CRI_DOCKERD=${CRI_DOCKERD:-$(bash "$here/../build.sh" cri-dockerd | sed -n 's/^CRI_DOCKERD=//p')}
+CRICTL=${CRICTL:-$(bash "$here/../build.sh" crictl | sed -n 's/^CRICTL=//p')}
+[[ -x $CRI_DOCKERD ]] || { log "no cri-dockerd binary: '$CRI_DOCKERD' (../build.sh cri-dockerd builds it)"; exit 1; }
+[[ -x $CRICTL ]] || { log "no crictl: '$CRICTL' (../build.sh crictl builds it)"; exit 1; }
+
+# ---------------------------------------------------------------- builder's drop-in
+[[ -f ${DROPIN:-} ]] || { log "DROPIN must name builder's cri-docker.service drop-in (got '${DROPIN:-}')"; exit 1; }
+exec_start=$(grep '^ExecStart=.' "$DROPIN" | tail -n1 | sed 's/^ExecStart=//')
+[[ -n $exec_start ]] || { log "$DROPIN has no ExecStart= line with a command"; exit 1; }
+read -r -a unit_args <<<"$exec_start"
+unit_args=("${unit_args[@]:1}") # the program itself is CRI_DOCKERD
+PAUSE_IMAGE=
+for a in "${unit_args[@]}"; do
+  case $a in --pod-infra-container-image=*) PAUSE_IMAGE=${a#*=} ;; esac
+done
+[[ -n $PAUSE_IMAGE ]] || { log "$DROPIN: its ExecStart has no --pod-infra-container-image=IMAGE"; exit 1; }
+log "builder's ExecStart arguments: ${unit_args[*]}"
 
 # ---------------------------------------------------------------- temp folder and cleanup
-T=$(mktemp -d /tmp/dockershim-selftest.XXXXXX)
+T=$(mktemp -d /tmp/cri-dockerd-selftest.XXXXXX)
 pids=()
 # Host paths that the programs below create outside T whatever they are told (containerd's shim
 # sockets in /run/containerd/s; kubelet's /var/lib/kubelet/device-plugins and
@@ -104,8 +128,8 @@ timeout: 60
 EOF
 
 # ---------------------------------------------------------------- private dockerd
-# dockershim gives every sandbox (pause) container oom_score_adj -998 (hard-coded, as kubelet
-# 1.23 did). Some sandboxed hosts refuse any negative oom_score_adj even to root; runc then fails
+# cri-dockerd gives every sandbox (pause) container oom_score_adj -998 (hard-coded, as
+# dockershim did). Some sandboxed hosts refuse any negative oom_score_adj even to root; runc then fails
 # with "can't get final child's PID from pipe: EOF". Only on such a host, dockerd runs runc through
 # a wrapper that raises a negative oomScoreAdj in the OCI spec to 0. A real node (the VM test)
 # needs no wrapper, and the selftest says which way it ran.
@@ -143,7 +167,7 @@ mkdir -p "$T/net.d" "$T/ipam" "$T/cni-cache"
 cat >"$T/net.d/10-selftest.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
-  "name": "dockershim-selftest",
+  "name": "cri-dockerd-selftest",
   "plugins": [
     {
       "type": "bridge",
@@ -166,21 +190,36 @@ if crictl --runtime-endpoint "unix://$T/nobody.sock" --timeout 3s version >/dev/
 fi
 ok "crictl against a socket nobody serves fails"
 set +e
-"$CRI_DOCKERD" --no-such-flag >/dev/null 2>&1
+"$CRI_DOCKERD" --no-such-flag >"$T/unknown-flag.log" 2>&1
 rc=$?
 set -e
-[[ $rc == 2 ]] || fail "unknown flag: exit $rc, want 2"
-ok "stand-in rejects an unknown flag (exit 2)"
+[[ $rc != 0 ]] || fail "an unknown flag: exit 0"
+ok "cri-dockerd refuses an unknown flag (exit $rc)"
 
-# ---------------------------------------------------------------- the stand-in
-log "starting $CRI_DOCKERD"
-"$CRI_DOCKERD" --container-runtime-endpoint "unix://$T/cri.sock" \
-  --docker-endpoint "unix://$T/docker.sock" --network-plugin=cni \
-  --cni-conf-dir "$T/net.d" --cni-bin-dir /usr/lib/cni --cni-cache-dir "$T/cni-cache" \
-  --cri-dockerd-root-directory "$T/root" --pod-infra-container-image "$PAUSE_IMAGE" --v=2 \
-  >"$T/cri.log" 2>&1 &
+# ---------------------------------------------------------------- cri-dockerd, as systemd starts it
+# cri-docker.socket listens and passes the socket; the service runs builder's ExecStart. Here
+# systemd-socket-activate plays the socket unit and a datagram socket plays systemd's
+# NOTIFY_SOCKET (the unit is Type=notify, so systemd waits for READY=1).
+python3 - "$T/notify.sock" >"$T/notify.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(300)
+print(s.recv(4096).decode(), flush=True)
+PY
 pids+=($!)
-wait_for 60 "the stand-in" crictl version || fail "stand-in did not answer"
+wait_for 20 "notify socket" test -S "$T/notify.sock" || fail "no notify socket"
+private=(--docker-endpoint "unix://$T/docker.sock" --cri-dockerd-root-directory "$T/root"
+  --cni-conf-dir "$T/net.d" --cni-bin-dir /usr/lib/cni --cni-cache-dir "$T/cni-cache")
+log "starting $CRI_DOCKERD ${unit_args[*]} ${private[*]}"
+systemd-socket-activate -l "$T/cri.sock" -E "NOTIFY_SOCKET=$T/notify.sock" \
+  "$CRI_DOCKERD" "${unit_args[@]}" "${private[@]}" >"$T/cri.log" 2>&1 &
+pids+=($!)
+wait_for 20 "the activation socket" test -S "$T/cri.sock" || fail "systemd-socket-activate did not listen"
+wait_for 60 "cri-dockerd" crictl version || fail "cri-dockerd did not answer on the passed socket"
+ok "$("$CRI_DOCKERD" --version 2>&1 | head -n1) answers on the socket passed by socket activation (fd://)"
+wait_for 20 "READY=1" grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1 on NOTIFY_SOCKET: $(cat "$T/notify.out")"
+ok "READY=1 sent to NOTIFY_SOCKET"
 
 out=$(crictl version)
 grep -q '^RuntimeName: *docker$' <<<"$out" && grep -q '^RuntimeApiVersion: *v1$' <<<"$out" ||
@@ -201,7 +240,7 @@ cat >"$img/config.json" <<EOF
 {"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z",
  "config":{"Entrypoint":["/bin/busybox","sleep","2147483647"],"Env":["PATH=/bin"]},
  "rootfs":{"type":"layers","diff_ids":["sha256:$diff_id"]},
- "history":[{"created":"1970-01-01T00:00:00Z","created_by":"dockershim selftest: /bin/busybox from busybox-static"}]}
+ "history":[{"created":"1970-01-01T00:00:00Z","created_by":"cri-dockerd selftest: /bin/busybox from busybox-static"}]}
 EOF
 cfg=$(sha256sum "$img/config.json" | cut -d' ' -f1)
 mkdir -p "$img/archive/$diff_id"
@@ -272,14 +311,14 @@ run_pod cni-net cni
 # ---------------------------------------------------------------- crictl runtime-config
 out=$(crictl runtime-config)
 grep -qi 'cgroup driver: *cgroupfs' <<<"$out" || fail "crictl runtime-config: $out"
-ok "crictl runtime-config (RuntimeConfig, answered outside cri-api 0.23): $(tr -s ' ' <<<"$out")"
+ok "crictl runtime-config: $(tr -s ' ' <<<"$out")"
 
 # ---------------------------------------------------------------- optional: a real kubelet
 # KUBELET=/path/to/kubelet (1.36 tried): run it standalone (no API server) with a static
 # hostNetwork pod, check that the pod's container runs (within 90 s), that kubelet took the cgroup
-# driver from RuntimeConfig and can read the container's log, then let it run KUBELET_DWELL
-# seconds more (default 20) and list the CRI methods it called that the stand-in does not have. It writes only under T, except the symlinks that kubelet always
-# makes in /var/log/containers (removed afterwards). cgroupsPerQOS is off so it creates no kubepods
+# driver from RuntimeConfig and can read the container's log, after letting it run KUBELET_DWELL
+# seconds more (default 10) for its sync loops and periodic calls. It writes only under T, except
+# the symlinks that kubelet always makes in /var/log/containers (removed afterwards). cgroupsPerQOS is off so it creates no kubepods
 # cgroups on the host.
 if [[ -n ${KUBELET:-} ]]; then
   mkdir -p "$T/kubelet/manifests"
@@ -324,7 +363,7 @@ spec:
 EOF
   existing_links=$(ls /var/log/containers 2>/dev/null || true)
   "$KUBELET" --config "$T/kubelet/config.yaml" --root-dir "$T/kubelet/root" --cert-dir "$T/kubelet/pki" \
-    --hostname-override dockershim-selftest --v=2 >"$T/kubelet.log" 2>&1 &
+    --hostname-override cri-dockerd-selftest --v=2 >"$T/kubelet.log" 2>&1 &
   kubelet_pid=$!
   pids+=("$kubelet_pid")
   running=
@@ -336,22 +375,17 @@ EOF
   done
   logs=
   if [[ -n $running ]]; then
-    # The container's log through kubelet's own log reader (docker json-file behind dockershim's
+    # The container's log through kubelet's own log reader (docker json-file behind cri-dockerd's
     # symlink), from kubelet's API on the loopback address (anonymous, AlwaysAllow).
     for _ in $(seq 20); do
-      logs=$(curl -sk "https://127.0.0.1:20250/containerLogs/default/selftest-static-dockershim-selftest/static-work" || true)
+      logs=$(curl -sk "https://127.0.0.1:20250/containerLogs/default/selftest-static-cri-dockerd-selftest/static-work" || true)
       [[ $logs == *static-hello* ]] && break
       sleep 1
     done
   fi
-  sleep "${KUBELET_DWELL:-20}" # sync loops and periodic calls with the container running
+  sleep "${KUBELET_DWELL:-10}" # sync loops and periodic calls with the container running
   kill "$kubelet_pid" 2>/dev/null
   wait "$kubelet_pid" 2>/dev/null || true
-  unimplemented=$(sed -n 's/.*Unimplemented CRI method called.*method="\([^"]*\)".*/\1/p' "$T/cri.log" | sort -u | tr '\n' ' ')
-  log "CRI methods kubelet called that the stand-in answers Unimplemented: ${unimplemented:-none}"
-  grep -E 'Unimplemented|unknown method|not implemented' "$T/kubelet.log" | sed -E 's/^[IWE][0-9]+ [0-9:.]+ +[0-9]+ //' |
-    sort | uniq -c | sort -rn | head -n 15 >"$T/kubelet-unimplemented.txt" || true
-  [[ -s $T/kubelet-unimplemented.txt ]] && { log "kubelet log lines about unimplemented calls:"; cat "$T/kubelet-unimplemented.txt" >&2; }
   for l in /var/log/containers/*; do
     [[ -e $l || -L $l ]] || continue
     grep -qxF "$(basename "$l")" <<<"$existing_links" || rm -f "$l"
@@ -364,27 +398,4 @@ EOF
   ok "kubelet took cgroupDriver=cgroupfs from the CRI RuntimeConfig answer"
   [[ $logs == *static-hello* ]] || fail "kubelet containerLogs: '$logs'"
   ok "kubelet reads the container's log (containerLogs API): $logs"
-fi
-
-# ---------------------------------------------------------------- fd:// and sd_notify
-if command -v systemd-socket-activate >/dev/null; then
-  python3 - "$T/notify.sock" >"$T/notify.out" 2>&1 <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(120)
-print(s.recv(4096).decode(), flush=True)
-EOF
-  pids+=($!)
-  wait_for 20 "notify socket" test -S "$T/notify.sock"
-  systemd-socket-activate -l "$T/act.sock" -E "NOTIFY_SOCKET=$T/notify.sock" \
-    "$CRI_DOCKERD" --container-runtime-endpoint fd:// --docker-endpoint "unix://$T/docker.sock" \
-    --cri-dockerd-root-directory "$T/root-act" >"$T/cri-act.log" 2>&1 &
-  pids+=($!)
-  wait_for 20 "activation socket" test -S "$T/act.sock"
-  out=$(crictl --runtime-endpoint "unix://$T/act.sock" --timeout 30s version) || fail "fd://: crictl version"
-  grep -q '^RuntimeApiVersion: *v1$' <<<"$out" || fail "fd://: $out"
-  ok "fd:// (systemd-socket-activate): crictl version answers on the passed socket"
-  wait_for 20 "READY=1" grep -q '^READY=1$' "$T/notify.out" || fail "no READY=1 on NOTIFY_SOCKET: $(cat "$T/notify.out")"
-  ok "READY=1 sent to NOTIFY_SOCKET"
 fi
