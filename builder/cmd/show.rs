@@ -57,6 +57,7 @@ pub(super) fn run(args: &ShowArgs, quiet: bool) -> Result<u8> {
         &args.profile,
         args.kubernetes,
         args.allow_unsupported,
+        &[],
         &catalog,
     )?;
     for n in notes {

@@ -121,7 +121,7 @@ fn render_step(t: &Target, nodes: &[String], of: usize) -> Option<PlanStep> {
         );
     }
     if let (Some(p), Some(m)) = (t.profile, t.kubernetes) {
-        if !pinned_release_fits(p, m) {
+        if !pinned_release_fits(p, m, t.arch.as_deref()) {
             note.push_str(&format!(
                 "; builder's catalog pins no {p} release that Kubernetes {m} supports, so this render stops \
                  naming the supported ones: run `builder init {p}-{m} --runtime {p} --kubernetes {m}`, set the \
@@ -138,20 +138,28 @@ fn render_step(t: &Target, nodes: &[String], of: usize) -> Option<PlanStep> {
     })
 }
 
-/// Does the built-in catalog pin a release of `profile`'s runtime that fits minor `m` (so that
-/// `render --profile P --kubernetes M` works as printed)? Answered once per (profile, minor):
-/// a plan has a render step per node, and loading a profile takes milliseconds.
-fn pinned_release_fits(profile: &str, m: KubeMinor) -> bool {
+/// Does the built-in catalog pin a release of `profile`'s runtime that fits minor `m` on `arch`
+/// (so that `render --profile P --arch A --kubernetes M` works as printed)? Answered once per
+/// (profile, minor, arch): a plan has a render step per node, and loading a profile takes
+/// milliseconds.
+fn pinned_release_fits(profile: &str, m: KubeMinor, arch: Option<&str>) -> bool {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static KNOWN: OnceLock<Mutex<HashMap<(String, KubeMinor), bool>>> = OnceLock::new();
+    type Key = (String, KubeMinor, Option<String>);
+    static KNOWN: OnceLock<Mutex<HashMap<Key, bool>>> = OnceLock::new();
     let known = KNOWN.get_or_init(Default::default);
-    let key = (profile.to_string(), m);
+    let key = (profile.to_string(), m, arch.map(str::to_string));
     if let Some(fits) = known.lock().ok().and_then(|k| k.get(&key).copied()) {
         return fits;
     }
     let fits = crate::profile::catalog::Catalog::builtin()
-        .and_then(|c| crate::profile::compat::load_fitted(profile, Some(m), false, &c))
+        .and_then(|c| {
+            let arches: Vec<_> = arch
+                .and_then(crate::util::model::Arch::parse)
+                .into_iter()
+                .collect();
+            crate::profile::compat::load_fitted(profile, Some(m), false, &arches, &c)
+        })
         .is_ok();
     if let Ok(mut k) = known.lock() {
         k.insert(key, fits);

@@ -14,7 +14,7 @@ use anyhow::Result;
 use crate::profile::catalog::Catalog;
 use crate::profile::{Lookup, Profile};
 use crate::util::error::Error;
-use crate::util::model::{version_triple, KubeMinor};
+use crate::util::model::{version_triple, Arch, KubeMinor};
 
 const BUILTIN: &str = include_str!("data/compat.toml");
 
@@ -165,6 +165,16 @@ pub fn misfits(profile: &Profile, table: &Compat) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// `--arch` narrows the profile to the arches asked for, when it has them all (else it is left
+/// whole, and the render's own arch check names the missing one): a release pinned for amd64
+/// alone, such as containerd 1.5 for Kubernetes 1.20-1.22, then fits an amd64 render.
+fn narrow_arches(profile: &mut Profile, asked: &[Arch]) {
+    if asked.is_empty() || !asked.iter().all(|a| profile.arches.contains(a)) {
+        return;
+    }
+    profile.arches.retain(|a| asked.contains(a));
+}
+
 /// Loads profile `spec` for the minor it is rendered for (`minor`, from `--kubernetes`, else
 /// its own), its catalog-pinned runtime retargeted to fit ([`retarget`]: a profile that only
 /// says `kubernetes = "1.27"` over a shipped one gets a runtime for 1.27); a runtime that
@@ -175,9 +185,11 @@ pub fn load_fitted(
     spec: &str,
     minor: Option<KubeMinor>,
     allow_unsupported: bool,
+    arches: &[Arch],
     catalog: &Catalog,
 ) -> Result<(Profile, Vec<String>)> {
     let mut profile = Lookup::default().load_for_minor(spec, minor)?;
+    narrow_arches(&mut profile, arches);
     let table = Compat::builtin()?;
     let target = profile.kubernetes;
     let notes = match allow_unsupported {
@@ -316,6 +328,7 @@ mod tests {
             "containerd",
             Some(m(minor)),
             false,
+            &[],
             &Catalog::builtin().unwrap(),
         )
     }
@@ -323,6 +336,7 @@ mod tests {
     #[test]
     fn retargeting_picks_the_newest_pinned_release_that_fits() {
         for (minor, want) in [
+            (23, "1.6.39"),
             (27, "1.7.34"),
             (30, "2.1.9"),
             (34, "2.1.9"),
@@ -347,11 +361,11 @@ mod tests {
 
     #[test]
     fn a_minor_no_pinned_release_fits_is_refused_with_the_range_and_the_fix() {
-        let e = format!("{:#}", shipped_at(23).unwrap_err());
+        // The catalog pins containerd 1.5 (for 1.20-1.22) for amd64 only; the shipped profile is
+        // for amd64 and arm64.
+        let e = format!("{:#}", shipped_at(22).unwrap_err());
         assert!(
-            e.contains(
-                "containerd 2.3.4 with Kubernetes 1.23: its project supports 1.6.0+ or 1.5.8+"
-            ),
+            e.contains("containerd 2.3.4 with Kubernetes 1.22: its project supports 1.5.5+"),
             "{e}"
         );
         assert!(
@@ -359,7 +373,7 @@ mod tests {
             "{e}"
         );
         let cat = Catalog::builtin().unwrap();
-        let (p, _) = load_fitted("containerd", Some(m(23)), true, &cat).unwrap();
+        let (p, _) = load_fitted("containerd", Some(m(22)), true, &[], &cat).unwrap();
         assert!(
             p.warnings
                 .iter()
@@ -370,12 +384,37 @@ mod tests {
         // cri-dockerd 0.3 serves CRI v1 only: no kubelet before 1.23 speaks it.
         let e = format!(
             "{:#}",
-            load_fitted("cri-dockerd", Some(m(22)), false, &cat).unwrap_err()
+            load_fitted("cri-dockerd", Some(m(22)), false, &[], &cat).unwrap_err()
         );
         assert!(
             e.contains("cri-dockerd 0.3.26 with Kubernetes 1.22: its project supports no release"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn arch_narrows_the_profile_so_a_release_pinned_for_that_arch_alone_fits() {
+        let cat = Catalog::builtin().unwrap();
+        let (p, notes) =
+            load_fitted("containerd", Some(m(22)), false, &[Arch::Amd64], &cat).unwrap();
+        assert_eq!(p.arches, [Arch::Amd64]);
+        assert_eq!(p.artifact("containerd").unwrap().version, "1.5.18");
+        assert_eq!(
+            notes,
+            ["--kubernetes 1.22: containerd 2.3.4 -> 1.5.18 (fits Kubernetes 1.22)"]
+        );
+        // arm64 has no 1.5 archive: still refused.
+        assert!(load_fitted("containerd", Some(m(22)), false, &[Arch::Arm64], &cat).is_err());
+        // An arch the profile lacks leaves it whole (render's own check then names it).
+        let (p, _) = load_fitted(
+            "containerd",
+            Some(m(36)),
+            false,
+            &[Arch::Amd64, Arch::S390x],
+            &cat,
+        )
+        .unwrap();
+        assert_eq!(p.arches.len(), 2);
     }
 
     #[test]

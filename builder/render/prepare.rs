@@ -31,6 +31,7 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
         &opts.profile,
         opts.kubernetes,
         opts.allow_unsupported,
+        &opts.arches,
         &catalog,
     )?;
     if !cx.quiet {

@@ -143,25 +143,35 @@ fn containerd_1x_runs_cri_with_the_version_2_config() {
         consumer("containerd 1.x (found a different version)", None);
         return;
     }
-    let (_up, _ws, root) = render("1.7.34", "1.30");
-    let config = root.join("etc/containerd/config.toml");
-    assert!(std::fs::read_to_string(&config)
-        .unwrap()
-        .contains("version = 2"));
-    let (plugins, dump) = run_containerd(&bin, &config);
-    assert!(
-        plugin_ok(&plugins, "io.containerd.grpc.v1", "cri"),
-        "{v}: cri is not ok:\n{plugins}"
-    );
-    assert!(dump.contains("SystemdCgroup = true"), "{dump}");
-    assert!(
-        dump.contains("sandbox_image = \"registry.k8s.io/pause:3.9\""),
-        "{dump}"
-    );
-    assert!(
-        dump.contains("config_path = \"/etc/containerd/certs.d\""),
-        "{dump}"
-    );
+    // The 1.x releases the catalog picks for 1.30, 1.23 and 1.22 (tests/it/minors.rs), each
+    // with its minor's pause image.
+    for (containerd, kube, pause) in [
+        ("1.7.34", "1.30", "3.9"),
+        ("1.6.39", "1.23", "3.6"),
+        ("1.5.18", "1.22", "3.5"),
+    ] {
+        let (_up, _ws, root) = render(containerd, kube);
+        let config = root.join("etc/containerd/config.toml");
+        assert!(std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("version = 2"));
+        let (plugins, dump) = run_containerd(&bin, &config);
+        assert!(
+            plugin_ok(&plugins, "io.containerd.grpc.v1", "cri"),
+            "{v}: cri is not ok for {containerd} on {kube}:\n{plugins}"
+        );
+        assert!(dump.contains("SystemdCgroup = true"), "{dump}");
+        assert!(
+            dump.contains(&format!(
+                "sandbox_image = \"registry.k8s.io/pause:{pause}\""
+            )),
+            "{kube}: {dump}"
+        );
+        assert!(
+            dump.contains("config_path = \"/etc/containerd/certs.d\""),
+            "{dump}"
+        );
+    }
 }
 
 #[test]

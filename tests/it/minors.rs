@@ -29,7 +29,12 @@ fn kubernetes_retargets_the_shipped_profile_to_a_release_that_fits() {
     let plain = show(&ws, &[]);
     assert_ok(&plain);
     assert_eq!(version_of(&stdout(&plain), "containerd"), "2.3.4");
-    for (minor, containerd) in [("1.27", "1.7.34"), ("1.30", "2.1.9"), ("1.35", "2.2.7")] {
+    for (minor, containerd) in [
+        ("1.23", "1.6.39"),
+        ("1.27", "1.7.34"),
+        ("1.30", "2.1.9"),
+        ("1.35", "2.2.7"),
+    ] {
         let o = show(&ws, &["--kubernetes", minor]);
         assert_ok(&o);
         let out = stdout(&o);
@@ -59,25 +64,59 @@ fn kubernetes_retargets_the_shipped_profile_to_a_release_that_fits() {
 
 #[test]
 fn a_minor_nothing_pinned_fits_is_refused_before_any_download() {
+    // containerd 1.5 (for 1.20-1.22) is pinned for amd64 only; the shipped profile is for
+    // amd64 and arm64, and so is an arm64 render.
     let (up, ws) = node_setup();
+    for arch in [&[][..], &["--arch", "arm64"]] {
+        let o = ws.run(
+            &[
+                &[
+                    "render",
+                    "--profile",
+                    "containerd",
+                    "--kubernetes",
+                    "1.22",
+                    "--out",
+                    "d",
+                ],
+                arch,
+            ]
+            .concat(),
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("containerd 2.3.4 with Kubernetes 1.22: its project supports 1.5.5+"),
+            "{err}"
+        );
+        assert!(err.contains("builder pin --profile FILE --write"), "{err}");
+    }
+    // An amd64 render picks 1.5.18; --offline with an empty cache stops at the first fetch,
+    // after the choice is made.
     let o = ws.run(&[
         "render",
         "--profile",
         "containerd",
         "--kubernetes",
-        "1.23",
+        "1.22",
+        "--arch",
+        "amd64",
+        "--offline",
+        "--cache-dir",
+        "empty",
         "--out",
         "d",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = stderr(&o);
     assert!(
-        err.contains(
-            "containerd 2.3.4 with Kubernetes 1.23: its project supports 1.6.0+ or 1.5.8+"
-        ),
-        "{err}"
+        stderr(&o).contains("note: --kubernetes 1.22: containerd 2.3.4 -> 1.5.18"),
+        "{}",
+        stderr(&o)
     );
-    assert!(err.contains("builder pin --profile FILE --write"), "{err}");
+    assert!(
+        stderr(&o).contains("--offline forbids fetching"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(up.server.total_hits(), 0);
     assert!(!ws.path().join("d").exists());
     for bad in ["2.36", "1.x", "136"] {
