@@ -165,14 +165,16 @@ pub fn misfits(profile: &Profile, table: &Compat) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// `--arch` narrows the profile to the arches asked for, when it has them all (else it is left
-/// whole, and the render's own arch check names the missing one): a release pinned for amd64
-/// alone, such as containerd 1.5 for Kubernetes 1.20-1.22, then fits an amd64 render.
-fn narrow_arches(profile: &mut Profile, asked: &[Arch]) {
-    if asked.is_empty() || !asked.iter().all(|a| profile.arches.contains(a)) {
-        return;
-    }
-    profile.arches.retain(|a| asked.contains(a));
+/// The profile narrowed to the arches `--arch` asks for, when it has them all and they are
+/// fewer (else None: the render's own arch check names a missing one).
+fn narrowed(profile: &Profile, asked: &[Arch]) -> Option<Profile> {
+    let fewer = asked.iter().all(|a| profile.arches.contains(a))
+        && profile.arches.iter().any(|a| !asked.contains(a));
+    fewer.then(|| {
+        let mut p = profile.clone();
+        p.arches.retain(|a| asked.contains(a));
+        p
+    })
 }
 
 /// Loads profile `spec` for the minor it is rendered for (`minor`, from `--kubernetes`, else
@@ -188,20 +190,32 @@ pub fn load_fitted(
     arches: &[Arch],
     catalog: &Catalog,
 ) -> Result<(Profile, Vec<String>)> {
-    let mut profile = Lookup::default().load_for_minor(spec, minor)?;
-    narrow_arches(&mut profile, arches);
+    let loaded = Lookup::default().load_for_minor(spec, minor)?;
     let table = Compat::builtin()?;
-    let target = profile.kubernetes;
-    let notes = match allow_unsupported {
-        true => Vec::new(),
-        false => retarget(&mut profile, target, &table, catalog)
-            .into_iter()
-            .map(|c| match minor {
-                Some(m) => format!("--kubernetes {m}: {c}"),
-                None => format!("Kubernetes {target}: {c}"),
-            })
-            .collect(),
+    let target = loaded.kubernetes;
+    let fit = |mut profile: Profile| {
+        let notes: Vec<String> = match allow_unsupported {
+            true => Vec::new(),
+            false => retarget(&mut profile, target, &table, catalog)
+                .into_iter()
+                .map(|c| match minor {
+                    Some(m) => format!("--kubernetes {m}: {c}"),
+                    None => format!("Kubernetes {target}: {c}"),
+                })
+                .collect(),
+        };
+        (profile, notes)
     };
+    // A release pinned for some arches only (containerd 1.5: amd64) fits a render of those:
+    // the profile is narrowed to `--arch` only when the whole one finds nothing that fits.
+    let narrow = narrowed(&loaded, arches);
+    let (mut profile, mut notes) = fit(loaded);
+    if let Some(narrow) = narrow.filter(|_| !misfits(&profile, &table).is_empty()) {
+        let (p, n) = fit(narrow);
+        if misfits(&p, &table).is_empty() {
+            (profile, notes) = (p, n);
+        }
+    }
     let misfits = misfits(&profile, &table);
     if misfits.is_empty() {
         return Ok((profile, notes));
