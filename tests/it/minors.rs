@@ -173,3 +173,66 @@ fn a_pinned_runtime_outside_the_table_is_refused_unless_allowed() {
         stderr(&o)
     );
 }
+
+/// The containerd `--kubernetes MINOR` picks for the shipped profile (amd64), from its note.
+fn picked(ws: &Workspace, minor: &str) -> String {
+    let o = ws.run(&[
+        "render",
+        "--profile",
+        "containerd",
+        "--kubernetes",
+        minor,
+        "--arch",
+        "amd64",
+        "--offline",
+        "--cache-dir",
+        "empty",
+        "--out",
+        "none",
+    ]);
+    let err = stderr(&o);
+    err.lines()
+        .find_map(|l| l.strip_prefix(&format!("note: --kubernetes {minor}: containerd 2.3.4 -> ")))
+        .map_or("2.3.4", |rest| rest.split(' ').next().unwrap())
+        .to_string()
+}
+
+/// A fleet at 1.22, 1.23, 1.27, 1.30 or 1.36: the containerd the catalog picks for that minor,
+/// rendered (from loopback) for it, gives a node whose containerd config version fits that
+/// containerd, whose kubelet flags are that minor's (`--container-runtime=remote` only before
+/// 1.24, when dockershim was the default) and whose pause image is kubeadm's for the minor.
+#[test]
+fn each_minor_renders_a_node_that_fits_it() {
+    let ws = Workspace::new();
+    let up = Upstream::start();
+    for (minor, containerd, config_version, pause, remote) in [
+        ("1.22", "1.5.18", 2, "3.5", true),
+        ("1.23", "1.6.39", 2, "3.6", true),
+        ("1.27", "1.7.34", 2, "3.9", false),
+        ("1.30", "2.1.9", 3, "3.9", false),
+        ("1.36", "2.3.4", 4, "3.10.2", false),
+    ] {
+        assert_eq!(picked(&ws, minor), containerd, "{minor}");
+        let name = format!("n{}", minor.replace('.', ""));
+        ws.write_profile(&name, &up.containerd_profile(&name, containerd, minor));
+        assert_ok(&ws.render(&name, &["--arch", "amd64"]));
+        let root = ws.out().join(&name).join("amd64/rootfs");
+        let config = read(root.join("etc/containerd/config.toml"));
+        assert!(
+            config.contains(&format!("\nversion = {config_version}\n")),
+            "{minor}: {config}"
+        );
+        assert!(
+            config.contains(&format!("registry.k8s.io/pause:{pause}\"")),
+            "{minor}: {config}"
+        );
+        let flags = read(root.join("var/lib/kubelet/kubeadm-flags.env"));
+        assert_eq!(
+            flags.contains("--container-runtime=remote"),
+            remote,
+            "{minor}: {flags}"
+        );
+        assert!(flags
+            .contains("--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"));
+    }
+}
