@@ -105,8 +105,10 @@ bash ci/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 
 # Whole nodes: a Debian base image + the overlay boots under qemu with the user-data
 # (about 10 minutes; BUILDER_SKIP_E2E=1 skips it, for a quick local run only).
+# With the debug binary built above (its gzip is optimised, see Cargo.toml): a release build
+# only for the VMs would add minutes to a cold run.
 if [ -z "${BUILDER_SKIP_E2E:-}" ]; then
-  E2E_SKIP_APT_UPDATE=1 bash ci/e2e/run.sh
+  E2E_SKIP_APT_UPDATE=1 BUILDER_BIN="$PWD/target/debug/builder" bash ci/e2e/run.sh
 else
   echo "SKIP: ci/e2e/run.sh (BUILDER_SKIP_E2E is set)"
 fi

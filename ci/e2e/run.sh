@@ -36,6 +36,8 @@
 # Every VM has a time bound (E2E_VM_TIMEOUT, default 600 s); on failure the console's tail and
 # cloud-init's result are printed. Usage: bash ci/e2e/run.sh   (as root; installs what it needs)
 # Per-run state (images, VM disks, seeds, logs) is in target/e2e (BUILDER_E2E_DIR).
+# BUILDER_BIN: the builder binary to render with (ci/test.sh passes its debug build); without
+# it, a release build is made first.
 # bash ci/e2e/run.sh --base | --base-key | --base-inputs: only build (or find) the base image and
 # print its folder | print its cache key | print what the key is computed from.
 set -euo pipefail
@@ -716,8 +718,11 @@ main() {
     *) die "usage: ci/e2e/run.sh [--base|--base-key|--base-inputs]" ;;
   esac
   install_host_packages
-  say "building builder (release)"
-  cargo build --release --locked -q
+  if [ -z "${BUILDER_BIN:-}" ]; then
+    say "building builder (release)"
+    cargo build --release --locked -q
+  fi
+  [ -x "$builder" ] || die "no builder binary at $builder (BUILDER_BIN)"
   resolve_kubernetes
   build_base
   package_upstream
