@@ -76,7 +76,7 @@ build ci/consumers/sid-consumers.sh "${BUILDER_CONSUMERS_DIR:-target/consumers}"
 exe BUILDER_CONTAINERD2 "$built/usr/bin/containerd"
 exe BUILDER_DOCKERD28 "$built/usr/sbin/dockerd"
 
-# Built from source with Go, cached outside the checkout (about 20 minutes the first time on 2
+# Built from source with Go, cached outside the checkout (about 15 minutes the first time on 2
 # cores, under a second after): kubelet and kubeadm v1.36.3, kubelet v1.34.4, containerd
 # v2.3.4, crictl v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition v2.26.0.
 build ci/consumers/build.sh
