@@ -188,14 +188,29 @@ pub fn redact_urls(text: &str) -> String {
 
 /// Where the scheme of the `://` at `sep` in `text` starts.
 fn scheme_start(text: &str, sep: usize) -> usize {
+    // After the last character that cannot be in a scheme, which may be several bytes long.
     text[..sep]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-        .map_or(0, |j| j + 1)
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .map_or(0, |(j, c)| j + c.len_utf8())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the profile fuzz target: a non-ASCII character right before a second URL's
+    /// scheme made the scheme start inside that character (a panic on slicing).
+    #[test]
+    fn a_multibyte_character_before_a_scheme_is_not_split() {
+        let text = "https://rawИithubushttps://u:secret@h/x and Иhttp://t@h";
+        let out = redact_urls(text);
+        assert_eq!(
+            out,
+            "https://rawИithubushttps://u:***@h/x and Иhttp://***@h"
+        );
+    }
 
     #[test]
     fn positions_count_characters() {
