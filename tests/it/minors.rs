@@ -93,20 +93,7 @@ fn a_minor_nothing_pinned_fits_is_refused_before_any_download() {
     }
     // An amd64 render picks 1.5.18; --offline with an empty cache stops at the first fetch,
     // after the choice is made.
-    let o = ws.run(&[
-        "render",
-        "--profile",
-        "containerd",
-        "--kubernetes",
-        "1.22",
-        "--arch",
-        "amd64",
-        "--offline",
-        "--cache-dir",
-        "empty",
-        "--out",
-        "d",
-    ]);
+    let o = render_amd64_offline(&ws, "1.22");
     assert!(
         stderr(&o).contains("note: --kubernetes 1.22: containerd 2.3.4 -> 1.5.18"),
         "{}",
@@ -174,9 +161,10 @@ fn a_pinned_runtime_outside_the_table_is_refused_unless_allowed() {
     );
 }
 
-/// The containerd `--kubernetes MINOR` picks for the shipped profile (amd64), from its note.
-fn picked(ws: &Workspace, minor: &str) -> String {
-    let o = ws.run(&[
+/// `render --profile containerd --kubernetes MINOR --arch amd64` offline with an empty cache
+/// (into `d`): it stops at the first fetch, after the runtime is chosen and noted.
+fn render_amd64_offline(ws: &Workspace, minor: &str) -> std::process::Output {
+    ws.run(&[
         "render",
         "--profile",
         "containerd",
@@ -188,8 +176,13 @@ fn picked(ws: &Workspace, minor: &str) -> String {
         "--cache-dir",
         "empty",
         "--out",
-        "none",
-    ]);
+        "d",
+    ])
+}
+
+/// The containerd `--kubernetes MINOR` picks for the shipped profile (amd64), from its note.
+fn picked(ws: &Workspace, minor: &str) -> String {
+    let o = render_amd64_offline(ws, minor);
     let err = stderr(&o);
     err.lines()
         .find_map(|l| l.strip_prefix(&format!("note: --kubernetes {minor}: containerd 2.3.4 -> ")))
