@@ -93,6 +93,12 @@ take BUILDER_IGNITION_VALIDATE IGNITION_VALIDATE
 # tests/it/provenance.rs.
 build ci/consumers/intoto/build.sh
 take BUILDER_INTOTO_CHECK INTOTO_CHECK
+# Upstream's systemd units (containerd, moby, cri-dockerd), byte for byte from the release
+# modules on the Go module proxy, for the loopback server in tests/it/common/upstream.rs.
+build ci/consumers/upstream-units.sh
+units=$(sed -n 's/^UPSTREAM_UNITS=//p' <<<"$built")
+[ -d "$units" ] || die "$build_name printed no UPSTREAM_UNITS= folder (its output: ${built:-nothing})"
+export BUILDER_UPSTREAM_UNITS=$units
 export BUILDER_REQUIRE_CONSUMERS=1
 
 cargo build --locked --all-targets

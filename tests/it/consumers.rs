@@ -283,6 +283,10 @@ fn systemd_accepts_the_installed_units() {
     if consumer("systemd-analyze", which("systemd-analyze")).is_none() {
         return;
     }
+    // What systemd reads must be upstream's unit, not a fixture payload.
+    if upstream_units().is_none() {
+        return;
+    }
     let (_up, _ws, rootfs) = render("2.1.9", "1.35");
     let r = verify_root(&rootfs);
     let unit = "/usr/local/lib/systemd/system/containerd.service";
@@ -306,6 +310,42 @@ fn systemd_accepts_the_installed_units() {
         !o.status.success(),
         "verify passed without /usr/local/bin/containerd"
     );
+}
+
+/// The units the tests serve are the very files the shipped profiles pin by sha256: upstream's
+/// (ci/consumers/upstream-units.sh), not look-alikes.
+#[test]
+fn upstream_units_are_the_files_the_shipped_profiles_pin() {
+    let Some(units) = upstream_units() else {
+        return;
+    };
+    for (profile, artifact, file) in [
+        ("containerd", "containerd-service", "containerd.service"),
+        (
+            "cri-dockerd",
+            "containerd-service",
+            "containerd-1.7.service",
+        ),
+        ("cri-dockerd", "docker-service", "docker.service"),
+        ("cri-dockerd", "docker-socket", "docker.socket"),
+        ("cri-dockerd", "cri-docker-service", "cri-docker.service"),
+        ("cri-dockerd", "cri-docker-socket", "cri-docker.socket"),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("profiles/{profile}.toml"));
+        let t: toml::Table = read(&path).parse().unwrap();
+        let pinned = t["artifact"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"].as_str() == Some(artifact))
+            .and_then(|a| a["sha256"].as_str())
+            .unwrap_or_else(|| panic!("{}: no sha256 for {artifact}", path.display()));
+        assert_eq!(
+            sha256_hex(units.get(file)),
+            pinned,
+            "{file} vs {profile}.toml {artifact}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,6 +545,9 @@ fn systemd_accepts_the_docker_units_and_the_dropins_override_execstart() {
     if consumer("systemd-analyze", which("systemd-analyze")).is_none() {
         return;
     }
+    let Some(units) = upstream_units() else {
+        return;
+    };
     let (_up, _ws, rootfs) = render_docker("1.36");
     let r = verify_root(&rootfs);
     let dir = "/usr/local/lib/systemd/system";
@@ -530,6 +573,13 @@ fn systemd_accepts_the_docker_units_and_the_dropins_override_execstart() {
         ("docker.service", "/usr/bin/dockerd"),
         ("cri-docker.service", "/usr/bin/cri-dockerd"),
     ] {
+        assert!(
+            units
+                .text(unit)
+                .lines()
+                .any(|l| l.starts_with(&format!("ExecStart={upstream} "))),
+            "upstream's {unit} no longer runs {upstream}: this control needs a new path"
+        );
         assert!(!r.path().join(&upstream[1..]).exists());
         let dropin = r
             .path()

@@ -1,5 +1,6 @@
-//! `builder render` end to end: the real binary against a loopback server serving fake
-//! upstream artifacts in their real layouts.
+//! `builder render` end to end: the real binary against a loopback server serving upstream
+//! artifacts in their real layouts (fixture payloads for the binaries, upstream's units when
+//! BUILDER_UPSTREAM_UNITS is set).
 
 use std::fs;
 use std::io::Read;
@@ -34,7 +35,7 @@ fn tar_names(tgz: &Path) -> Vec<(String, u32, u64)> {
 
 #[test]
 fn renders_the_containerd_overlay_layout() {
-    let (_up, ws) = node_setup();
+    let (up, ws) = node_setup();
     let o = ws.render("node", &[]);
     assert_ok(&o);
     for arch in ARCHES {
@@ -78,8 +79,8 @@ fn renders_the_containerd_overlay_layout() {
             Path::new("/usr/local/lib/systemd/system/containerd.service")
         );
         assert_eq!(
-            read(root.join("usr/local/lib/systemd/system/containerd.service")),
-            CONTAINERD_UNIT
+            fs::read(root.join("usr/local/lib/systemd/system/containerd.service")).unwrap(),
+            up.units.get("containerd.service")
         );
 
         // The tarball holds the same tree, sorted, with the installed modes and mtime 0.
@@ -108,7 +109,7 @@ fn renders_the_containerd_overlay_layout() {
         let arts = m["artifacts"].as_array().unwrap();
         assert_eq!(arts.len(), 5);
         let runc_art = arts.iter().find(|a| a["name"] == "runc").unwrap();
-        assert_eq!(runc_art["sha256"], _up.pin("runc", arch));
+        assert_eq!(runc_art["sha256"], up.pin("runc", arch));
         assert!(runc_art["url"]
             .as_str()
             .unwrap()
@@ -126,7 +127,7 @@ fn renders_the_containerd_overlay_layout() {
             .find(|f| f["path"] == "/usr/local/sbin/runc")
             .unwrap();
         assert_eq!(f["source"], "artifact:runc");
-        assert_eq!(f["sha256"], _up.pin("runc", arch));
+        assert_eq!(f["sha256"], up.pin("runc", arch));
         let f = files
             .iter()
             .find(|f| f["path"] == "/etc/sysctl.d/99-kubernetes.conf")
@@ -248,7 +249,10 @@ fn a_cache_hit_is_reverified() {
         hits + 1,
         "a corrupt entry must be fetched again"
     );
-    assert!(read(ws.out().join("node/amd64/rootfs/usr/local/sbin/runc")).contains("fake runc"));
+    assert_eq!(
+        fs::read(ws.out().join("node/amd64/rootfs/usr/local/sbin/runc")).unwrap(),
+        fake_bin("runc", "amd64")
+    );
 }
 
 #[test]

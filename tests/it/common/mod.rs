@@ -1,8 +1,8 @@
 //! Test support for every area: a loopback HTTP server that can misbehave ([`server`]),
-//! archives built byte by byte ([`archive`]), fake upstream releases and the test profiles that
-//! pin them ([`upstream`]), a scratch workspace that runs the real binary ([`workspace`]), the
-//! other programs the tests run or skip without ([`programs`]), and, here, readers of what a run
-//! printed and left on disk.
+//! archives built byte by byte ([`archive`]), upstream releases (fixture binaries, upstream's
+//! units) and the test profiles that pin them ([`upstream`]), a scratch workspace that runs the
+//! real binary ([`workspace`]), the other programs the tests run or skip without
+//! ([`programs`]), and, here, readers of what a run printed and left on disk.
 //!
 //! Every `builder::...` path the areas share is re-exported here once (`sha256_hex`); an area
 //! that alone needs a library item imports it at its top.

@@ -1,117 +1,111 @@
-//! Fake upstream releases in their real layouts (containerd, runc, CNI plugins, crictl, Docker's
+//! Upstream releases in their real layouts (containerd, runc, CNI plugins, crictl, Docker's
 //! static bundle, cri-dockerd, the units), served by a loopback [`Server`], and the test
 //! profiles that pin them.
+//!
+//! The binaries are fixture payloads, never run: fetch, verify and layout tests need bytes that
+//! tell name and arch apart, not programs (a test that runs one takes the real program from a
+//! `BUILDER_*` variable, see programs.rs). The units are upstream's own bytes, which
+//! `ci/consumers/upstream-units.sh` fetches from the release modules into the folder named by
+//! BUILDER_UPSTREAM_UNITS, outside the checkout (no upstream text is committed). Without that
+//! variable the server serves, in their place, a payload that says it is not a unit; a test that
+//! reads what a unit says takes them through [`upstream_units`], which skips (or fails under
+//! BUILDER_REQUIRE_CONSUMERS) when they are not there.
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use super::{sha256_hex, tar_bytes, Behaviour, Member, Server};
+use super::{consumer, env_path, sha256_hex, tar_bytes, Behaviour, Member, Server};
 
-/// A shell script standing in for a binary.
+/// Fixture payload, not run: a shell script where a release has a binary, naming the binary
+/// and arch so a test can tell which file went where.
 pub fn fake_bin(name: &str, arch: &str) -> Vec<u8> {
-    format!("#!/bin/sh\n# fake {name} for {arch}\necho {name}\n").into_bytes()
+    format!("#!/bin/sh\n# fixture payload {name} for {arch}, not run\necho {name}\n").into_bytes()
 }
 
-/// A containerd.service like the upstream one (ExecStart=/usr/local/bin/containerd).
-pub const CONTAINERD_UNIT: &str = "\
-[Unit]
-Description=containerd container runtime
-Documentation=https://containerd.io
-After=network.target local-fs.target
+/// The folder of upstream's units, written by `ci/consumers/upstream-units.sh`.
+pub const UNITS_VAR: &str = "BUILDER_UPSTREAM_UNITS";
 
-[Service]
-ExecStartPre=-/sbin/modprobe overlay
-ExecStart=/usr/local/bin/containerd
-Type=notify
-Delegate=yes
-KillMode=process
-Restart=always
-RestartSec=5
-LimitNPROC=infinity
-LimitCORE=infinity
-TasksMax=infinity
-OOMScoreAdjust=-999
+/// The files in that folder and the releases they come from (the releases the shipped profiles
+/// pin; see the script).
+pub const UNIT_FILES: [&str; 6] = [
+    // containerd v2.3.4; byte for byte v2.1.9's too, which the test profiles name.
+    "containerd.service",
+    // containerd v1.7.34, the cri-dockerd profile's.
+    "containerd-1.7.service",
+    // moby v28.3.3, contrib/init/systemd/.
+    "docker.service",
+    "docker.socket",
+    // cri-dockerd v0.4.3, packaging/systemd/: the same bytes as v0.3.25's, which the profiles name.
+    "cri-docker.service",
+    "cri-docker.socket",
+];
 
-[Install]
-WantedBy=multi-user.target
-";
+/// The units the server serves, by file name (one of [`UNIT_FILES`]).
+pub struct Units(HashMap<&'static str, Vec<u8>>);
 
-/// Units shaped like moby's and cri-dockerd's: their binaries at /usr/bin, as upstream ships them.
-pub const DOCKER_SERVICE: &str = "\
-[Unit]
-Description=Docker Application Container Engine
-After=network-online.target docker.socket firewalld.service containerd.service
-Wants=network-online.target containerd.service
-Requires=docker.socket
+impl Units {
+    /// Every unit in `dir`; a missing one means a broken cache, so it panics naming the file.
+    fn read(dir: &Path) -> Units {
+        Units(
+            UNIT_FILES
+                .iter()
+                .map(|&f| {
+                    let p = dir.join(f);
+                    let bytes = std::fs::read(&p).unwrap_or_else(|e| {
+                        panic!("{}: {e}; run ci/consumers/upstream-units.sh", p.display())
+                    });
+                    (f, bytes)
+                })
+                .collect(),
+        )
+    }
 
-[Service]
-Type=notify
-ExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock
-ExecReload=/bin/kill -s HUP $MAINPID
-TimeoutStartSec=0
-RestartSec=2
-Restart=always
-LimitNOFILE=infinity
-Delegate=yes
-KillMode=process
-OOMScoreAdjust=-500
+    /// Not units: one payload per file that says so, for the tests that only fetch and place them.
+    fn fixtures() -> Units {
+        Units(
+            UNIT_FILES
+                .iter()
+                .map(|&f| {
+                    let text = format!(
+                        "# fixture payload in place of upstream's {f}, not a unit ({UNITS_VAR} unset)\n"
+                    );
+                    (f, text.into_bytes())
+                })
+                .collect(),
+        )
+    }
 
-[Install]
-WantedBy=multi-user.target
-";
+    /// Upstream's when BUILDER_UPSTREAM_UNITS is set, else the fixture payloads.
+    fn served() -> Units {
+        env_path(UNITS_VAR).map_or_else(Units::fixtures, |dir| Units::read(&dir))
+    }
 
-pub const DOCKER_SOCKET: &str = "\
-[Unit]
-Description=Docker Socket for the API
+    /// The bytes of `file`, one of [`UNIT_FILES`].
+    pub fn get(&self, file: &str) -> &[u8] {
+        &self.0[file]
+    }
 
-[Socket]
-ListenStream=/run/docker.sock
-SocketMode=0660
-SocketUser=root
-SocketGroup=docker
+    /// [`Units::get`] as text.
+    pub fn text(&self, file: &str) -> &str {
+        std::str::from_utf8(self.get(file)).unwrap()
+    }
+}
 
-[Install]
-WantedBy=sockets.target
-";
+/// Upstream's units, for a test that reads what they say (systemd-analyze, the pins); None, after
+/// a SKIP line or a failure under BUILDER_REQUIRE_CONSUMERS, when BUILDER_UPSTREAM_UNITS is not set.
+pub fn upstream_units() -> Option<Units> {
+    consumer(
+        &format!("upstream's systemd units ({UNITS_VAR}, from ci/consumers/upstream-units.sh)"),
+        env_path(UNITS_VAR),
+    )
+    .map(|dir| Units::read(&dir))
+}
 
-pub const CRI_DOCKER_SERVICE: &str = "\
-[Unit]
-Description=CRI Interface for Docker Application Container Engine
-After=network-online.target firewalld.service docker.service
-Wants=network-online.target
-Requires=cri-docker.socket
-
-[Service]
-Type=notify
-ExecStart=/usr/bin/cri-dockerd --container-runtime-endpoint fd://
-ExecReload=/bin/kill -s HUP $MAINPID
-TimeoutSec=0
-RestartSec=2
-Restart=always
-Delegate=yes
-KillMode=process
-
-[Install]
-WantedBy=multi-user.target
-";
-
-pub const CRI_DOCKER_SOCKET: &str = "\
-[Unit]
-Description=CRI Docker Socket for the API
-PartOf=cri-docker.service
-
-[Socket]
-ListenStream=%t/cri-dockerd.sock
-SocketMode=0660
-SocketUser=root
-SocketGroup=docker
-
-[Install]
-WantedBy=sockets.target
-";
-
-/// Fake upstream artifacts served in their release layouts; remembers their digests.
+/// Upstream artifacts served in their release layouts; remembers their digests.
 pub struct Upstream {
     pub server: Server,
+    /// The units it serves: upstream's, or the fixture payloads (see the module header).
+    pub units: Units,
     /// (artifact, arch) -> sha256; arch "any" for arch-independent files.
     pub pins: HashMap<(String, String), String>,
 }
@@ -134,6 +128,7 @@ impl Upstream {
     pub fn start() -> Upstream {
         let mut up = Upstream {
             server: Server::start(),
+            units: Units::served(),
             pins: HashMap::new(),
         };
         for arch in ARCHES {
@@ -192,7 +187,7 @@ impl Upstream {
             "containerd-service",
             "any",
             "/raw/v2.1.9/containerd.service",
-            CONTAINERD_UNIT.as_bytes().to_vec(),
+            up.units.get("containerd.service").to_vec(),
         );
         up.serve_docker();
         up
@@ -225,34 +220,35 @@ impl Upstream {
             "/cri-dockerd/v0.3.26/cri-dockerd-0.3.26.amd64.tgz",
             cri,
         );
-        for (name, path, body) in [
+        for (name, path, file) in [
             (
                 "docker-service",
                 "/moby/v28.3.3/docker.service",
-                DOCKER_SERVICE,
+                "docker.service",
             ),
             (
                 "docker-socket",
                 "/moby/v28.3.3/docker.socket",
-                DOCKER_SOCKET,
+                "docker.socket",
             ),
             (
                 "containerd-service-17",
                 "/raw/v1.7.34/containerd.service",
-                CONTAINERD_UNIT,
+                "containerd-1.7.service",
             ),
             (
                 "cri-docker-service",
                 "/mirantis/v0.3.25/cri-docker.service",
-                CRI_DOCKER_SERVICE,
+                "cri-docker.service",
             ),
             (
                 "cri-docker-socket",
                 "/mirantis/v0.3.25/cri-docker.socket",
-                CRI_DOCKER_SOCKET,
+                "cri-docker.socket",
             ),
         ] {
-            self.serve(name, "any", path, body.as_bytes().to_vec());
+            let body = self.units.get(file).to_vec();
+            self.serve(name, "any", path, body);
         }
     }
 
