@@ -77,8 +77,9 @@ exe BUILDER_CONTAINERD2 "$built/usr/bin/containerd"
 exe BUILDER_DOCKERD28 "$built/usr/sbin/dockerd"
 
 # Built from source with Go, cached outside the checkout (about 15 minutes the first time on 2
-# cores, under a second after): kubelet and kubeadm v1.36.3, kubelet v1.34.4, containerd
-# v2.3.4, crictl v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition v2.26.0.
+# cores, under a second after): kubelet and kubeadm v1.36.3, kubelet v1.34.4, the v1.36.3
+# control plane, kubectl and etcd 3.6.8 (for the e2e cluster case), containerd v2.3.4, crictl
+# v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition v2.26.0.
 build ci/consumers/build.sh
 take BUILDER_KUBELET KUBELET
 take BUILDER_KUBEADM KUBEADM
@@ -89,6 +90,11 @@ take BUILDER_CRI_DOCKERD CRI_DOCKERD
 take BUILDER_BUTANE BUTANE
 take BUILDER_IGNITION IGNITION
 take BUILDER_IGNITION_VALIDATE IGNITION_VALIDATE
+take BUILDER_KUBE_APISERVER KUBE_APISERVER
+take BUILDER_KUBE_CONTROLLER_MANAGER KUBE_CONTROLLER_MANAGER
+take BUILDER_KUBE_SCHEDULER KUBE_SCHEDULER
+take BUILDER_KUBECTL KUBECTL
+take BUILDER_ETCD ETCD
 # The in-toto attestation reference implementation's validators (Go, about 20 s once), for
 # tests/it/provenance.rs.
 build ci/consumers/intoto/build.sh

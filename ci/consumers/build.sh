@@ -4,6 +4,10 @@
 #
 #   kubelet, kubeadm            k8s.io/kubernetes v1.36.3 (through the wrapper module in kubernetes/)
 #   kubelet (set kubernetes-1.34) k8s.io/kubernetes v1.34.4 (wrapper module in kubernetes-v1.34.4/)
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (set control-plane)
+#                               k8s.io/kubernetes v1.36.3 (the same wrapper module as the kubelet)
+#   etcd (set control-plane)    go.etcd.io/etcd/server/v3 v3.6.8 (the version k8s.io/kubernetes
+#                               v1.36.3 requires and kubeadm 1.36 pins; built in that wrapper)
 #   containerd, ctr,            github.com/containerd/containerd/v2 v2.3.4
 #     containerd-shim-runc-v2
 #   crictl                      sigs.k8s.io/cri-tools v1.37.0
@@ -21,7 +25,7 @@
 # database like any other), a copy of it becomes the main module, and `go build` runs there.
 #
 # Usage:
-#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd|butane|ignition ...]
+#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|control-plane|containerd|crictl|cri-dockerd|butane|ignition ...]
 #
 #   With no names it builds all. --force rebuilds even when the cache holds working binaries.
 #   stdout: one NAME=PATH line per binary, for example
@@ -43,6 +47,8 @@ readonly K8S_VERSION=v1.36.3
 # An older release whose kubelet still takes --pod-infra-container-image (removed in 1.35), to
 # check builder's flags for that band: set "kubernetes-1.34".
 readonly K8S_PREVIOUS=v1.34.4
+# What k8s.io/kubernetes K8S_VERSION requires of go.etcd.io/etcd/server/v3 (the wrapper's go.mod).
+readonly ETCD_VERSION=3.6.8
 readonly CONTAINERD_VERSION=v2.3.4
 readonly CRICTL_VERSION=v1.37.0
 readonly CRI_DOCKERD_VERSION=v0.4.3
@@ -127,7 +133,7 @@ k8s=$K8S_VERSION
 build_kubernetes() {
   local out=$1 wrapper=$here/kubernetes
   [[ $k8s == "$K8S_VERSION" ]] || wrapper=$here/kubernetes-$k8s
-  grep -qx "require k8s.io/kubernetes $k8s" "$wrapper/go.mod" ||
+  grep -Eq "^(require )?[[:space:]]*k8s\.io/kubernetes $k8s\$" "$wrapper/go.mod" ||
     die "$wrapper/go.mod is not for $k8s: run $here/kubernetes/regen.sh $k8s $wrapper"
   local major minor date ldflags=(-s -w) pkg
   [[ $k8s =~ ^v([0-9]+)\.([0-9]+)\. ]]
@@ -140,11 +146,29 @@ build_kubernetes() {
   done
   # Tags as in hack/lib/golang.sh for a release (non-debug) build.
   (cd "$wrapper" && go build -mod=readonly -trimpath -tags selinux,notest,grpcnotrace \
-      -ldflags "${ldflags[*]}" -o "$out/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm)
+      -ldflags "${ldflags[*]}" -o "$out/" "${k8s_packages[@]}")
 }
+k8s_packages=(k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm)
 check_kubernetes() {
   expect_output "Kubernetes $k8s" "$1/kubelet" --version &&
     expect_output "$k8s" "$1/kubeadm" version -o short
+}
+
+# ---------------------------------------------------------------- the control plane, etcd
+# The control plane of K8S_VERSION and kubectl, from the same wrapper module and with the same
+# stamps as the kubelet; etcd from the wrapper's etcd/ (its main is etcd's own, one call).
+build_control_plane() {
+  k8s_packages=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+                k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./etcd)
+  build_kubernetes "$1"
+}
+check_control_plane() {
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    expect_output "Kubernetes $k8s" "$1/$c" --version || return 1
+  done
+  expect_output "\"gitVersion\": \"$k8s\"" "$1/kubectl" version --client -o json &&
+    expect_output "etcd Version: $ETCD_VERSION" "$1/etcd" --version
 }
 
 # ---------------------------------------------------------------- containerd, ctr, shim
@@ -239,12 +263,12 @@ wanted=()
 for arg; do
   case $arg in
     --force) force=1 ;;
-    kubernetes|kubernetes-1.34|containerd|crictl|cri-dockerd|butane|ignition) wanted+=("$arg") ;;
+    kubernetes|kubernetes-1.34|control-plane|containerd|crictl|cri-dockerd|butane|ignition) wanted+=("$arg") ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
 done
-(( ${#wanted[@]} )) || wanted=(kubernetes kubernetes-1.34 containerd crictl cri-dockerd butane ignition)
+(( ${#wanted[@]} )) || wanted=(kubernetes kubernetes-1.34 control-plane containerd crictl cri-dockerd butane ignition)
 
 mkdir -p "$cache_root"
 # One build at a time per cache (two CI jobs on one machine would otherwise race on a set).
@@ -269,6 +293,14 @@ for want in "${wanted[@]}"; do
       if build_set kubernetes "$k8s" build_kubernetes check_kubernetes; then
         emit KUBELET_134 "$cache_root/kubernetes-$k8s/kubelet"
       else failed+=(kubernetes-1.34); fi ;;
+    control-plane)
+      k8s=$K8S_VERSION
+      if build_set control-plane "$k8s" build_control_plane check_control_plane; then
+        d=$cache_root/control-plane-$k8s
+        for c in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd; do
+          emit "$(tr a-z- A-Z_ <<<"$c")" "$d/$c"
+        done
+      else failed+=(control-plane); fi ;;
     containerd)
       if build_set containerd "$CONTAINERD_VERSION" build_containerd check_containerd; then
         d=$cache_root/containerd-$CONTAINERD_VERSION

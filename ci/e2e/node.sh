@@ -38,13 +38,7 @@ preflight() { # title
 preflight "kubeadm join phase preflight"
 
 echo "--- load images"
-for img in /var/lib/e2e/images/*.tar; do
-  if [ "$runtime" = containerd ]; then
-    ctr -n k8s.io images import "$img" 2>&1 | grep -v elapsed
-  else
-    docker load -q -i "$img" 2>&1
-  fi
-done
+/usr/local/sbin/e2e-load-images
 
 # What kubeadm join writes (a standalone variant): the kubelet's config file and static pods.
 mkdir -p /etc/kubernetes/manifests "$markers" /etc/cni/net.d /etc/systemd/system/kubelet.service.d

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs in the guest after cloud-init's final stage (builder-e2e-report.service): writes what
-# the host checks to the second serial port, then powers off. Part of the test image, not of
+# the host checks to the second serial port, then powers off (a node of the cluster case,
+# e2e.cluster=1, loads the test images instead and stays up). Part of the test image, not of
 # any builder output.
 out=/dev/ttyS1
 {
@@ -75,5 +76,11 @@ out=/dev/ttyS1
   journalctl -b --no-pager -n 40 -u containerd -u docker -u cri-docker 2>&1
   echo "=== e2e-report end"
 } > "$out" 2>&1
+if grep -qw e2e.cluster=1 /proc/cmdline; then
+  # A node of the cluster case (ci/e2e/cluster.sh): load the test images and stay up; the host
+  # runs its checks through the API server and then stops the VM.
+  { /usr/local/sbin/e2e-load-images; echo "=== e2e-cluster images loaded"; } > "$out" 2>&1
+  exit 0
+fi
 sync
 systemctl poweroff

@@ -31,7 +31,13 @@
 #      the config's sha256), then `systemctl --root preset` for the units Ignition enabled (what
 #      Flatcar's first boot does), plus a tampered extension whose extension-release says
 #      ARCHITECTURE=arm64; systemd-sysext must merge builder's image and refuse the other, and
-#      containerd must run from the merged /usr and answer the real crictl.
+#      containerd must run from the merged /usr and answer the real crictl;
+#   7. the cluster case (ci/e2e/cluster.sh, E2E_ONLY=cluster): a live v1.36.3 control plane
+#      (built from source, set up by kubeadm's init phases, run as host processes in a private
+#      network namespace) that the containerd node (containerd 2.3.4) and the cri-dockerd node
+#      join through their user-data's own kubeadm join; the host checks the nodes, scheduled
+#      pods, a docker.sock workload and `builder detect` on the live cluster, and a node with a
+#      wrong criSocket must fail to join.
 # qemu runs under TCG (this machine's /dev/kvm cannot boot a stock kernel): about a minute a VM.
 # Every VM has a time bound (E2E_VM_TIMEOUT, default 600 s); on failure the console's tail and
 # cloud-init's result are printed. Usage: bash ci/e2e/run.sh   (as root; installs what it needs)
@@ -63,7 +69,7 @@ install_host_packages() {
   # The machine's newer qemu-utils is too new for bookworm's qemu-system-x86: take bookworm's.
   sudo_ apt-get install -y -qq --no-install-recommends --allow-downgrades \
     debootstrap qemu-system-x86 'qemu-utils/bookworm' cloud-image-utils genisoimage e2fsprogs \
-    containerd runc containernetworking-plugins docker.io python3 busybox-static squashfs-tools >/dev/null
+    containerd runc containernetworking-plugins docker.io python3 python3-yaml iproute2 busybox-static squashfs-tools >/dev/null
 }
 
 # --- 1. base image ----------------------------------------------------------------------------
@@ -94,6 +100,9 @@ configure_base() { # root
 datasource_list: [ NoCloud, None ]
 network: {config: disabled}
 locale: C.UTF-8
+# The meta-data's local-hostname resolves to 127.0.1.1, as on Debian's own cloud images: kubeadm's
+# hostname check finds it, and the kubelet skips that loopback address for the node's IP.
+manage_etc_hosts: localhost
 cloud_init_modules:
  - migrator
  - seed_random
@@ -127,6 +136,10 @@ EOF
   echo e2e-node >"$root/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 e2e-node\n' >"$root/etc/hosts"
   echo 'nameserver 192.0.2.53' >"$root/etc/resolv.conf"
+  # The NIC of a cluster-case VM (qemu's user network): DHCP by systemd-networkd, which only
+  # those VMs start (systemd.wants= on their kernel command line); the others have no NIC.
+  mkdir -p "$root/etc/systemd/network"
+  printf '[Match]\nName=en*\n\n[Network]\nDHCP=ipv4\n' >"$root/etc/systemd/network/50-e2e-dhcp.network"
 }
 
 # kubelet and kubeadm v1.36.3: BUILDER_KUBELET and BUILDER_KUBEADM (ci/test.sh passes them), else
@@ -162,6 +175,7 @@ install_kubernetes() { # root
   mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
   ln -sfn /usr/lib/systemd/system/kubelet.service "$root/etc/systemd/system/multi-user.target.wants/kubelet.service"
   install -m 0755 ci/e2e/node.sh "$root/usr/local/sbin/e2e-node"
+  install -m 0755 ci/e2e/load-images.sh "$root/usr/local/sbin/e2e-load-images"
 }
 
 # Everything that shapes the base image, as text; its sha256 is the cache key. The functions'
@@ -172,7 +186,7 @@ base_inputs() {
   echo "packages $BASE_PACKAGES"
   v=$(dpkg-query -W -f='${Version}' debootstrap 2>/dev/null) || true
   echo "debootstrap ${v:-not installed}"
-  for f in ci/e2e/report.sh ci/e2e/node.sh ci/e2e/kubelet/*; do echo "file $f $(sha "$f")"; done
+  for f in ci/e2e/report.sh ci/e2e/node.sh ci/e2e/load-images.sh ci/e2e/kubelet/*; do echo "file $f $(sha "$f")"; done
   echo "kubelet $(sha "$kubelet")"
   echo "kubeadm $(sha "$kubeadm")"
   declare -f debootstrap_base configure_base install_kubernetes
@@ -237,8 +251,11 @@ images=$e2e/images
 build_images() { # sandbox images...
   local w=$e2e/pause
   rm -rf "$images" "$w" && mkdir -p "$images" "$w"
-  (cd ci/e2e/images && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags='-s -w' -o "$w/pause" pause.go) ||
-    die "building the pause program failed"
+  local prog
+  for prog in pause dockerps; do
+    (cd ci/e2e/images && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags='-s -w' -o "$w/$prog" "$prog.go") ||
+      die "building the $prog program failed"
+  done
   local i=0 img
   for img in $(printf '%s\n' "$@" | sort -u); do
     i=$((i + 1))
@@ -246,6 +263,8 @@ build_images() { # sandbox images...
   done
   python3 ci/e2e/images/mkimage.py "$images/busybox.tar" builder-e2e.local/busybox:1 '["/bin/busybox"]' \
     /bin/busybox:/bin/busybox:0755 /bin/sh=busybox
+  python3 ci/e2e/images/mkimage.py "$images/dockerps.tar" builder-e2e.local/dockerps:1 '["/dockerps"]' \
+    "$w/dockerps:/dockerps:0755"
 }
 
 # --- 2. upstream layouts from Debian's binaries ------------------------------------------------
@@ -260,6 +279,14 @@ package_upstream() {
   mkdir -p "$s/ctr/bin"
   cp "$sid/usr/bin/containerd" "$sid/usr/bin/containerd-shim-runc-v2" "$sid/usr/bin/ctr" "$s/ctr/bin/"
   tar -C "$s/ctr" -czf "$up/containerd-2.1.9-linux-amd64.tar.gz" bin
+  # containerd 2.3.4, built from source (static; ci/consumers/build.sh containerd): the same
+  # layout, for the cluster case's containerd node (kubelet 1.36 wants containerd 2.2 or newer)
+  local ctr23=${BUILDER_CONTAINERD23:-}
+  [ -n "$ctr23" ] || ctr23=$(bash ci/consumers/build.sh containerd | sed -n 's/^CONTAINERD=//p')
+  [ -x "$ctr23" ] || die "no containerd 2.3.4 (BUILDER_CONTAINERD23, or ci/consumers/build.sh containerd)"
+  mkdir -p "$s/ctr23/bin"
+  cp "$ctr23" "$(dirname "$ctr23")/containerd-shim-runc-v2" "$(dirname "$ctr23")/ctr" "$s/ctr23/bin/"
+  tar -C "$s/ctr23" -czf "$up/containerd-2.3.4-linux-amd64.tar.gz" bin
   # runc (Debian 12): runc.amd64, bare
   cp /usr/sbin/runc "$up/runc.amd64"
   # CNI plugins (Debian 12): cni-plugins-linux-amd64-vV.tgz, flat ./members
@@ -341,6 +368,13 @@ write_profiles() {
     art runc runc.amd64 'runc.{arch}'
     echo "$shared"
   } >"$p/e2e-containerd.toml"
+  # The cluster case's containerd node: containerd 2.3.4 built from source.
+  {
+    printf 'schema = 1\nextends = "containerd"\nname = "e2e-cluster-containerd"\narch = ["amd64"]\n'
+    art containerd containerd-2.3.4-linux-amd64.tar.gz 'containerd-{version}-linux-{arch}.tar.gz' 2.3.4
+    art runc runc.amd64 'runc.{arch}'
+    echo "$shared"
+  } >"$p/e2e-cluster-containerd.toml"
   # Deliberately broken: containerd labelled 2.3.4, so builder writes config version 4, which
   # the 2.1 binary rejects. The checks below must catch it.
   {
@@ -421,13 +455,13 @@ ignition_apply() {
   done
 }
 
-boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words]
-  local name=$1 dir=$2 mode=$3 cmdline=${4:-}
-  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
-    say "[$name] not booted (E2E_ONLY=$only)"
-    not_booted=1
-    return 1
-  fi
+# The disks of a VM in $e2e/vm-NAME: disk.img (the base image plus, by mode, the baked overlay or
+# Ignition's work), seed.iso (NoCloud: the render's user-data, its meta-data plus META_EXTRA
+# lines, which the cloud adds), and for fetch modes overlay.iso. Sets vm_drives (qemu -drive
+# arguments).
+vm_drives=()
+prepare_vm() { # name render_dir mode(baked|fetch|tampered|sysext) [meta_extra]
+  local name=$1 dir=$2 mode=$3 meta_extra=${4:-}
   local w=$e2e/vm-$name
   rm -rf "$w" && mkdir -p "$w"
   say "[$name] preparing the disk ($mode)"
@@ -456,8 +490,12 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
   fi
   mkfs.ext4 -q -F -d "$w/rootfs" "$w/disk.img" 3G
   rm -rf "$w/rootfs"
+  if [ -n "$meta_extra" ]; then
+    { cat "$md"; printf '%s\n' "$meta_extra"; } >"$w/meta-data"
+    md=$w/meta-data
+  fi
   cloud-localds "$w/seed.iso" "$ud" "$md"
-  local extra=()
+  vm_drives=(-drive "file=$w/disk.img,if=virtio,format=raw" -drive "file=$w/seed.iso,if=virtio,format=raw,readonly=on")
   if [ "$mode" = fetch ] || [ "$mode" = tampered ]; then
     mkdir -p "$w/ovl"
     cp "$dir/overlay.tar.gz" "$w/ovl/overlay.tar.gz"
@@ -470,18 +508,38 @@ boot() { # name render_dir mode(baked|fetch|tampered) [kernel command line words
       rm -rf "$w/t" "$w/t.tar"
     fi
     genisoimage -quiet -V OVERLAY -r -J -o "$w/overlay.iso" "$w/ovl"
-    extra=(-drive "file=$w/overlay.iso,if=virtio,format=raw,readonly=on")
+    vm_drives+=(-drive "file=$w/overlay.iso,if=virtio,format=raw,readonly=on")
   fi
-  say "[$name] booting (TCG, bound ${vm_timeout}s)"
-  local start=$SECONDS rc=0
-  timeout "$vm_timeout" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
-    -nodefaults -nic none -display none -monitor none -no-reboot \
+}
+
+# The qemu command line (qemu_argv) of VM NAME (its disks from prepare_vm) under TCG: the base
+# image's kernel, the console on the first serial port, the guest's report on the second. NIC:
+# qemu arguments for one, or -nic none.
+qemu_argv=()
+qemu_vm() { # name cmdline nic...
+  local w=$e2e/vm-$1 cmdline=$2
+  shift 2
+  qemu_argv=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
+    -nodefaults -display none -monitor none -no-reboot \
     -kernel "$(ls "$base"/boot/vmlinuz-* | head -n1)" -initrd "$(ls "$base"/boot/initrd.img-* | head -n1)" \
     -append "root=/dev/vda rw console=ttyS0 panic=-1 $cmdline" \
-    -drive "file=$w/disk.img,if=virtio,format=raw" \
-    -drive "file=$w/seed.iso,if=virtio,format=raw,readonly=on" \
-    "${extra[@]}" \
-    -serial "file:$w/console.log" -serial "file:$w/report.log" || rc=$?
+    "${vm_drives[@]}" "$@" \
+    -serial "file:$w/console.log" -serial "file:$w/report.log")
+}
+
+boot() { # name render_dir mode(baked|fetch|tampered|sysext) [kernel command line words]
+  local name=$1 dir=$2 mode=$3 cmdline=${4:-}
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
+    say "[$name] not booted (E2E_ONLY=$only)"
+    not_booted=1
+    return 1
+  fi
+  local w=$e2e/vm-$name
+  prepare_vm "$name" "$dir" "$mode" || return 1
+  say "[$name] booting (TCG, bound ${vm_timeout}s)"
+  local start=$SECONDS rc=0
+  qemu_vm "$name" "$cmdline" -nic none
+  timeout "$vm_timeout" "${qemu_argv[@]}" || rc=$?
   say "[$name] VM stopped after $((SECONDS - start))s (rc $rc)"
   if [ "$rc" = 124 ]; then
     failure "$name" "the VM did not finish within ${vm_timeout}s"
@@ -704,8 +762,14 @@ check_tampered() { # name
   expect "$1" "cloud-init reports the failure" bash -c "! section '$r' result.json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(1 if d[\"v1\"][\"errors\"] else 0)'"
 }
 
+# The cluster case: ci/e2e/cluster.sh.
+# shellcheck source=ci/e2e/cluster.sh
+. ci/e2e/cluster.sh
+
 main() {
   case ${1:-} in
+    # The cluster case inside its namespaces (cluster_case runs this).
+    --cluster-inside) cluster_inside; return ;;
     # The base image's cache key and what it is computed from, without building anything (the
     # key includes the host's debootstrap version: a full run installs debootstrap first).
     --base-key) resolve_kubernetes; base_inputs | sha256sum | cut -d' ' -f1; return ;;
@@ -724,6 +788,7 @@ main() {
   fi
   [ -x "$builder" ] || die "no builder binary at $builder (BUILDER_BIN)"
   resolve_kubernetes
+  resolve_control_plane
   build_base
   package_upstream
   serve
@@ -741,6 +806,9 @@ main() {
   # The system extension, fetched by the config from the loopback server (path fixed here).
   render e2e-containerd "$d/sysext" --format sysext --sysext-url "$base_url/sysext/{arch}/image.raw" \
     --join-config "$e2e/join.toml"
+  # The cluster case renders again in its own network namespace, where the loopback server is
+  # not: this render fetches what only its profile needs into the cache those renders read.
+  render e2e-cluster-containerd "$d/cluster-prefetch"
   local ds=$d/sysext/e2e-containerd/amd64
   mkdir -p "$up/sysext/amd64" && cp "$ds"/*.raw "$up/sysext/amd64/image.raw"
   local passed=0 failed=0 skipped=0 start=$SECONDS
@@ -778,6 +846,15 @@ main() {
     fi
   else
     r=1
+  fi
+  tally $r
+  # A live control plane that the containerd and cri-dockerd nodes join (ci/e2e/cluster.sh).
+  r=0
+  if [ -n "$only" ] && [[ " $only " != *" cluster "* ]]; then
+    say "[cluster] not booted (E2E_ONLY=$only)"
+    not_booted=1 r=1
+  else
+    cluster_case || r=1
   fi
   tally $r
   say "VMs took $((SECONDS - start))s"
