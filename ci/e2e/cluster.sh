@@ -170,7 +170,7 @@ EOF
 
 vm_pids=()
 start_node() { # name render_dir net_index
-  local name=$1 n=$3
+  local name=$1 n=$3 vm_smp=${E2E_CLUSTER_SMP:-1}
   prepare_vm "$name" "$2" baked "local-hostname: $name" >/dev/null || return 1
   qemu_vm "$name" "e2e.cluster=1 systemd.wants=systemd-networkd.service" \
     -nic "user,model=virtio-net-pci,net=10.0.$n.0/24,hostfwd=tcp:10.0.$n.15:10250-:10250"

@@ -515,11 +515,13 @@ prepare_vm() { # name render_dir mode(baked|fetch|tampered|sysext) [meta_extra]
 # The qemu command line (qemu_argv) of VM NAME (its disks from prepare_vm) under TCG: the base
 # image's kernel, the console on the first serial port, the guest's report on the second. NIC:
 # qemu arguments for one, or -nic none.
+# vCPUs: vm_smp (2; the cluster case, three guests at once, gives each 1).
 qemu_argv=()
+vm_smp=2
 qemu_vm() { # name cmdline nic...
   local w=$e2e/vm-$1 cmdline=$2
   shift 2
-  qemu_argv=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
+  qemu_argv=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$vm_smp" -m 2048 \
     -nodefaults -display none -monitor none -no-reboot \
     -kernel "$(ls "$base"/boot/vmlinuz-* | head -n1)" -initrd "$(ls "$base"/boot/initrd.img-* | head -n1)" \
     -append "root=/dev/vda rw console=ttyS0 panic=-1 $cmdline" \
