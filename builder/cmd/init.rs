@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 
+use super::options::ArchParser;
 use crate::profile::init::{groups_from_detect, Options, Written};
 use crate::util::model::{Arch, KubeMinor, Runtime};
 use crate::util::read::Kind;
@@ -22,7 +23,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "MINOR", required_unless_present = "from_detect")]
     pub kubernetes: Option<KubeMinor>,
     /// The architectures to render (repeatable or comma-separated) [default: the shipped profile's]
-    #[arg(long, value_name = "ARCH", value_delimiter = ',')]
+    #[arg(long, value_name = "ARCH", value_delimiter = ',', value_parser = ArchParser)]
     pub arch: Vec<Arch>,
     /// Instead of NAME, --runtime and --kubernetes: read `builder detect --output json` from FILE and write one profile per runtime, Kubernetes minor and arch of the affected nodes, named RUNTIME-1.N-ARCH
     #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "runtime", "kubernetes", "arch"])]

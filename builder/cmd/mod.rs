@@ -40,14 +40,6 @@ pub use self::render::RenderArgs;
 pub use self::show::ShowArgs;
 pub use self::verify::VerifyArgs;
 
-/// Build verified, reproducible Kubernetes node overlays for the move off dockershim.
-///
-/// A TOML profile names the Kubernetes minor, the runtime (containerd, or Docker Engine behind
-/// cri-dockerd) and every upstream artifact with its sha256 pin; `builder render` turns it into
-/// a rootfs tree, a deterministic overlay.tar.gz, a manifest and SHA256SUMS per architecture.
-///
-/// Exit codes: 0 success, 1 bad input or a failed fetch/verify, 2 internal error
-/// (`detect` also uses 3: affected nodes found; `diff` 3: the renders differ).
 /// The top-level `--help`'s closing section.
 const EXAMPLES: &str = "\
 Examples:
@@ -62,10 +54,32 @@ Examples:
 
 Each command's --help has its options and an example.";
 
+/// `--version`: the crate's version, and the commit it was built from when built from a git
+/// checkout (build.rs).
+fn version() -> &'static str {
+    const VERSION: &str = env!("CARGO_PKG_VERSION");
+    const COMMIT: &str = env!("BUILDER_COMMIT");
+    if COMMIT.is_empty() {
+        VERSION
+    } else {
+        // One string for the life of the process; clap wants a 'static str.
+        static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        TEXT.get_or_init(|| format!("{VERSION} (commit {COMMIT})"))
+    }
+}
+
+/// Build verified, reproducible Kubernetes node overlays for the move off dockershim.
+///
+/// A TOML profile names the Kubernetes minor, the runtime (containerd, or Docker Engine behind
+/// cri-dockerd) and every upstream artifact with its sha256 pin; `builder render` turns it into
+/// a rootfs tree, a deterministic overlay.tar.gz, a manifest and SHA256SUMS per architecture.
+///
+/// Exit codes: 0 success, 1 bad input or a failed fetch/verify, 2 internal error
+/// (`detect` also uses 3: affected nodes found; `diff` 3: the renders differ).
 #[derive(Debug, Parser)]
 #[command(
     name = "builder",
-    version,
+    version = version(),
     help_expected = true,
     max_term_width = 100,
     after_help = EXAMPLES
@@ -77,7 +91,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every subcommand takes.
+// Options every subcommand takes. (A `//` comment: clap would take a doc comment here for
+// the program's own description.)
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Print only errors and warnings

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::builder::TypedValueParser;
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 
 use crate::fetch::{FetchOptions, Mirror, NetLimits};
 use crate::util::error::{redact_urls, Error};
+use crate::util::model::Arch;
 use crate::util::progress::{Mode, Progress};
 
 /// Options of the subcommands that download (`render`): the cache, mirrors, and the bounds
@@ -97,6 +98,97 @@ pub enum Output {
     Text,
     /// One JSON document on stdout, for machines
     Json,
+}
+
+/// The value parser of `--output` (`render`, `diff`, `verify`): clap's for [`Output`], with a
+/// hint when the command also has `--out` and the value is not a format (`-o mydist`: the
+/// short option is `--output`'s, not `--out`'s).
+#[derive(Clone)]
+pub(super) struct OutputParser;
+
+impl TypedValueParser for OutputParser {
+    type Value = Output;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Output, clap::Error> {
+        let text = value.to_string_lossy();
+        if let Ok(output) = Output::from_str(&text, false) {
+            return Ok(output);
+        }
+        let has_out = cmd.get_arguments().any(|a| a.get_long() == Some("out"));
+        let tip = has_out.then(|| {
+            format!("-o is --output (text or json); to write into '{text}', use --out {text}")
+        });
+        Err(invalid_value(cmd, arg, &text, "text or json", tip))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        variants::<Output>()
+    }
+}
+
+/// The value parser of `--arch` (`render`, `init`): Kubernetes' names, as profiles spell them;
+/// a kernel name (`x86_64`, `aarch64`) is refused with the name to use instead, as the profile
+/// parser does.
+#[derive(Clone)]
+pub(super) struct ArchParser;
+
+impl TypedValueParser for ArchParser {
+    type Value = Arch;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Arch, clap::Error> {
+        let text = value.to_string_lossy();
+        if let Some(arch) = Arch::parse(&text) {
+            return Ok(arch);
+        }
+        let tip = Arch::from_uname(&text).map(|arch| {
+            format!("builder takes Kubernetes' names: '{text}' is {arch} (--arch {arch})")
+        });
+        let expected = format!("one of {}", Arch::list());
+        Err(invalid_value(cmd, arg, &text, &expected, tip))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        variants::<Arch>()
+    }
+}
+
+/// clap's error for a value a parser refuses, in clap's words, with a tip line when there is
+/// one.
+fn invalid_value(
+    cmd: &clap::Command,
+    arg: Option<&clap::Arg>,
+    text: &str,
+    expected: &str,
+    tip: Option<String>,
+) -> clap::Error {
+    let arg = arg.map_or_else(|| "the value".to_string(), |a| format!("'{a}'"));
+    let tip = tip.map(|t| format!("\n  tip: {t}")).unwrap_or_default();
+    clap::Error::raw(
+        ErrorKind::InvalidValue,
+        format!(
+            "invalid value '{text}' for {arg}: expected {expected}{tip}\n\nFor more information, try '--help'.\n"
+        ),
+    )
+    .with_cmd(cmd)
+}
+
+/// A value enum's variants, as a custom parser hands them to clap for help and completion.
+fn variants<T: ValueEnum + 'static>() -> Option<Box<dyn Iterator<Item = PossibleValue>>> {
+    Some(Box::new(
+        T::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value),
+    ))
 }
 
 /// The value parser of `--mirror` (download options and `hosts`). Not a plain function: clap

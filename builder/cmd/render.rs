@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::options::{FetchArgs, Output};
+use super::options::{ArchParser, FetchArgs, Output, OutputParser};
 use crate::bootstrap::cloudinit::Cloud;
 use crate::build::archive::ArchiveLimits;
 use crate::util::model::{Arch, Compression, KubeMinor};
@@ -16,8 +16,8 @@ pub struct RenderArgs {
     /// A shipped profile's name (./profiles/NAME.toml, then built in) or a path to a .toml file
     #[arg(long, short, value_name = "NAME|FILE")]
     pub profile: String,
-    /// Render only this architecture (repeatable) [default: every arch the profile lists]
-    #[arg(long, value_name = "ARCH")]
+    /// Render only this architecture (repeatable or comma-separated) [default: every arch the profile lists]
+    #[arg(long, value_name = "ARCH", value_delimiter = ',', value_parser = ArchParser)]
     pub arch: Vec<Arch>,
     /// Output folder; each arch goes to OUT/<profile>/<arch>/
     #[arg(long, default_value = "dist", value_name = "DIR")]
@@ -79,7 +79,7 @@ pub struct RenderArgs {
     #[arg(long, env = "BUILDER_SIGN_KEY", value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
     /// text: nothing on stdout (progress and results go to stderr); json: one summary on stdout for CI (schema_version 1: per arch the paths, digests and artifacts, and the warnings)
-    #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
+    #[arg(long, short, value_parser = OutputParser, default_value = "text", value_name = "FORMAT")]
     pub output: Output,
     // Last, so that its "Download options" heading covers only its own options.
     #[command(flatten)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::options::Output;
+use super::options::{Output, OutputParser};
 
 /// Options of `builder verify`.
 #[derive(Debug, Args)]
@@ -18,7 +18,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PUB")]
     pub key: Vec<PathBuf>,
     /// text: one line per check, for people; json: one document (schema_version 1), for machines
-    #[arg(long, short, value_enum, default_value_t = Output::Text, value_name = "FORMAT")]
+    #[arg(long, short, value_parser = OutputParser, default_value = "text", value_name = "FORMAT")]
     pub output: Output,
 }
 

@@ -18,7 +18,7 @@ use anyhow::Result;
 use crate::fetch::cache::{Cache, Finished};
 use crate::util::digest::Sha256;
 use crate::util::error::{redact_urls, Error};
-use crate::util::progress::{mb, secs, Progress, Task};
+use crate::util::progress::{size_text, transfer, Progress, Task};
 use crate::util::read::{self, Kind};
 use crate::util::secret_url::SecretUrl;
 
@@ -259,13 +259,11 @@ fn fetch_one(
             let took = task.elapsed();
             drop(task);
             opts.progress.line(&format!(
-                "fetched  {} {} ({}, {} in {}, {}/s)",
+                "fetched  {} {} ({}, {})",
                 req.artifact,
                 req.version,
                 req.arch,
-                mb(size),
-                secs(took),
-                mb((size as f64 / took.as_secs_f64().max(1e-3)) as u64)
+                transfer(size, took)
             ));
             Ok(path)
         }
@@ -435,7 +433,7 @@ pub fn fetch_unpinned(
     let (sha256, path) = partial.finish_unpinned()?;
     drop(task);
     opts.progress
-        .line(&format!("fetched  {label}, {}", mb(size)));
+        .line(&format!("fetched  {label}, {}", size_text(size)));
     Ok((sha256, path))
 }
 

@@ -22,7 +22,7 @@ use crate::profile::plan::PlannedArtifact;
 use crate::util::digest::Sha256;
 use crate::util::error::{redact_urls, Error};
 use crate::util::model::{Arch, Runtime};
-use crate::util::progress::{mb, secs};
+use crate::util::progress::{secs, size_text};
 
 /// What an arch's output is made of before the user-data: the manifest (as written in
 /// manifest.json) and baked mode's node files. The overlay, its .sha256 and the SBOMs are in
@@ -246,8 +246,8 @@ impl Render<'_> {
         drop(task);
         progress.line(&format!(
             "packed   {arch}: {overlay_name} {} from {} in {}",
-            mb(size),
-            mb(unpacked),
+            size_text(size),
+            size_text(unpacked),
             secs(took)
         ));
         Ok(Packed {

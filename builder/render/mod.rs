@@ -139,7 +139,7 @@ impl Render<'_> {
             out.dir,
             out.overlay.path_name(),
             out.overlay.sha256,
-            crate::util::progress::mb(out.overlay.size)
+            crate::util::progress::size_text(out.overlay.size)
         );
         Ok((out, Some(line)))
     }

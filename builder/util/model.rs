@@ -56,6 +56,22 @@ impl Arch {
         Arch::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
+    /// The arch a kernel name (`uname -m`: x86_64, aarch64, ...) stands for, for hints; also
+    /// the other common spellings (x86-64, x64, arm64v8). Not accepted as names: profiles and
+    /// flags take Kubernetes' names only.
+    pub fn from_uname(s: &str) -> Option<Arch> {
+        let lower = s.to_ascii_lowercase();
+        if let Some(arch) = Arch::ALL.into_iter().find(|a| a.uname() == lower) {
+            return Some(arch);
+        }
+        match lower.as_str() {
+            "x86-64" | "x64" | "amd64" => Some(Arch::Amd64),
+            "arm64v8" | "aarch64_be" | "armv8" | "arm64" => Some(Arch::Arm64),
+            "ppc64el" => Some(Arch::Ppc64le),
+            _ => None,
+        }
+    }
+
     /// Every arch name, comma separated, for error messages.
     pub fn list() -> String {
         Arch::ALL.map(Arch::as_str).join(", ")

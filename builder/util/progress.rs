@@ -153,9 +153,9 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 const WAITING_STYLE: &str = "{msg:32!} {spinner} waiting for the server {elapsed}";
-const BYTES_STYLE: &str =
-    "{msg:32!} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta}";
-const STREAM_STYLE: &str = "{msg:32!} {spinner} {bytes:>10} {binary_bytes_per_sec:>12}";
+// Decimal units (kB, MB), as the lines printed when a step ends ([`size_text`]).
+const BYTES_STYLE: &str = "{msg:32!} [{bar:30}] {decimal_bytes:>10}/{decimal_total_bytes:<10} {decimal_bytes_per_sec:>12} ETA {eta}";
+const STREAM_STYLE: &str = "{msg:32!} {spinner} {decimal_bytes:>10} {decimal_bytes_per_sec:>12}";
 const STEPS_STYLE: &str = "{msg:32!} [{bar:30}] {pos}/{len} {elapsed}";
 
 /// One step under way. Dropping it removes its bar.
@@ -216,14 +216,43 @@ impl Drop for Task {
     }
 }
 
-/// `12.3 MB`: sizes in progress lines (decimal, as the README's figures).
-pub fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+/// A size in progress lines, in decimal units like the bars (`decimal_bytes`) and the README's
+/// figures, with the unit that gives it a digit before the point: `512 B`, `12.3 kB`,
+/// `88.1 MB`, `1.2 GB`.
+pub fn size_text(bytes: u64) -> String {
+    const UNITS: [(f64, &str); 3] = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    UNITS
+        .iter()
+        .find(|(scale, _)| bytes as f64 >= *scale)
+        .map_or_else(
+            || format!("{bytes} B"),
+            |(scale, unit)| format!("{:.1} {unit}", bytes as f64 / scale),
+        )
 }
 
-/// `1.2 s`.
+/// `1.2 s`; under a tenth of a second `40 ms`.
 pub fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+    if d < Duration::from_millis(100) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// What a download line says of size and time: `88.1 MB in 4.2 s, 21.0 MB/s`; the rate only
+/// when the transfer took long enough (a tenth of a second) for it to mean something.
+pub fn transfer(bytes: u64, took: Duration) -> String {
+    if took < Duration::from_millis(100) {
+        format!("{} in {}", size_text(bytes), secs(took))
+    } else {
+        let rate = (bytes as f64 / took.as_secs_f64()) as u64;
+        format!(
+            "{} in {}, {}/s",
+            size_text(bytes),
+            secs(took),
+            size_text(rate)
+        )
+    }
 }
 
 /// Sets up the log behind `-v` and `RUST_LOG` (tracing, on stderr): `-v` shows builder's
@@ -279,7 +308,21 @@ mod tests {
 
     #[test]
     fn figures() {
-        assert_eq!(mb(88_100_000), "88.1 MB");
+        assert_eq!(size_text(88_100_000), "88.1 MB");
+        assert_eq!(size_text(1_234_000_000), "1.2 GB");
+        assert_eq!(size_text(12_345), "12.3 kB");
+        assert_eq!(size_text(999), "999 B");
+        assert_eq!(size_text(0), "0 B");
         assert_eq!(secs(Duration::from_millis(1250)), "1.2 s");
+        assert_eq!(secs(Duration::from_millis(40)), "40 ms");
+    }
+
+    #[test]
+    fn a_transfer_gives_a_rate_only_when_it_took_a_while() {
+        assert_eq!(transfer(1_420, Duration::from_millis(3)), "1.4 kB in 3 ms");
+        assert_eq!(
+            transfer(42_000_000, Duration::from_secs(2)),
+            "42.0 MB in 2.0 s, 21.0 MB/s"
+        );
     }
 }

@@ -112,6 +112,104 @@ fn output_is_never_taken_for_out() {
 }
 
 #[test]
+fn short_o_with_a_folder_says_that_out_was_meant() {
+    let (up, ws) = node_setup();
+    let o = ws.run(&["render", "--profile", "node", "-o", "mydist"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("invalid value 'mydist' for '--output <FORMAT>': expected text or json"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "tip: -o is --output (text or json); to write into 'mydist', use --out mydist"
+        ),
+        "{err}"
+    );
+    assert!(!ws.path().join("mydist").exists());
+    assert_eq!(up.server.total_hits(), 0);
+    // verify has no --out: the error stays, the tip does not.
+    let o = ws.run(&["verify", "dist", "-o", "yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("expected text or json"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("tip:"), "{}", stderr(&o));
+    // Control: the formats themselves still parse (help lists them).
+    let help = stdout(&ws.run(&["render", "--help"]));
+    assert!(
+        help.contains("- text: For people") && help.contains("- json: One JSON document"),
+        "{help}"
+    );
+}
+
+#[test]
+fn arch_takes_commas_and_points_kernel_names_at_kubernetes_names() {
+    let (up, ws) = node_setup();
+    for (given, meant) in [
+        ("x86_64", "amd64"),
+        ("aarch64", "arm64"),
+        ("X86_64", "amd64"),
+    ] {
+        let o = ws.run(&["render", "--profile", "node", "--arch", given]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!(
+                "invalid value '{given}' for '--arch <ARCH>': expected one of amd64, arm64, ppc64le, s390x"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "tip: builder takes Kubernetes' names: '{given}' is {meant} (--arch {meant})"
+            )),
+            "{err}"
+        );
+    }
+    let o = ws.run(&["render", "--profile", "node", "--arch", "sparc"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).contains("tip:"), "{}", stderr(&o));
+    assert_eq!(up.server.total_hits(), 0);
+    // A comma list is two --arch values.
+    assert_ok(&ws.run(&["render", "-q", "--profile", "node", "--arch", "amd64,arm64"]));
+    for arch in ["amd64", "arm64"] {
+        assert!(ws
+            .path()
+            .join(format!("dist/node/{arch}/overlay.tar.gz"))
+            .is_file());
+    }
+}
+
+#[test]
+fn the_program_describes_itself_and_its_version_names_the_commit() {
+    let ws = Workspace::new();
+    let help = stdout(&ws.run(&["--help"]));
+    assert!(
+        help.starts_with("Build verified, reproducible Kubernetes node overlays"),
+        "{help}"
+    );
+    assert!(!help.contains("Options every subcommand takes"), "{help}");
+    let version = stdout(&ws.run(&["--version"]));
+    let want = format!("builder {}", env!("CARGO_PKG_VERSION"));
+    assert!(version.starts_with(&want), "{version}");
+    // Built from this git checkout: the commit is named, 12 hex digits.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|h| h.status.success());
+    if let Some(head) = head {
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+        assert_eq!(version.trim(), format!("{want} (commit {head})"));
+    }
+}
+
+#[test]
 fn top_level_help_has_examples() {
     let ws = Workspace::new();
     for flag in ["--help", "-h"] {

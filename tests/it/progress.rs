@@ -112,7 +112,7 @@ fn bars_on_a_terminal_plain_lines_in_a_log() {
     assert!(!log.contains('\r') && !log.contains('\x1b'), "{log:?}");
     assert!(!log.contains("=>"), "{log:?}");
     for want in [
-        "fetched  runc 1.4.3 (amd64, 0.0 MB in ",
+        "fetched  runc 1.4.3 (amd64, ",
         "installed amd64: 5 artifacts in ",
         "packed   amd64: overlay.tar.gz ",
         "rendered node amd64 -> ",
@@ -123,6 +123,16 @@ fn bars_on_a_terminal_plain_lines_in_a_log() {
             "want one line starting {want:?} in:\n{log}"
         );
     }
+    // A small file's size in its own unit, never "0.0 MB".
+    assert!(!log.contains("0.0 MB"), "{log}");
+    let runc = log
+        .lines()
+        .find(|l| l.starts_with("fetched  runc"))
+        .unwrap();
+    assert!(
+        runc.contains(" B in ") || runc.contains(" kB in "),
+        "{runc}"
+    );
     let runc = log.lines().find(|l| l.contains("runc 1.4.3")).unwrap();
     let took: f64 = runc
         .split(" in ")
