@@ -23,10 +23,9 @@ pub struct HostsArgs {
 
 /// Runs `builder hosts`.
 pub(super) fn run(args: &HostsArgs) -> Result<u8> {
+    // The profile's warnings are about the node it builds, not about where it downloads from:
+    // `show` and `render` print them.
     let profile = Lookup::default().load(&args.profile)?;
-    for w in &profile.warnings {
-        eprintln!("warning: {w}");
-    }
     let name = profile.name.clone();
     let prefixes = crate::fetch::hosts::of_plan(
         &Plan::resolve(profile, &Catalog::builtin()?)?,

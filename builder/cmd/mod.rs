@@ -215,7 +215,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Detect(args) => detect::run(args),
         Command::Hosts(args) => hosts::run(&args),
         Command::Diff(args) => diff::run(args),
-        Command::Verify(args) => verify::run(args),
+        Command::Verify(args) => verify::run(args, quiet),
         Command::Completions(args) => docs::completions(&args, Cli::command()),
         Command::Manpage(args) => docs::manpage(&args, Cli::command()),
         Command::Pin(args) => pin::run(args, quiet),

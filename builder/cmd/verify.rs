@@ -23,10 +23,11 @@ pub struct VerifyArgs {
 }
 
 /// Runs `builder verify`; the exit code is the library's.
-pub(super) fn run(args: VerifyArgs) -> Result<u8> {
+pub(super) fn run(args: VerifyArgs, quiet: bool) -> Result<u8> {
     crate::verify::run(&crate::verify::Options {
         dir: args.dir,
         keys: args.key,
         json: args.output == Output::Json,
+        quiet,
     })
 }

@@ -64,12 +64,19 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     // Holding OUT's lock from here: what is up to date is judged, and replaced, by one render.
     let staging = Staging::begin(&opts.out, &r.job.plan.profile.name)?;
     let classes = r.classify(&staging)?;
-    let files = r.fetch_missing(&classes)?;
     let stale: Vec<Arch> = classes
         .iter()
         .filter(|(_, c)| !matches!(c, Class::UpToDate(_)))
         .map(|(a, _)| *a)
         .collect();
+    // The profile's warnings with the render they concern: not again on a run that finds every
+    // arch up to date (`show` prints them any time; `--output json` always carries them).
+    if !stale.is_empty() {
+        for w in &r.job.plan.profile.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let files = r.fetch_missing(&classes)?;
     let mut outputs = Vec::new();
     let mut rendered = Vec::new();
     for (arch, class) in classes {

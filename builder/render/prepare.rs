@@ -39,9 +39,6 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
             eprintln!("note: {n}");
         }
     }
-    for w in &profile.warnings {
-        eprintln!("warning: {w}");
-    }
     let arches = select_arches(&profile, &opts.arches)?;
     let join = join_params(opts.join_config.as_deref(), cx.quiet)?;
     if let Some(t) = &opts.overlay_url {

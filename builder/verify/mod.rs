@@ -33,6 +33,8 @@ pub struct Options {
     pub keys: Vec<PathBuf>,
     /// Print the report as one JSON document instead of lines.
     pub json: bool,
+    /// Text: print only the checks that failed (no line at all when every check holds).
+    pub quiet: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,6 +50,8 @@ pub struct Report {
 
 #[derive(Debug, Serialize)]
 pub struct ArchReport {
+    /// The profile folder's name (OUT/PROFILE/ARCH), which is the profile's name.
+    pub profile: String,
     pub arch: String,
     pub dir: String,
     pub checks: Vec<Check>,
@@ -88,11 +92,12 @@ pub fn run(opts: &Options) -> Result<u8> {
         .collect::<Result<Vec<_>>>()?;
     let dirs = arch_dirs(&opts.dir)?;
     let arches: Vec<ArchReport> = dirs.iter().map(|d| verify_arch(d, &keys)).collect();
+    let labels = Labels::of(&arches);
     let first_failure = arches.iter().find_map(|a| {
         a.checks
             .iter()
             .find(|c| c.status == Status::Fail)
-            .map(|c| format!("{} {}: {}", a.arch, c.check, c.detail))
+            .map(|c| format!("{} {}: {}", labels.label(a), c.check, c.detail))
     });
     let report = Report {
         schema_version: SCHEMA_VERSION,
@@ -103,7 +108,7 @@ pub fn run(opts: &Options) -> Result<u8> {
     if opts.json {
         crate::util::stdout::print_json(&report)?;
     } else {
-        crate::util::stdout::print_text(&text(&report))?;
+        crate::util::stdout::print_text(&text(&report, opts.quiet))?;
     }
     match &report.first_failure {
         None => Ok(0),
@@ -114,21 +119,49 @@ pub fn run(opts: &Options) -> Result<u8> {
     }
 }
 
-/// One line per check, then a summary line.
-pub fn text(report: &Report) -> String {
+/// How a report names an arch folder: `amd64` when one profile is verified, `PROFILE/amd64`
+/// when several are (an output folder with more than one profile).
+struct Labels {
+    with_profile: bool,
+}
+
+impl Labels {
+    fn of(arches: &[ArchReport]) -> Labels {
+        let first = arches.first().map(|a| &a.profile);
+        Labels {
+            with_profile: arches.iter().any(|a| Some(&a.profile) != first),
+        }
+    }
+
+    fn label(&self, a: &ArchReport) -> String {
+        if self.with_profile {
+            format!("{}/{}", a.profile, a.arch)
+        } else {
+            a.arch.clone()
+        }
+    }
+}
+
+/// One line per check (quiet: per failed check), then a summary line (not when quiet).
+pub fn text(report: &Report, quiet: bool) -> String {
+    let labels = Labels::of(&report.arches);
     let mut out = String::new();
     for a in &report.arches {
-        for c in &a.checks {
+        for c in a
+            .checks
+            .iter()
+            .filter(|c| !quiet || c.status == Status::Fail)
+        {
             out.push_str(&format!(
                 "{:<4}  {}  {}: {}\n",
                 c.status.as_str(),
-                a.arch,
+                labels.label(a),
                 c.check,
                 c.detail
             ));
         }
     }
-    if report.ok {
+    if report.ok && !quiet {
         let dirs: Vec<&str> = report.arches.iter().map(|a| a.dir.as_str()).collect();
         out.push_str(&format!(
             "verified: every check holds for {}\n",
@@ -240,6 +273,10 @@ fn verify_arch(dir: &Path, keys: &[crate::outputs::sign::PublicKey]) -> ArchRepo
         }
     }
     ArchReport {
+        profile: dir
+            .parent()
+            .and_then(Path::file_name)
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         arch,
         dir: dir.to_string_lossy().into_owned(),
         checks,

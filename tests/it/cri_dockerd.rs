@@ -135,6 +135,18 @@ fn below_124_it_renders_with_a_warning() {
             .join("dock/amd64/rootfs/var/lib/kubelet/kubeadm-flags.env"),
     );
     assert!(flags.contains("--container-runtime=remote"), "{flags}");
+    // Said once, with the render it concerns: not again when every arch is up to date, not by
+    // `hosts`; `show` says it any time.
+    let warning = "cri-dockerd is not needed yet";
+    let again = ws.render("dock", &[]);
+    assert_ok(&again);
+    assert!(stderr(&again).contains("up to date"), "{}", stderr(&again));
+    assert!(!stderr(&again).contains(warning), "{}", stderr(&again));
+    let hosts = ws.run(&["hosts", "--profile", "dock"]);
+    assert_ok(&hosts);
+    assert!(!stderr(&hosts).contains(warning), "{}", stderr(&hosts));
+    let show = ws.run(&["show", "--profile", "dock"]);
+    assert!(stderr(&show).contains(warning), "{}", stderr(&show));
 }
 
 #[test]

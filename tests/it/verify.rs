@@ -36,6 +36,14 @@ fn status_of(out: &str, arch: &str, check: &str) -> String {
         .unwrap_or_else(|| panic!("no {arch} {check} line in:\n{out}"))
 }
 
+/// Tampers with a file: its middle byte, one bit flipped.
+fn flip_middle_byte(path: &Path) {
+    let mut bytes = fs::read(path).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    fs::write(path, &bytes).unwrap();
+}
+
 fn assert_fails(o: &Output, arch: &str, check: &str, detail: &str) {
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(o), stderr(o));
     let out = stdout(o);
@@ -90,11 +98,7 @@ fn a_fresh_render_verifies_from_any_level_of_the_output() {
 #[test]
 fn a_flipped_byte_in_the_overlay_is_caught() {
     let (_up, ws) = rendered();
-    let tgz = arch_dir(&ws, "amd64").join("overlay.tar.gz");
-    let mut bytes = fs::read(&tgz).unwrap();
-    let i = bytes.len() / 2;
-    bytes[i] ^= 0x01;
-    fs::write(&tgz, &bytes).unwrap();
+    flip_middle_byte(&arch_dir(&ws, "amd64").join("overlay.tar.gz"));
     let o = verify(&ws, &["dist"]);
     assert_fails(&o, "amd64", "sha256sums", "overlay.tar.gz: sha256 ");
     assert_eq!(status_of(&stdout(&o), "amd64", "overlay"), "FAIL");
@@ -103,6 +107,49 @@ fn a_flipped_byte_in_the_overlay_is_caught() {
     reseal(&arch_dir(&ws, "amd64"));
     let o = verify(&ws, &["dist"]);
     assert_fails(&o, "amd64", "overlay", "manifest.json says");
+}
+
+#[test]
+fn quiet_prints_only_failures_and_two_profiles_are_told_apart() {
+    let (up, ws) = rendered();
+    // Quiet and all well: nothing at all.
+    let o = verify(&ws, &["-q", "dist"]);
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "", "{}", stderr(&o));
+    // A second profile in the same output folder: each line names its profile.
+    ws.write_profile("other", &up.containerd_profile("other", "2.2.7", "1.36"));
+    assert_ok(&ws.render("other", &[]));
+    let o = verify(&ws, &["dist"]);
+    assert_ok(&o);
+    let out = stdout(&o);
+    for label in ["node/amd64", "node/arm64", "other/amd64", "other/arm64"] {
+        assert_eq!(status_of(&out, label, "overlay"), "ok", "{out}");
+    }
+    // One profile folder: the arch alone, as before.
+    let o = verify(&ws, &["dist/other"]);
+    assert_eq!(status_of(&stdout(&o), "amd64", "overlay"), "ok");
+    // Quiet with a failure: only the failed checks, labelled; the error on stderr.
+    flip_middle_byte(&ws.out().join("other/arm64/overlay.tar.gz"));
+    let o = verify(&ws, &["--quiet", "dist"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        !out.is_empty() && out.lines().all(|l| l.starts_with("FAIL  other/arm64  ")),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("first mismatch: other/arm64 sha256sums: overlay.tar.gz"),
+        "{}",
+        stderr(&o)
+    );
+    let json: Value = serde_json::from_str(&stdout(&verify(&ws, &["-o", "json", "dist"]))).unwrap();
+    let profiles: Vec<&str> = json["arches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles, ["node", "node", "other", "other"]);
 }
 
 #[test]
