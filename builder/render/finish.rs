@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use super::build::Core;
 use super::job::{write_output, Dirs, Render};
 use super::summary::path_text;
-use super::summary::{ArchOutput, OutputFile};
+use super::summary::{ArchOutput, Outcome, OutputFile};
 use super::{reuse, sysext};
 use crate::bootstrap::cloudinit::user_data::{self, UserDataArgs};
 use crate::outputs::manifest::{self, Manifest};
@@ -80,6 +80,8 @@ impl Render<'_> {
             .transpose()?;
         Ok(ArchOutput {
             arch: arch.to_string(),
+            // produce() says Reused when the core came from the output cache.
+            outcome: Outcome::Built,
             dir: path_text(&dirs.last),
             rootfs: path_text(&dirs.last.join(layout::ROOTFS)),
             overlay,
@@ -167,6 +169,7 @@ impl Render<'_> {
         let signature_file = self.job.signer.as_ref().map(SigningKey::signature_file);
         Ok(ArchOutput {
             arch: m.arch.to_string(),
+            outcome: Outcome::UpToDate,
             dir: path_text(dir),
             rootfs: path_text(&dir.join(layout::ROOTFS)),
             // The compression is an input of the digest: the overlay is the one it names.

@@ -38,7 +38,7 @@ use crate::util::model::Arch;
 use classify::Class;
 pub use job::Options;
 use job::{profile_ref, Context, Dirs, Render};
-pub use summary::{ArchOutput, OutputFile, Summary};
+pub use summary::{ArchOutput, Outcome, OutputFile, Summary};
 
 /// Renders; returns what was produced (the paths under `opts.out`).
 pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
@@ -107,6 +107,7 @@ impl Render<'_> {
     ) -> Result<(ArchOutput, Option<String>)> {
         let digest = &self.job.digests[&arch];
         let final_dir = staging.final_dir(arch);
+        let reused = matches!(class, Class::FromOutputCache(_));
         let core = match class {
             Class::UpToDate(current) => {
                 self.cx.progress.line(&format!(
@@ -130,7 +131,10 @@ impl Render<'_> {
             staged: staging.arch_dir(arch)?,
             last: final_dir,
         };
-        let out = self.finish(arch, core, &dirs)?;
+        let mut out = self.finish(arch, core, &dirs)?;
+        if reused {
+            out.outcome = Outcome::Reused;
+        }
         // Stamped in staging: the commit renames folders, so each file keeps its inode and
         // ctime. Without stamps the next up-to-date check hashes the rootfs instead.
         let profile = &self.job.plan.profile.name;

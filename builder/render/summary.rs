@@ -31,6 +31,9 @@ pub struct Summary {
 #[derive(Debug, Serialize)]
 pub struct ArchOutput {
     pub arch: String,
+    /// What this run did for the arch: built it, reused it from the output cache, or found
+    /// it up to date in OUT.
+    pub outcome: Outcome,
     /// OUT/<profile>/<arch>, as `--out` was given (relative when it was).
     pub dir: String,
     pub rootfs: String,
@@ -48,6 +51,19 @@ pub struct ArchOutput {
     pub signature: Option<OutputFile>,
     /// As in manifest.json: profile order.
     pub artifacts: Vec<ArtifactRef>,
+}
+
+/// What a render did for one arch (`outcome` in `--output json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Fetched (or taken from the download cache), installed and packed.
+    Built,
+    /// Its overlay and rootfs came from the output cache (an earlier render of the same
+    /// inputs), the rest was written again.
+    Reused,
+    /// OUT already held it, unchanged: nothing was written.
+    UpToDate,
 }
 
 /// One file of the output folder.
@@ -93,6 +109,7 @@ mod tests {
         let f = |n| OutputFile::new(staged, n, sha256, 7);
         let out = ArchOutput {
             arch: "amd64".into(),
+            outcome: Outcome::UpToDate,
             dir: path_text(staged),
             rootfs: path_text(&staged.join("rootfs")),
             overlay: f("overlay.tar.gz"),

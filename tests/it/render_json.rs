@@ -99,9 +99,36 @@ fn the_summary_matches_the_files_on_disk() {
     .map(|k| text.find(k).unwrap())
     .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    let outcomes = |doc: &str| -> Vec<String> {
+        let doc: Value = serde_json::from_str(doc).unwrap();
+        doc["arches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["outcome"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(outcomes(&text), ["built", "built"]);
+    // Again: every arch up to date, and apart from that the same document.
     let again = ws.render("node", &["--output", "json"]);
     assert_ok(&again);
-    assert_eq!(stdout(&again), text);
+    assert_eq!(outcomes(&stdout(&again)), ["up-to-date", "up-to-date"]);
+    assert_eq!(
+        stdout(&again).replace("\"outcome\": \"up-to-date\"", "\"outcome\": \"built\""),
+        text
+    );
+    // Into another folder: the output cache has both cores.
+    let elsewhere = ws.run(&[
+        "render",
+        "--profile",
+        "node",
+        "--output",
+        "json",
+        "--out",
+        "elsewhere",
+    ]);
+    assert_ok(&elsewhere);
+    assert_eq!(outcomes(&stdout(&elsewhere)), ["reused", "reused"]);
 }
 
 #[test]
@@ -123,7 +150,7 @@ fn text_output_keeps_stdout_empty_and_json_survives_quiet() {
     let o = ws.render("node", &["--output", "yaml"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("possible values: text, json"),
+        stderr(&o).contains("invalid value 'yaml' for '--output <FORMAT>': expected text or json"),
         "{}",
         stderr(&o)
     );
