@@ -38,18 +38,121 @@ pub(super) fn completions(args: &CompletionsArgs, mut cli: clap::Command) -> Res
 fn man_pages(cli: clap::Command) -> Result<Vec<(String, Vec<u8>)>> {
     let mut cmd = cli.disable_help_subcommand(true);
     cmd.build();
-    let page = |cmd: clap::Command| -> Result<(String, Vec<u8>)> {
-        let man = clap_mangen::Man::new(cmd);
+    let page = |cmd: clap::Command, envs: Vec<(String, String)>| -> Result<(String, Vec<u8>)> {
         let mut roff = Vec::new();
-        man.render(&mut roff)
+        render_page(&cmd, &envs, &mut roff)
             .map_err(|e| Error::Internal(format!("cannot render a man page: {e}")))?;
-        Ok((man.get_filename(), roff))
+        Ok((clap_mangen::Man::new(cmd).get_filename(), roff))
     };
-    let mut pages = vec![page(cmd.clone())?];
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        pages.push(page(sub.clone())?);
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    let mut all_envs: Vec<(String, String)> = subs.iter().flat_map(|s| environment(s)).collect();
+    all_envs.extend(environment(&cmd));
+    all_envs.sort();
+    all_envs.dedup_by(|a, b| a.0 == b.0);
+    let mut pages = vec![page(cmd.clone(), all_envs)?];
+    for sub in subs {
+        let mut envs = environment(sub);
+        envs.sort();
+        pages.push(page(sub.clone(), envs)?);
     }
     Ok(pages)
+}
+
+/// clap_mangen's sections (under the conditions its `render` has), with EXIT STATUS and
+/// ENVIRONMENT, which it does not write, after the options and subcommands, where
+/// man-pages(7) puts them.
+fn render_page(
+    cmd: &clap::Command,
+    envs: &[(String, String)],
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(w)?;
+    man.render_name_section(w)?;
+    man.render_synopsis_section(w)?;
+    man.render_description_section(w)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(w)?;
+    }
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        man.render_subcommands_section(w)?;
+    }
+    let mut roff = roff::Roff::new();
+    roff.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in exit_codes(cmd.get_name()) {
+        roff.control("TP", [])
+            .text([roff::bold(code)])
+            .text([roff::roman(meaning)]);
+    }
+    roff.control("SH", ["ENVIRONMENT"]);
+    for (var, meaning) in envs {
+        roff.control("TP", [])
+            .text([roff::bold(var.as_str())])
+            .text([roff::roman(meaning.as_str())]);
+    }
+    roff.to_writer(w)?;
+    if cmd.get_after_long_help().is_some() || cmd.get_after_help().is_some() {
+        man.render_extra_section(w)?;
+    }
+    if cmd
+        .get_version()
+        .or_else(|| cmd.get_long_version())
+        .is_some()
+    {
+        man.render_version_section(w)?;
+    }
+    Ok(())
+}
+
+/// The exit codes of a page's command (`builder` lists every one).
+fn exit_codes(name: &str) -> Vec<(&'static str, &'static str)> {
+    let mut codes = vec![
+        ("0", "Success."),
+        ("1", "Bad input (a flag, a profile, a file), or a fetch or a check that failed: the error names what, where and what to do."),
+        ("2", "An internal error (a bug in builder: please report it)."),
+    ];
+    match name {
+        "detect" => codes.push(("3", "Affected nodes found (nodes still on dockershim).")),
+        "diff" => codes.push(("3", "The two renders differ.")),
+        "builder" => codes.push((
+            "3",
+            "detect: affected nodes found; diff: the renders differ.",
+        )),
+        _ => {}
+    }
+    codes
+}
+
+/// The environment variables a command reads: each flag's twin (`env = ...`), and those that
+/// have no flag.
+fn environment(cmd: &clap::Command) -> Vec<(String, String)> {
+    let mut envs: Vec<(String, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let var = a.get_env()?.to_string_lossy().into_owned();
+            let flag = a
+                .get_long()
+                .map_or_else(|| a.get_id().to_string(), |l| format!("--{l}"));
+            Some((var, format!("Read when {flag} is not given, as its value.")))
+        })
+        .collect();
+    envs.push((
+        "RUST_LOG".into(),
+        "Without -v: a tracing filter for the log on stderr (RUST_LOG=builder=debug is -v).".into(),
+    ));
+    if cmd.get_arguments().any(|a| a.get_long() == Some("offline")) {
+        envs.push((
+            "BUILDER_OFFLINE".into(),
+            "1, true or yes: as --offline (0, false, no or unset: not).".into(),
+        ));
+    }
+    if cmd.get_name() == "render" {
+        envs.push((
+            crate::outputs::sign::PASSPHRASE_ENV.into(),
+            "The passphrase of an encrypted --sign-key (there is no flag for it).".into(),
+        ));
+    }
+    envs
 }
 
 /// `builder manpage [--dir DIR]`: the pages of the command line `cli`.
