@@ -32,6 +32,9 @@ pub struct DetectArgs {
     /// Output format: a table for people, or JSON (a stable shape with a top-level summary) for machines
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// Table: leave out the header row (for scripts that cut columns)
+    #[arg(long)]
+    pub no_headers: bool,
     /// Add the replacement runbook, one per pool of affected nodes: render (at each node's Kubernetes
     /// minor), bring up, cordon, drain, delete
     #[arg(long)]
@@ -48,6 +51,7 @@ impl DetectArgs {
             node_name: self.node_name,
             output: self.output,
             plan: self.plan,
+            no_headers: self.no_headers,
         }
     }
 }

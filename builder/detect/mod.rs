@@ -23,7 +23,7 @@ use clap::ValueEnum;
 
 use kubectl::{input_error, load_nodes, load_pods, read_input, text, Node, RawPod};
 use pools::ProfileMinors;
-use report::{build_report, docker_use, write_table, DockerUse, Inputs};
+use report::{build_report, docker_use, write_table, DockerUse, Inputs, TableStyle};
 use rules::{
     assess_kubelet, assess_node, kubelet_flags, parse_cmdline, parse_flags_env, Assessment,
 };
@@ -46,16 +46,37 @@ pub struct Options {
     pub output: OutputFormat,
     /// Add the replacement runbook, one per pool of affected nodes.
     pub plan: bool,
+    /// Table: leave out the header row.
+    pub no_headers: bool,
 }
 
 /// `--output` values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// Aligned columns, then a summary (and the plan with --plan)
+    /// Aligned columns as wide as the terminal (REASON shortened to fit), then a summary (and
+    /// the plan with --plan)
     #[default]
     Table,
+    /// The table with every REASON in full, however wide
+    Wide,
     /// One JSON document (schema_version 1)
     Json,
+}
+
+/// How wide the default table may be: the terminal's width when standard output is one, else
+/// `COLUMNS` when set (a pager, `watch`), else no limit (a pipe or a file keeps every REASON).
+fn table_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(&stdout) {
+            return Some(usize::from(w));
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&w| w > 0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +285,15 @@ pub fn run(args: &Options) -> Result<u8> {
         OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
-        OutputFormat::Table => write_table(&mut out, &report, args.plan),
+        OutputFormat::Table | OutputFormat::Wide => {
+            let style = TableStyle {
+                width: (args.output == OutputFormat::Table)
+                    .then(table_width)
+                    .flatten(),
+                headers: !args.no_headers,
+            };
+            write_table(&mut out, &report, args.plan, style)
+        }
     }
     .and_then(|()| out.flush());
     match written {

@@ -338,8 +338,25 @@ impl Summary {
     }
 }
 
-pub(super) fn write_table(out: &mut impl Write, r: &Report, plan: bool) -> std::io::Result<()> {
-    write_nodes(out, &r.nodes)?;
+/// How the node table is laid out.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TableStyle {
+    /// At most this many columns: REASON, the last column, is shortened to fit (never below
+    /// [`MIN_REASON`] characters). `None`: no limit.
+    pub width: Option<usize>,
+    pub headers: bool,
+}
+
+/// The fewest characters of REASON a narrow table keeps.
+const MIN_REASON: usize = 24;
+
+pub(super) fn write_table(
+    out: &mut impl Write,
+    r: &Report,
+    plan: bool,
+    style: TableStyle,
+) -> std::io::Result<()> {
+    write_nodes(out, &r.nodes, style)?;
     write_summary(out, r)?;
     if !plan {
         return Ok(());
@@ -353,20 +370,30 @@ pub(super) fn write_table(out: &mut impl Write, r: &Report, plan: bool) -> std::
     Ok(())
 }
 
-/// One row per node, in columns as wide as their widest cell.
-fn write_nodes(out: &mut impl Write, nodes: &[NodeReport]) -> std::io::Result<()> {
+/// One row per node, in columns as wide as their widest cell; REASON last, shortened to the
+/// style's width.
+fn write_nodes(
+    out: &mut impl Write,
+    nodes: &[NodeReport],
+    style: TableStyle,
+) -> std::io::Result<()> {
     let dash = |s: &Option<String>| s.as_deref().map(clean).unwrap_or_else(|| "-".into());
-    let mut rows =
-        vec![["NODE", "KUBELET", "RUNTIME", "VERDICT", "REASON", "PROFILE"].map(String::from)];
+    let mut rows = Vec::new();
+    if style.headers {
+        rows.push(["NODE", "KUBELET", "RUNTIME", "VERDICT", "PROFILE", "REASON"].map(String::from));
+    }
     for n in nodes {
         rows.push([
             clean(&n.name),
             dash(&n.kubelet_version),
             dash(&n.runtime),
             n.verdict.as_str().into(),
-            clean(&n.reason),
             n.profile.unwrap_or("-").into(),
+            clean(&n.reason),
         ]);
+    }
+    if let Some(width) = style.width {
+        shorten_reasons(&mut rows, width);
     }
     let mut widths = [0usize; 6];
     for row in &rows {
@@ -385,6 +412,26 @@ fn write_nodes(out: &mut impl Write, nodes: &[NodeReport]) -> std::io::Result<()
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// Cuts each row's REASON (the last cell) so that the row fits `width` characters, ending it
+/// with "..." where it was cut; REASON keeps at least [`MIN_REASON`] characters.
+fn shorten_reasons(rows: &mut [[String; 6]], width: usize) {
+    let mut widths = [0usize; 5];
+    for row in rows.iter() {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let before: usize = widths.iter().map(|w| w + 2).sum();
+    let room = width.saturating_sub(before).max(MIN_REASON);
+    for row in rows.iter_mut() {
+        let reason = &mut row[5];
+        if reason.chars().count() > room {
+            let cut: String = reason.chars().take(room - 3).collect();
+            *reason = format!("{}...", cut.trim_end());
+        }
+    }
 }
 
 /// The counts, and with --pods the Docker-socket workloads.
@@ -638,7 +685,11 @@ mod tests {
             true,
         );
         let mut out = Vec::new();
-        write_table(&mut out, &r, true).unwrap();
+        let wide = TableStyle {
+            width: None,
+            headers: true,
+        };
+        write_table(&mut out, &r, true, wide).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("NODE "), "{text}");
         for col in ["KUBELET", "RUNTIME", "VERDICT", "REASON", "PROFILE"] {

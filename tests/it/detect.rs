@@ -20,6 +20,7 @@ fn detect(args: &[&str], stdin: Option<&[u8]>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_builder"))
         .arg("detect")
         .args(args)
+        .env_remove("COLUMNS")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -90,7 +91,7 @@ fn mixed_fleet_table_gives_verdicts_and_profiles_and_exit_3() {
     let header = r.stdout.lines().next().unwrap_or("");
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),
-        ["NODE", "KUBELET", "RUNTIME", "VERDICT", "REASON", "PROFILE"]
+        ["NODE", "KUBELET", "RUNTIME", "VERDICT", "PROFILE", "REASON"]
     );
     let expect = [
         ("cp-1", "containerd", "-"),
@@ -105,15 +106,92 @@ fn mixed_fleet_table_gives_verdicts_and_profiles_and_exit_3() {
         let cells = row(&r.stdout, name);
         assert_eq!(cells.len(), 6, "{cells:?}");
         assert_eq!(
-            (cells[3].as_str(), cells[5].as_str()),
+            (cells[3].as_str(), cells[4].as_str()),
             (verdict, profile),
             "{name}: {cells:?}"
         );
     }
     assert_eq!(row(&r.stdout, "worker-legacy-1")[1], "v1.23.17");
     assert_eq!(row(&r.stdout, "worker-shim-1")[2], "docker://24.0.7");
-    assert!(row(&r.stdout, "win-worker-1")[4].contains("out of scope"));
+    assert!(row(&r.stdout, "win-worker-1")[5].contains("out of scope"));
     assert!(r.stdout.contains("7 node(s), 3 affected"), "{}", r.stdout);
+}
+
+#[test]
+fn the_table_fits_the_width_and_wide_keeps_every_reason() {
+    let nodes = fx("nodes-mixed.json");
+    let pods = fx("pods-mixed.json");
+    let table = |output: &str, columns: Option<&str>, extra: &[&str]| -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_builder"));
+        cmd.args(["detect", "--nodes", &nodes, "--pods", &pods, "-o", output])
+            .args(extra)
+            .env_remove("COLUMNS");
+        if let Some(c) = columns {
+            cmd.env("COLUMNS", c);
+        }
+        let o = cmd.output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let node_lines = |t: &str| -> Vec<String> {
+        t.lines()
+            .take_while(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    // A pipe with no COLUMNS, and -o wide: every reason in full, the same rows.
+    let full = table("table", None, &[]);
+    assert_eq!(table("wide", Some("60"), &[]), full);
+    let longest = node_lines(&full)
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap();
+    assert!(
+        longest > 120,
+        "the fixture's rows should be wider than 120:\n{full}"
+    );
+    // COLUMNS=120 (what a terminal of that width gives): every row fits, the cut ones end in
+    // "...", each a prefix of the full reason; the other columns are untouched.
+    let narrow = table("table", Some("120"), &[]);
+    let rows = node_lines(&narrow);
+    assert_eq!(rows.len(), node_lines(&full).len());
+    assert!(rows.iter().all(|l| l.chars().count() <= 120), "{narrow}");
+    let mut cut = 0;
+    for (short, long) in rows.iter().zip(node_lines(&full)).skip(1) {
+        let name = short.split_whitespace().next().unwrap();
+        let (s, l) = (row(&narrow, name), row(&full, name));
+        assert_eq!(s[..5], l[..5], "{name}");
+        if s[5] != l[5] {
+            cut += 1;
+            let kept = s[5]
+                .strip_suffix("...")
+                .unwrap_or_else(|| panic!("{short}"));
+            assert!(l[5].starts_with(kept), "{short}\n{long}");
+        }
+    }
+    assert!(cut > 0, "nothing was shortened:\n{narrow}");
+    // Very narrow: REASON keeps its minimum rather than vanishing.
+    let tiny = table("table", Some("20"), &[]);
+    for line in node_lines(&tiny).iter().skip(1) {
+        let name = line.split_whitespace().next().unwrap();
+        let (s, l) = (row(&tiny, name), row(&full, name));
+        assert!(
+            s[5] == l[5]
+                || (s[5].ends_with("...")
+                    && s[5].chars().count() <= 24
+                    && s[5].chars().count() >= 20),
+            "{line}"
+        );
+    }
+    // --no-headers: the first line is a node.
+    let bare = table("table", None, &["--no-headers"]);
+    assert_eq!(bare.lines().next(), full.lines().nth(1));
 }
 
 #[test]
