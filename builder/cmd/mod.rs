@@ -37,7 +37,7 @@ pub use self::init::InitArgs;
 pub use self::options::{FetchArgs, Output};
 pub use self::pin::PinArgs;
 pub use self::render::RenderArgs;
-pub use self::show::ShowArgs;
+pub use self::show::{ProfilesArgs, ShowArgs};
 pub use self::verify::VerifyArgs;
 
 /// The top-level `--help`'s closing section.
@@ -121,7 +121,7 @@ pub enum Command {
     /// edited; the other files in ./profiles are the user's own.
     ///
     /// Example: builder profiles
-    Profiles,
+    Profiles(ProfilesArgs),
     /// Write a new profile of your own, DIR/NAME.toml, that extends the shipped profile of a runtime and sets the Kubernetes minor.
     ///
     /// The file has a comment on each key and the commands to run next; it never replaces an
@@ -209,7 +209,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let quiet = cli.global.quiet;
     match cli.command {
         Command::Render(args) => render::run(*args, quiet),
-        Command::Profiles => show::profiles(),
+        Command::Profiles(args) => show::profiles(&args),
         Command::Init(args) => init::run(args, quiet),
         Command::Show(args) => show::run(&args, quiet),
         Command::Detect(args) => detect::run(args),

@@ -210,6 +210,49 @@ fn the_program_describes_itself_and_its_version_names_the_commit() {
 }
 
 #[test]
+fn profiles_and_show_speak_json_too() {
+    let (_up, ws) = node_setup();
+    let o = ws.run(&["profiles", "--output", "json"]);
+    assert_ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    let listed = doc["profiles"].as_array().unwrap();
+    let find = |name: &str| {
+        listed
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {doc}"))
+    };
+    assert_eq!(find("node")["origin"], "yours");
+    assert_eq!(find("containerd")["origin"], "built-in");
+    assert!(!find("containerd")["description"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    // The same names as the table.
+    let table = stdout(&ws.run(&["profiles"]));
+    for p in listed {
+        assert!(table.contains(p["name"].as_str().unwrap()), "{table}");
+    }
+
+    let text = ws.run(&["show", "--profile", "node"]);
+    assert_ok(&text);
+    let o = ws.run(&["show", "--profile", "node", "-o", "json"]);
+    assert_ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // The text form's digest (the manifest's profile digest) and its content, as JSON.
+    assert_eq!(doc["profile_sha256"], sha256_hex(&text.stdout).as_str());
+    let toml: toml::Value = toml::from_str(&stdout(&text)).unwrap();
+    assert_eq!(doc["profile"], serde_json::to_value(&toml).unwrap());
+    assert_eq!(doc["profile"]["name"], "node");
+    assert!(doc["source"].as_str().unwrap().contains("node"), "{doc}");
+    assert!(
+        doc["warnings"].is_array() && doc["notes"].is_array(),
+        "{doc}"
+    );
+}
+
+#[test]
 fn top_level_help_has_examples() {
     let ws = Workspace::new();
     for flag in ["--help", "-h"] {

@@ -99,6 +99,42 @@ fn hosts_prints_every_prefix_of_a_shipped_profile_as_mirror_lines() {
     );
     // Nothing is fetched: no network is needed to list hosts.
     assert!(!ws.cache().exists());
+    // --output json: the same prefixes, each with what reaches it and what it serves; the
+    // credentials hidden there too.
+    let text = stdout(&o);
+    let o = ws.run(&[
+        "hosts",
+        "-p",
+        "containerd",
+        "-o",
+        "json",
+        "--mirror",
+        "https://github.com/=https://bob:s3cret@mirror.corp/gh/",
+    ]);
+    assert_ok(&o);
+    assert!(!stdout(&o).contains("s3cret"), "{}", stdout(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["profile"], "containerd");
+    let prefixes = doc["prefixes"].as_array().unwrap();
+    let lines: Vec<&str> = prefixes
+        .iter()
+        .map(|p| p["mirror_line"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, text.lines().collect::<Vec<_>>());
+    let gh = &prefixes[0];
+    assert_eq!(gh["from"], "https://github.com/");
+    assert_eq!(gh["mirror_to"], "https://bob:***@mirror.corp/gh/");
+    assert_eq!(gh["target"], "https://mirror.corp/");
+    assert!(
+        gh["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with("containerd ")),
+        "{gh}"
+    );
+    assert_eq!(prefixes[1]["mirror_to"], serde_json::Value::Null);
 }
 
 #[test]
