@@ -28,6 +28,7 @@ mod crash;
 mod cri_dockerd;
 mod detect;
 mod diff;
+mod docs;
 mod faults;
 mod hosts;
 mod init;
