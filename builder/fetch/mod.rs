@@ -208,10 +208,65 @@ pub fn fetch_all(requests: &[Request], opts: &FetchOptions) -> Result<BTreeMap<S
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&Request> = requests.iter().filter(|r| seen.insert(r.sha256)).collect();
     let client = client(opts)?;
-    let paths = crate::util::pool::run(&unique, opts.jobs, |req| {
-        fetch_one(req, &cache, client.as_ref(), opts)
+    if client.is_none() {
+        offline_misses(&unique, &cache)?;
+    }
+    // A missing file (404, 410) does not stop the others: every one is reported at once, as
+    // unreachable hosts are. Any other failure stops the pool as before.
+    let results = crate::util::pool::run(&unique, opts.jobs, |req| {
+        match fetch_one(req, &cache, client.as_ref(), opts) {
+            Err(e) if is_missing(&e) => Ok(Err(e)),
+            other => other.map(Ok),
+        }
     })?;
-    Ok(unique.iter().map(|r| r.sha256).zip(paths).collect())
+    let mut paths = Vec::with_capacity(results.len());
+    let mut missing = Vec::new();
+    for r in results {
+        match r {
+            Ok(path) => paths.push(path),
+            Err(e) => missing.push(e),
+        }
+    }
+    match missing.len() {
+        0 => Ok(unique.iter().map(|r| r.sha256).zip(paths).collect()),
+        1 => Err(missing.remove(0)),
+        _ => Err(Error::MissingMany {
+            files: missing
+                .iter()
+                .map(|e| {
+                    let text = format!("{e:#}");
+                    text.trim_end_matches(MISSING_ADVICE).to_string()
+                })
+                .collect(),
+        }
+        .into()),
+    }
+}
+
+/// What a 4xx answer's error ends with (dropped from each line of [`Error::MissingMany`],
+/// which says it once).
+const MISSING_ADVICE: &str =
+    "; check the artifact's url and version in the profile (or the --mirror)";
+
+fn is_missing(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<Error>(), Some(Error::Missing(_)))
+}
+
+/// Offline: every requested artifact the cache lacks, named in one error.
+fn offline_misses(requests: &[&Request], cache: &Cache) -> Result<()> {
+    let missing: Vec<String> = requests
+        .iter()
+        .filter(|r| cache.get(&r.sha256).is_none())
+        .map(|r| format!("{} {} ({}) from {}", r.artifact, r.version, r.arch, r.url))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::OfflineMiss {
+        missing,
+        cache: cache.root().to_path_buf(),
+    }
+    .into())
 }
 
 fn fetch_one(
@@ -236,11 +291,12 @@ fn fetch_one(
         cache.root().display()
     );
     let Some(client) = client else {
+        // offline_misses ran first; the cache lost it since (another process pruned it).
         return Err(Error::OfflineMiss {
-            artifact: req.artifact.clone(),
-            version: req.version.clone(),
-            arch: req.arch.clone(),
-            url: req.url.to_string(),
+            missing: vec![format!(
+                "{} {} ({}) from {}",
+                req.artifact, req.version, req.arch, req.url
+            )],
             cache: cache.root().to_path_buf(),
         }
         .into());
@@ -535,8 +591,7 @@ fn check_status(
             .and_then(parse_retry_after);
         Err(Attempt::Transient(msg, retry_after))
     } else {
-        let msg =
-            format!("{msg}; check the artifact's url and version in the profile (or the --mirror)");
+        let msg = format!("{msg}{MISSING_ADVICE}");
         Err(Attempt::Final(if code == 404 || code == 410 {
             Error::Missing(msg).into()
         } else {

@@ -39,16 +39,26 @@ pub enum Error {
     /// other 4xx; `builder pin` tells a missing checksum file from a failed fetch by it.
     #[error("{0}")]
     Missing(String),
-    /// `--offline` and the artifact is not in the cache.
+    /// Several files the render needs are missing upstream (404 or 410), all named at once;
+    /// [`report`] lists them under the message.
     #[error(
-        "artifact {artifact} {version} ({arch}) is not in the cache at {cache} and --offline forbids fetching it from {url}; \
-         warm the cache first with `builder render` on a machine that can reach it (or through --mirror), then copy the cache folder"
+        "{} files are missing upstream (HTTP 404 or 410; listed below) and nothing was installed; \
+         check each artifact's url and version in the profile (or the --mirror)",
+        files.len()
+    )]
+    MissingMany {
+        /// One line per file: what was fetched, from where, and the server's answer.
+        files: Vec<String>,
+    },
+    /// `--offline` and artifacts are not in the cache: every one the render needs, at once.
+    #[error(
+        "{} not in the cache at {cache} and --offline forbids fetching {}; \
+         warm the cache first with `builder render` on a machine that can reach it (or through --mirror), then copy the cache folder",
+        offline_list(missing), if missing.len() == 1 { "it" } else { "them" }
     )]
     OfflineMiss {
-        artifact: String,
-        version: String,
-        arch: String,
-        url: String,
+        /// `containerd 2.3.4 (amd64) from URL`, in render order.
+        missing: Vec<String>,
         cache: PathBuf,
     },
     /// Hosts the render needs do not answer (checked all at once before downloading);
@@ -103,6 +113,15 @@ pub struct Unreachable {
 }
 
 /// `a (why), b (why)`: each host once.
+/// The artifacts an offline render misses: one inline; several counted ([`report`] lists
+/// them under the message).
+fn offline_list(missing: &[String]) -> String {
+    match missing {
+        [one] => format!("artifact {one} is"),
+        many => format!("{} artifacts (below) are", many.len()),
+    }
+}
+
 fn unreachable_list(hosts: &[Unreachable]) -> String {
     let mut seen = Vec::new();
     for h in hosts {
@@ -150,12 +169,21 @@ pub fn one_line(msg: &str) -> String {
 /// credentials in URLs hidden.
 pub fn report(err: &anyhow::Error) -> String {
     let mut text = format!("error: {}", redact_urls(&one_line(&format!("{err:#}"))));
-    // The one place an error has more lines: the mirror lines to edit, one per prefix.
-    if let Some(Error::Unreachable { hosts, .. }) = err.downcast_ref::<Error>() {
-        for h in hosts {
-            text.push_str("\n  ");
-            text.push_str(&redact_urls(&h.mirror_line));
+    // The errors with more lines: a list under the message, one item per line (the mirror
+    // lines to edit, one per prefix; the files missing upstream or from the cache).
+    let items: Vec<&str> = match err.downcast_ref::<Error>() {
+        Some(Error::Unreachable { hosts, .. }) => {
+            hosts.iter().map(|h| h.mirror_line.as_str()).collect()
         }
+        Some(Error::MissingMany { files }) => files.iter().map(String::as_str).collect(),
+        Some(Error::OfflineMiss { missing, .. }) if missing.len() > 1 => {
+            missing.iter().map(String::as_str).collect()
+        }
+        _ => Vec::new(),
+    };
+    for item in items {
+        text.push_str("\n  ");
+        text.push_str(&redact_urls(&one_line(item)));
     }
     text
 }

@@ -153,3 +153,56 @@ fn hosts_follows_the_profile_and_refuses_a_bad_one() {
     assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
 }
+
+#[test]
+fn every_missing_file_is_named_at_once_offline_and_behind_a_mirror() {
+    let (up, ws) = node_setup();
+    // Offline with an empty cache: every artifact of both arches, in one error.
+    let o = ws.render("node", &["--offline"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(" artifacts (below) are not in the cache")
+            && err.contains("--offline forbids fetching them"),
+        "{err}"
+    );
+    for name in ["containerd 2.2.7 (amd64)", "runc 1.4.3 (arm64)", "crictl "] {
+        assert!(
+            err.contains(&format!("\n  {name}")),
+            "{name} not listed: {err}"
+        );
+    }
+    assert_eq!(up.server.total_hits(), 0);
+    // A mirror that has none of the files: each 404 named, not only the first.
+    let live = up.server.addr.to_string();
+    let mirror = format!("http://{live}/=http://{live}/empty-mirror/");
+    let o = ws.render("node", &["--arch", "amd64", "--mirror", &mirror]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let listed = err.lines().filter(|l| l.contains("HTTP 404")).count();
+    assert!(listed >= 4, "want every 404 listed, got {listed}: {err}");
+    assert!(
+        err.contains("files are missing upstream (HTTP 404 or 410; listed below)"),
+        "{err}"
+    );
+    // One line each, the advice said once.
+    assert_eq!(err.matches("check each artifact's url").count(), 1, "{err}");
+    assert!(!err.contains("check the artifact's url"), "{err}");
+    assert!(!ws.out().join("node").exists(), "nothing may be written");
+    // Control: one missing file keeps the single-file message.
+    let (up1, ws1) = node_setup();
+    ws1.write_profile(
+        "node",
+        &read(ws1.path().join("profiles/node.toml")).replacen("/runc/", "/gone/runc/", 1),
+    );
+    let o = ws1.render("node", &["--arch", "amd64"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(
+        err.lines().filter(|l| l.contains("HTTP 404")).count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("files are missing"), "{err}");
+    drop(up1);
+}

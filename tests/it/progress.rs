@@ -236,7 +236,11 @@ fn builder_offline_takes_yes_no_values_and_names_itself_when_wrong() {
         ],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("is not in the cache"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("are not in the cache"),
+        "{}",
+        stderr(&o)
+    );
     // 0 / false / no: online, so the stopped server is needed and missed.
     for no in ["0", "false", "NO"] {
         let o = ws.run_env(

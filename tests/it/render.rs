@@ -226,13 +226,13 @@ fn offline_works_from_a_warm_cache_and_fails_clearly_when_cold() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
-        err.contains("is not in the cache") && err.contains("--offline"),
+        err.contains("are not in the cache") && err.contains("--offline"),
         "{err}"
     );
-    assert!(
-        err.contains("artifact containerd 2.2.7") || err.contains("artifact runc 1.4.3"),
-        "{err}"
-    );
+    // Every artifact is named, one per line under the message.
+    for name in ["containerd 2.2.7 (amd64)", "runc 1.4.3 (arm64)"] {
+        assert!(err.contains(&format!("\n  {name} from ")), "{err}");
+    }
     assert!(!ws.path().join("cold").exists());
 }
 
