@@ -137,6 +137,11 @@ fn environment(cmd: &clap::Command) -> Vec<(String, String)> {
         })
         .collect();
     envs.push((
+        "NO_COLOR".into(),
+        "Set and not empty: no colour, even on a terminal (verify's ok/FAIL/skip, the -v log)."
+            .into(),
+    ));
+    envs.push((
         "RUST_LOG".into(),
         "Without -v: a tracing filter for the log on stderr (RUST_LOG=builder=debug is -v).".into(),
     ));

@@ -272,7 +272,7 @@ pub fn init_log(verbose: bool) -> bool {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(crate::util::stdout::colour_on(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init()

@@ -25,6 +25,21 @@ pub fn print_text(text: &str) -> Result<()> {
     }
 }
 
+/// Whether text on `stream` may be coloured: it is a terminal, and `NO_COLOR` is unset or
+/// empty (<https://no-color.org>).
+pub fn colour_on(stream: &impl std::io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `text` in an ANSI colour (`31` red, `32` green, `33` yellow, ...) when `on`.
+pub fn paint(text: &str, colour: u8, on: bool) -> String {
+    if on {
+        format!("\x1b[{colour}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 /// `value` as pretty JSON with a trailing newline.
 pub fn json_string<T: Serialize>(value: &T) -> Result<String> {
     let mut s = serde_json::to_string_pretty(value)

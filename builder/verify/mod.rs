@@ -108,7 +108,8 @@ pub fn run(opts: &Options) -> Result<u8> {
     if opts.json {
         crate::util::stdout::print_json(&report)?;
     } else {
-        crate::util::stdout::print_text(&text(&report, opts.quiet))?;
+        let colour = crate::util::stdout::colour_on(&std::io::stdout());
+        crate::util::stdout::print_text(&text(&report, opts.quiet, colour))?;
     }
     match &report.first_failure {
         None => Ok(0),
@@ -142,8 +143,9 @@ impl Labels {
     }
 }
 
-/// One line per check (quiet: per failed check), then a summary line (not when quiet).
-pub fn text(report: &Report, quiet: bool) -> String {
+/// One line per check (quiet: per failed check), then a summary line (not when quiet); the
+/// status words coloured when `colour` (green ok, red FAIL, yellow skip).
+pub fn text(report: &Report, quiet: bool, colour: bool) -> String {
     let labels = Labels::of(&report.arches);
     let mut out = String::new();
     for a in &report.arches {
@@ -152,9 +154,15 @@ pub fn text(report: &Report, quiet: bool) -> String {
             .iter()
             .filter(|c| !quiet || c.status == Status::Fail)
         {
+            let word = format!("{:<4}", c.status.as_str());
+            let code = match c.status {
+                Status::Ok => 32,
+                Status::Fail => 31,
+                Status::Skip => 33,
+            };
             out.push_str(&format!(
-                "{:<4}  {}  {}: {}\n",
-                c.status.as_str(),
+                "{}  {}  {}: {}\n",
+                crate::util::stdout::paint(&word, code, colour),
                 labels.label(a),
                 c.check,
                 c.detail

@@ -28,7 +28,12 @@ fn slow_setup() -> (Upstream, Workspace) {
 /// Runs `builder ARGS` in `ws` with stdin, stdout and stderr on a fresh pty (120x30);
 /// returns the exit code and everything the terminal received.
 fn run_on_pty(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
-    let (mut child, reader) = spawn_on_pty(ws, args);
+    run_on_pty_env(ws, args, &[])
+}
+
+/// [`run_on_pty`] with `env` on top.
+fn run_on_pty_env(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let (mut child, reader) = spawn_on_pty_env(ws, args, env);
     let status = child.wait().unwrap();
     let out = reader.join().unwrap();
     (status.code(), String::from_utf8_lossy(&out).into_owned())
@@ -39,6 +44,14 @@ fn run_on_pty(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
 pub(crate) fn spawn_on_pty(
     ws: &Workspace,
     args: &[&str],
+) -> (Child, std::thread::JoinHandle<Vec<u8>>) {
+    spawn_on_pty_env(ws, args, &[])
+}
+
+fn spawn_on_pty_env(
+    ws: &Workspace,
+    args: &[&str],
+    env: &[(&str, &str)],
 ) -> (Child, std::thread::JoinHandle<Vec<u8>>) {
     use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
     let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
@@ -61,7 +74,8 @@ pub(crate) fn spawn_on_pty(
         .open(name.to_str().unwrap())
         .unwrap();
     let mut cmd = ws.command(args);
-    cmd.env("TERM", "xterm")
+    cmd.envs(env.iter().copied())
+        .env("TERM", "xterm")
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
@@ -262,4 +276,29 @@ fn builder_offline_takes_yes_no_values_and_names_itself_when_wrong() {
         "names a flag never typed: {err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn verify_colours_its_words_on_a_terminal_unless_no_color() {
+    let (_up, ws) = slow_setup();
+    assert_ok(&ws.run(&[
+        "render", "-q", "-p", "node", "--arch", "amd64", "--out", "dist",
+    ]));
+    let args = ["verify", "dist"];
+    let (code, tty) = run_on_pty_env(&ws, &args, &[("NO_COLOR", "")]);
+    assert_eq!(code, Some(0), "{tty}");
+    assert!(
+        tty.contains("\x1b[32mok  \x1b[0m  amd64  sha256sums:"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("\x1b[33mskip\x1b[0m"), "{tty:?}");
+    // NO_COLOR set (any value but empty): plain words, on the same terminal.
+    let (code, tty) = run_on_pty_env(&ws, &args, &[("NO_COLOR", "1")]);
+    assert_eq!(code, Some(0), "{tty}");
+    assert!(!tty.contains('\x1b'), "{tty:?}");
+    assert!(tty.contains("ok    amd64  sha256sums:"), "{tty:?}");
+    // A pipe: plain.
+    let o = ws.run(&args);
+    assert_ok(&o);
+    assert!(!stdout(&o).contains('\x1b'), "{}", stdout(&o));
 }
