@@ -287,9 +287,20 @@ check_wrong_socket() { # name socket
   csay "negative control: criSocket $2 on a containerd node: kubeadm join [ERROR CRI], node $1 never registered: failed as expected"
 }
 
+# Stops the VMs, then the control plane in reverse order (etcd last). kube-apiserver's graceful
+# shutdown can hang on its first SIGTERM (a CI run waited minutes for it, etcd stopping beside
+# it), so whatever still runs after 10 s is killed.
 cluster_stop() {
-  local p
-  for p in "${vm_pids[@]}" "${control_plane_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  local p alive reversed=()
+  for p in "${control_plane_pids[@]}"; do reversed=("$p" "${reversed[@]}"); done
+  for p in "${vm_pids[@]}" "${reversed[@]}"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 20); do
+    alive=0
+    for p in "${vm_pids[@]}" "${reversed[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for p in "${vm_pids[@]}" "${reversed[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 
