@@ -25,12 +25,39 @@ pub struct ManpageArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// `builder completions SHELL`: the script for the command line `cli`.
-pub(super) fn completions(args: &CompletionsArgs, mut cli: clap::Command) -> Result<u8> {
+/// `builder completions SHELL`: the script for the command line `cli`. `--profile` completes
+/// the profile names known when the script is made (built in, and ./profiles then), as
+/// `builder profiles` lists them: the script is static, so a profile added later is typed out
+/// (or the script made again).
+pub(super) fn completions(args: &CompletionsArgs, cli: clap::Command) -> Result<u8> {
+    let names: Vec<String> = crate::profile::list(&crate::profile::Lookup::default())?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    let mut cli = with_profile_names(cli, &names);
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cli, "builder", &mut script);
     crate::util::stdout::print_text(&String::from_utf8_lossy(&script))?;
     Ok(0)
+}
+
+/// `cli` with the values of every subcommand's `--profile` listed as `names` (for completion
+/// scripts only: the parser itself takes any name or path).
+fn with_profile_names(mut cli: clap::Command, names: &[String]) -> clap::Command {
+    let subs: Vec<String> = cli
+        .get_subcommands()
+        .filter(|s| s.get_arguments().any(|a| a.get_id() == "profile"))
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for sub in subs {
+        let names = names.to_vec();
+        cli = cli.mut_subcommand(sub, move |s| {
+            s.mut_arg("profile", move |a| {
+                a.value_parser(clap::builder::PossibleValuesParser::new(names))
+            })
+        });
+    }
+    cli
 }
 
 /// Every man page of the command line `cli`: (file name, roff text), builder.1 first, then one

@@ -99,6 +99,27 @@ fn bash_parses_and_completes_subcommands_and_values() {
     }
     assert_eq!(complete("builder diff -o ''"), ["text", "json"]);
     assert_eq!(complete("builder render --arch a"), ["amd64", "arm64"]);
+    // --profile completes the profile names (built in, and ./profiles when the script was made).
+    assert_eq!(
+        complete("builder render --profile c"),
+        ["containerd", "cri-dockerd"]
+    );
+    assert_eq!(complete("builder show -p cri"), ["cri-dockerd"]);
+    let (_up, node) = node_setup();
+    let script = write(&node, "node.bash", &completions(&node, "bash"));
+    let program = format!(
+        "source {}; COMP_WORDS=(builder pin --profile n); COMP_CWORD=3; \
+         COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+         _builder builder n --profile; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let (ok, out) = run(&bash, &["-c", &program]);
+    assert!(ok, "{out}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["node"], "{out}");
+    // Control: the parser still takes a path, which is no listed name.
+    assert!(!offered.is_empty());
+    let o = node.run(&["show", "--profile", "profiles/node.toml"]);
+    assert_ok(&o);
 }
 
 #[test]
