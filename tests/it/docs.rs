@@ -256,3 +256,53 @@ fn every_flag_in_the_docs_code_blocks_exists() {
     );
     assert!(!render.contains("--no-such-flag"));
 }
+
+/// The README's offline try-out block, run as written: `builder` is this build, /tmp/try a
+/// temporary folder, port 8999 a free one; the server it starts is stopped at the end.
+#[test]
+fn the_readme_try_it_offline_block_runs_as_written() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("To try it without a cluster or the internet")
+        .expect("the README's try-out paragraph");
+    let block = &readme[start..];
+    let open = block.find("```sh\n").unwrap() + "```sh\n".len();
+    let body = &block[open..open + block[open..].find("```").unwrap()];
+    assert!(body.contains("builder verify /tmp/try/dist"), "{body}");
+    let ws = Workspace::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = ws.path().join("try");
+    let script = body
+        .replace("/tmp/try", tmp.to_str().unwrap())
+        .replace("8999", &port.to_string())
+        // detect exits 3: the fixtures have affected nodes.
+        .replace(" --plan\n", " --plan || [ $? = 3 ]\n");
+    let bin = env!("CARGO_BIN_EXE_builder");
+    // Wait for the server before the render; stop it whatever happens.
+    let script = script.replace(
+        "&\n",
+        &format!("&\nserver=$!; trap 'kill $server' EXIT; for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; sleep 0.1; done\n"),
+    );
+    let o = std::process::Command::new("bash")
+        .args([
+            "-euo",
+            "pipefail",
+            "-c",
+            &format!("builder() {{ {bin} \"$@\"; }}\n{script}"),
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "{script}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    assert!(out.contains("3 affected"), "{out}");
+    assert!(out.contains("verified: every check holds"), "{out}");
+}
