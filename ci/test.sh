@@ -29,7 +29,7 @@ sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
   zsh fish groff-base python3 python3-venv minisign openssh-client zstd squashfs-tools \
-  systemd-container libblkid-dev busybox-static containernetworking-plugins jq >/dev/null
+  systemd-container libblkid-dev busybox-static containernetworking-plugins jq chromium >/dev/null
 
 # taplo (npm @taplo/cli), for tests/it/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
@@ -109,6 +109,11 @@ export BUILDER_REQUIRE_CONSUMERS=1
 
 cargo build --locked --all-targets
 cargo test --locked --all-targets
+
+# The book (docs/, mdBook 0.5.4 from the crates registry, built once per version into
+# ~/.cache/builder-ci/mdbook-VERSION: about 2 minutes the first time): it must build without a
+# warning; tests/it/docs.rs has checked its links, anchors and flags above.
+bash ci/docs/book.sh >/dev/null
 
 # Fuzzing: each cargo-fuzz target (profile parser, archive installer, detect's two JSON
 # readers, kubelet inputs) for a bounded time; cargo-fuzz, the build and the corpus are

@@ -5,8 +5,9 @@
 //! Submodules: `kubectl` (reading and checking the input JSON), `stream` (the fast path for big
 //! List files), `rules` (the verdict rules, kubelet flags, Docker-socket pods, owner resolution),
 //! `pools` (a node's pool and Kubernetes minor), `report` (the report, table and JSON), `plan`
-//! (the `--plan` runbook, per pool).
+//! (the `--plan` runbook, per pool), `html` (`--output html`, the page to send around).
 
+mod html;
 mod kubectl;
 mod plan;
 mod pools;
@@ -59,6 +60,9 @@ pub enum OutputFormat {
     Table,
     /// The table with every REASON in full, however wide
     Wide,
+    /// One self-contained HTML page to send around: the summary, each pool's plan, the
+    /// docker.sock workloads and every node, with a filter box (opens offline)
+    Html,
     /// One JSON document (schema_version 1)
     Json,
 }
@@ -285,6 +289,9 @@ pub fn run(args: &Options) -> Result<u8> {
         OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
+        OutputFormat::Html => serde_json::to_value(&report)
+            .map_err(std::io::Error::from)
+            .and_then(|v| html::write_html(&mut out, &v)),
         OutputFormat::Table | OutputFormat::Wide => {
             let style = TableStyle {
                 width: (args.output == OutputFormat::Table)

@@ -168,3 +168,20 @@ else
     echo "peak RSS: skipped (/usr/bin/time not available)"
 fi
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print("summary:", json.dumps(s, separators=(",", ":")))' "$WORK/out.json"
+
+# The HTML report of the same fleet (--output html --plan): how long builder takes to write it,
+# its size, and how long headless Chromium takes to load it and run its script (when Debian's
+# chromium is installed; the figure includes Chromium's own start).
+start=$(date +%s%N)
+"$BIN" detect --nodes "$WORK/nodes.json" --pods "$WORK/pods.json" --plan --output html >"$WORK/report.html" || true
+end=$(date +%s%N)
+echo "html report: $(( (end - start) / 1000000 )) ms to write, $(size "$WORK/report.html")"
+if command -v chromium >/dev/null; then
+    start=$(date +%s%N)
+    chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$WORK/report.html" 2>/dev/null |
+        grep -q 'data-ready="yes"' && ok=yes || ok=no
+    end=$(date +%s%N)
+    echo "html report: opened in headless Chromium in $(( (end - start) / 1000000 )) ms (script ran: $ok)"
+else
+    echo "html report: Chromium not installed, open time not measured"
+fi

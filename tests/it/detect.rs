@@ -2,11 +2,12 @@
 //! tests/fixtures/detect/ (exit codes, verdicts, profiles, JSON fields, the plan, error messages).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::skip_or_fail;
+use crate::common::{consumer, skip_or_fail, which};
 
 const F: &str = "tests/fixtures/detect";
 
@@ -1124,4 +1125,131 @@ fn stdin_on_a_terminal_gets_a_hint_and_a_pipe_does_not() {
     let r = detect(&["--nodes", "-"], Some(&nodes));
     assert_eq!(r.code, 3);
     assert!(!r.stderr.contains("waiting"), "{}", r.stderr);
+}
+
+/// Loads `page` (with `fragment`) in headless Chromium: (the DOM after its script ran, the
+/// console lines Chromium logged).
+fn chromium_dom(chromium: &Path, page: &Path, fragment: &str) -> (String, String) {
+    let o = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}{fragment}", page.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let console: String = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    (String::from_utf8(o.stdout).unwrap(), console)
+}
+
+#[test]
+fn the_html_report_opens_in_chromium_with_the_json_counts() {
+    let nodes = fx("nodes-mixed.json");
+    let pods = fx("pods-mixed.json");
+    let json = detect(
+        &["--nodes", &nodes, "--pods", &pods, "--plan", "-o", "json"],
+        None,
+    );
+    let html = detect(
+        &["--nodes", &nodes, "--pods", &pods, "--plan", "-o", "html"],
+        None,
+    );
+    assert_eq!((json.code, html.code), (3, 3), "{}", html.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let s = &doc["summary"];
+    let page = &html.stdout;
+    // Self-contained: nothing it would fetch.
+    for external in ["src=\"http", "href=\"http", "@import", "url("] {
+        assert!(!page.contains(external), "{external} in the page");
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("detect-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.html");
+    std::fs::write(&file, page).unwrap();
+    let Some(chromium) = consumer("chromium", which("chromium")) else {
+        return;
+    };
+    let (dom, console) = chromium_dom(&chromium, &file, "");
+    assert_eq!(console, "", "console messages on load");
+    assert!(
+        dom.contains("data-ready=\"yes\""),
+        "the page's script did not run"
+    );
+    let count = |needle: &str| dom.matches(needle).count();
+    assert_eq!(
+        count("<tr class=\"node"),
+        s["nodes"].as_u64().unwrap() as usize
+    );
+    assert_eq!(
+        count("<tr class=\"node affected\""),
+        s["affected"].as_u64().unwrap() as usize
+    );
+    assert!(dom.contains(&format!("<span id=\"n-affected\">{}</span>", s["affected"])));
+    for (verdict, n) in s["verdicts"].as_object().unwrap() {
+        assert_eq!(
+            count(&format!("data-verdict=\"{verdict}\"")),
+            n.as_u64().unwrap() as usize,
+            "{verdict}"
+        );
+    }
+    assert_eq!(
+        count("<tr class=\"workload\""),
+        doc["docker_socket_workloads"].as_array().unwrap().len()
+    );
+    for step in doc["pools"][0]["plan"].as_array().unwrap() {
+        let command = step["command"].as_str().unwrap();
+        let shown = command
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(dom.contains(&shown), "plan command missing: {command}");
+    }
+    // The filter box (from the address): only the matching rows stay visible.
+    let (dom, console) = chromium_dom(&chromium, &file, "#filter=worker-legacy");
+    assert_eq!(console, "");
+    assert!(
+        dom.contains("<span id=\"n-shown\">2</span>"),
+        "filter did not apply"
+    );
+    assert_eq!(
+        dom.matches("<tr class=\"node").count() - dom.matches("hidden=\"\"").count(),
+        2
+    );
+    // Kept for people to look at.
+    let shot = dir.join("report.png");
+    let o = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,1600",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && shot.is_file(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Control: a script error is seen on the console.
+    let broken = dir.join("broken.html");
+    std::fs::write(
+        &broken,
+        page.replace("apply();document.body", "applyy();document.body"),
+    )
+    .unwrap();
+    let (dom, console) = chromium_dom(&chromium, &broken, "");
+    assert!(console.contains("Uncaught ReferenceError"), "{console}");
+    assert!(!dom.contains("data-ready=\"yes\""));
 }
