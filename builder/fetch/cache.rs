@@ -33,6 +33,11 @@ pub fn default_dir() -> Result<PathBuf> {
     Ok(base.join("builder"))
 }
 
+/// How long a trusted download is reused by the next `pin --trust-download` (a dry run, then
+/// `--write`): long enough for that, short enough that a release re-uploaded under the same
+/// URL is not pinned from a stale copy.
+pub const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// An open cache folder.
 #[derive(Debug)]
 pub struct Cache {
@@ -79,6 +84,43 @@ impl Cache {
 
     pub fn root(&self) -> &Path {
         self.dir.parent().unwrap_or(&self.dir)
+    }
+
+    /// The file that remembers what a trusted, unpinned download of `url` had
+    /// (`builder pin --trust-download`): `<root>/trusted/<sha256 of the url>`.
+    fn trusted_path(&self, url: &str) -> PathBuf {
+        self.root()
+            .join("trusted")
+            .join(Sha256::of(url.as_bytes()).as_str())
+    }
+
+    /// The digest and cached file of `url`'s trusted download, if one was made within
+    /// [`TRUSTED_FOR`] and its file is still in the cache with that digest (re-hashed here:
+    /// nothing else checks an unpinned file).
+    pub fn trusted_get(&self, url: &str) -> Option<(Sha256, PathBuf)> {
+        let path = self.trusted_path(url);
+        let age = fs::metadata(&path).ok()?.modified().ok()?.elapsed().ok()?;
+        if age > TRUSTED_FOR {
+            return None;
+        }
+        let digest: Sha256 = fs::read_to_string(&path).ok()?.trim().parse().ok()?;
+        let file = self.get(&digest)?;
+        let (actual, _) = crate::util::digest::sha256_file(&file).ok()?;
+        (actual == digest).then_some((digest, file))
+    }
+
+    /// Remembers that `url`'s trusted download had `digest` (temp file, then rename).
+    pub fn trusted_record(&self, url: &str, digest: &Sha256) -> Result<()> {
+        let path = self.trusted_path(url);
+        let dir = path.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+        io::Write::write_all(&mut tmp, format!("{digest}\n").as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        tmp.persist(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
     }
 
     pub fn path_of(&self, sha256: &Sha256) -> PathBuf {

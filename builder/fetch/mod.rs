@@ -478,6 +478,15 @@ pub fn fetch_unpinned(
         ))
         .into());
     };
+    // The same URL trusted moments ago (a dry run before --write): its copy, not a second
+    // download. Keyed by the upstream URL, not the mirror's.
+    let key = url.expose();
+    if let Some((sha256, path)) = cache.trusted_get(key) {
+        opts.progress.line(&format!(
+            "cached   {label} (downloaded and trusted earlier)"
+        ));
+        return Ok((sha256, path));
+    }
     let what = What {
         noun: "artifact",
         label,
@@ -488,6 +497,9 @@ pub fn fetch_unpinned(
     let size = partial.written();
     let (sha256, path) = partial.finish_unpinned()?;
     drop(task);
+    if let Err(e) = cache.trusted_record(key, &sha256) {
+        tracing::debug!("not remembering the trusted download of {label}: {e:#}");
+    }
     opts.progress
         .line(&format!("fetched  {label}, {}", size_text(size)));
     Ok((sha256, path))

@@ -298,6 +298,39 @@ fn a_missing_checksum_file_needs_trust_download_and_is_then_commented() {
 }
 
 #[test]
+fn a_trusted_download_is_made_once_for_the_dry_run_and_the_write() {
+    let site = Site::start();
+    site.server.route(
+        &format!("{}.sha256sum", ctr_path("arm64")),
+        Behaviour::Status(404),
+    );
+    site.ws.write_profile("site", &site.profile(false));
+    let dry = site.pin(&["--trust-download"]);
+    assert_ok(&dry);
+    assert_eq!(site.server.hits(&ctr_path("arm64")), 1);
+    // Control: with the cached copy gone, a second dry run downloads again.
+    std::fs::remove_dir_all(site.ws.cache()).unwrap();
+    assert_ok(&site.pin(&["--trust-download"]));
+    assert_eq!(site.server.hits(&ctr_path("arm64")), 2);
+    let out = site.pin(&["--write", "--trust-download"]);
+    assert_ok(&out);
+    assert_eq!(
+        site.server.hits(&ctr_path("arm64")),
+        2,
+        "the write reuses the dry run's download"
+    );
+    assert!(
+        stderr(&out).contains("(downloaded and trusted earlier)"),
+        "{}",
+        stderr(&out)
+    );
+    // The pin written is the digest the dry run printed.
+    let line = pin_line("arm64", "containerd");
+    assert!(stdout(&dry).contains(&line), "{}", stdout(&dry));
+    assert!(site.text().contains(&line));
+}
+
+#[test]
 fn unpublished_checksums_are_refused_before_any_download_unless_trusted() {
     let site = Site::start();
     site.ws.write_profile("site", &site.profile(true));
