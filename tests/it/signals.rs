@@ -24,8 +24,14 @@ fn render_mid_download() -> (Upstream, Workspace, Child, Vec<(PathBuf, Vec<u8>)>
     std::fs::remove_file(&runc).unwrap();
     drip_runc(&up);
     let child = spawn(&ws, &["--arch", "amd64", "--force"]);
-    wait_for("a staging folder and a .partial", || {
-        !staging_dirs(&ws.out()).is_empty() && !partials(&ws.cache()).is_empty()
+    // A .partial with bytes in it: the download is under way, so the render has registered
+    // the file for removal (the file exists a moment before that; a signal in that moment,
+    // seen on a loaded machine, finds nothing registered yet).
+    wait_for("a staging folder and a .partial with bytes", || {
+        !staging_dirs(&ws.out()).is_empty()
+            && partials(&ws.cache()).iter().any(|p| {
+                std::fs::metadata(ws.cache().join("sha256-v1").join(p)).is_ok_and(|m| m.len() > 0)
+            })
     });
     (up, ws, child, before)
 }
