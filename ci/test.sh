@@ -111,7 +111,7 @@ cargo build --locked --all-targets
 cargo test --locked --all-targets
 
 # The book (docs/, mdBook 0.5.4 from the crates registry, built once per version into
-# ~/.cache/builder-ci/mdbook-VERSION: about 2 minutes the first time): it must build without a
+# ~/.cache/builder-ci/mdbook-VERSION: about 3 minutes the first time): it must build without a
 # warning; tests/it/docs.rs has checked its links, anchors and flags above.
 bash ci/docs/book.sh >/dev/null
 
