@@ -302,6 +302,8 @@ cluster_stop() {
   done
   for p in "${vm_pids[@]}" "${reversed[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # The guests' disks (1.3 GB each), as boot() removes a finished VM's; logs and reports stay.
+  rm -f "$e2e"/vm-cluster-*/disk.img
 }
 
 cluster_failure() { # dir
