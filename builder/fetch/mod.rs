@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod hosts;
+pub mod size;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};

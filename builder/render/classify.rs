@@ -12,6 +12,7 @@ use super::job::Render;
 use super::{output_cache, reuse, stamps};
 use crate::build::output::Staging;
 use crate::fetch::{fetch_all, Request};
+use crate::outputs::sysext::{self, Download, Format};
 use crate::profile::plan::{Plan, PlannedArtifact};
 use crate::util::digest::Sha256;
 use crate::util::model::Arch;
@@ -87,7 +88,40 @@ impl Render<'_> {
             return Ok(BTreeMap::new());
         }
         crate::fetch::hosts::check_requests(&requests, self.fetch)?;
+        self.check_embeddable(&requests)?;
         fetch_all(&requests, self.fetch)
+    }
+
+    /// `--format sysext` without `--sysext-url`: each arch's image must be able to fit in
+    /// ignition.json, judged from its downloads' sizes before any is made.
+    fn check_embeddable(&self, requests: &[Request]) -> Result<()> {
+        if !self.opts.formats.contains(&Format::Sysext) || self.opts.sysext_url.is_some() {
+            return Ok(());
+        }
+        let sizes = crate::fetch::size::sizes(requests, self.fetch)?;
+        for arch in &self.job.arches {
+            let labels: Vec<(String, Option<u64>)> = requests
+                .iter()
+                .filter(|r| r.arch == arch.as_str())
+                .map(|r| {
+                    (
+                        format!("{} {}", r.artifact, r.version),
+                        sizes.get(&r.sha256).copied().flatten(),
+                    )
+                })
+                .collect();
+            let downloads: Vec<Download> = labels
+                .iter()
+                .map(|(what, size)| Download { what, size: *size })
+                .collect();
+            sysext::check_embeddable(
+                &self.job.plan.profile.name,
+                *arch,
+                self.opts.cloud,
+                &downloads,
+            )?;
+        }
+        Ok(())
     }
 }
 

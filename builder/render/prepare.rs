@@ -46,6 +46,9 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
     }
     crate::outputs::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
     let plan = Plan::resolve(profile, &catalog)?;
+    if opts.formats.contains(&Format::Sysext) {
+        crate::outputs::sysext::check_install_rules(&plan.profile, plan.units)?;
+    }
     crate::build::output::check_out(&opts.out, &plan.profile.name)?;
     let signer = opts.sign_key.as_deref().map(load_signing_key).transpose()?;
     let mut job = Prepared {

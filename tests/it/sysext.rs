@@ -469,3 +469,70 @@ fn embedded_image_and_flag_errors() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_image_that_cannot_fit_embedded_is_refused_before_any_download() {
+    // runc 2 MB: its image could never fit the AWS limit as a data URL. The sizes come from
+    // HEAD requests; nothing is downloaded and nothing is written.
+    let (mut up, ws) = node_setup();
+    let big: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    up.serve("runc", "amd64", "/runc/v1.4.3/runc.amd64", big);
+    ws.write_profile("node", &up.containerd_profile("node", "2.2.7", "1.36"));
+    let out = ws.render(
+        "node",
+        &["--format", "sysext", "--cloud", "aws", "--arch", "amd64"],
+    );
+    let e = stderr(&out);
+    assert!(!out.status.success(), "{e}");
+    assert!(
+        e.contains("profile node (amd64): without --sysext-url"),
+        "{e}"
+    );
+    assert!(
+        e.contains("runc 1.4.3 2.0 MB") && e.contains("Give --sysext-url"),
+        "{e}"
+    );
+    assert_eq!(up.server.hits("/runc/v1.4.3/runc.amd64"), 0, "downloaded");
+    assert_eq!(up.server.hits("HEAD /runc/v1.4.3/runc.amd64"), 1);
+    assert!(!ws.out().join("node").exists(), "{e}");
+    // Negative control: with --sysext-url the same render goes on and builds.
+    assert_ok(&ws.render(
+        "node",
+        &[
+            "--format",
+            "sysext",
+            "--cloud",
+            "aws",
+            "--arch",
+            "amd64",
+            "--sysext-url",
+            "https://h/{arch}.raw",
+        ],
+    ));
+}
+
+#[test]
+fn a_runtime_unit_under_etc_is_refused_naming_the_rule_before_any_download() {
+    let (up, ws) = node_setup();
+    let text = up
+        .containerd_profile("node", "2.2.7", "1.36")
+        .replace("/usr/local/lib/systemd/system/", "/etc/systemd/system/");
+    assert!(text.contains("/etc/systemd/system/"), "{text}");
+    ws.write_profile("node", &text);
+    let out = ws.render("node", &["--format", "sysext"]);
+    let e = stderr(&out);
+    assert!(!out.status.success(), "{e}");
+    assert!(
+        e.contains("node.toml:") && e.contains("is installed at /etc/systemd/system/"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`to` to \"/usr/local/lib/systemd/system/"),
+        "{e}"
+    );
+    assert_eq!(up.server.total_hits(), 0, "{e}");
+    // The overlay alone does not care where the unit is.
+    assert_ok(&ws.render("node", &[]));
+}

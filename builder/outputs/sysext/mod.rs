@@ -8,6 +8,7 @@
 //! adds are `bootstrap::ignition`'s. This module splits the rendered rootfs between them; it
 //! does not build the rootfs (see `render`) or fetch anything.
 
+mod early;
 mod image;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::util::model::{Arch, KubeMinor, Runtime};
 
 pub use crate::bootstrap::ignition::units::{JOIN_UNIT, RELOAD_UNIT};
 pub use crate::bootstrap::ignition::SPEC as IGNITION_SPEC;
+pub use early::{check_embeddable, check_install_rules, Download, EMBED_MARGIN};
 pub use image::{write_squashfs, ImageNode};
 
 /// Where the config places the image: systemd-sysext reads /etc/extensions,

@@ -132,6 +132,8 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    // A HEAD is counted apart (`hits("HEAD /p")`) and answered with the headers only.
+    let head = line.starts_with("HEAD ");
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
@@ -141,7 +143,12 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let behaviour = {
         let mut st = state.lock().unwrap();
         let n = {
-            let e = st.hits.entry(path.clone()).or_insert(0);
+            let key = if head {
+                format!("HEAD {path}")
+            } else {
+                path.clone()
+            };
+            let e = st.hits.entry(key).or_insert(0);
             *e += 1;
             *e
         };
@@ -165,7 +172,9 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     match behaviour {
         Behaviour::Ok(body) => {
             ok_head(&mut conn, body.len())?;
-            conn.write_all(&body)?;
+            if !head {
+                conn.write_all(&body)?;
+            }
         }
         Behaviour::Status(code) => {
             write!(
