@@ -8,6 +8,10 @@
 #                               k8s.io/kubernetes v1.36.3 (the same wrapper module as the kubelet)
 #   etcd (set control-plane)    go.etcd.io/etcd/server/v3 v3.6.8 (the version k8s.io/kubernetes
 #                               v1.36.3 requires and kubeadm 1.36 pins; built in that wrapper)
+#   kubelet (with dockershim), kubeadm, kube-apiserver, kube-controller-manager, kube-scheduler,
+#   kubectl, etcd (set kubernetes-1.23, only when named)
+#                               k8s.io/kubernetes v1.23.17 (wrapper module in kubernetes-v1.23.17/),
+#                               etcd at go.etcd.io/etcd/server/v3 v3.5.0, what that release requires
 #   containerd, ctr,            github.com/containerd/containerd/v2 v2.3.4
 #     containerd-shim-runc-v2
 #   crictl                      sigs.k8s.io/cri-tools v1.37.0
@@ -25,9 +29,11 @@
 # database like any other), a copy of it becomes the main module, and `go build` runs there.
 #
 # Usage:
-#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|control-plane|containerd|crictl|cri-dockerd|butane|ignition ...]
+#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|kubernetes-1.23|control-plane|containerd|crictl|cri-dockerd|butane|ignition ...]
 #
-#   With no names it builds all. --force rebuilds even when the cache holds working binaries.
+#   With no names it builds all but kubernetes-1.23 (a long build, for the dockershim migration
+#   test only: it is built only when named). --force rebuilds even when the cache holds working
+#   binaries.
 #   stdout: one NAME=PATH line per binary, for example
 #       KUBELET=/root/.cache/builder-ci/consumers/kubernetes-v1.36.3/kubelet
 #   so a caller can `eval "$(ci/consumers/build.sh)"`; everything else goes to stderr.
@@ -49,6 +55,13 @@ readonly K8S_VERSION=v1.36.3
 readonly K8S_PREVIOUS=v1.34.4
 # What k8s.io/kubernetes K8S_VERSION requires of go.etcd.io/etcd/server/v3 (the wrapper's go.mod).
 readonly ETCD_VERSION=3.6.8
+# The last release whose kubelet carries dockershim (--container-runtime=docker; removed in 1.24),
+# with its control plane and etcd, for a migration test: set "kubernetes-1.23" (not in the default
+# list: it takes long to build and only that test needs it).
+readonly K8S_DOCKERSHIM=v1.23.17
+# What k8s.io/kubernetes K8S_DOCKERSHIM requires of go.etcd.io/etcd/server/v3 (the wrapper's
+# go.mod; kubeadm 1.23 itself pins the etcd image 3.5.6-0).
+readonly ETCD_DOCKERSHIM_VERSION=3.5.0
 readonly CONTAINERD_VERSION=v2.3.4
 readonly CRICTL_VERSION=v1.37.0
 readonly CRI_DOCKERD_VERSION=v0.4.3
@@ -144,8 +157,9 @@ build_kubernetes() {
     ldflags+=(-X "$pkg.gitVersion=$k8s" -X "$pkg.gitMajor=$major" -X "$pkg.gitMinor=$minor"
               -X "$pkg.gitTreeState=clean" -X "$pkg.gitCommit=" -X "$pkg.buildDate=$date")
   done
-  # Tags as in hack/lib/golang.sh for a release (non-debug) build.
-  (cd "$wrapper" && go build -mod=readonly -trimpath -tags selinux,notest,grpcnotrace \
+  # Tags as in hack/lib/golang.sh for a release (non-debug) build. k8s_src, when a caller sets
+  # it, is the folder to build in instead of the wrapper (a copy of it: build_kubernetes_123).
+  (cd "${k8s_src:-$wrapper}" && go build -mod=readonly -trimpath -tags selinux,notest,grpcnotrace \
       -ldflags "${ldflags[*]}" -o "$out/" "${k8s_packages[@]}")
 }
 k8s_packages=(k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm)
@@ -158,8 +172,8 @@ check_kubernetes() {
 # The control plane of K8S_VERSION and kubectl, from the same wrapper module and with the same
 # stamps as the kubelet; etcd from the wrapper's etcd/ (its main is etcd's own, one call).
 build_control_plane() {
-  k8s_packages=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-                k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./etcd)
+  local k8s_packages=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+                      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./etcd)
   build_kubernetes "$1"
 }
 check_control_plane() {
@@ -169,6 +183,78 @@ check_control_plane() {
   done
   expect_output "\"gitVersion\": \"$k8s\"" "$1/kubectl" version --client -o json &&
     expect_output "etcd Version: $ETCD_VERSION" "$1/etcd" --version
+}
+
+# ---------------------------------------------------------------- kubernetes 1.23: all seven
+# kubelet (dockershim compiled in: it is left out only with the dockerless tag), kubeadm, the
+# control plane, kubectl and etcd 3.5 of K8S_DOCKERSHIM, with the same stamps and tags.
+#
+# The v1.23 module zip lacks one file a release build generates first:
+# pkg/generated/openapi/zz_generated.openapi.go (made by `make generated_files`; the v1.34.4 and
+# v1.36.3 zips carry it), so kube-apiserver fails with "undefined:
+# generatedopenapi.GetOpenAPIDefinitions". It is generated here as
+# build/root/Makefile.generated_files does (gen_openapi, target KUBE): openapi-gen of the
+# k8s.io/kube-openapi version the release requires, over every package folder of k8s.io/kubernetes
+# and its staging modules (less code-generator and sample-apiserver) with a file that has a
+# `// +k8s:` line and a `+k8s:openapi-gen=` tag. As upstream's Makefile does, the build stops when the
+# API rule violations it reports differ from the release's api/api-rules/violation_exceptions.list
+# (they are identical: the same packages went in). Go's -overlay refuses to add a file beneath
+# GOMODCACHE, so the set is built in a copy of the wrapper whose go.mod replaces k8s.io/kubernetes
+# with a writable copy of its module (the same bytes, checked by the checksum database) that holds
+# the generated file; all seven binaries come from that one source.
+build_kubernetes_123() {
+  local out=$1 wrapper=$here/kubernetes-$k8s
+  local src=$out/src
+  cp -r "$wrapper" "$src" && module_copy "k8s.io/kubernetes@$k8s" "$src/k8s" || return 1
+  gen_openapi_123 "$src" || return 1
+  (cd "$src" && go mod edit -replace k8s.io/kubernetes=./k8s) || return 1
+  local k8s_src=$src
+  local k8s_packages=(k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm
+                      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+                      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./etcd)
+  build_kubernetes "$out" && rm -rf "$src"
+}
+# gen_openapi_123 SRC: writes SRC/k8s/pkg/generated/openapi/zz_generated.openapi.go.
+gen_openapi_123() {
+  local src=$1 gen=$1/.openapi-gen mod dir d inputs=() staging=()
+  mkdir "$gen" || return 1
+  # The staging modules are the ones the wrapper's go.mod replaces (k8s.io/X => k8s.io/X v0.Y.Z).
+  mapfile -t staging < <(sed -nE 's/^\t(k8s\.io\/[^ ]+) => \1 v0\..*/\1/p' "$src/go.mod")
+  (( ${#staging[@]} )) || { log "  no staging modules in $src/go.mod"; return 1; }
+  while read -r mod dir; do
+    case $mod in k8s.io/code-generator|k8s.io/sample-apiserver) continue ;; esac
+    [[ $mod != k8s.io/kubernetes ]] || dir=$src/k8s
+    [[ -d $dir ]] || { log "  no module folder for $mod"; return 1; }
+    # Folders as hack/make-rules/helpers/cache_go_dirs.sh finds them (not _*, .*, vendor).
+    while IFS= read -r d; do inputs+=("$mod${d#.}"); done < <(cd "$dir" &&
+      find . \( -name '_*' -o -name '.[^.]*' -o \( -name vendor -type d \) \) -prune -o \
+        -type f -name '*.go' -print0 | xargs -0 -r grep -l '^// *+k8s:' |
+        xargs -r grep -l '+k8s:openapi-gen=' | xargs -r -n1 dirname | LC_ALL=C sort -u)
+  done < <(cd "$src" && go list -mod=readonly -m -f '{{.Path}} {{.Dir}}' k8s.io/kubernetes "${staging[@]}")
+  (( ${#inputs[@]} )) || { log "  no packages for openapi-gen"; return 1; }
+  log "  openapi-gen over ${#inputs[@]} packages"
+  local IFS=,
+  # openapi-gen (gengo) reads the packages through `go list`, so it runs in the wrapper copy.
+  (cd "$src" && go build -mod=readonly -trimpath -o "$gen/openapi-gen" k8s.io/kube-openapi/cmd/openapi-gen &&
+    GOFLAGS="$GOFLAGS -mod=readonly" "$gen/openapi-gen" --logtostderr -i "${inputs[*]}" \
+      -p k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
+      -h "$src/k8s/hack/boilerplate/boilerplate.generatego.txt" -o "$gen/out" -r "$gen/report") >&2 ||
+    return 1
+  diff -u "$src/k8s/api/api-rules/violation_exceptions.list" "$gen/report" >&2 ||
+    { log "  openapi-gen's API rule violations differ from the release's known list"; return 1; }
+  local file=$gen/out/k8s.io/kubernetes/pkg/generated/openapi/zz_generated.openapi.go
+  log "  zz_generated.openapi.go: $(stat -c %s "$file") bytes, sha256 $(sha256sum <"$file" | cut -d' ' -f1)"
+  mv "$file" "$src/k8s/pkg/generated/openapi/" && rm -rf "$gen"
+}
+check_kubernetes_123() {
+  local c
+  expect_output "Kubernetes $k8s" "$1/kubelet" --version &&
+    expect_output "$k8s" "$1/kubeadm" version -o short || return 1
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    expect_output "Kubernetes $k8s" "$1/$c" --version || return 1
+  done
+  expect_output "\"gitVersion\": \"$k8s\"" "$1/kubectl" version --client -o json &&
+    expect_output "etcd Version: $ETCD_DOCKERSHIM_VERSION" "$1/etcd" --version
 }
 
 # ---------------------------------------------------------------- containerd, ctr, shim
@@ -263,7 +349,7 @@ wanted=()
 for arg; do
   case $arg in
     --force) force=1 ;;
-    kubernetes|kubernetes-1.34|control-plane|containerd|crictl|cri-dockerd|butane|ignition) wanted+=("$arg") ;;
+    kubernetes|kubernetes-1.34|kubernetes-1.23|control-plane|containerd|crictl|cri-dockerd|butane|ignition) wanted+=("$arg") ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
@@ -293,6 +379,14 @@ for want in "${wanted[@]}"; do
       if build_set kubernetes "$k8s" build_kubernetes check_kubernetes; then
         emit KUBELET_134 "$cache_root/kubernetes-$k8s/kubelet"
       else failed+=(kubernetes-1.34); fi ;;
+    kubernetes-1.23)
+      k8s=$K8S_DOCKERSHIM
+      if build_set kubernetes "$k8s" build_kubernetes_123 check_kubernetes_123; then
+        d=$cache_root/kubernetes-$k8s
+        for c in kubelet kubeadm kube-apiserver kube-controller-manager kube-scheduler kubectl etcd; do
+          emit "$(tr a-z- A-Z_ <<<"$c")_123" "$d/$c"
+        done
+      else failed+=(kubernetes-1.23); fi ;;
     control-plane)
       k8s=$K8S_VERSION
       if build_set control-plane "$k8s" build_control_plane check_control_plane; then
