@@ -94,7 +94,7 @@ debootstrap_base() { # root
 # The image's configuration: fstab, cloud-init, the harness, host name.
 configure_base() { # root
   local root=$1
-  printf '/dev/vda / ext4 defaults 0 1\n/dev/vdc /mnt/overlay-src iso9660 ro,nofail,x-systemd.device-timeout=10s 0 0\n' >"$root/etc/fstab"
+  printf '/dev/vda / ext4 defaults 0 1\n/dev/vdc /mnt/overlay-src iso9660 ro,nofail,x-systemd.device-timeout=90s 0 0\n' >"$root/etc/fstab"
   mkdir -p "$root/mnt/overlay-src"
   cat >"$root/etc/cloud/cloud.cfg.d/99-e2e.cfg" <<'EOF'
 datasource_list: [ NoCloud, None ]
