@@ -129,3 +129,9 @@ if [ -z "${BUILDER_SKIP_E2E:-}" ]; then
 else
   echo "SKIP: ci/e2e/run.sh (BUILDER_SKIP_E2E is set)"
 fi
+
+# The dockershim migration on a live 1.23 cluster (ci/migration.sh: about 20 minutes to build the
+# v1.23.17 set once, then about 25 minutes of VMs): only with BUILDER_MIGRATION=1.
+if [ "${BUILDER_MIGRATION:-}" = 1 ]; then
+  E2E_SKIP_APT_UPDATE=1 BUILDER_BIN="$PWD/target/debug/builder" bash ci/migration.sh
+fi

@@ -117,6 +117,11 @@ fn from_detect(report: &Path, args: &InitArgs, quiet: bool) -> Result<u8> {
             "next: builder render --profile {} (and each of the others)",
             first.profile.display()
         );
+        if args.dir == Path::new("profiles") {
+            println!(
+                "      builder detect --plan, run in this folder, names them in its render lines"
+            );
+        }
     }
     Ok(0)
 }

@@ -61,12 +61,14 @@ pub struct Target {
     pub minor: Option<KubeMinor>,
     /// `--kubernetes` for the render line: the minor where it differs from the profile's.
     pub kubernetes: Option<KubeMinor>,
+    /// The site profile to render instead of `profile` (`ProfileMinors::site`).
+    pub site: Option<String>,
 }
 
 impl Target {
     /// `builder render ...` and the folder it writes (None for a Windows node).
     pub fn render(&self) -> Option<(String, String)> {
-        let p = self.profile?;
+        let p = self.site.as_deref().or(self.profile)?;
         let (arch_flag, dir) = match self.arch.as_deref() {
             Some(a) => (format!(" --arch {}", sh(a)), format!("dist/{p}/{a}")),
             None => (String::new(), format!("dist/{p}/<arch>")),
@@ -120,7 +122,7 @@ fn render_step(t: &Target, nodes: &[String], of: usize) -> Option<PlanStep> {
              check it and add --kubernetes MINOR, or the profile's own minor is rendered",
         );
     }
-    if let (Some(p), Some(m)) = (t.profile, t.kubernetes) {
+    if let (Some(p), Some(m), None) = (t.profile, t.kubernetes, &t.site) {
         if !pinned_release_fits(p, m, t.arch.as_deref()) {
             note.push_str(&format!(
                 "; builder's catalog pins no {p} release that Kubernetes {m} supports, so this render stops \
@@ -257,7 +259,7 @@ pub(super) struct GroupReport {
     node_count: usize,
     nodes: Vec<String>,
     /// The `builder render` line (null for Windows nodes).
-    render: Option<String>,
+    pub(super) render: Option<String>,
 }
 
 /// The affected nodes of one pool.
@@ -267,7 +269,7 @@ pub(super) struct PoolReport {
     label: Option<&'static str>,
     pub(super) node_count: usize,
     pub(super) nodes: Vec<String>,
-    groups: Vec<GroupReport>,
+    pub(super) groups: Vec<GroupReport>,
     #[serde(skip)]
     workloads: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -445,6 +447,7 @@ mod tests {
             arch: Some(arch.into()),
             minor: kube.map(KubeMinor),
             kubernetes: kube.map(KubeMinor),
+            site: None,
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use crate::profile::Lookup;
-use crate::util::model::KubeMinor;
+use crate::util::model::{Arch, KubeMinor};
 
 /// The node-group labels, in the order they are tried, with the platform that sets each.
 pub const POOL_LABELS: [(&str, &str); 6] = [
@@ -110,25 +110,58 @@ pub fn kubernetes_flag(node: Option<KubeMinor>, profile: Option<KubeMinor>) -> O
 
 /// Reads a profile's Kubernetes minor by name.
 type LoadMinor = Box<dyn Fn(&str) -> Result<KubeMinor>>;
+/// Is there a site profile of this name in `./profiles`?
+type HasLocal = Box<dyn Fn(&str) -> bool>;
 
 /// The Kubernetes minor of each recommended profile, loaded once per profile, found the way
-/// `builder render --profile NAME` finds it (`./profiles/NAME.toml`, else built in).
+/// `builder render --profile NAME` finds it (`./profiles/NAME.toml`, else built in); and the
+/// site profiles `builder init --from-detect` wrote, which the plan renders instead.
 pub struct ProfileMinors {
     load: LoadMinor,
+    has_local: HasLocal,
     known: HashMap<String, Option<KubeMinor>>,
 }
 
 impl ProfileMinors {
     /// Through [`Lookup::default`], as `builder render` and `builder show` load profiles.
     pub fn from_lookup() -> Self {
-        Self::new(|name| Ok(Lookup::default().load(name)?.kubernetes))
+        let mut minors = Self::new(|name| Ok(Lookup::default().load(name)?.kubernetes));
+        minors.has_local = Box::new(|name| {
+            Lookup::default()
+                .local_dir
+                .join(format!("{name}.toml"))
+                .is_file()
+        });
+        minors
     }
 
+    /// Minors from `load`; no site profiles.
     pub fn new(load: impl Fn(&str) -> Result<KubeMinor> + 'static) -> Self {
         ProfileMinors {
             load: Box::new(load),
+            has_local: Box::new(|_| false),
             known: HashMap::new(),
         }
+    }
+
+    /// The same, with the site profiles `has_local` says exist.
+    #[cfg(test)]
+    pub fn with_local(mut self, has_local: impl Fn(&str) -> bool + 'static) -> Self {
+        self.has_local = Box::new(has_local);
+        self
+    }
+
+    /// The site profile for `profile`'s nodes at `minor` on `arch`: `PROFILE-1.N-ARCH`, the name
+    /// `builder init --from-detect` gives it, when `./profiles` holds it. A site that wrote one
+    /// (and pointed its artifacts at a mirror, say) renders that, not the shipped profile.
+    pub fn site(
+        &self,
+        profile: &str,
+        minor: Option<KubeMinor>,
+        arch: Option<Arch>,
+    ) -> Option<String> {
+        let name = format!("{profile}-{}-{}", minor?, arch?);
+        (self.has_local)(&name).then_some(name)
     }
 
     /// The profile's minor; None (and a warning, once) when it cannot be loaded, so that the

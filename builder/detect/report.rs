@@ -14,7 +14,7 @@ use super::plan::{
 };
 use super::pools::{kubernetes_flag, node_minor, Pool, ProfileMinors};
 use super::rules::{is_docker_socket_path, resolve_owner, Assessment, Verdict, Workload};
-use crate::util::model::KubeMinor;
+use crate::util::model::{Arch, KubeMinor};
 
 /// Docker-socket workloads per node index, plus all of them with their node names.
 #[derive(Default)]
@@ -150,6 +150,9 @@ struct NodeReport {
     /// The render line's `--kubernetes`, where the minor differs from the profile's.
     #[serde(skip)]
     kubernetes: Option<KubeMinor>,
+    /// The site profile the render line names instead of `profile`.
+    #[serde(skip)]
+    site: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<Vec<PlanStep>>,
 }
@@ -188,12 +191,16 @@ pub(super) fn build_report(
         let (profile, reason) = recommend(&a, &pins, pods_scanned);
         s.count(&a, profile);
         let minor = node_minor(node.kubelet_version.as_deref());
-        let kubernetes = profile.and_then(|p| kubernetes_flag(minor, minors.get(p)));
+        let arch = node.arch.as_deref().and_then(Arch::parse);
+        let site = profile.and_then(|p| minors.site(p, minor, arch));
+        let rendered = site.as_deref().or(profile);
+        let kubernetes = rendered.and_then(|p| kubernetes_flag(minor, minors.get(p)));
         let target = Target {
             profile,
             arch: node.arch.clone(),
             minor,
             kubernetes,
+            site: site.clone(),
         };
         let steps = (plan && a.affected).then(|| {
             plan_steps(&Batch {
@@ -209,6 +216,7 @@ pub(super) fn build_report(
             minor,
             pool: node.pool,
             kubernetes,
+            site,
             runtime: node.runtime,
             cri_socket: node.cri_socket,
             os: node.os,
@@ -246,6 +254,7 @@ fn members(reports: &[NodeReport]) -> Vec<Member<'_>> {
                 arch: n.arch.clone(),
                 minor: n.minor,
                 kubernetes: n.kubernetes,
+                site: n.site.clone(),
             },
             workloads: &n.docker_socket_workloads,
         })
@@ -511,6 +520,15 @@ mod tests {
     }
 
     fn report(nodes: Vec<Node>, pods: Option<&[RawPod]>, plan: bool) -> Report {
+        report_with(nodes, pods, plan, ProfileMinors::new(|_| Ok(KubeMinor(36))))
+    }
+
+    fn report_with(
+        nodes: Vec<Node>,
+        pods: Option<&[RawPod]>,
+        plan: bool,
+        mut minors: ProfileMinors,
+    ) -> Report {
         let du = match pods {
             Some(p) => docker_use(&nodes, p),
             None => DockerUse {
@@ -533,8 +551,55 @@ mod tests {
             pods.map(<[RawPod]>::len),
             plan,
             inputs,
-            &mut ProfileMinors::new(|_| Ok(KubeMinor(36))),
+            &mut minors,
         )
+    }
+
+    #[test]
+    fn a_site_profile_from_init_is_what_the_plan_renders() {
+        let nodes = || {
+            vec![
+                node("a", "v1.23.17", "docker://20.10.24", "linux"),
+                node("b", "v1.22.9", "docker://20.10.24", "linux"),
+            ]
+        };
+        // ./profiles holds containerd-1.23-arm64 (minor 1.23), not containerd-1.22-arm64.
+        let minors = || {
+            ProfileMinors::new(|name| {
+                Ok(KubeMinor(if name == "containerd-1.23-arm64" {
+                    23
+                } else {
+                    36
+                }))
+            })
+            .with_local(|name| name == "containerd-1.23-arm64")
+        };
+        let r = report_with(nodes(), None, true, minors());
+        let render = |n: &NodeReport| n.plan.as_ref().map(|p| p[0].command.clone());
+        assert_eq!(
+            render(&r.nodes[0]).as_deref(),
+            Some("builder render --profile containerd-1.23-arm64 --arch arm64")
+        );
+        assert!(r.nodes[0].plan.as_ref().unwrap()[0]
+            .note
+            .contains("dist/containerd-1.23-arm64/arm64/"));
+        assert_eq!(
+            render(&r.nodes[1]).as_deref(),
+            Some("builder render --profile containerd --arch arm64 --kubernetes 1.22")
+        );
+        // The JSON keeps the runtime profile (what init --from-detect groups by).
+        assert_eq!(r.nodes[0].profile, Some("containerd"));
+        let renders: Vec<_> = r.pools[0].groups.iter().map(|g| g.render.clone()).collect();
+        assert!(renders.contains(&Some(
+            "builder render --profile containerd-1.23-arm64 --arch arm64".into()
+        )));
+        // A site profile at another minor still gets the node's --kubernetes.
+        let other = ProfileMinors::new(|_| Ok(KubeMinor(36))).with_local(|_| true);
+        let r = report_with(nodes(), None, true, other);
+        assert_eq!(
+            render(&r.nodes[0]).as_deref(),
+            Some("builder render --profile containerd-1.23-arm64 --arch arm64 --kubernetes 1.23")
+        );
     }
 
     #[test]

@@ -221,6 +221,8 @@ gen_openapi_123() {
   # The staging modules are the ones the wrapper's go.mod replaces (k8s.io/X => k8s.io/X v0.Y.Z).
   mapfile -t staging < <(sed -nE 's/^\t(k8s\.io\/[^ ]+) => \1 v0\..*/\1/p' "$src/go.mod")
   (( ${#staging[@]} )) || { log "  no staging modules in $src/go.mod"; return 1; }
+  # `go list -m` names a module's folder only once it is downloaded (a cold module cache).
+  (cd "$src" && go mod download k8s.io/kubernetes "${staging[@]}") || return 1
   while read -r mod dir; do
     case $mod in k8s.io/code-generator|k8s.io/sample-apiserver) continue ;; esac
     [[ $mod != k8s.io/kubernetes ]] || dir=$src/k8s

@@ -31,9 +31,21 @@
 
 readonly CLUSTER_API=10.0.2.2
 readonly CLUSTER_K8S=v1.36.3
+# The release control_plane_up sets up, and its kubeadm config API; the migration case
+# (ci/e2e/migration.sh) sets v1.23.17 and v1beta3, and a criSocket for the control plane's own
+# registration (kubeadm 1.23 would otherwise look for one on this machine).
+cluster_k8s=$CLUSTER_K8S
+cluster_kubeadm_api=kubeadm.k8s.io/v1beta4
+cluster_cri_socket=""
 cluster_timeout=${E2E_CLUSTER_TIMEOUT:-900}
 
-csay() { echo "cluster: $*" >&2; }
+# The first FAIL line is repeated after the logs cluster_failure prints, so that it is the
+# last thing a truncated CI log shows.
+cluster_fail_reason=""
+csay() {
+  [[ $* != FAIL:* ]] || [ -n "$cluster_fail_reason" ] || cluster_fail_reason=$*
+  echo "cluster: $*" >&2
+}
 
 # The control plane's binaries: BUILDER_KUBE_APISERVER ... (ci/test.sh passes them), else
 # ci/consumers/build.sh control-plane.
@@ -64,15 +76,16 @@ cluster_case() {
 kc() { "$BUILDER_KUBECTL" --kubeconfig /etc/kubernetes/admin.conf "$@"; }
 
 # --- the control plane --------------------------------------------------------------------------
-cluster_namespace() { # dir
-  local c=$1 n
+cluster_namespace() { # dir [net indices; default 2 3 4]
+  local c=$1 n nets=("${@:2}")
+  (( ${#nets[@]} )) || nets=(2 3 4)
   ip link set lo up
   ip addr add "$CLUSTER_API/32" dev lo
   # A connection to a node's address leaves from 127.0.0.1, not from that address (the kernel's
   # default for a local destination): qemu's user network passes a forwarded connection's source
   # on to the guest unless it is a loopback address, and a SYN from the guest's own address gets
   # no answer.
-  for n in 2 3 4; do
+  for n in "${nets[@]}"; do
     ip addr add "10.0.$n.15/32" dev lo
     ip route change local "10.0.$n.15" dev lo table local proto kernel scope host src 127.0.0.1
   done
@@ -83,17 +96,18 @@ cluster_namespace() { # dir
 control_plane_up() { # dir
   local c=$1 phase n
   cat >"$c/kubeadm.yaml" <<EOF
-apiVersion: kubeadm.k8s.io/v1beta4
+apiVersion: $cluster_kubeadm_api
 kind: InitConfiguration
 localAPIEndpoint:
   advertiseAddress: $CLUSTER_API
   bindPort: 6443
 nodeRegistration:
-  name: e2e-control-plane
+  name: e2e-control-plane${cluster_cri_socket:+
+  criSocket: $cluster_cri_socket}
 ---
-apiVersion: kubeadm.k8s.io/v1beta4
+apiVersion: $cluster_kubeadm_api
 kind: ClusterConfiguration
-kubernetesVersion: $CLUSTER_K8S
+kubernetesVersion: $cluster_k8s
 clusterName: builder-e2e
 etcd:
   local:
@@ -113,7 +127,7 @@ EOF
     sleep 1
   done
   kc get --raw=/readyz >/dev/null 2>&1 || { tail -n 20 "$c/logs/kube-apiserver.log" >&2; return 1; }
-  csay "control plane $CLUSTER_K8S up after ${i}s (etcd $("$BUILDER_ETCD" --version | sed -n 's/^etcd Version: //p'), API server at https://$CLUSTER_API:6443)"
+  csay "control plane $cluster_k8s up after ${i}s (etcd $("$BUILDER_ETCD" --version | sed -n 's/^etcd Version: //p'), API server at https://$CLUSTER_API:6443)"
   for phase in "upload-config all" "bootstrap-token"; do
     # shellcheck disable=SC2086
     "$kubeadm" init phase $phase --config "$c/kubeadm.yaml" >>"$c/kubeadm.log" 2>&1 ||
@@ -169,9 +183,9 @@ EOF
 }
 
 vm_pids=()
-start_node() { # name render_dir net_index
+start_node() { # name render_dir net_index [mode: baked, or none for a folder with user-data only]
   local name=$1 n=$3 vm_smp=${E2E_CLUSTER_SMP:-1}
-  prepare_vm "$name" "$2" baked "local-hostname: $name" >/dev/null || return 1
+  prepare_vm "$name" "$2" "${4:-baked}" "local-hostname: $name" >/dev/null || return 1
   qemu_vm "$name" "e2e.cluster=1 systemd.wants=systemd-networkd.service" \
     -nic "user,model=virtio-net-pci,net=10.0.$n.0/24,hostfwd=tcp:10.0.$n.15:10250-:10250"
   "${qemu_argv[@]}" &
@@ -227,7 +241,7 @@ check_cluster_node() { # name render_dir runtime_prefix
 check_workloads() { # containerd_node cri_dockerd_node
   local pods pod node logs
   kc apply -f ci/e2e/cluster/workloads.yaml >/dev/null || return 1
-  wait_for 300 "the workload pods to run" \
+  wait_for "$cluster_timeout" "the workload pods to run" \
     bash -c "[ \"\$(\"$BUILDER_KUBECTL\" --kubeconfig /etc/kubernetes/admin.conf get pods -l e2e=workload -o jsonpath='{range .items[*]}{.status.phase}{\"\\n\"}{end}' | grep -cx Running)\" = 3 ]" ||
     { kc get pods -o wide >&2; kc describe pods -l e2e=workload | tail -n 30 >&2; return 1; }
   pods=$(kc get pods -l app=e2e-hello -o jsonpath='{range .items[*]}{.metadata.name} {.spec.nodeName}{"\n"}{end}')
@@ -303,7 +317,7 @@ cluster_stop() {
   for p in "${vm_pids[@]}" "${reversed[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   # The guests' disks (1.3 GB each), as boot() removes a finished VM's; logs and reports stay.
-  rm -f "$e2e"/vm-cluster-*/disk.img
+  rm -f "$e2e"/vm-cluster-*/disk.img "$e2e"/vm-mig-*/disk.img
 }
 
 cluster_failure() { # dir
@@ -319,6 +333,7 @@ cluster_failure() { # dir
     tr -d '\r' <"$w/report.log" | sed -n '/--- cloud-init status/,/--- is-active kubelet/p;/--- user-data kubeadm join/,/--- failed units/p' | tail -n 40 >&2 || true
   done
   csay "----- control plane logs in $c/logs"
+  [ -z "$cluster_fail_reason" ] || csay "the first failure (above): ${cluster_fail_reason}"
 }
 
 cluster_inside() {

@@ -37,7 +37,10 @@
 #      network namespace) that the containerd node (containerd 2.3.4) and the cri-dockerd node
 #      join through their user-data's own kubeadm join; the host checks the nodes, scheduled
 #      pods, a docker.sock workload and `builder detect` on the live cluster, and a node with a
-#      wrong criSocket must fail to join.
+#      wrong criSocket must fail to join;
+#   8. only with E2E_ONLY=migration (ci/migration.sh): a v1.23.17 cluster with two nodes on the
+#      kubelet's built-in dockershim is migrated by builder detect's plan and builder's outputs,
+#      end to end (ci/e2e/migration.sh).
 # qemu runs under TCG (this machine's /dev/kvm cannot boot a stock kernel): about a minute a VM.
 # Every VM has a time bound (E2E_VM_TIMEOUT, default 600 s); on failure the console's tail and
 # cloud-init's result are printed. Usage: bash ci/e2e/run.sh   (as root; installs what it needs)
@@ -78,14 +81,16 @@ install_host_packages() {
 # (base_inputs: the package list, the host's debootstrap, the text of the three functions that
 # make it, the files they copy in, the kubelet's and kubeadm's digests). A fresh clone reuses it;
 # any change to an input makes a new entry. Built in a temporary folder beside it and renamed
-# into place only when complete, under a lock; the newest 2 entries (by last use) are kept.
+# into place only when complete, under a lock; the newest 4 entries (by last use) are kept.
 # Everything per run (images, VM disks, seeds, logs) stays in $e2e.
 base_cache=${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/e2e-base
 base=""   # base_cache/KEY/rootfs, set by build_base
 # The packages of the base image. apparmor: Debian's kernel enables AppArmor, and dockerd then
 # needs apparmor_parser to load its docker-default profile, or no container starts (the
 # cri-dockerd VM failed exactly so without it; Debian's standard install has it).
-readonly BASE_PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,cloud-init,python3-cffi-backend,iptables,conntrack,ca-certificates,libdevmapper1.02.1,procps,apparmor
+# The migration case (ci/e2e/migration.sh) builds its old nodes' image with more packages and an
+# extra step (base_extra, a function whose text joins the key).
+BASE_PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,cloud-init,python3-cffi-backend,iptables,conntrack,ca-certificates,libdevmapper1.02.1,procps,apparmor
 
 debootstrap_base() { # root
   debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$1"
@@ -190,6 +195,7 @@ base_inputs() {
   echo "kubelet $(sha "$kubelet")"
   echo "kubeadm $(sha "$kubeadm")"
   declare -f debootstrap_base configure_base install_kubernetes
+  [ -z "${base_extra:-}" ] || declare -f "$base_extra"
 }
 
 # Removes a tree, first unmounting whatever a killed debootstrap left mounted in it (/proc,
@@ -223,15 +229,17 @@ build_base() {
       { tail -20 "$tmp/debootstrap.log"; remove_tree "$tmp"; die "debootstrap failed"; }
     configure_base "$tmp/rootfs"
     install_kubernetes "$tmp/rootfs"
+    [ -z "${base_extra:-}" ] || "$base_extra" "$tmp/rootfs"
     printf '%s\n' "$inputs" >"$tmp/INPUTS"
     remove_tree "$entry"
     mv -T "$tmp" "$entry"
     say "base image: ready in $entry"
   fi
   touch "$entry"
-  # Keep the newest 2 entries by last use (this one is the newest).
+  # Keep the newest 4 entries by last use (this one is the newest): the nodes' image, and the
+  # migration case's two.
   find "$base_cache" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{64}' \
-    -printf '%T@ %f\n' | sort -rn | tail -n +3 | while read -r _ old; do
+    -printf '%T@ %f\n' | sort -rn | tail -n +5 | while read -r _ old; do
     say "base image: pruning $old"
     remove_tree "$base_cache/$old"
   done
@@ -352,16 +360,29 @@ art() {
   printf 'url = "%s"\nsha256 = "%s"\n' "$base_url/$path" "$(sha "$up/$file")"
 }
 
+# The overrides every profile here shares: containerd's unit, the CNI plugins, crictl.
+shared_arts() {
+  art containerd-service containerd.service containerd.service
+  art cni-plugins cni-plugins-linux-amd64-v1.1.1.tgz 'cni-plugins-linux-{arch}-v{version}.tgz' 1.1.1
+  art crictl crictl-v1.37.0-linux-amd64.tar.gz 'crictl-v{version}-linux-{arch}.tar.gz' 1.37.0
+}
+
+# The overrides of a cri-dockerd profile: Docker Engine 20.10, cri-dockerd 0.4.3, their units.
+docker_arts() {
+  art docker-static docker-20.10.24.tgz 'docker-{version}.tgz' 20.10.24
+  art docker-service docker.service docker.service
+  art docker-socket docker.socket docker.socket
+  art cri-dockerd cri-dockerd-0.4.3.amd64.tgz 'cri-dockerd-{version}.{arch}.tgz' 0.4.3
+  art cri-docker-service cri-docker.service cri-docker.service
+  art cri-docker-socket cri-docker.socket cri-docker.socket
+}
+
 write_profiles() {
   local p=$e2e/profiles
   mkdir -p "$p"
   # The shipped profiles, extended to fetch from loopback; only versions, URLs and pins change.
   local shared
-  shared=$(
-    art containerd-service containerd.service containerd.service
-    art cni-plugins cni-plugins-linux-amd64-v1.1.1.tgz 'cni-plugins-linux-{arch}-v{version}.tgz' 1.1.1
-    art crictl crictl-v1.37.0-linux-amd64.tar.gz 'crictl-v{version}-linux-{arch}.tar.gz' 1.37.0
-  )
+  shared=$(shared_arts)
   {
     printf 'schema = 1\nextends = "containerd"\nname = "e2e-containerd"\narch = ["amd64"]\n'
     art containerd containerd-2.1.9-linux-amd64.tar.gz 'containerd-{version}-linux-{arch}.tar.gz' 2.1.9
@@ -385,12 +406,7 @@ write_profiles() {
   } >"$p/e2e-broken.toml"
   {
     printf 'schema = 1\nextends = "cri-dockerd"\nname = "e2e-cri-dockerd"\narch = ["amd64"]\n'
-    art docker-static docker-20.10.24.tgz 'docker-{version}.tgz' 20.10.24
-    art docker-service docker.service docker.service
-    art docker-socket docker.socket docker.socket
-    art cri-dockerd cri-dockerd-0.4.3.amd64.tgz 'cri-dockerd-{version}.{arch}.tgz' 0.4.3
-    art cri-docker-service cri-docker.service cri-docker.service
-    art cri-docker-socket cri-docker.socket cri-docker.socket
+    docker_arts
     echo "$shared"
   } >"$p/e2e-cri-dockerd.toml"
 }
@@ -455,12 +471,12 @@ ignition_apply() {
   done
 }
 
-# The disks of a VM in $e2e/vm-NAME: disk.img (the base image plus, by mode, the baked overlay or
-# Ignition's work), seed.iso (NoCloud: the render's user-data, its meta-data plus META_EXTRA
+# The disks of a VM in $e2e/vm-NAME: disk.img (the base image plus, by mode, the baked overlay,
+# Ignition's work, or nothing: none, for a folder that holds only user-data and meta-data), seed.iso (NoCloud: the render's user-data, its meta-data plus META_EXTRA
 # lines, which the cloud adds), and for fetch modes overlay.iso. Sets vm_drives (qemu -drive
 # arguments).
 vm_drives=()
-prepare_vm() { # name render_dir mode(baked|fetch|tampered|sysext) [meta_extra]
+prepare_vm() { # name render_dir mode(baked|fetch|tampered|sysext|none) [meta_extra]
   local name=$1 dir=$2 mode=$3 meta_extra=${4:-}
   local w=$e2e/vm-$name
   rm -rf "$w" && mkdir -p "$w"
@@ -767,11 +783,15 @@ check_tampered() { # name
 # The cluster case: ci/e2e/cluster.sh.
 # shellcheck source=ci/e2e/cluster.sh
 . ci/e2e/cluster.sh
+# The migration case (only with E2E_ONLY=migration: ci/migration.sh): ci/e2e/migration.sh.
+# shellcheck source=ci/e2e/migration.sh
+. ci/e2e/migration.sh
 
 main() {
   case ${1:-} in
     # The cluster case inside its namespaces (cluster_case runs this).
     --cluster-inside) cluster_inside; return ;;
+    --migration-inside) migration_inside; return ;;
     # The base image's cache key and what it is computed from, without building anything (the
     # key includes the host's debootstrap version: a full run installs debootstrap first).
     --base-key) resolve_kubernetes; base_inputs | sha256sum | cut -d' ' -f1; return ;;
@@ -859,6 +879,10 @@ main() {
     cluster_case || r=1
   fi
   tally $r
+  # The dockershim migration on a 1.23 cluster: only when named (it takes long; ci/migration.sh).
+  if [[ " $only " == *" migration "* ]]; then
+    r=0; migration_case || r=1; tally $r
+  fi
   say "VMs took $((SECONDS - start))s"
   if [ "$failed" != 0 ]; then
     say "FAIL: end-to-end checks failed (logs in $e2e/vm-*)"

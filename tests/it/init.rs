@@ -273,6 +273,39 @@ fn from_detect_writes_one_profile_per_runtime_minor_and_arch() {
         "{}",
         stdout(&o)
     );
+    // Now the plan renders the site's profiles, not the shipped ones with --kubernetes; the
+    // control: the same plan outside the folder (no ./profiles) names the shipped profiles.
+    let plan = |dir: &std::path::Path| {
+        let o = ws
+            .command(&[
+                "detect",
+                "--nodes",
+                &f.join("nodes-mixed.json").display().to_string(),
+                "--pods",
+                &f.join("pods-mixed.json").display().to_string(),
+                "--plan",
+            ])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let site = plan(ws.path());
+    for line in [
+        "builder render --profile cri-dockerd-1.23-amd64 --arch amd64\n",
+        "builder render --profile containerd-1.23-arm64 --arch arm64\n",
+        "into dist/cri-dockerd-1.23-amd64/amd64/",
+    ] {
+        assert!(site.contains(line), "{line:?} not in {site}");
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let shipped = plan(elsewhere.path());
+    assert!(
+        shipped.contains("builder render --profile cri-dockerd --arch amd64 --kubernetes 1.23\n")
+            && !shipped.contains("cri-dockerd-1.23-amd64"),
+        "{shipped}"
+    );
     // Again: refused as a whole, nothing replaced; with --force, replaced.
     let path = ws.path().join("profiles/containerd-1.23-arm64.toml");
     std::fs::write(&path, "# mine\n").unwrap();
