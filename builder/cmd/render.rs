@@ -26,7 +26,7 @@ pub struct RenderArgs {
     #[arg(long, env = "BUILDER_KUBERNETES", value_name = "MINOR")]
     pub kubernetes: Option<KubeMinor>,
     /// Render even when the profile pairs a runtime with a Kubernetes minor its project does not support (a warning instead of an error)
-    #[arg(long, env = "BUILDER_ALLOW_UNSUPPORTED")]
+    #[arg(long, env = "BUILDER_ALLOW_UNSUPPORTED", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_unsupported: bool,
     /// mtime of every archive entry (seconds since the epoch); 0 when unset
     #[arg(

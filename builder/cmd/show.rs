@@ -21,7 +21,7 @@ pub struct ShowArgs {
     #[arg(long, env = "BUILDER_KUBERNETES", value_name = "MINOR")]
     pub kubernetes: Option<KubeMinor>,
     /// As for render: show a runtime outside the compatibility table with a warning instead of refusing
-    #[arg(long, env = "BUILDER_ALLOW_UNSUPPORTED")]
+    #[arg(long, env = "BUILDER_ALLOW_UNSUPPORTED", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_unsupported: bool,
     /// text: the resolved profile as TOML (its sha256 is the manifest's profile digest); json: one document (schema_version 1) with the same profile as JSON, where it comes from, the notes and warnings
     #[arg(long, short, value_parser = OutputParser, default_value = "text", value_name = "FORMAT")]

@@ -37,6 +37,7 @@ readonly CLUSTER_K8S=v1.36.3
 cluster_k8s=$CLUSTER_K8S
 cluster_kubeadm_api=kubeadm.k8s.io/v1beta4
 cluster_cri_socket=""
+cluster_upload=""
 cluster_timeout=${E2E_CLUSTER_TIMEOUT:-900}
 
 # The first FAIL line is repeated after the logs cluster_failure prints, so that it is the
@@ -128,7 +129,13 @@ EOF
   done
   kc get --raw=/readyz >/dev/null 2>&1 || { tail -n 20 "$c/logs/kube-apiserver.log" >&2; return 1; }
   csay "control plane $cluster_k8s up after ${i}s (etcd $("$BUILDER_ETCD" --version | sed -n 's/^etcd Version: //p'), API server at https://$CLUSTER_API:6443)"
-  for phase in "upload-config all" "bootstrap-token"; do
+  # The migration case replaces the upload-config phase (cluster_upload: a function).
+  local phases=("upload-config all" bootstrap-token)
+  if [ -n "$cluster_upload" ]; then
+    "$cluster_upload" "$c" || return 1
+    phases=(bootstrap-token)
+  fi
+  for phase in "${phases[@]}"; do
     # shellcheck disable=SC2086
     "$kubeadm" init phase $phase --config "$c/kubeadm.yaml" >>"$c/kubeadm.log" 2>&1 ||
       { tail -n 20 "$c/kubeadm.log" >&2; return 1; }

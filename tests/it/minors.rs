@@ -150,6 +150,21 @@ fn a_pinned_runtime_outside_the_table_is_refused_unless_allowed() {
         "{}",
         stderr(&o)
     );
+    // The env twin takes what CI systems write (1, yes, on, true); 0 keeps the refusal.
+    for yes in ["1", "yes", "on", "true"] {
+        let o = ws.render_env(
+            "node",
+            &["--arch", "amd64"],
+            &[("BUILDER_ALLOW_UNSUPPORTED", yes)],
+        );
+        assert_ok(&o);
+    }
+    let o = ws.render_env(
+        "node",
+        &["--arch", "amd64"],
+        &[("BUILDER_ALLOW_UNSUPPORTED", "0")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     // A supported pairing renders without a word about it (the negative control).
     ws.write_profile("node", &up.containerd_profile("node", "2.1.9", "1.35"));
     let o = ws.render("node", &["--arch", "amd64"]);
