@@ -94,7 +94,11 @@ fn cri_dockerd_below_124_warns() {
             .replace("1.30", "1.23"),
     )
     .unwrap();
-    assert!(p.warnings[0].contains("not needed yet"), "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].contains("the kubelet still has dockershim"),
+        "{:?}",
+        p.warnings
+    );
 }
 
 #[test]

@@ -31,8 +31,9 @@ pub(super) fn validate(mut m: Merged) -> Result<Profile> {
     let mut warnings = Vec::new();
     if runtime == Runtime::CriDockerd && kubernetes.0 < 24 {
         warnings.push(format!(
-            "profile {name}: cri-dockerd is not needed yet on Kubernetes {kubernetes} (dockershim still exists there); \
-             the node is built anyway and keeps working when the cluster moves to 1.24 or later"
+            "profile {name}: on Kubernetes {kubernetes} the kubelet still has dockershim; this node reaches Docker \
+             through cri-dockerd instead (--container-runtime=remote), as every Docker node must from 1.24 on, \
+             so it keeps working when the cluster moves to 1.24"
         ));
     }
     let arches = arches(require(m.arch.take(), "arch", &top)?, &top)?;

@@ -126,7 +126,7 @@ fn below_124_it_renders_with_a_warning() {
     assert_ok(&o);
     assert!(
         stderr(&o)
-            .contains("warning: profile dock: cri-dockerd is not needed yet on Kubernetes 1.23"),
+            .contains("warning: profile dock: on Kubernetes 1.23 the kubelet still has dockershim; this node reaches Docker through cri-dockerd"),
         "{}",
         stderr(&o)
     );
@@ -137,7 +137,7 @@ fn below_124_it_renders_with_a_warning() {
     assert!(flags.contains("--container-runtime=remote"), "{flags}");
     // Said once, with the render it concerns: not again when every arch is up to date, not by
     // `hosts`; `show` says it any time.
-    let warning = "cri-dockerd is not needed yet";
+    let warning = "the kubelet still has dockershim";
     let again = ws.render("dock", &[]);
     assert_ok(&again);
     assert!(stderr(&again).contains("up to date"), "{}", stderr(&again));
