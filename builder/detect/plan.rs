@@ -361,7 +361,7 @@ fn pool_label(pool: &Pool) -> String {
             format!("the nodes of {} ({l})", pool.name)
         }
         Some(l) => format!("pool {} ({l})", pool.name),
-        None => format!("the nodes with {}", super::pools::NO_POOL),
+        None => "the nodes without a pool label".into(),
     }
 }
 
