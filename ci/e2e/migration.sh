@@ -280,7 +280,8 @@ site_mirror() {
   {
     printf '\n# The site mirror (ci/e2e/migration.sh): Debian 12 binaries in the release layouts.\n'
     art containerd "containerd-$E2E_MIG_CONTAINERD-linux-amd64.tar.gz" 'containerd-{version}-linux-{arch}.tar.gz' "$E2E_MIG_CONTAINERD"
-    art runc runc.amd64 'runc.{arch}'
+    # With its version, so the SBOM and manifest name the bytes' release, not the catalog's.
+    art runc runc.amd64 'runc.{arch}' "$(/usr/sbin/runc --version | sed -nE 's/^runc version ([0-9.]+).*/\1/p')"
     shared_arts
   } >>"$p/containerd-1.23-amd64.toml"
   {
@@ -346,9 +347,8 @@ watch_available() { # file
 # The drain: the plan's cordon and drain lines, with mig-app's availability sampled throughout;
 # then the evicted pods must be Running elsewhere. Prints a "drained" line per old node.
 drain_old() { # detect.json
-  local before=$c/pods-before.txt samples=$c/available.txt watcher line
-  kc get pods -A -o jsonpath='{range .items[*]}{.spec.nodeName} {.metadata.ownerReferences[0].kind} {.metadata.namespace}/{.metadata.name}{"\n"}{end}' |
-    awk '$1 ~ /^mig-old-/ && $2 != "DaemonSet"' >"$before"
+  local before=$c/pods-before.json samples=$c/available.txt watcher line
+  kc get pods -A -o json >"$before" || return 1
   while read -r line; do run_plan_line "$line" >&2 || return 1; done < <(plan_lines "$1" cordon)
   : >"$samples"
   watch_available "$samples" &
@@ -366,14 +366,41 @@ drain_old() { # detect.json
   wait_for 600 "mig-app's 2 pods to run on the replacements" bash -c '
     [ "$("$BUILDER_KUBECTL" --kubeconfig /etc/kubernetes/admin.conf get pods -l app=mig-app -o jsonpath="{range .items[?(@.status.phase==\"Running\")]}{.spec.nodeName}{\"\\n\"}{end}" | grep -vc "^mig-old-")" = 2 ]' ||
     { kc get pods -o wide >&2; return 1; }
-  local old n running
-  for old in mig-old-1 mig-old-2; do
-    n=$(awk -v o="$old" '$1 == o' "$before" | wc -l)
-    # Each evicted pod's workload (a ReplicaSet) has as many Running pods off the old nodes.
-    running=$(running_pods app=mig-app | awk '$2 !~ /^mig-old-/' | wc -l)
-    [ "$running" -ge "$n" ] || { msay "FAIL: $old's $n pod(s) were not rescheduled ($running Running)"; return 1; }
-    msay "drained $old; pods rescheduled: $n/$n Running ($(running_pods app=mig-app | awk '$2 !~ /^mig-old-/ {print $2}' | sort | tr '\n' ' ')for mig-app)"
-  done
+  local after=$c/pods-after.json node k n where
+  kc get pods -A -o json >"$after" || return 1
+  while read -r node k n where; do
+    [ "$k" = "$n" ] || { msay "FAIL: $node's pods were not all rescheduled: $k/$n Running elsewhere"; return 1; }
+    msay "drained $node; pods rescheduled: $k/$n Running ($where)"
+  done < <(rescheduled "$before" "$after" mig-old-1 mig-old-2)
+}
+
+# Per old node: "NODE K N WHERE": of the N pods it ran (DaemonSet pods aside, which drain leaves),
+# K belong to a workload that now has as many Running pods off the old nodes as the old nodes
+# held, new ones (not the same pod); WHERE names those pods' nodes by workload.
+rescheduled() { # before.json after.json old-nodes...
+  python3 - "$@" <<'EOF2'
+import json, sys
+before, after = (json.load(open(p))["items"] for p in sys.argv[1:3])
+old = sys.argv[3:]
+def owner(p):
+    refs = p["metadata"].get("ownerReferences") or [{"kind": "Pod", "name": p["metadata"]["name"]}]
+    return (p["metadata"]["namespace"], refs[0]["kind"], refs[0]["name"])
+held = {n: [owner(p) for p in before if p["spec"].get("nodeName") == n and owner(p)[1] != "DaemonSet"] for n in old}
+need = {}
+for owners in held.values():
+    for o in owners:
+        need[o] = need.get(o, 0) + 1
+seen = {p["metadata"]["uid"] for p in before}
+moved = {}
+for p in after:
+    node = p["spec"].get("nodeName")
+    if p["status"].get("phase") == "Running" and node not in old and p["metadata"]["uid"] not in seen:
+        moved.setdefault(owner(p), []).append(node)
+for n in old:
+    ok = [o for o in held[n] if len(moved.get(o, [])) >= need[o]]
+    where = "; ".join(sorted({f"{o[0]}/{o[2]} on {', '.join(sorted(moved[o]))}" for o in ok})) or "nothing to move"
+    print(n, len(ok), len(held[n]), where)
+EOF2
 }
 
 # --- the case ------------------------------------------------------------------------------------
