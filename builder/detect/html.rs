@@ -49,7 +49,9 @@ function apply(){var q=box.value.toLowerCase();var n=0;rows.forEach(function(r){
 var hit=r.textContent.toLowerCase().indexOf(q)>=0;r.hidden=!hit;if(hit){n++;}});\
 shown.textContent=String(n);}\
 var m=/[#&]filter=([^&]*)/.exec(location.hash);if(m){box.value=decodeURIComponent(m[1]);}\
-box.addEventListener('input',apply);apply();document.body.setAttribute('data-ready','yes');})();";
+box.addEventListener('input',apply);apply();void document.body.offsetHeight;\
+document.body.setAttribute('data-ready-ms',String(Math.round(performance.now())));\
+document.body.setAttribute('data-ready','yes');})();";
 
 /// Writes the page for the JSON report `r`.
 pub(super) fn write_html(out: &mut impl Write, r: &Value) -> io::Result<()> {

@@ -1181,7 +1181,7 @@ fn the_html_report_opens_in_chromium_with_the_json_counts() {
     let (dom, console) = chromium_dom(&chromium, &file, "");
     assert_eq!(console, "", "console messages on load");
     assert!(
-        dom.contains("data-ready=\"yes\""),
+        dom.contains("data-ready=\"yes\"") && dom.contains("data-ready-ms=\""),
         "the page's script did not run"
     );
     let count = |needle: &str| dom.matches(needle).count();
@@ -1244,9 +1244,13 @@ fn the_html_report_opens_in_chromium_with_the_json_counts() {
     );
     // Control: a script error is seen on the console.
     let broken = dir.join("broken.html");
+    assert!(
+        page.contains("apply();void document.body"),
+        "the script changed: update the control"
+    );
     std::fs::write(
         &broken,
-        page.replace("apply();document.body", "applyy();document.body"),
+        page.replace("apply();void document.body", "applyy();void document.body"),
     )
     .unwrap();
     let (dom, console) = chromium_dom(&chromium, &broken, "");
