@@ -120,6 +120,8 @@ pub struct ProfileMinors {
     load: LoadMinor,
     has_local: HasLocal,
     known: HashMap<String, Option<KubeMinor>>,
+    /// What `has_local` said, by name.
+    local: HashMap<String, bool>,
 }
 
 impl ProfileMinors {
@@ -141,6 +143,7 @@ impl ProfileMinors {
             load: Box::new(load),
             has_local: Box::new(|_| false),
             known: HashMap::new(),
+            local: HashMap::new(),
         }
     }
 
@@ -155,13 +158,19 @@ impl ProfileMinors {
     /// `builder init --from-detect` gives it, when `./profiles` holds it. A site that wrote one
     /// (and pointed its artifacts at a mirror, say) renders that, not the shipped profile.
     pub fn site(
-        &self,
+        &mut self,
         profile: &str,
         minor: Option<KubeMinor>,
         arch: Option<Arch>,
     ) -> Option<String> {
-        let name = format!("{profile}-{}-{}", minor?, arch?);
-        (self.has_local)(&name).then_some(name)
+        let name = crate::profile::init::group_profile_name(profile, minor?, arch?);
+        // Once per name: a plan asks for every affected node.
+        let has_local = &self.has_local;
+        let found = *self
+            .local
+            .entry(name.clone())
+            .or_insert_with(|| has_local(&name));
+        found.then_some(name)
     }
 
     /// The profile's minor; None (and a warning, once) when it cannot be loaded, so that the

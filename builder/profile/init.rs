@@ -105,8 +105,14 @@ pub struct Group {
 impl Group {
     /// The profile's name: `RUNTIME-1.N-ARCH`.
     pub fn name(&self) -> String {
-        format!("{}-{}-{}", self.runtime.as_str(), self.minor, self.arch)
+        group_profile_name(self.runtime.as_str(), self.minor, self.arch)
     }
+}
+
+/// The name `--from-detect` gives the profile of a group of nodes (`containerd-1.23-amd64`);
+/// `builder detect --plan` looks for it in ./profiles.
+pub fn group_profile_name(base: &str, minor: KubeMinor, arch: Arch) -> String {
+    format!("{base}-{minor}-{arch}")
 }
 
 /// The groups of affected nodes with a replacement profile in a `builder detect --output json`
