@@ -284,6 +284,56 @@ mod tests {
         );
     }
 
+    /// Bytes that compress like a release binary, more or less: runs, a small alphabet and
+    /// noise, from a fixed xorshift seed.
+    fn binary_like(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let run = (x >> 60) as usize + 1;
+            let byte = match x & 3 {
+                0 => (x >> 8) as u8,
+                1 => b"\0\x48\x89\xe5\xc3"[(x >> 16) as usize % 5],
+                _ => b"abcdefghijklmnop"[(x >> 24) as usize % 16],
+            };
+            out.extend(std::iter::repeat_n(byte, run.min(n - out.len())));
+        }
+        out
+    }
+
+    /// The overlay's bytes for a fixed tree, as released builders wrote them: a change of
+    /// compressor, backend, chunking or header shows here (the gzip overlay must stay
+    /// byte-identical for the same inputs; see the benchmark notes in docs/src/benchmarks.md).
+    #[test]
+    fn overlay_bytes_are_golden() {
+        let src = tree();
+        fs::create_dir_all(src.path().join("opt/cni/bin")).unwrap();
+        for (i, size) in [3 << 20, (1 << 20) + 7, 511, 0, 2_500_001]
+            .into_iter()
+            .enumerate()
+        {
+            let path = src.path().join(format!("opt/cni/bin/p{i}"));
+            fs::write(&path, binary_like(size, i as u64 + 1)).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let sha = |c, name: &str| {
+            let dest = out.path().join(name);
+            write_tar(src.path(), &dest, 1_700_000_000, c, &Task::hidden())
+                .unwrap()
+                .0
+                .to_string()
+        };
+        assert_eq!(sha(Compression::Gzip, "o.tgz"), GOLDEN_GZIP);
+        assert_eq!(sha(Compression::Zstd, "o.zst"), GOLDEN_ZSTD);
+    }
+
+    const GOLDEN_GZIP: &str = "8ae7d0af9d4bebfc63e1c6da7f58592d5fbf7d199d0b8e341f17f61b00444cbe";
+    const GOLDEN_ZSTD: &str = "0bf532a0b50003a2c1caf251179807da662c0dbd6e2083c8a061c8e4cd6544dc";
+
     #[test]
     fn zstd_is_the_same_tar_and_the_same_bytes_whatever_the_workers() {
         let src = tree();
