@@ -3,14 +3,18 @@
 //! stream) and written in order, as pigz does. The bytes depend only on the input and the
 //! level, never on the number of cores. The header has no name and mtime 0.
 //!
-//! flate2's pure-Rust backend (miniz_oxide) is used on purpose: it has no CPU-dependent code
-//! paths, so the same input gives the same bytes on every build machine.
+//! Every deflate stream builder writes (this overlay, the sysext image's zlib blocks) comes from
+//! miniz_oxide, called directly: it has no CPU-dependent code paths, so the same input gives
+//! the same bytes on every build machine, and the golden tests hold them. flate2 (with the
+//! faster zlib-rs backend) only reads: the release archives, overlays being reused.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::thread::JoinHandle;
 
-use flate2::{Compress, Compression, FlushCompress, Status};
+use miniz_oxide::deflate::core::CompressorOxide;
+use miniz_oxide::deflate::stream::deflate;
+use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 
 const CHUNK: usize = 1 << 20;
 
@@ -114,30 +118,38 @@ impl<W: Write> Write for ParGzWriter<W> {
 
 /// Raw deflate of one chunk: a sync flush at the end, or the final block when `last`.
 fn deflate_chunk(data: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
-    let mut c = Compress::new(Compression::new(level), false);
+    let mut c = CompressorOxide::default();
+    c.set_format_and_level(DataFormat::Raw, u8::try_from(level).unwrap_or(1));
     let mut out = Vec::with_capacity(data.len() / 2 + 1024);
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
+    let flush = if last { MZFlush::Finish } else { MZFlush::Sync };
+    let mut consumed = 0;
     loop {
         if out.capacity() - out.len() < 64 * 1024 {
             out.reserve(out.capacity().max(64 * 1024));
         }
-        let consumed = c.total_in() as usize;
-        let status = c
-            .compress_vec(&data[consumed..], &mut out, flush)
-            .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
-        let all_in = c.total_in() as usize == data.len();
+        let start = out.len();
+        out.resize(out.capacity(), 0);
+        let r = deflate(&mut c, &data[consumed..], &mut out[start..], flush);
+        out.truncate(start + r.bytes_written);
+        consumed += r.bytes_consumed;
+        let status = r
+            .status
+            .map_err(|e| io::Error::other(format!("deflate: {e:?}")))?;
+        let filled = out.len() == out.capacity();
         match status {
-            Status::StreamEnd => break,
+            MZStatus::StreamEnd => break,
             // A flush is complete once all input is in and the output was not filled up.
-            _ if !last && all_in && out.len() < out.capacity() => break,
+            _ if !last && consumed == data.len() && !filled => break,
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// A whole zlib stream of `data` at `level` (the sysext image's blocks), by the same
+/// deterministic compressor as the overlay.
+pub fn zlib(data: &[u8], level: u8) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, level)
 }
 
 #[cfg(test)]

@@ -14,14 +14,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
 
-use crate::util::digest::{HashingWriter, Sha256};
+use crate::util::digest::{copy_hashed, Copied, Sha256};
 use crate::util::error::Error;
 
 /// What a path in the rootfs is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    File { size: u64, sha256: Sha256 },
-    Symlink { target: String },
+    /// `sha1` only for the SBOMs, taken while the file was written.
+    File {
+        size: u64,
+        sha256: Sha256,
+        sha1: [u8; 20],
+    },
+    Symlink {
+        target: String,
+    },
 }
 
 /// Where an installed path came from; shown (and recorded in the manifest) as
@@ -203,16 +210,15 @@ impl Rootfs {
             .mode(0o600)
             .open(&host)
             .with_context(|| format!("creating {}", host.display()))?;
-        let mut w = HashingWriter::new(&mut f);
-        io::copy(&mut content, &mut w).with_context(|| format!("writing {}", host.display()))?;
-        let (_, sha256, size) = w.finish();
+        let Copied { size, sha256, sha1 } = copy_hashed(&mut content, &mut f)
+            .with_context(|| format!("writing {}", host.display()))?;
         f.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", host.display()))?;
         self.record(
             path,
             Entry {
                 mode,
-                kind: Kind::File { size, sha256 },
+                kind: Kind::File { size, sha256, sha1 },
                 origin: origin.clone(),
                 content: kept,
             },

@@ -110,7 +110,7 @@ pub fn files_of(rootfs: &Rootfs) -> Vec<FileRef> {
         .entries()
         .iter()
         .map(|(path, e)| match &e.kind {
-            Kind::File { size, sha256 } => FileRef {
+            Kind::File { size, sha256, .. } => FileRef {
                 path: path.clone(),
                 mode: format!("{:04o}", e.mode),
                 size: Some(*size),

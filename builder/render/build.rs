@@ -103,7 +103,7 @@ impl Render<'_> {
         let packed = self.pack(arch, dir, &rootfs)?;
         let packed_sha256 = packed.sha256;
         let mut m = self.manifest(arch, packed, sysext.as_ref())?;
-        write_sboms(&mut m, &root, dir)?;
+        write_sboms(&mut m, &rootfs, dir)?;
         // What an image pipeline uploads with the overlay: a checksum of it alone, so checking
         // it needs none of the other outputs (user-data holds the join token and stays private).
         write_output(
@@ -301,8 +301,8 @@ impl Render<'_> {
 
 /// The SBOMs, from the manifest's other content, written to `dir` and listed in the manifest
 /// (so their digests are in it).
-fn write_sboms(m: &mut Manifest, root: &Path, dir: &Path) -> Result<()> {
-    let sboms = crate::outputs::sbom::documents(m, &crate::outputs::sbom::sha1s(root, m)?)?;
+fn write_sboms(m: &mut Manifest, rootfs: &Rootfs, dir: &Path) -> Result<()> {
+    let sboms = crate::outputs::sbom::documents(m, &crate::outputs::sbom::sha1s(rootfs, m)?)?;
     for (name, format, bytes) in sboms.files() {
         write_output(&dir.join(name), bytes)?;
         m.documents.push(manifest::DocumentRef {

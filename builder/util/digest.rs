@@ -1,6 +1,7 @@
 //! sha256 in one place: the [`Sha256`] type (parsed once: 64 lowercase hex digits), digests of
-//! bytes, readers and files, a writer and a reader that hash what passes through them, and
-//! [`Recorded`], a digest as a file read back states it.
+//! bytes, readers and files, a writer and a reader that hash what passes through them, a copy
+//! that also takes the SBOMs' SHA-1 ([`copy_hashed`]), and [`Recorded`], a digest as a file
+//! read back states it.
 //!
 //! A leaf: it imports nothing from the crate.
 
@@ -255,6 +256,39 @@ impl<'de> Deserialize<'de> for Recorded {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Recorded, D::Error> {
         String::deserialize(d).map(Recorded::new)
     }
+}
+
+/// A file's digests as it was installed: its length, sha256 and SHA-1 (the SBOMs need SHA-1;
+/// taken in the same pass that writes the file, so nothing is read twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub size: u64,
+    pub sha256: Sha256,
+    pub sha1: [u8; 20],
+}
+
+/// Copies `r` into `w`, hashing with sha256 and SHA-1 on the way.
+pub fn copy_hashed(mut r: impl Read, mut w: impl Write) -> io::Result<Copied> {
+    use sha1::Digest as _;
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut h256, mut h1, mut size) = (sha2::Sha256::new(), sha1::Sha1::new(), 0u64);
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        h256.update(&buf[..n]);
+        h1.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(Copied {
+        size,
+        sha256: Sha256::from_hasher(h256),
+        sha1: h1.finalize().into(),
+    })
 }
 
 /// sha256 of everything a reader yields, and its length; streamed, never held in memory.

@@ -2,7 +2,7 @@
 //! both built from the manifest (plus each file's SHA1, which SPDX requires and the manifest does
 //! not hold), deterministically: identifiers from the overlay's digest, time from
 //! `SOURCE_DATE_EPOCH`. [`check`] reads both back and names the first disagreement with a
-//! manifest. It does not write files (`render` does) nor read the rootfs except in [`sha1s`].
+//! manifest. It does not write files (`render` does) nor read the rootfs: [`sha1s`] takes the SHA1s the rootfs ledger recorded.
 //!
 //! What both say: the overlay is the subject (SPDX: the described package; CycloneDX:
 //! `metadata.component`); each artifact is a package/component with its version, upstream URL,
@@ -22,13 +22,14 @@ mod spdx;
 mod tests;
 
 use std::fmt;
-use std::path::Path;
 
-use anyhow::{Context, Result};
-use sha1::{Digest, Sha1};
+use anyhow::Result;
+
+use crate::build::install::{Kind, Rootfs};
+use crate::util::error::Error;
 
 use crate::outputs::layout::{SBOM_CYCLONEDX, SBOM_SPDX};
-use crate::outputs::manifest::{FileRef, Manifest};
+use crate::outputs::manifest::Manifest;
 pub use parts::{purl, timestamp, uuid_urn, Sha1s};
 use parts::{regular_files, uri_escape};
 
@@ -61,20 +62,18 @@ pub fn documents(manifest: &Manifest, sha1s: &Sha1s) -> Result<Documents> {
     })
 }
 
-/// SHA1 of every regular file of the manifest, read from the rootfs at `root` (on every core).
-pub fn sha1s(root: &Path, manifest: &Manifest) -> Result<Sha1s> {
-    let files: Vec<&FileRef> = regular_files(manifest).collect();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let digests = crate::util::pool::run(&files, cores, |f| {
-        let path = root.join(f.path.trim_start_matches('/'));
-        let mut file =
-            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-        let mut hasher = Sha1::new();
-        std::io::copy(&mut file, &mut hasher)
-            .with_context(|| format!("reading {}", path.display()))?;
-        Ok(crate::util::digest::hex(&hasher.finalize()))
-    })?;
-    Ok(files.iter().map(|f| f.path.clone()).zip(digests).collect())
+/// SHA1 of every regular file of the manifest, as the rootfs ledger recorded it when the file
+/// was written (no file is read again).
+pub fn sha1s(rootfs: &Rootfs, manifest: &Manifest) -> Result<Sha1s> {
+    let entries = rootfs.entries();
+    regular_files(manifest)
+        .map(|f| match entries.get(&f.path).map(|e| &e.kind) {
+            Some(Kind::File { sha1, .. }) => Ok((f.path.clone(), crate::util::digest::hex(sha1))),
+            _ => Err(
+                Error::Internal(format!("{} is in the manifest, not in the rootfs", f.path)).into(),
+            ),
+        })
+        .collect()
 }
 
 /// The first way an SBOM disagrees with the manifest it should describe.

@@ -20,9 +20,9 @@ use backhand::{BackhandError, FilesystemCompressor, FilesystemWriter, NodeHeader
 use crate::util::digest::{HashingWriter, Sha256};
 use crate::util::error::Error;
 
-/// squashfs's "gzip" compressor (zlib streams, in fact) through the flate2 backend the rest of
-/// builder uses: backhand's own gzip feature would switch flate2 to zlib-rs for the whole
-/// program, changing the bytes of overlay.tar.gz and the gzipped user-data.
+/// squashfs's "gzip" compressor (zlib streams, in fact, level 9) through miniz_oxide, as every
+/// stream builder writes (`build::gzip`): the same bytes on every machine. Reading goes through
+/// flate2.
 struct Zlib;
 
 static ZLIB: Zlib = Zlib;
@@ -60,10 +60,7 @@ impl CompressionAction for Zlib {
         _fc: FilesystemCompressor,
         _block_size: u32,
     ) -> Result<Vec<u8>, BackhandError> {
-        let mut e = flate2::read::ZlibEncoder::new(bytes, flate2::Compression::best());
-        let mut out = Vec::new();
-        e.read_to_end(&mut out)?;
-        Ok(out)
+        Ok(crate::build::gzip::zlib(bytes, 9))
     }
 }
 
