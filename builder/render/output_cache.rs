@@ -1,15 +1,25 @@
 //! The output cache: `<cache>/outputs-v1/<input digest>/` keeps what of an arch's output does
-//! not depend on the user-data (the overlay archive and its .sha256, the manifest, the SBOMs),
-//! so a render of the same inputs into another OUT skips fetching, installing and packing. The
-//! user-data (which can hold a join token), meta-data, provenance, SHA256SUMS and signature are
-//! never cached: they are written again each time.
+//! not depend on the user-data (the overlay archive and its .sha256, the manifest, the SBOMs,
+//! and `rootfs/`, a tree of hard links to the rendered files), so a render of the same inputs
+//! into another OUT skips fetching, installing and packing. The user-data (which can hold a
+//! join token), meta-data, provenance, SHA256SUMS and signature are never cached: they are
+//! written again each time.
+//!
+//! **Restoring is linking, not copying**: the entry's files and its rootfs/ tree are hard-linked
+//! into the output and hashed (on every core) to prove them, so a hit reads each byte once and
+//! writes none. An output's files are never edited in place by builder (a render replaces
+//! them), so sharing inodes with the cache is safe; a user's in-place edit of a linked file
+//! changes the entry too, and its next use finds that by the proof below. Where links cannot
+//! be made (the cache on another file system), the files are copied and rootfs/ is unpacked
+//! from the proven overlay, as an entry without a tree is.
 //!
 //! **An entry is proven before it is used; its index is never the proof.** The index
 //! (`index.json`) names the files and speeds the lookup. The entry's manifest must carry this
-//! render's input digest, profile and arch; every other file is hashed while it is copied into
-//! the output and must have the digest the manifest gives it (the overlay, the SBOMs) or the
-//! text it implies (the overlay's `.sha256` line). A mismatch drops the entry, with a warning,
-//! and the arch is built.
+//! render's input digest, profile and arch; every other file is hashed as it is linked (or
+//! copied) into the output and must have the digest the manifest gives it (the overlay, the
+//! SBOMs) or the text it implies (the overlay's `.sha256` line); the rootfs/ tree must hold
+//! exactly the manifest's files and links, each file with its mode, size and sha256. A
+//! mismatch drops the entry, with a warning, and the arch is built.
 //!
 //! **Renders sharing one cache agree through flocks on the entry folders**: a reader holds a
 //! shared lock while it copies; pruning (least recently used first, past the size bound)
@@ -81,8 +91,8 @@ impl OutputCache {
         }
     }
 
-    /// Copies the entry for `want` into `dir` (rootfs/ unpacked from the overlay) if there is
-    /// one and it proves to be `want`'s output; an entry that does not is removed.
+    /// Links (or copies) the entry for `want` into `dir`, rootfs/ included, if there is one and
+    /// it proves to be `want`'s output; an entry that does not is removed.
     pub fn take(&self, want: &Wanted, dir: &Path) -> Result<Taken> {
         let entry = self.root.join(want.digest.as_str());
         let lock = match File::open(&entry) {
@@ -98,7 +108,10 @@ impl OutputCache {
         if !entry.join(INDEX).exists() {
             return Ok(Taken::Miss);
         }
-        match self.copy_proven(want, &entry, dir) {
+        let proven = self
+            .copy_proven(want, &entry, dir)
+            .and_then(|(m, json)| restore_rootfs(&entry, dir, &m).map(|()| (m, json)));
+        match proven {
             Ok((m, json)) => {
                 // Used now: the size bound removes the least recently used entries first.
                 let _ = File::open(entry.join(INDEX))
@@ -143,7 +156,7 @@ impl OutputCache {
             return Err(format!("it holds {names:?}, its manifest names {listed:?}"));
         }
         for (name, proof) in &expected {
-            copy_checked(&entry.join(name), &dir.join(name), proof)?;
+            link_checked(&entry.join(name), &dir.join(name), proof)?;
         }
         fs::write(dir.join(layout::MANIFEST), &json)
             .map_err(|e| format!("writing {}: {e}", dir.join(layout::MANIFEST).display()))?;
@@ -180,6 +193,20 @@ impl OutputCache {
                     .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
             }
             files.insert(name.to_string(), crate::util::digest::sha256_file(&to)?.0);
+        }
+        // The rendered tree, as hard links; none where links cannot be made (a hit then
+        // unpacks the overlay).
+        let tree = tmp.path().join(layout::ROOTFS);
+        if link_tree(&dir.join(layout::ROOTFS), &tree).is_err() {
+            fs::remove_dir_all(&tree)
+                .or_else(|e| {
+                    if e.kind() == io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .with_context(|| format!("removing {}", tree.display()))?;
         }
         let index = serde_json::to_vec_pretty(&Index { files })?;
         fs::write(tmp.path().join(INDEX), index)
@@ -243,12 +270,20 @@ fn remove_if_unused(path: &Path, lock: File) -> bool {
     }
 }
 
+/// Bytes of the files under `path`, its rootfs/ tree included (whose blocks it shares with
+/// the output it was linked from, until that output is removed).
 fn folder_size(path: &Path) -> u64 {
     fs::read_dir(path)
         .map(|rd| {
             rd.flatten()
-                .filter_map(|f| f.metadata().ok())
-                .map(|m| m.len())
+                .filter_map(|f| {
+                    let m = f.file_type().ok()?;
+                    if m.is_dir() {
+                        Some(folder_size(&f.path()))
+                    } else {
+                        f.metadata().ok().map(|m| m.len())
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)
@@ -319,15 +354,17 @@ fn plain_name(name: &str) -> bool {
         && name != layout::MANIFEST
 }
 
-/// Copies `from` to `to`, hashing while it copies; the copy must match `proof`.
-fn copy_checked(from: &Path, to: &Path, proof: &Proof) -> Result<(), String> {
-    let (mut src, _) = read::open(from, Kind::Stream).map_err(|e| e.to_string())?;
-    let dest = File::create(to).map_err(|e| format!("creating {}: {e}", to.display()))?;
-    let mut w = HashingWriter::new(io::BufWriter::new(dest));
-    io::copy(&mut src, &mut w).map_err(|e| format!("copying {}: {e}", from.display()))?;
-    let (mut out, got, size) = w.finish();
-    out.flush()
-        .map_err(|e| format!("writing {}: {e}", to.display()))?;
+/// Hard-links `from` to `to` and hashes it, or copies it (hashing while it copies) where a
+/// link cannot be made; either way the result must match `proof`.
+fn link_checked(from: &Path, to: &Path, proof: &Proof) -> Result<(), String> {
+    if fs::hard_link(from, to).is_err() {
+        return copy_checked(from, to, proof);
+    }
+    let (got, size) = crate::util::digest::sha256_file(to).map_err(|e| format!("{e:#}"))?;
+    check_proof(from, got, size, proof)
+}
+
+fn check_proof(from: &Path, got: Sha256, size: u64, proof: &Proof) -> Result<(), String> {
     let want = match proof {
         Proof::Sha256(s) => *s,
         Proof::Text(t) => Sha256::of(t.as_bytes()),
@@ -337,6 +374,64 @@ fn copy_checked(from: &Path, to: &Path, proof: &Proof) -> Result<(), String> {
             "{} has sha256 {got} ({size} bytes), its manifest says {want}",
             from.display()
         ));
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to`, hashing while it copies; the copy must match `proof`.
+fn copy_checked(from: &Path, to: &Path, proof: &Proof) -> Result<(), String> {
+    let (mut src, _) = read::open(from, Kind::Stream).map_err(|e| e.to_string())?;
+    let dest = File::create(to).map_err(|e| format!("creating {}: {e}", to.display()))?;
+    let mut w = HashingWriter::new(io::BufWriter::new(dest));
+    io::copy(&mut src, &mut w).map_err(|e| format!("copying {}: {e}", from.display()))?;
+    let (mut out, got, size) = w.finish();
+    out.flush()
+        .map_err(|e| format!("writing {}: {e}", to.display()))?;
+    check_proof(from, got, size, proof)
+}
+
+/// Links the entry's rootfs/ tree into `dir` once it proves to hold exactly what `m` lists
+/// (every file hashed). No tree, or links that cannot be made: nothing here, and the caller
+/// unpacks the overlay. A tree that differs from its manifest fails the entry.
+fn restore_rootfs(entry: &Path, dir: &Path, m: &Manifest) -> Result<(), String> {
+    let tree = entry.join(layout::ROOTFS);
+    if !tree.is_dir() {
+        return Ok(());
+    }
+    let listed = crate::verify::tree::from_manifest(&m.files)?;
+    let found = crate::verify::tree::from_dir(&tree)?;
+    if let Some(d) = crate::verify::tree::first_difference(&listed, &found, "its rootfs/") {
+        return Err(d);
+    }
+    let root = dir.join(layout::ROOTFS);
+    if link_tree(&tree, &root).is_err() {
+        fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()))?;
+    }
+    Ok(())
+}
+
+/// Makes `to` a tree of hard links to `from`'s files, with its folders (modes kept) and links.
+fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::symlink_metadata(from)?;
+    fs::create_dir(to)?;
+    fs::set_permissions(
+        to,
+        fs::Permissions::from_mode(meta.permissions().mode() & 0o7777),
+    )?;
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let (src, dest) = (e.path(), to.join(e.file_name()));
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            link_tree(&src, &dest)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src)?, &dest)?;
+        } else if ft.is_file() {
+            fs::hard_link(&src, &dest)?;
+        } else {
+            return Err(io::Error::other(format!("{} is not a file", src.display())));
+        }
     }
     Ok(())
 }
@@ -361,7 +456,9 @@ fn clear(dir: &Path) -> Result<()> {
 fn hit(dir: &Path, m: Manifest, json: String) -> Result<Hit> {
     let out = ArchDir::new(dir);
     let root = out.rootfs();
-    unpack(&out.file(&m.overlay.file), &root)?;
+    if !root.exists() {
+        unpack(&out.file(&m.overlay.file), &root)?;
+    }
     let node_files = node_files(&m, &root)?;
     Ok(Hit {
         manifest: m,

@@ -111,14 +111,32 @@ pub fn from_archive(path: &Path) -> Result<Entries, String> {
     Ok(out)
 }
 
-/// rootfs/'s files and links, hashed.
+/// rootfs/'s files and links, hashed (the files on every core: a rootfs is a few large binaries).
 pub fn from_dir(root: &Path) -> Result<Entries, String> {
     let mut out = Entries::new();
-    walk(root, "", &mut out)?;
+    let mut files = Vec::new();
+    walk(root, "", &mut out, &mut files)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hashed = crate::util::pool::run(&files, cores, |(_, path, _)| {
+        crate::util::digest::sha256_file(path)
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    for ((rel, _, mode), (sha256, size)) in files.into_iter().zip(hashed) {
+        let sha256 = sha256.into();
+        out.insert(rel, Entry::File { mode, size, sha256 });
+    }
     Ok(out)
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut Entries) -> Result<(), String> {
+/// A file found by [`walk`], to hash: its name in the tree, where it is, its mode.
+type FoundFile = (String, std::path::PathBuf, u32);
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    out: &mut Entries,
+    files: &mut Vec<FoundFile>,
+) -> Result<(), String> {
     let listing = fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))?;
     for entry in listing {
         let entry = entry.map_err(|e| format!("listing {}: {e}", dir.display()))?;
@@ -129,7 +147,7 @@ fn walk(dir: &Path, rel: &str, out: &mut Entries) -> Result<(), String> {
             .map_err(|e| format!("inspecting {}: {e}", path.display()))?;
         let ft = meta.file_type();
         if ft.is_dir() {
-            walk(&path, &rel, out)?;
+            walk(&path, &rel, out, files)?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&path)
                 .map_err(|e| format!("reading link {}: {e}", path.display()))?;
@@ -140,16 +158,7 @@ fn walk(dir: &Path, rel: &str, out: &mut Entries) -> Result<(), String> {
                 },
             );
         } else if ft.is_file() {
-            let (sha256, size) =
-                crate::util::digest::sha256_file(&path).map_err(|e| format!("{e:#}"))?;
-            out.insert(
-                rel,
-                Entry::File {
-                    mode: meta.permissions().mode() & 0o7777,
-                    size,
-                    sha256: sha256.into(),
-                },
-            );
+            files.push((rel, path, meta.permissions().mode() & 0o7777));
         } else {
             return Err(format!("{rel}: neither a file, a folder nor a link"));
         }

@@ -358,7 +358,10 @@ fn an_output_cache_entry_is_proven_before_reuse() {
         fs::create_dir(to).unwrap();
         for e in fs::read_dir(from).unwrap() {
             let e = e.unwrap();
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            // Its files only: without its rootfs/ tree, a hit would unpack the overlay.
+            if !e.file_type().unwrap().is_dir() {
+                fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
         }
     };
     copy(&other, &entry);
@@ -390,6 +393,108 @@ fn an_output_cache_entry_is_proven_before_reuse() {
     let o = render(&ws, "e", &[]);
     assert!(reused(&o) && !dropped(&o), "{}", stderr(&o));
     verify(&ws, &dir(&ws, "e"));
+}
+
+/// The first file of `d`'s manifest installed from an artifact (an upstream binary).
+fn an_artifact_file(d: &Path) -> String {
+    let m = read_json(d.join("manifest.json"));
+    let f = m["files"].as_array().unwrap().iter().find(|f| {
+        f["source"].as_str().unwrap().starts_with("artifact:") && f["sha256"].is_string()
+    });
+    f.unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches('/')
+        .to_string()
+}
+
+#[test]
+fn a_hit_links_the_cached_tree_and_proves_it_first() {
+    let (_up, ws) = node_setup();
+    render(&ws, "a", &[]);
+    let (a, entry) = (dir(&ws, "a"), entry_of(&ws, &dir(&ws, "a")));
+    let file = an_artifact_file(&a);
+    let ino = |p: PathBuf| fs::metadata(p).unwrap().ino();
+    assert_eq!(
+        ino(entry.join("rootfs").join(&file)),
+        ino(a.join("rootfs").join(&file))
+    );
+
+    // A hit: the overlay and every rootfs file are the entry's own (hard links), and the
+    // output is whole.
+    let o = render(&ws, "b", &[]);
+    assert!(reused(&o) && !packed(&o) && !dropped(&o), "{}", stderr(&o));
+    let b = dir(&ws, "b");
+    assert_eq!(
+        ino(b.join("rootfs").join(&file)),
+        ino(entry.join("rootfs").join(&file))
+    );
+    assert_eq!(
+        ino(b.join("overlay.tar.gz")),
+        ino(entry.join("overlay.tar.gz"))
+    );
+    assert_eq!(
+        files_under(&ws.path().join("a")),
+        files_under(&ws.path().join("b"))
+    );
+    verify(&ws, &b);
+
+    // An in-place edit of a's file reaches the entry's tree (one inode): the next hit finds
+    // it, drops the entry and builds; the render after that is served again.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(a.join("rootfs").join(&file))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"x").unwrap();
+    drop(f);
+    let o = render(&ws, "c", &[]);
+    assert!(dropped(&o) && packed(&o) && !reused(&o), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("/{file}: its rootfs/ has a file")),
+        "{}",
+        stderr(&o)
+    );
+    verify(&ws, &dir(&ws, "c"));
+    assert!(reused(&render(&ws, "d", &[])));
+
+    // A mode changed in the tree, or a file added to it: dropped as well.
+    let entry = entry_of(&ws, &dir(&ws, "d"));
+    let tree_file = entry.join("rootfs").join(&file);
+    fs::set_permissions(
+        &tree_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let o = render(&ws, "e", &[]);
+    assert!(
+        dropped(&o) && stderr(&o).contains("mode 0600"),
+        "{}",
+        stderr(&o)
+    );
+    fs::write(entry_of(&ws, &dir(&ws, "e")).join("rootfs/etc/extra"), "x").unwrap();
+    let o = render(&ws, "f", &[]);
+    assert!(
+        dropped(&o) && stderr(&o).contains("/etc/extra: in its rootfs/, not in manifest.json"),
+        "{}",
+        stderr(&o)
+    );
+
+    // An entry without a tree (as an older builder or another file system left it): the
+    // rootfs is unpacked from the proven overlay.
+    let entry = entry_of(&ws, &dir(&ws, "f"));
+    fs::remove_dir_all(entry.join("rootfs")).unwrap();
+    let o = render(&ws, "g", &[]);
+    assert!(reused(&o) && !dropped(&o), "{}", stderr(&o));
+    let g = dir(&ws, "g");
+    assert_ne!(
+        ino(g.join("rootfs").join(&file)),
+        ino(dir(&ws, "f").join("rootfs").join(&file))
+    );
+    assert_eq!(
+        files_under(&ws.path().join("f")),
+        files_under(&ws.path().join("g"))
+    );
+    verify(&ws, &g);
 }
 
 #[test]

@@ -101,8 +101,12 @@ fn sha1s_come_from_the_ledger_and_cover_the_manifest() {
     let d = tempfile::tempdir().unwrap();
     let rootfs = Rootfs::new(d.path());
     let origin = crate::build::install::Origin::Template("t");
-    rootfs.write_bytes("/etc/a", 0o644, &origin, b"abc").unwrap();
-    rootfs.write_file("/etc/b", 0o644, &origin, &b""[..]).unwrap();
+    rootfs
+        .write_bytes("/etc/a", 0o644, &origin, b"abc")
+        .unwrap();
+    rootfs
+        .write_file("/etc/b", 0o644, &origin, &b""[..])
+        .unwrap();
     rootfs.symlink("/etc/c", "a", &origin).unwrap();
     let mut m = manifest();
     m.files = crate::outputs::manifest::files_of(&rootfs);
@@ -111,9 +115,13 @@ fn sha1s_come_from_the_ledger_and_cover_the_manifest() {
     assert_eq!(got["/etc/a"], "a9993e364706816aba3e25717850c26c9cd0d89d");
     assert_eq!(got["/etc/b"], "da39a3ee5e6b4b0d3255bfef95601890afd80709");
     assert_eq!(got.len(), 2, "links have no SHA1");
-    m.files.push(file("/etc/x", "0644", Some("ab"), "template:t"));
+    m.files
+        .push(file("/etc/x", "0644", Some("ab"), "template:t"));
     let e = sha1s(&rootfs, &m).unwrap_err().to_string();
-    assert!(e.contains("/etc/x is in the manifest, not in the rootfs"), "{e}");
+    assert!(
+        e.contains("/etc/x is in the manifest, not in the rootfs"),
+        "{e}"
+    );
 }
 
 fn docs() -> (Manifest, Documents) {
