@@ -228,7 +228,14 @@ struct ShowDoc<'a> {
     kubelet: &'a KubeletSettings,
     #[serde(skip_serializing_if = "Option::is_none")]
     sysext: Option<&'a crate::profile::SysextSettings>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     artifact: Vec<ShowArtifact<'a>>,
+}
+
+/// One `[[artifact]]` table alone, as the whole document would show it.
+#[derive(Serialize)]
+struct ShowOne<'a> {
+    artifact: [ShowArtifact<'a>; 1],
 }
 
 #[derive(Serialize)]
@@ -250,32 +257,54 @@ struct ShowInstall<'a> {
     mode: String,
 }
 
-/// The resolved profile as TOML, every pin spelled out per arch.
+/// The resolved profile as TOML, every pin spelled out per arch. The head and each artifact
+/// are serialised on their own and joined as one document would be (a blank line before each
+/// table), so no TOML document of every artifact is ever held: 100,000 artifacts cost their
+/// text, not a document tree each (ci/bench/profile.sh).
 fn show_toml(p: &Profile, arches: &[ArchPlan]) -> Result<String> {
-    let artifact = p
-        .artifacts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| ShowArtifact {
-            name: &a.name,
-            version: &a.version,
-            url: crate::util::error::redact_urls(&a.url),
-            sha256: arches
-                .iter()
-                .map(|ap| (ap.arch.as_str(), ap.artifacts[i].sha256.as_str()))
-                .collect(),
-            install: a
-                .install
-                .iter()
-                .map(|r| ShowInstall {
-                    from: r.from.as_deref(),
-                    to: &r.to,
-                    mode: format!("{:04o}", r.mode),
-                })
-                .collect(),
+    let to_text = |r: std::result::Result<String, toml::ser::Error>| {
+        r.map_err(|e| -> anyhow::Error {
+            Error::Internal(format!("cannot serialise the resolved profile: {e}")).into()
         })
-        .collect();
-    let doc = ShowDoc {
+    };
+    let mut text = to_text(toml::to_string(&show_head(p, Vec::new())))?;
+    for (i, a) in p.artifacts.iter().enumerate() {
+        let one = to_text(toml::to_string(&ShowOne {
+            artifact: [show_artifact(a, i, arches)],
+        }))?;
+        text.push('\n');
+        text.push_str(&one);
+    }
+    Ok(text)
+}
+
+fn show_artifact<'a>(
+    a: &'a crate::profile::Artifact,
+    i: usize,
+    arches: &'a [ArchPlan],
+) -> ShowArtifact<'a> {
+    ShowArtifact {
+        name: &a.name,
+        version: &a.version,
+        url: crate::util::error::redact_urls(&a.url),
+        sha256: arches
+            .iter()
+            .map(|ap| (ap.arch.as_str(), ap.artifacts[i].sha256.as_str()))
+            .collect(),
+        install: a
+            .install
+            .iter()
+            .map(|r| ShowInstall {
+                from: r.from.as_deref(),
+                to: &r.to,
+                mode: format!("{:04o}", r.mode),
+            })
+            .collect(),
+    }
+}
+
+fn show_head<'a>(p: &'a Profile, artifact: Vec<ShowArtifact<'a>>) -> ShowDoc<'a> {
+    ShowDoc {
         schema: SCHEMA,
         name: &p.name,
         description: &p.description,
@@ -288,9 +317,7 @@ fn show_toml(p: &Profile, arches: &[ArchPlan]) -> Result<String> {
         kubelet: &p.kubelet,
         sysext: p.sysext.as_ref(),
         artifact,
-    };
-    toml::to_string(&doc)
-        .map_err(|e| Error::Internal(format!("cannot serialise the resolved profile: {e}")).into())
+    }
 }
 
 #[cfg(test)]
@@ -303,6 +330,55 @@ mod tests {
 
     fn plan_of(text: &str) -> Result<Plan> {
         Plan::resolve(load_text(text)?, &Catalog::builtin()?)
+    }
+
+    /// The text as one TOML document of the whole profile gives it: what `show_toml` joins
+    /// piece by piece must be the same, byte for byte (it is the profile digest).
+    fn show_as_one_document(plan: &Plan) -> String {
+        let p = &plan.profile;
+        let all = p
+            .artifacts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| show_artifact(a, i, &plan.arches))
+            .collect();
+        toml::to_string(&show_head(p, all)).unwrap()
+    }
+
+    #[test]
+    fn shown_piece_by_piece_is_the_whole_document() {
+        let mut texts: Vec<String> = list(&Lookup::default())
+            .unwrap()
+            .iter()
+            .map(|l| Lookup::default().find(&l.name, None).unwrap().text.clone())
+            .collect();
+        // Every kind of table and value: per-arch pins, several rules, a glob, sysext,
+        // extra kubelet flags, quotes and backslashes.
+        texts.push(MINIMAL.replace("[\"amd64\"]", "[\"amd64\", \"arm64\"]").replace(
+            "install =",
+            "sha256.arm64 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ninstall =",
+        ));
+        texts.push(
+            MINIMAL.replace("name = \"t\"", "name = \"t\"\ndescription = \"say \\\"hi\\\" \\\\ 'there'\"")
+                + "\n[sysext]\nid = \"flatcar\"\nsysext_level = \"1.0\"\n[kubelet]\nextra_args = { \"node-labels\" = \"a=b\\\\c\", v = \"2\" }\n",
+        );
+        texts.push(MINIMAL.replace("runc.{arch}", "runc-{arch}.tar.gz").replace(
+            "install = [{ ",
+            "install = [{ from = \"bin/*\", to = \"/usr/local/bin/\", mode = \"0755\" }, { from = \"x\", ",
+        ));
+        let mut compared = 0;
+        for text in &texts {
+            let Ok(plan) = plan_of(text) else { continue };
+            compared += 1;
+            let joined = show_toml(&plan.profile, &plan.arches).unwrap();
+            assert_eq!(joined, show_as_one_document(&plan), "{text}");
+            assert!(plan.show_text().ends_with(&joined));
+        }
+        assert!(
+            compared >= 5,
+            "only {compared} of {} profiles compared",
+            texts.len()
+        );
     }
 
     #[test]
