@@ -437,6 +437,10 @@ fn to_node(
 trait ListDoc: DeserializeOwned {
     type Item: DeserializeOwned + Send;
     fn set_items(&mut self, items: Vec<Self::Item>);
+    /// An item with only what detect reads of it (applied as each item is parsed).
+    fn keep(item: Self::Item) -> Self::Item {
+        item
+    }
 }
 
 impl ListDoc for NodesDoc {
@@ -451,6 +455,42 @@ impl ListDoc for PodsDoc {
     fn set_items(&mut self, items: Vec<RawPod>) {
         self.items = Some(items);
     }
+    fn keep(pod: RawPod) -> RawPod {
+        slim_pod(pod)
+    }
+}
+
+/// A pod that mounts no Docker socket matters only by its node (the single-node check counts
+/// pods per node) and its kind (checked later): its metadata and volumes are dropped as soon as
+/// it is parsed, so 500,000 pods cost their node names, not their documents.
+fn slim_pod(pod: RawPod) -> RawPod {
+    let Some(spec) = pod.spec else {
+        return RawPod {
+            kind: pod.kind,
+            metadata: None,
+            spec: None,
+        };
+    };
+    let mounts = spec.volumes.iter().flatten().any(|v| {
+        v.host_path
+            .as_ref()
+            .and_then(|h| h.path.as_deref())
+            .is_some_and(super::rules::is_docker_socket_path)
+    });
+    if mounts {
+        return RawPod {
+            spec: Some(spec),
+            ..pod
+        };
+    }
+    RawPod {
+        kind: pod.kind,
+        metadata: None,
+        spec: Some(PodSpec {
+            node_name: spec.node_name,
+            volumes: None,
+        }),
+    }
 }
 
 /// Reads `FLAG FILE|-` (which should hold `expected`, `what` for short): a big regular file
@@ -462,7 +502,7 @@ fn load_list<D: ListDoc, T>(
     path: &Path,
     from_doc: impl Fn(&Input, D) -> Result<T>,
 ) -> Result<T> {
-    if let Some((skeleton, items)) = fast_list::<D::Item>(path) {
+    if let Some((skeleton, items)) = fast_list::<D::Item>(path, D::keep) {
         if let Ok(mut doc) = serde_json::from_slice::<D>(&skeleton) {
             doc.set_items(items);
             let input = Input {
@@ -501,7 +541,7 @@ fn both_ways<D: ListDoc, T: std::fmt::Debug>(
         Ok(v) => format!("{v:?}"),
         Err(e) => format!("error: {e:#}"),
     };
-    let streamed = stream_list::<D::Item>(bytes).and_then(|(skeleton, items)| {
+    let streamed = stream_list::<D::Item>(bytes, D::keep).and_then(|(skeleton, items)| {
         let mut doc = serde_json::from_slice::<D>(&skeleton).ok()?;
         doc.set_items(items);
         Some(show(from_doc(&input, doc)))
@@ -516,12 +556,15 @@ pub(super) fn lists_both_ways(bytes: &[u8]) -> [(Option<String>, String); 2] {
 }
 
 /// A regular file through the streaming reader; None for standard input or on any surprise.
-fn fast_list<T: DeserializeOwned + Send>(path: &Path) -> Option<(Vec<u8>, Vec<T>)> {
+fn fast_list<T: DeserializeOwned + Send>(
+    path: &Path,
+    keep: fn(T) -> T,
+) -> Option<(Vec<u8>, Vec<T>)> {
     if path == Path::new("-") {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
-    stream_list(std::io::BufReader::with_capacity(1 << 20, file))
+    stream_list(std::io::BufReader::with_capacity(1 << 20, file), keep)
 }
 
 /// The streaming reader, after the same sniff the whole-document reader makes: input that
@@ -529,6 +572,7 @@ fn fast_list<T: DeserializeOwned + Send>(path: &Path) -> Option<(Vec<u8>, Vec<T>
 /// answer alike.
 fn stream_list<T: DeserializeOwned + Send>(
     mut reader: impl std::io::BufRead,
+    keep: fn(T) -> T,
 ) -> Option<(Vec<u8>, Vec<T>)> {
     let mut head = Vec::with_capacity(SNIFFED);
     (&mut reader)
@@ -541,7 +585,7 @@ fn stream_list<T: DeserializeOwned + Send>(
     if bom || !head_is_text(&head, false) {
         return None;
     }
-    super::stream::read_list(std::io::Cursor::new(head).chain(reader))
+    super::stream::read_list(std::io::Cursor::new(head).chain(reader), keep)
 }
 
 fn nodes_from(input: &Input, doc: NodesDoc) -> Result<Vec<Node>> {
@@ -585,7 +629,8 @@ fn pods_from(input: &Input, doc: PodsDoc) -> Result<Vec<RawPod>> {
     for (i, p) in pods.iter().enumerate() {
         check_item_kind(input, i, p.kind.as_deref(), "Pod", PODS_EXPECTED)?;
     }
-    Ok(pods)
+    // The same pods whichever reader read them (the streaming one slims them as it parses).
+    Ok(pods.into_iter().map(slim_pod).collect())
 }
 
 #[cfg(test)]

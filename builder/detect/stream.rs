@@ -33,8 +33,10 @@ struct Batch {
     ends: Vec<usize>,
 }
 
-/// The document without its items (`"items": []`) and the items, parsed, in order.
-pub(super) fn read_list<T, R>(reader: R) -> Option<(Vec<u8>, Vec<T>)>
+/// The document without its items (`"items": []`) and the items, parsed and passed through
+/// `keep` (which drops what the caller will not read, so memory follows what is kept, not the
+/// input), in order.
+pub(super) fn read_list<T, R>(reader: R, keep: fn(T) -> T) -> Option<(Vec<u8>, Vec<T>)>
 where
     T: DeserializeOwned + Send,
     R: BufRead,
@@ -46,7 +48,9 @@ where
             for batch in rx {
                 let mut start = 0;
                 for &end in &batch.ends {
-                    items.push(serde_json::from_slice::<T>(batch.bytes.get(start..end)?).ok()?);
+                    items.push(keep(
+                        serde_json::from_slice::<T>(batch.bytes.get(start..end)?).ok()?,
+                    ));
                     start = end;
                 }
             }
@@ -307,7 +311,7 @@ mod tests {
 
     fn read(doc: &str, block: usize) -> Option<(Value, Vec<Value>)> {
         let r = BufReader::with_capacity(block, doc.as_bytes());
-        let (skeleton, items) = read_list::<Value, _>(r)?;
+        let (skeleton, items) = read_list::<Value, _>(r, |v| v)?;
         Some((serde_json::from_slice(&skeleton).ok()?, items))
     }
 
