@@ -163,10 +163,12 @@ impl OutputCache {
         Ok((m, json))
     }
 
-    /// Stores `names` from `dir` (an arch folder just rendered) under `digest`: written in a
-    /// locked temporary folder, renamed into place; then the cache is pruned to its bound.
-    /// Failing to cache is not failing the render: the error is returned for a warning.
-    pub fn store(&self, digest: &Sha256, dir: &Path, names: &[&str]) -> Result<()> {
+    /// Stores `files` (name, sha256 as the render wrote it) from `dir` (an arch folder just
+    /// rendered) under `digest`: written in a locked temporary folder, renamed into place; then
+    /// the cache is pruned to its bound. The digests go into the index unchecked (the index is
+    /// never the proof). Failing to cache is not failing the render: the error is returned for
+    /// a warning.
+    pub fn store(&self, digest: &Sha256, dir: &Path, files: &[(&str, Sha256)]) -> Result<()> {
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating {}", self.root.display()))?;
         let target = self.root.join(digest.as_str());
@@ -183,8 +185,8 @@ impl OutputCache {
         let lock = File::open(tmp.path())
             .and_then(|f| f.lock().map(|()| f))
             .with_context(|| format!("locking {}", tmp.path().display()))?;
-        let mut files = std::collections::BTreeMap::new();
-        for name in names {
+        let mut index = std::collections::BTreeMap::new();
+        for (name, sha256) in files {
             let (from, to) = (dir.join(name), tmp.path().join(name));
             // A hard link where possible (the output is replaced, never edited, by builder);
             // an entry is proven against its manifest whenever it is used.
@@ -192,7 +194,7 @@ impl OutputCache {
                 fs::copy(&from, &to)
                     .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
             }
-            files.insert(name.to_string(), crate::util::digest::sha256_file(&to)?.0);
+            index.insert(name.to_string(), *sha256);
         }
         // The rendered tree, as hard links; none where links cannot be made (a hit then
         // unpacks the overlay).
@@ -208,7 +210,7 @@ impl OutputCache {
                 })
                 .with_context(|| format!("removing {}", tree.display()))?;
         }
-        let index = serde_json::to_vec_pretty(&Index { files })?;
+        let index = serde_json::to_vec_pretty(&Index { files: index })?;
         fs::write(tmp.path().join(INDEX), index)
             .with_context(|| format!("writing {}", tmp.path().join(INDEX).display()))?;
         let tmp = tmp.keep();

@@ -7,7 +7,9 @@
 #
 # Run from anywhere: bash ci/bench/detect.sh (ci/bench/run.sh runs it at its end)
 # Env: BUILDER_BIN (default: ${CARGO_TARGET_DIR:-target}/release/builder, built when missing),
-#      NODES (5000), PODS (50000), RUNS (5).
+#      NODES (5000), PODS (50000), RUNS (5), HTML (1: also time the HTML report; 0: not),
+#      BENCH_FIGURES (a file: `detect_NODES_ms=` and `detect_NODES_rss_mib=` lines are appended,
+#      for ci/bench.sh's table).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -15,6 +17,7 @@ BIN=${BUILDER_BIN:-${CARGO_TARGET_DIR:-target}/release/builder}
 NODES=${NODES:-5000}
 PODS=${PODS:-50000}
 RUNS=${RUNS:-5}
+HTML=${HTML:-1}
 
 if [ ! -x "$BIN" ]; then
     echo "building $BIN (cargo build --release)" >&2
@@ -168,6 +171,11 @@ else
     echo "peak RSS: skipped (/usr/bin/time not available)"
 fi
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print("summary:", json.dumps(s, separators=(",", ":")))' "$WORK/out.json"
+if [ -n "${BENCH_FIGURES:-}" ]; then
+    echo "detect_${NODES}_ms=$median" >>"$BENCH_FIGURES"
+    [ -n "$TIME" ] && echo "detect_${NODES}_rss_mib=$((peak / 1024))" >>"$BENCH_FIGURES"
+fi
+[ "$HTML" = 1 ] || exit 0
 
 # The HTML report of the same fleet (--output html --plan): how long builder takes to write it,
 # its size, and how long headless Chromium takes to load it and run its script (when Debian's

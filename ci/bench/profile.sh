@@ -7,7 +7,10 @@
 #
 # Run from anywhere: bash ci/bench/profile.sh (ci/bench/run.sh runs it at its end)
 # Env: BUILDER_BIN (default: ${CARGO_TARGET_DIR:-target}/release/builder, built when missing),
-#      SIZES ("25000 50000 100000 200000").
+#      SIZES ("25000 50000 100000 200000"), BENCH_FIGURES (a file: `profile_N_wall_s=` and
+#      `profile_N_kib_each=` lines are appended, for ci/bench.sh's table).
+# "KiB each" is the peak RSS divided by the artifacts of the base file (the whole process:
+# its fixed part too, which weighs less the bigger the profile).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -23,7 +26,7 @@ command -v python3 >/dev/null || { echo "bench-profile: python3 is required" >&2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-profile.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-printf '%9s  %8s  %8s  %9s\n' artifacts "wall s" "cpu s" "peak MiB"
+printf '%9s  %8s  %8s  %9s  %9s\n' artifacts "wall s" "cpu s" "peak MiB" "KiB each"
 for n in $SIZES; do
     python3 - "$WORK" "$n" <<'PY'
 import sys
@@ -45,8 +48,13 @@ PY
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -f '%e %U %S %M' -o "$WORK/t" "$BIN" show --profile "$WORK/site.toml" >"$WORK/out"
         read -r wall user sys kib <"$WORK/t"
-        printf '%9d  %8.2f  %8.2f  %9.0f\n' "$n" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" \
-            "$(awk -v k="$kib" 'BEGIN{print k/1024}')"
+        each=$(awk -v k="$kib" -v n="$n" 'BEGIN{printf "%.2f", k/n}')
+        printf '%9d  %8.2f  %8.2f  %9.0f  %9s\n' "$n" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" \
+            "$(awk -v k="$kib" 'BEGIN{print k/1024}')" "$each"
+        if [ -n "${BENCH_FIGURES:-}" ]; then
+            echo "profile_${n}_wall_s=$wall" >>"$BENCH_FIGURES"
+            echo "profile_${n}_kib_each=$each" >>"$BENCH_FIGURES"
+        fi
     else
         start=$(date +%s.%N)
         "$BIN" show --profile "$WORK/site.toml" >"$WORK/out"
