@@ -106,7 +106,8 @@ pub(super) fn profiles(args: &ProfilesArgs) -> Result<u8> {
 /// `builder show`: the resolved profile on stdout, where it comes from on stderr (unless `quiet`).
 pub(super) fn run(args: &ShowArgs, quiet: bool) -> Result<u8> {
     let catalog = Catalog::builtin()?;
-    let source = Lookup::default().find(&args.profile, None)?;
+    // Only where it comes from: its text is read again by the load (and not held twice).
+    let origin_note = Lookup::default().find(&args.profile, None)?.origin_note();
     let (profile, notes) = crate::profile::compat::load_fitted(
         &args.profile,
         args.kubernetes,
@@ -130,7 +131,7 @@ pub(super) fn run(args: &ShowArgs, quiet: bool) -> Result<u8> {
         })?;
         crate::util::stdout::print_json(&ShowJson {
             schema_version: SCHEMA_VERSION,
-            source: source.origin_note(),
+            source: origin_note,
             notes,
             warnings,
             profile_sha256: crate::util::digest::Sha256::of(text.as_bytes()).to_string(),
@@ -141,7 +142,7 @@ pub(super) fn run(args: &ShowArgs, quiet: bool) -> Result<u8> {
     // Where it comes from goes to stderr: stdout is the resolved text alone, whose digest the
     // manifest records (`builder show | sha256sum`), whichever folder it was read from.
     if !quiet {
-        eprintln!("note: {}", source.origin_note());
+        eprintln!("note: {origin_note}");
     }
     print!("{text}");
     Ok(0)

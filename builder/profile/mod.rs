@@ -10,6 +10,7 @@
 //! shapes).
 
 pub mod catalog;
+mod chunks;
 pub mod compat;
 pub mod init;
 mod load;

@@ -62,13 +62,13 @@ pub struct Plan {
     /// The kubelet's flags (name without `--` -> value): kubeadm-flags.env and the
     /// JoinConfiguration's kubeletExtraArgs both carry them.
     pub kubelet_flags: BTreeMap<String, String>,
-    /// The resolved profile as TOML: itself a loadable profile with every pin spelled out.
-    pub resolved_toml: String,
     /// sha256 of `show_text()`, byte for byte: the profile digest in manifests.
     pub profile_sha256: Sha256,
     /// `builder show`'s output: the header comment (which pins came from the catalog; no
-    /// builder version, so the digest follows the profile, not the tool), then `resolved_toml`.
+    /// builder version, so the digest follows the profile, not the tool), then the resolved
+    /// TOML from byte `toml_at` on (one string: a profile can be 100,000 artifacts long).
     shown: String,
+    toml_at: usize,
 }
 
 impl Plan {
@@ -80,7 +80,7 @@ impl Plan {
             .iter()
             .map(|&arch| ArchPlan {
                 arch,
-                artifacts: Vec::new(),
+                artifacts: Vec::with_capacity(profile.artifacts.len()),
             })
             .collect();
         let mut from_catalog = Vec::new();
@@ -101,7 +101,6 @@ impl Plan {
             &sandbox_image,
             &profile.kubelet.extra_args,
         );
-        let resolved_toml = show_toml(&profile, &arches)?;
         let pin_note = if from_catalog.is_empty() {
             "every pin comes from the profile".to_string()
         } else {
@@ -110,18 +109,21 @@ impl Plan {
                 from_catalog.join(", ")
             )
         };
-        let shown = format!(
-            "# Resolved by builder from profile {}; {pin_note}.\n{resolved_toml}",
+        let mut shown = format!(
+            "# Resolved by builder from profile {}; {pin_note}.\n",
             profile.name
         );
+        let toml_at = shown.len();
+        show_toml(&mut shown, &profile, &arches)?;
+        shown.shrink_to_fit();
         Ok(Plan {
             profile_sha256: Sha256::of(shown.as_bytes()),
             cri_socket: runtime.cri_socket(),
             units: runtime.units(),
             sandbox_image,
             kubelet_flags,
-            resolved_toml,
             shown,
+            toml_at,
             arches,
             profile,
         })
@@ -147,6 +149,12 @@ impl Plan {
     /// resolved TOML.
     pub fn show_text(&self) -> &str {
         &self.shown
+    }
+
+    /// The resolved profile as TOML (`show_text()` without its header comment): itself a
+    /// loadable profile with every pin spelled out.
+    pub fn resolved_toml(&self) -> &str {
+        &self.shown[self.toml_at..]
     }
 }
 
@@ -257,17 +265,17 @@ struct ShowInstall<'a> {
     mode: String,
 }
 
-/// The resolved profile as TOML, every pin spelled out per arch. The head and each artifact
+/// Appends the resolved profile as TOML, every pin spelled out per arch. The head and each artifact
 /// are serialised on their own and joined as one document would be (a blank line before each
 /// table), so no TOML document of every artifact is ever held: 100,000 artifacts cost their
 /// text, not a document tree each (ci/bench/profile.sh).
-fn show_toml(p: &Profile, arches: &[ArchPlan]) -> Result<String> {
+fn show_toml(text: &mut String, p: &Profile, arches: &[ArchPlan]) -> Result<()> {
     let to_text = |r: std::result::Result<String, toml::ser::Error>| {
         r.map_err(|e| -> anyhow::Error {
             Error::Internal(format!("cannot serialise the resolved profile: {e}")).into()
         })
     };
-    let mut text = to_text(toml::to_string(&show_head(p, Vec::new())))?;
+    text.push_str(&to_text(toml::to_string(&show_head(p, Vec::new())))?);
     for (i, a) in p.artifacts.iter().enumerate() {
         let one = to_text(toml::to_string(&ShowOne {
             artifact: [show_artifact(a, i, arches)],
@@ -275,7 +283,7 @@ fn show_toml(p: &Profile, arches: &[ArchPlan]) -> Result<String> {
         text.push('\n');
         text.push_str(&one);
     }
-    Ok(text)
+    Ok(())
 }
 
 fn show_artifact<'a>(
@@ -370,9 +378,8 @@ mod tests {
         for text in &texts {
             let Ok(plan) = plan_of(text) else { continue };
             compared += 1;
-            let joined = show_toml(&plan.profile, &plan.arches).unwrap();
-            assert_eq!(joined, show_as_one_document(&plan), "{text}");
-            assert!(plan.show_text().ends_with(&joined));
+            assert_eq!(plan.resolved_toml(), show_as_one_document(&plan), "{text}");
+            assert!(plan.show_text().ends_with(plan.resolved_toml()));
         }
         assert!(
             compared >= 5,
@@ -423,11 +430,11 @@ mod tests {
         assert_eq!(plan.profile_sha256, Sha256::of(plan.show_text().as_bytes()));
         assert_ne!(
             plan.profile_sha256,
-            Sha256::of(plan.resolved_toml.as_bytes()),
+            Sha256::of(plan.resolved_toml().as_bytes()),
             "the header is part of the digest"
         );
         let again = plan_of(plan.show_text()).unwrap();
-        assert_eq!(again.resolved_toml, plan.resolved_toml);
+        assert_eq!(again.resolved_toml(), plan.resolved_toml());
         assert_eq!(
             again.show_text().lines().next().unwrap(),
             "# Resolved by builder from profile t; every pin comes from the profile."

@@ -244,6 +244,11 @@ fn per_arch_pins(_: &mut SchemaGenerator) -> Schema {
 
 /// Parses one file strictly (unknown keys and a wrong schema are errors with a location).
 pub(super) fn parse_raw(src: &Arc<Source>) -> Result<RawProfile> {
+    // A big profile of the usual shape, a table at a time; anything else (errors included)
+    // through the whole parse below.
+    if let Some(p) = super::chunks::parse(&src.text).filter(|p| p._schema == SCHEMA) {
+        return Ok(p);
+    }
     // Check the schema first so a schema-2 file says "schema", not "unknown field".
     #[derive(Deserialize)]
     struct SchemaOnly {

@@ -69,7 +69,8 @@ impl Default for SysextSettings {
 pub struct InstallRule {
     /// Glob over archive members (`bin/*`); `None` for a bare file.
     pub from: Option<String>,
-    pub matcher: Option<globset::GlobMatcher>,
+    /// `from`, compiled; boxed, as most rules have none (a profile can hold 100,000 rules).
+    pub matcher: Option<Box<globset::GlobMatcher>>,
     /// Absolute target; a trailing `/` means "into this folder, keeping the member's file name".
     pub to: String,
     pub mode: u32,

@@ -72,7 +72,10 @@ impl Render<'_> {
                 (layout::MANIFEST, Sha256::of(core.json.as_bytes())),
             ];
             for d in &m.documents {
-                files.push((d.file.as_str(), super::reuse::sha256_of(&d.sha256, &d.file)?));
+                files.push((
+                    d.file.as_str(),
+                    super::reuse::sha256_of(&d.sha256, &d.file)?,
+                ));
             }
             if let Err(e) = cache.store(&self.job.digests[&arch], dir, &files) {
                 eprintln!("warning: the output cache could not keep this output: {e:#}");
