@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::merge::{merge, At, Merged};
-use super::raw::parse_raw;
+use super::raw::{parse_raw, RawProfile};
 use super::source::{Loc, Lookup, Origin, Source};
 use super::types::Profile;
 use super::validate::validate;
@@ -96,7 +96,12 @@ impl Lookup {
             .into());
         }
         chain.push((src.id.clone(), src.name.clone()));
-        let raw = parse_raw(&src)?;
+        // A big profile of the usual shape, a table at a time; anything else (errors
+        // included) through the whole parse.
+        let raw = match super::chunks::parse(&src.text).filter(RawProfile::schema_is_current) {
+            Some(raw) => raw,
+            None => parse_raw(&src)?,
+        };
         if let Some(base) = &raw.extends {
             self.find(base.get_ref(), src.dir.as_deref())
                 .and_then(|base_src| self.load_chain(base_src, merged, chain))

@@ -242,13 +242,16 @@ fn per_arch_pins(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+impl RawProfile {
+    /// Does the file say the schema this builder reads? (A file parsed by `chunks` has not
+    /// been through [`parse_raw`]'s own check.)
+    pub(super) fn schema_is_current(&self) -> bool {
+        self._schema == SCHEMA
+    }
+}
+
 /// Parses one file strictly (unknown keys and a wrong schema are errors with a location).
 pub(super) fn parse_raw(src: &Arc<Source>) -> Result<RawProfile> {
-    // A big profile of the usual shape, a table at a time; anything else (errors included)
-    // through the whole parse below.
-    if let Some(p) = super::chunks::parse(&src.text).filter(|p| p._schema == SCHEMA) {
-        return Ok(p);
-    }
     // Check the schema first so a schema-2 file says "schema", not "unknown field".
     #[derive(Deserialize)]
     struct SchemaOnly {
