@@ -29,10 +29,13 @@ pub(super) fn parse(text: &str) -> Option<RawProfile> {
 fn cut(text: &str) -> Option<RawProfile> {
     let cuts = artifact_starts(text)?;
     let first = *cuts.first()?;
-    let mut profile: RawProfile = toml::from_str(&text[..first]).ok()?;
-    if !profile.artifacts.is_empty() {
+    // The head may not give `artifact` itself (`artifact = []` and then `[[artifact]]` is an
+    // error of the whole file, which an empty list would hide).
+    let head: toml::Table = toml::from_str(&text[..first]).ok()?;
+    if head.contains_key("artifact") {
         return None;
     }
+    let mut profile: RawProfile = toml::from_str(&text[..first]).ok()?;
     let ends = cuts.iter().skip(1).copied().chain([text.len()]);
     for (start, end) in cuts.iter().copied().zip(ends) {
         #[derive(serde::Deserialize)]
@@ -242,5 +245,9 @@ mod tests {
         assert_eq!(starts("a = \"\"\"x\n[[artifact]]\n"), None);
         // Tables before the artifacts are fine.
         assert_eq!(starts("[containerd]\n[[artifact]]\n"), Some(vec![13]));
+        // The head giving `artifact` too: an error of the whole file, so not cut.
+        let both = "schema = 1\nname = \"t\"\nartifact = []\n[[artifact]]\nname = \"a\"\n";
+        assert!(toml::from_str::<RawProfile>(both).is_err());
+        assert!(cut(both).is_none());
     }
 }

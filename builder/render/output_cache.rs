@@ -6,8 +6,8 @@
 //! written again each time.
 //!
 //! **Restoring is linking, not copying**: the entry's files and its rootfs/ tree are hard-linked
-//! into the output and hashed (on every core) to prove them, so a hit reads each byte once and
-//! writes none. An output's files are never edited in place by builder (a render replaces
+//! into the output and the links are hashed (on every core) to prove them, so a hit reads each
+//! byte once and writes none. An output's files are never edited in place by builder (a render replaces
 //! them), so sharing inodes with the cache is safe; a user's in-place edit of a linked file
 //! changes the entry too, and its next use finds that by the proof below. Where links cannot
 //! be made (the cache on another file system), the files are copied and rootfs/ is unpacked
@@ -392,24 +392,26 @@ fn copy_checked(from: &Path, to: &Path, proof: &Proof) -> Result<(), String> {
     check_proof(from, got, size, proof)
 }
 
-/// Links the entry's rootfs/ tree into `dir` once it proves to hold exactly what `m` lists
-/// (every file hashed). No tree, or links that cannot be made: nothing here, and the caller
-/// unpacks the overlay. A tree that differs from its manifest fails the entry.
+/// Links the entry's rootfs/ tree into `dir`, then proves what was linked: it must hold exactly
+/// what `m` lists (every file hashed). Proving the links, not the entry, leaves no moment
+/// between the check and the use for the entry to change. No tree, or links that cannot be
+/// made: nothing here, and the caller unpacks the overlay. A tree that differs from its
+/// manifest fails the entry.
 fn restore_rootfs(entry: &Path, dir: &Path, m: &Manifest) -> Result<(), String> {
     let tree = entry.join(layout::ROOTFS);
     if !tree.is_dir() {
         return Ok(());
     }
-    let listed = crate::verify::tree::from_manifest(&m.files)?;
-    let found = crate::verify::tree::from_dir(&tree)?;
-    if let Some(d) = crate::verify::tree::first_difference(&listed, &found, "its rootfs/") {
-        return Err(d);
-    }
     let root = dir.join(layout::ROOTFS);
     if link_tree(&tree, &root).is_err() {
-        fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()))?;
+        return fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
     }
-    Ok(())
+    let listed = crate::verify::tree::from_manifest(&m.files)?;
+    let found = crate::verify::tree::from_dir(&root)?;
+    match crate::verify::tree::first_difference(&listed, &found, "its rootfs/") {
+        Some(d) => Err(d),
+        None => Ok(()),
+    }
 }
 
 /// Makes `to` a tree of hard links to `from`'s files, with its folders (modes kept) and links.
