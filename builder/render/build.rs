@@ -77,7 +77,7 @@ impl Render<'_> {
                     super::reuse::sha256_of(&d.sha256, &d.file)?,
                 ));
             }
-            if let Err(e) = cache.store(&self.job.digests[&arch], dir, &files) {
+            if let Err(e) = cache.store(&self.job.digests[&arch], dir, &files, m) {
                 eprintln!("warning: the output cache could not keep this output: {e:#}");
             }
         }

@@ -7,9 +7,12 @@
 //!
 //! **Restoring is linking, not copying**: the entry's files and its rootfs/ tree are hard-linked
 //! into the output and the links are hashed (on every core) to prove them, so a hit reads each
-//! byte once and writes none. An output's files are never edited in place by builder (a render replaces
-//! them), so sharing inodes with the cache is safe; a user's in-place edit of a linked file
-//! changes the entry too, and its next use finds that by the proof below. Where links cannot
+//! upstream byte once and writes none. The files builder generated or copied from overlays/
+//! (small: configs, drop-ins) are copied instead, into the entry and out of it, since those
+//! are what people edit in place. builder never edits an output file in place (a render
+//! replaces it), so sharing inodes with the cache is safe; a user's in-place edit of a linked
+//! upstream file changes the entry and the outputs linked to it, and the entry's next use
+//! finds that by the proof below (as each output's up-to-date check does). Where links cannot
 //! be made (the cache on another file system), the files are copied and rootfs/ is unpacked
 //! from the proven overlay, as an entry without a tree is.
 //!
@@ -27,6 +30,7 @@
 //! `.partial-*` folder it holds locked and renames it into place, and a `.partial-*` folder is
 //! removed only when nobody holds it (its writer was killed).
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -168,7 +172,13 @@ impl OutputCache {
     /// the cache is pruned to its bound. The digests go into the index unchecked (the index is
     /// never the proof). Failing to cache is not failing the render: the error is returned for
     /// a warning.
-    pub fn store(&self, digest: &Sha256, dir: &Path, files: &[(&str, Sha256)]) -> Result<()> {
+    pub fn store(
+        &self,
+        digest: &Sha256,
+        dir: &Path,
+        files: &[(&str, Sha256)],
+        m: &Manifest,
+    ) -> Result<()> {
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating {}", self.root.display()))?;
         let target = self.root.join(digest.as_str());
@@ -199,7 +209,7 @@ impl OutputCache {
         // The rendered tree, as hard links; none where links cannot be made (a hit then
         // unpacks the overlay).
         let tree = tmp.path().join(layout::ROOTFS);
-        if link_tree(&dir.join(layout::ROOTFS), &tree).is_err() {
+        if link_tree(&dir.join(layout::ROOTFS), &tree, "", &copied(m)).is_err() {
             fs::remove_dir_all(&tree)
                 .or_else(|e| {
                     if e.kind() == io::ErrorKind::NotFound {
@@ -403,7 +413,7 @@ fn restore_rootfs(entry: &Path, dir: &Path, m: &Manifest) -> Result<(), String> 
         return Ok(());
     }
     let root = dir.join(layout::ROOTFS);
-    if link_tree(&tree, &root).is_err() {
+    if link_tree(&tree, &root, "", &copied(m)).is_err() {
         return fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
     }
     let listed = crate::verify::tree::from_manifest(&m.files)?;
@@ -414,8 +424,20 @@ fn restore_rootfs(entry: &Path, dir: &Path, m: &Manifest) -> Result<(), String> 
     }
 }
 
-/// Makes `to` a tree of hard links to `from`'s files, with its folders (modes kept) and links.
-fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
+/// The rootfs files a tree copies instead of linking: those builder generated or took from
+/// overlays/ (config files, small), which people edit in place (`echo >> file`) more than
+/// upstream binaries; a copy keeps such an edit in the output it was made in.
+fn copied(m: &Manifest) -> BTreeSet<String> {
+    m.files
+        .iter()
+        .filter(|f| f.link.is_none() && !f.source.starts_with("artifact:"))
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// Makes `to` (the rootfs path `rel`) a tree of `from`'s folders (modes kept), links, and files:
+/// hard links, or copies for the paths in `copy`.
+fn link_tree(from: &Path, to: &Path, rel: &str, copy: &BTreeSet<String>) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = fs::symlink_metadata(from)?;
     fs::create_dir(to)?;
@@ -426,11 +448,14 @@ fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
     for e in fs::read_dir(from)? {
         let e = e?;
         let (src, dest) = (e.path(), to.join(e.file_name()));
+        let path = format!("{rel}/{}", e.file_name().to_string_lossy());
         let ft = e.file_type()?;
         if ft.is_dir() {
-            link_tree(&src, &dest)?;
+            link_tree(&src, &dest, &path, copy)?;
         } else if ft.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&src)?, &dest)?;
+        } else if ft.is_file() && copy.contains(&path) {
+            fs::copy(&src, &dest)?;
         } else if ft.is_file() {
             fs::hard_link(&src, &dest)?;
         } else {

@@ -395,12 +395,15 @@ fn an_output_cache_entry_is_proven_before_reuse() {
     verify(&ws, &dir(&ws, "e"));
 }
 
-/// The first file of `d`'s manifest installed from an artifact (an upstream binary).
-fn an_artifact_file(d: &Path) -> String {
+/// The first regular file of `d`'s manifest whose source starts with `source` (`artifact:`:
+/// an upstream binary; `template:`: a file builder generated).
+fn a_file_from(d: &Path, source: &str) -> String {
     let m = read_json(d.join("manifest.json"));
-    let f = m["files"].as_array().unwrap().iter().find(|f| {
-        f["source"].as_str().unwrap().starts_with("artifact:") && f["sha256"].is_string()
-    });
+    let f = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["source"].as_str().unwrap().starts_with(source) && f["sha256"].is_string());
     f.unwrap()["path"]
         .as_str()
         .unwrap()
@@ -408,12 +411,18 @@ fn an_artifact_file(d: &Path) -> String {
         .to_string()
 }
 
+/// Appends to a file without replacing it (its inode, and every hard link to it, change).
+fn append_in_place(path: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+}
+
 #[test]
 fn a_hit_links_the_cached_tree_and_proves_it_first() {
     let (_up, ws) = node_setup();
     render(&ws, "a", &[]);
     let (a, entry) = (dir(&ws, "a"), entry_of(&ws, &dir(&ws, "a")));
-    let file = an_artifact_file(&a);
+    let file = a_file_from(&a, "artifact:");
     let ino = |p: PathBuf| fs::metadata(p).unwrap().ino();
     assert_eq!(
         ino(entry.join("rootfs").join(&file)),
@@ -439,14 +448,29 @@ fn a_hit_links_the_cached_tree_and_proves_it_first() {
     );
     verify(&ws, &b);
 
+    // A generated file is copied, not linked (configs are what people edit in place): an
+    // in-place edit of b's stays in b; the next hit is served, unchanged.
+    let config = a_file_from(&a, "template:");
+    assert_ne!(
+        ino(b.join("rootfs").join(&config)),
+        ino(entry.join("rootfs").join(&config))
+    );
+    assert_ne!(
+        ino(a.join("rootfs").join(&config)),
+        ino(entry.join("rootfs").join(&config))
+    );
+    let original = fs::read(b.join("rootfs").join(&config)).unwrap();
+    append_in_place(&b.join("rootfs").join(&config), b"# edited\n");
+    let o = render(&ws, "b2", &[]);
+    assert!(reused(&o) && !dropped(&o), "{}", stderr(&o));
+    assert_eq!(
+        fs::read(dir(&ws, "b2").join("rootfs").join(&config)).unwrap(),
+        original
+    );
+
     // An in-place edit of a's file reaches the entry's tree (one inode): the next hit finds
     // it, drops the entry and builds; the render after that is served again.
-    let mut f = fs::OpenOptions::new()
-        .append(true)
-        .open(a.join("rootfs").join(&file))
-        .unwrap();
-    std::io::Write::write_all(&mut f, b"x").unwrap();
-    drop(f);
+    append_in_place(&a.join("rootfs").join(&file), b"x");
     let o = render(&ws, "c", &[]);
     assert!(dropped(&o) && packed(&o) && !reused(&o), "{}", stderr(&o));
     assert!(
