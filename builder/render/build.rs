@@ -63,21 +63,7 @@ impl Render<'_> {
     ) -> Result<Core> {
         let core = self.build(arch, dir, files)?;
         if let Some(cache) = &self.cx.output_cache {
-            let m = &core.m;
-            let overlay = super::reuse::sha256_of(&m.overlay.sha256, "the overlay")?;
-            let line = manifest::sha256_line(&m.overlay.file, &overlay);
-            let mut files = vec![
-                (m.overlay.file.as_str(), overlay),
-                (m.overlay.sha256_file.as_str(), Sha256::of(line.as_bytes())),
-                (layout::MANIFEST, Sha256::of(core.json.as_bytes())),
-            ];
-            for d in &m.documents {
-                files.push((
-                    d.file.as_str(),
-                    super::reuse::sha256_of(&d.sha256, &d.file)?,
-                ));
-            }
-            if let Err(e) = cache.store(&self.job.digests[&arch], dir, &files, m) {
+            if let Err(e) = cache.store(&self.job.digests[&arch], dir, &core.m, &core.json) {
                 eprintln!("warning: the output cache could not keep this output: {e:#}");
             }
         }

@@ -167,18 +167,21 @@ impl OutputCache {
         Ok((m, json))
     }
 
-    /// Stores `files` (name, sha256 as the render wrote it) from `dir` (an arch folder just
-    /// rendered) under `digest`: written in a locked temporary folder, renamed into place; then
-    /// the cache is pruned to its bound. The digests go into the index unchecked (the index is
-    /// never the proof). Failing to cache is not failing the render: the error is returned for
-    /// a warning.
-    pub fn store(
-        &self,
-        digest: &Sha256,
-        dir: &Path,
-        files: &[(&str, Sha256)],
-        m: &Manifest,
-    ) -> Result<()> {
+    /// Stores the output `dir` (an arch folder just rendered, whose manifest is `m`, written as
+    /// `json`) under `digest`: the files a take proves ([`expected_files`]), the manifest and
+    /// the rootfs tree, written in a locked temporary folder and renamed into place; then the
+    /// cache is pruned to its bound. The index takes its digests from the manifest, unchecked
+    /// (it is never the proof). Failing to cache is not failing the render: the error is
+    /// returned for a warning.
+    pub fn store(&self, digest: &Sha256, dir: &Path, m: &Manifest, json: &str) -> Result<()> {
+        let mut files: Vec<(String, Sha256)> = expected_files(m)
+            .map_err(|e| {
+                crate::util::error::Error::Internal(format!("the render's own manifest: {e}"))
+            })?
+            .into_iter()
+            .map(|(name, proof)| (name, proof.sha256()))
+            .collect();
+        files.push((layout::MANIFEST.to_string(), Sha256::of(json.as_bytes())));
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating {}", self.root.display()))?;
         let target = self.root.join(digest.as_str());
@@ -196,7 +199,7 @@ impl OutputCache {
             .and_then(|f| f.lock().map(|()| f))
             .with_context(|| format!("locking {}", tmp.path().display()))?;
         let mut index = std::collections::BTreeMap::new();
-        for (name, sha256) in files {
+        for (name, sha256) in &files {
             let (from, to) = (dir.join(name), tmp.path().join(name));
             // A hard link where possible (the output is replaced, never edited, by builder);
             // an entry is proven against its manifest whenever it is used.
@@ -204,7 +207,7 @@ impl OutputCache {
                 fs::copy(&from, &to)
                     .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
             }
-            index.insert(name.to_string(), *sha256);
+            index.insert(name.clone(), *sha256);
         }
         // The rendered tree, as hard links; none where links cannot be made (a hit then
         // unpacks the overlay).
@@ -327,6 +330,16 @@ enum Proof {
     Text(String),
 }
 
+impl Proof {
+    /// The digest the file must have.
+    fn sha256(&self) -> Sha256 {
+        match self {
+            Proof::Sha256(s) => *s,
+            Proof::Text(t) => Sha256::of(t.as_bytes()),
+        }
+    }
+}
+
 /// The files besides the manifest an entry must hold, sorted by name, with their proofs.
 fn expected_files(m: &Manifest) -> Result<Vec<(String, Proof)>, String> {
     let sha = |d: &Recorded, what: &str| {
@@ -377,10 +390,7 @@ fn link_checked(from: &Path, to: &Path, proof: &Proof) -> Result<(), String> {
 }
 
 fn check_proof(from: &Path, got: Sha256, size: u64, proof: &Proof) -> Result<(), String> {
-    let want = match proof {
-        Proof::Sha256(s) => *s,
-        Proof::Text(t) => Sha256::of(t.as_bytes()),
-    };
+    let want = proof.sha256();
     if got != want {
         return Err(format!(
             "{} has sha256 {got} ({size} bytes), its manifest says {want}",
