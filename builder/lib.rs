@@ -4,7 +4,8 @@
 //! The folders read as the pipeline, top to bottom; each imports only from those below it:
 //!   cmd        the command line: clap, one file per subcommand (only `main.rs` imports it)
 //!   render     `builder render` as stages: prepare -> classify each arch -> build -> finish
-//!   verify, diff, detect   the other commands' libraries
+//!   oci        outputs in OCI registries: push, pull, what oci:// URLs resolve to
+//!   verify, detect   the other commands' libraries (verify also holds diff: two renders compared)
 //!   outputs    what a render hands out: manifest, SBOMs, provenance, signature, sysext image
 //!   bootstrap  first boot: cloud-init user-data, Ignition, kubeadm join parameters
 //!   node       each runtime's files (containerd, cri-dockerd, kubelet, crictl, systemd)
@@ -17,9 +18,9 @@ pub mod bootstrap;
 pub mod build;
 pub mod cmd;
 pub mod detect;
-pub mod diff;
 pub mod fetch;
 pub mod node;
+pub mod oci;
 pub mod outputs;
 pub mod profile;
 pub mod render;

@@ -105,6 +105,20 @@ pub fn open_archive(path: &Path) -> io::Result<Box<dyn io::Read>> {
     })
 }
 
+/// Unpacks an overlay archive (gzip or zstd) into `root`, which must not exist yet, with the
+/// modes it records (the tar crate refuses entries that would land outside `root`).
+pub fn unpack(archive: &Path, root: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let stream = open_archive(archive).with_context(|| format!("opening {}", archive.display()))?;
+    std::fs::create_dir(root).with_context(|| format!("creating {}", root.display()))?;
+    let mut tar = tar::Archive::new(stream);
+    tar.set_preserve_permissions(true);
+    tar.set_preserve_mtime(false);
+    tar.set_overwrite(false);
+    tar.unpack(root)
+        .with_context(|| format!("unpacking {} into {}", archive.display(), root.display()))
+}
+
 /// The first four bytes of a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 

@@ -24,7 +24,7 @@ pub struct DiffArgs {
 
 /// Runs `builder diff`; the exit code is the library's.
 pub(super) fn run(args: DiffArgs) -> Result<u8> {
-    crate::diff::run(&crate::diff::Options {
+    crate::verify::diff::run(&crate::verify::diff::Options {
         old: args.old,
         new: args.new,
         json: args.output == Output::Json,

@@ -12,6 +12,7 @@
 //!   pin.rs      pin
 //!   init.rs     init
 //!   hosts.rs    hosts
+//!   registry.rs push, pull
 //!   show.rs     profiles, show, schema (read-only, nothing fetched)
 //!   docs.rs     completions, manpage
 
@@ -22,6 +23,7 @@ mod hosts;
 mod init;
 mod options;
 mod pin;
+mod registry;
 mod render;
 mod show;
 mod verify;
@@ -36,6 +38,7 @@ pub use self::hosts::HostsArgs;
 pub use self::init::InitArgs;
 pub use self::options::{FetchArgs, Output};
 pub use self::pin::PinArgs;
+pub use self::registry::{PullArgs, PushArgs, RegistryArgs};
 pub use self::render::RenderArgs;
 pub use self::show::{ProfilesArgs, ShowArgs};
 pub use self::verify::VerifyArgs;
@@ -172,6 +175,23 @@ pub enum Command {
     ///
     /// Example: builder verify dist/containerd --key builder.pub
     Verify(VerifyArgs),
+    /// Push an output to an OCI registry: each arch as an artifact (overlay, system extension, manifest.json, SHA256SUMS) with the SBOMs, provenance and signatures as its referrers; several arches as an image index.
+    ///
+    /// The folder is verified first; blobs the repository holds are not sent again, and the same
+    /// output always pushes to the same digests. stdout: the digest, and the `--overlay-url
+    /// oci://...@sha256:...` line for a fetch-mode render. user-data and meta-data stay home.
+    /// Credentials: BUILDER_REGISTRY_USERNAME/PASSWORD, REGISTRY_AUTH_FILE, or the files
+    /// `oras login` / `docker login` write (and their credential helpers).
+    ///
+    /// Example: builder push dist/containerd registry.example:5000/nodes/containerd:1.36
+    Push(PushArgs),
+    /// Pull a pushed output back into OUT/PROFILE/ARCH (overlay, rootfs/, manifest, SHA256SUMS, SBOMs, provenance, signatures) and check it as `builder verify` does.
+    ///
+    /// Every blob is checked against its digest as it arrives, and the folder is verified in a
+    /// staging folder; only an output whose every check holds is moved into place.
+    ///
+    /// Example: builder pull registry.example:5000/nodes/containerd@sha256:<digest> pulled --key builder.pub
+    Pull(PullArgs),
     /// Print the shell completion script for SHELL on stdout.
     ///
     /// The script completes subcommands, flags and their fixed values (arches, clouds, output
@@ -216,6 +236,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Hosts(args) => hosts::run(&args),
         Command::Diff(args) => diff::run(args),
         Command::Verify(args) => verify::run(args, quiet),
+        Command::Push(args) => registry::push(args, quiet),
+        Command::Pull(args) => registry::pull(args, quiet),
         Command::Completions(args) => docs::completions(&args, Cli::command()),
         Command::Manpage(args) => docs::manpage(&args, Cli::command()),
         Command::Pin(args) => pin::run(args, quiet),

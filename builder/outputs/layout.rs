@@ -35,6 +35,11 @@ pub const IGNITION: &str = "ignition.json";
 /// Its Butane twin.
 pub const BUTANE: &str = "butane.yaml";
 
+/// The node's launch configuration: what a cloud or a config drive hands a new node, not part
+/// of the image. These stay out of a registry artifact (they may hold a join token), so a
+/// folder pulled back (`builder pull`) lacks them and `verify` allows that.
+pub const LAUNCH: [&str; 4] = [USER_DATA, META_DATA, IGNITION, BUTANE];
+
 /// The overlay archive's name.
 pub fn overlay(compression: Compression) -> &'static str {
     match compression {

@@ -496,7 +496,7 @@ fn hit(dir: &Path, m: Manifest, json: String) -> Result<Hit> {
     let out = ArchDir::new(dir);
     let root = out.rootfs();
     if !root.exists() {
-        unpack(&out.file(&m.overlay.file), &root)?;
+        crate::build::pack::unpack(&out.file(&m.overlay.file), &root)?;
     }
     let node_files = node_files(&m, &root)?;
     Ok(Hit {
@@ -504,19 +504,6 @@ fn hit(dir: &Path, m: Manifest, json: String) -> Result<Hit> {
         json,
         node_files,
     })
-}
-
-/// Unpacks the overlay archive (gzip or zstd) into `root`, modes as recorded.
-fn unpack(archive: &Path, root: &Path) -> Result<()> {
-    let stream = crate::build::pack::open_archive(archive)
-        .with_context(|| format!("opening {}", archive.display()))?;
-    fs::create_dir(root).with_context(|| format!("creating {}", root.display()))?;
-    let mut tar = tar::Archive::new(stream);
-    tar.set_preserve_permissions(true);
-    tar.set_preserve_mtime(false);
-    tar.set_overwrite(false);
-    tar.unpack(root)
-        .with_context(|| format!("unpacking {} into {}", archive.display(), root.display()))
 }
 
 /// Baked mode's node files from an unpacked output: what the manifest says builder generated

@@ -3,8 +3,10 @@
 //! overlay.tar.gz and rootfs/ entry by entry, the SBOMs and the provenance against the
 //! manifest. One line per check; exit 0 when all hold, 1 naming the first that does not.
 //!
-//! Submodule `tree` reads the entries of the manifest, the archive and the folder.
+//! Submodule `tree` reads the entries of the manifest, the archive and the folder; `diff` is
+//! `builder diff`, which compares two outputs where this checks one.
 
+pub mod diff;
 #[cfg(test)]
 mod tests;
 pub(crate) mod tree;
@@ -85,26 +87,7 @@ impl Status {
 
 /// Runs every check, prints the report; returns the exit code (0 all hold, 1 one failed).
 pub fn run(opts: &Options) -> Result<u8> {
-    let keys = opts
-        .keys
-        .iter()
-        .map(|p| crate::outputs::sign::PublicKey::load(p))
-        .collect::<Result<Vec<_>>>()?;
-    let dirs = arch_dirs(&opts.dir)?;
-    let arches: Vec<ArchReport> = dirs.iter().map(|d| verify_arch(d, &keys)).collect();
-    let labels = Labels::of(&arches);
-    let first_failure = arches.iter().find_map(|a| {
-        a.checks
-            .iter()
-            .find(|c| c.status == Status::Fail)
-            .map(|c| format!("{} {}: {}", labels.label(a), c.check, c.detail))
-    });
-    let report = Report {
-        schema_version: SCHEMA_VERSION,
-        ok: first_failure.is_none(),
-        first_failure,
-        arches,
-    };
+    let report = check(&opts.dir, &opts.keys)?;
     if opts.json {
         crate::util::stdout::print_json(&report)?;
     } else {
@@ -118,6 +101,30 @@ pub fn run(opts: &Options) -> Result<u8> {
             Ok(1)
         }
     }
+}
+
+/// Runs every check of every arch folder under `dir` (with a signature required when `keys`
+/// are given) and returns the report, printing nothing.
+pub fn check(dir: &Path, keys: &[PathBuf]) -> Result<Report> {
+    let keys = keys
+        .iter()
+        .map(|p| crate::outputs::sign::PublicKey::load(p))
+        .collect::<Result<Vec<_>>>()?;
+    let dirs = arch_dirs(dir)?;
+    let arches: Vec<ArchReport> = dirs.iter().map(|d| verify_arch(d, &keys)).collect();
+    let labels = Labels::of(&arches);
+    let first_failure = arches.iter().find_map(|a| {
+        a.checks
+            .iter()
+            .find(|c| c.status == Status::Fail)
+            .map(|c| format!("{} {}: {}", labels.label(a), c.check, c.detail))
+    });
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        ok: first_failure.is_none(),
+        first_failure,
+        arches,
+    })
 }
 
 /// How a report names an arch folder: `amd64` when one profile is verified, `PROFILE/amd64`
@@ -323,8 +330,14 @@ fn sums_check(dir: &ArchDir, sums: &Result<Sums, String>) -> Outcome {
             overlays.join(" or ")
         ));
     }
+    let mut absent = Vec::new();
     for (name, want) in sums {
-        match crate::util::digest::sha256_file(&dir.file(name)) {
+        let path = dir.file(name);
+        if layout::LAUNCH.contains(&name.as_str()) && !path.exists() {
+            absent.push(name.as_str());
+            continue;
+        }
+        match crate::util::digest::sha256_file(&path) {
             Err(e) => return Outcome::Fail(format!("{name}: {e:#}")),
             Ok((got, _)) if got != *want => {
                 return Outcome::Fail(format!("{name}: sha256 {got}, SHA256SUMS says {want}"))
@@ -347,7 +360,15 @@ fn sums_check(dir: &ArchDir, sums: &Result<Sums, String>) -> Outcome {
             }
         }
     }
-    Outcome::Ok(format!("{} files match", sums.len()))
+    if absent.is_empty() {
+        Outcome::Ok(format!("{} files match", sums.len()))
+    } else {
+        Outcome::Ok(format!(
+            "{} files match; {} absent (the node's launch configuration, which a registry artifact does not carry)",
+            sums.len() - absent.len(),
+            absent.join(", ")
+        ))
+    }
 }
 
 fn signature_check(

@@ -18,6 +18,10 @@
 #   cri-dockerd                 github.com/Mirantis/cri-dockerd v0.4.3
 #   butane                      github.com/coreos/butane v0.29.0
 #   ignition, ignition-validate github.com/coreos/ignition/v2 v2.26.0
+#   registry (set registry)     github.com/distribution/distribution/v3 v3.1.2 (the CNCF
+#                               Distribution registry, for `builder push`/`pull`)
+#   oras                        oras.land/oras v1.3.6
+#   crane                       github.com/google/go-containerregistry v0.22.1
 #
 # All but ignition are static (CGO_ENABLED=0); ignition needs cgo and libblkid's headers (Debian
 # libblkid-dev) and is built as upstream ships it (-buildmode=pie). All are built with -trimpath,
@@ -29,7 +33,7 @@
 # database like any other), a copy of it becomes the main module, and `go build` runs there.
 #
 # Usage:
-#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|kubernetes-1.23|control-plane|containerd|crictl|cri-dockerd|butane|ignition ...]
+#   ci/consumers/build.sh [--force] [kubernetes|kubernetes-1.34|kubernetes-1.23|control-plane|containerd|crictl|cri-dockerd|butane|ignition|registry|oras|crane ...]
 #
 #   With no names it builds all but kubernetes-1.23 (a long build, for the dockershim migration
 #   test only: it is built only when named). --force rebuilds even when the cache holds working
@@ -67,6 +71,9 @@ readonly CRICTL_VERSION=v1.37.0
 readonly CRI_DOCKERD_VERSION=v0.4.3
 readonly BUTANE_VERSION=v0.29.0
 readonly IGNITION_VERSION=v2.26.0
+readonly REGISTRY_VERSION=v3.1.2
+readonly ORAS_VERSION=v1.3.6
+readonly CRANE_VERSION=v0.22.1
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/builder-ci/consumers
@@ -345,18 +352,47 @@ check_ignition() {
     expect_output "$IGNITION_VERSION" "$1/ignition-validate" -version
 }
 
+# ---------------------------------------------------------------- registry, oras, crane
+# The OCI side of `builder push` / `pull`: the CNCF Distribution registry, oras and crane. None
+# has replace directives, so `go install MOD@VERSION` works; each is stamped as its Makefile or
+# release config does.
+build_registry() {
+  local out=$1 mod=github.com/distribution/distribution/v3
+  (cd "$out" && GOBIN=$out go install -trimpath \
+      -ldflags "-s -w -X $mod/version.version=$REGISTRY_VERSION -X $mod/version.mainpkg=$mod" \
+      "$mod/cmd/registry@$REGISTRY_VERSION")
+}
+check_registry() {
+  expect_output "$REGISTRY_VERSION" "$1/registry" --version
+}
+build_oras() {
+  local out=$1
+  (cd "$out" && GOBIN=$out go install -trimpath -ldflags "-s -w" "oras.land/oras/cmd/oras@$ORAS_VERSION")
+}
+check_oras() {
+  expect_output "${ORAS_VERSION#v}" "$1/oras" version
+}
+build_crane() {
+  local out=$1 mod=github.com/google/go-containerregistry
+  (cd "$out" && GOBIN=$out go install -trimpath \
+      -ldflags "-s -w -X $mod/cmd/crane/cmd.Version=$CRANE_VERSION" "$mod/cmd/crane@$CRANE_VERSION")
+}
+check_crane() {
+  expect_output "$CRANE_VERSION" "$1/crane" version
+}
+
 # ---------------------------------------------------------------- main
 force=
 wanted=()
 for arg; do
   case $arg in
     --force) force=1 ;;
-    kubernetes|kubernetes-1.34|kubernetes-1.23|control-plane|containerd|crictl|cri-dockerd|butane|ignition) wanted+=("$arg") ;;
+    kubernetes|kubernetes-1.34|kubernetes-1.23|control-plane|containerd|crictl|cri-dockerd|butane|ignition|registry|oras|crane) wanted+=("$arg") ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
 done
-(( ${#wanted[@]} )) || wanted=(kubernetes kubernetes-1.34 control-plane containerd crictl cri-dockerd butane ignition)
+(( ${#wanted[@]} )) || wanted=(kubernetes kubernetes-1.34 control-plane containerd crictl cri-dockerd butane ignition registry oras crane)
 
 mkdir -p "$cache_root"
 # One build at a time per cache (two CI jobs on one machine would otherwise race on a set).
@@ -421,6 +457,18 @@ for want in "${wanted[@]}"; do
         emit IGNITION "$cache_root/ignition-$IGNITION_VERSION/ignition"
         emit IGNITION_VALIDATE "$cache_root/ignition-$IGNITION_VERSION/ignition-validate"
       else failed+=(ignition); fi ;;
+    registry)
+      if build_set registry "$REGISTRY_VERSION" build_registry check_registry; then
+        emit REGISTRY "$cache_root/registry-$REGISTRY_VERSION/registry"
+      else failed+=(registry); fi ;;
+    oras)
+      if build_set oras "$ORAS_VERSION" build_oras check_oras; then
+        emit ORAS "$cache_root/oras-$ORAS_VERSION/oras"
+      else failed+=(oras); fi ;;
+    crane)
+      if build_set crane "$CRANE_VERSION" build_crane check_crane; then
+        emit CRANE "$cache_root/crane-$CRANE_VERSION/crane"
+      else failed+=(crane); fi ;;
   esac
 done
 
