@@ -15,7 +15,9 @@
 #   - built from source with Go (ci/consumers/build.sh, cached in ~/.cache/builder-ci): kubelet
 #     and kubeadm v1.36.3 (and kubelet v1.34.4), containerd v2.3.4 (config version 4), crictl
 #     v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition and ignition-validate v2.26.0
-#     (Ignition with cgo: libblkid-dev); intoto-check (ci/consumers/intoto: in-toto's Go
+#     (Ignition with cgo: libblkid-dev), the CNCF Distribution registry v3.1.2, oras v1.3.6 and
+#     crane v0.22.1 (tests/it/registry.rs: push, pull, referrers; htpasswd from apache2-utils,
+#     TLS certificates from openssl); intoto-check (ci/consumers/intoto: in-toto's Go
 #     validators for Statement v1 and SLSA Provenance v1).
 # BUILDER_REQUIRE_CONSUMERS=1 turns "consumer not found: skipped" into a failure.
 # Then ci/e2e/run.sh boots whole nodes in qemu (it installs its own packages).
@@ -29,7 +31,8 @@ sudo_ apt-get update -qq
 sudo_ apt-get install -y -qq --no-install-recommends \
   containerd systemd cloud-init docker.io coreutils ca-certificates curl time \
   zsh fish groff-base python3 python3-venv minisign openssh-client zstd squashfs-tools \
-  systemd-container libblkid-dev busybox-static containernetworking-plugins jq chromium >/dev/null
+  systemd-container libblkid-dev busybox-static containernetworking-plugins jq chromium \
+  apache2-utils openssl >/dev/null
 
 # taplo (npm @taplo/cli), for tests/it/schema.rs: checks every profile against profiles/schema.json
 # as editors do. Installed once into a cache outside the checkout (about 2 s), offline after.
@@ -79,7 +82,8 @@ exe BUILDER_DOCKERD28 "$built/usr/sbin/dockerd"
 # Built from source with Go, cached outside the checkout (about 15 minutes the first time on 2
 # cores, under a second after): kubelet and kubeadm v1.36.3, kubelet v1.34.4, the v1.36.3
 # control plane, kubectl and etcd 3.6.8 (for the e2e cluster case), containerd v2.3.4, crictl
-# v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition v2.26.0.
+# v1.37.0, cri-dockerd v0.4.3, Butane v0.29.0, Ignition v2.26.0, the Distribution registry
+# v3.1.2, oras v1.3.6, crane v0.22.1.
 build ci/consumers/build.sh
 take BUILDER_KUBELET KUBELET
 take BUILDER_KUBEADM KUBEADM
@@ -95,6 +99,9 @@ take BUILDER_KUBE_CONTROLLER_MANAGER KUBE_CONTROLLER_MANAGER
 take BUILDER_KUBE_SCHEDULER KUBE_SCHEDULER
 take BUILDER_KUBECTL KUBECTL
 take BUILDER_ETCD ETCD
+take BUILDER_DISTRIBUTION REGISTRY
+take BUILDER_ORAS ORAS
+take BUILDER_CRANE CRANE
 # The in-toto attestation reference implementation's validators (Go, about 20 s once), for
 # tests/it/provenance.rs.
 build ci/consumers/intoto/build.sh

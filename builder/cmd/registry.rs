@@ -23,7 +23,7 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    fn options(&self) -> oci::RegistryOptions {
+    pub(super) fn options(&self) -> oci::RegistryOptions {
         oci::RegistryOptions {
             plain_http: self.plain_http,
             ca_file: self.registry_ca.clone(),

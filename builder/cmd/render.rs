@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::options::{ArchParser, FetchArgs, Output, OutputParser};
+use super::registry::RegistryArgs;
 use crate::bootstrap::cloudinit::Cloud;
 use crate::build::archive::ArchiveLimits;
 use crate::util::model::{Arch, Compression, KubeMinor};
@@ -52,8 +53,13 @@ pub struct RenderArgs {
     #[arg(long, value_enum, default_value_t = Compression::Gzip, env = "BUILDER_COMPRESSION", value_name = "KIND")]
     pub compression: Compression,
     /// Fetch mode: the URL nodes download overlay.tar.gz from at first boot, with {arch} for the architecture; the user-data pins its sha256. Without it, baked mode (the image already holds the overlay)
+    ///
+    /// Or oci://REGISTRY/REPOSITORY@sha256:DIGEST, the artifact `builder push` printed: the node fetches this arch's overlay blob from the registry by digest (curl; anonymous, a Bearer token, or the credentials in /etc/builder/registry-auth on the image), and the render first checks that the artifact holds the overlay it made
     #[arg(long, env = "BUILDER_OVERLAY_URL", value_name = "TEMPLATE")]
     pub overlay_url: Option<String>,
+    /// With an oci:// --overlay-url: a registry mirror the node tries before the registry itself, http(s)://HOST[:PORT][/PREFIX] serving the same repositories (repeatable, tried in order)
+    #[arg(long, value_name = "URL")]
+    pub overlay_mirror: Vec<String>,
     /// What to produce (repeatable or comma-separated): overlay (rootfs/, overlay.tar.gz, user-data; always written) and sysext (adds <profile>-<version>-<arch>.raw, a systemd-sysext image of /usr and /opt, with ignition.json and butane.yaml for Flatcar/Fedora CoreOS)
     #[arg(
         long,
@@ -81,6 +87,8 @@ pub struct RenderArgs {
     /// text: nothing on stdout (progress and results go to stderr); json: one summary on stdout for CI (schema_version 1: per arch the paths, digests and artifacts, and the warnings)
     #[arg(long, short, value_parser = OutputParser, default_value = "text", value_name = "FORMAT")]
     pub output: Output,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     // Last, so that its "Download options" heading covers only its own options.
     #[command(flatten)]
     pub fetch: FetchArgs,
@@ -97,6 +105,8 @@ impl RenderArgs {
             source_date_epoch: self.source_date_epoch,
             cloud: self.cloud,
             overlay_url: self.overlay_url,
+            overlay_mirrors: self.overlay_mirror,
+            registry: self.registry.options(),
             join_config: self.join_config,
             sign_key: self.sign_key,
             formats: self.format,

@@ -9,6 +9,7 @@
 //!   media.rs      the media types and annotation keys
 //!   artifact.rs   which files of an arch folder travel, under which media types
 //!   push.rs, pull.rs   the two commands
+//!   resolve.rs    what an oci:// overlay URL holds for an arch (render checks it)
 
 pub mod artifact;
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod media;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod resolve;
 
 pub use client::Options as RegistryOptions;
 pub use reference::Reference;

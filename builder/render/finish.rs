@@ -31,6 +31,14 @@ impl Render<'_> {
         let (plan, dir) = (&self.job.plan, dirs.staged.as_path());
         let ud = self.job.user_data(self.opts);
         let overlay_sha256 = reuse::sha256_of(&m.overlay.sha256, &m.overlay.file)?;
+        if let Some((artifact, _)) = &self.job.overlay_source {
+            crate::oci::resolve::check_overlay(
+                artifact,
+                arch,
+                &overlay_sha256,
+                &self.opts.registry,
+            )?;
+        }
         let user_data = user_data::write(plan, arch, node_files, dir, &overlay_sha256, &ud)?;
         let file = |name: &'static str, bytes: &[u8]| {
             OutputFile::new(&dirs.last, name, Sha256::of(bytes), bytes.len() as u64)

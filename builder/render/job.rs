@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::output_cache;
 use crate::bootstrap::cloudinit::user_data::UserDataArgs;
-use crate::bootstrap::cloudinit::{Cloud, JoinParams};
+use crate::bootstrap::cloudinit::{Cloud, JoinParams, RegistrySource};
 use crate::build::archive::ArchiveLimits;
 use crate::fetch::FetchOptions;
 use crate::outputs::manifest::ProfileRef;
@@ -36,8 +36,13 @@ pub struct Options {
     pub source_date_epoch: u64,
     /// The cloud whose user-data size limit applies.
     pub cloud: Cloud,
-    /// Fetch mode's overlay URL template (`{arch}`); `None` for baked mode.
+    /// Fetch mode's overlay URL template (`{arch}`), or an `oci://REGISTRY/REPO@sha256:DIGEST`
+    /// artifact; `None` for baked mode.
     pub overlay_url: Option<String>,
+    /// With an `oci://` overlay URL: mirrors the node tries first (`http(s)://host[:port][/prefix]`).
+    pub overlay_mirrors: Vec<String>,
+    /// How to reach the registry an `oci://` overlay URL names (TLS roots, plain HTTP).
+    pub registry: crate::oci::RegistryOptions,
     /// kubeadm join parameters from a file; without it, from the environment (if set).
     pub join_config: Option<PathBuf>,
     /// The secret key that signs each arch's SHA256SUMS (passphrase: env
@@ -86,6 +91,8 @@ pub(super) struct Prepared {
     pub(super) signer: Option<SigningKey>,
     /// Each arch's input digest (see `reuse`).
     pub(super) digests: BTreeMap<Arch, Sha256>,
+    /// An `oci://` overlay URL: the artifact, and where nodes fetch its overlay blob from.
+    pub(super) overlay_source: Option<(crate::oci::Reference, RegistrySource)>,
 }
 
 impl Prepared {
@@ -94,6 +101,7 @@ impl Prepared {
         UserDataArgs {
             cloud: opts.cloud,
             overlay_url: opts.overlay_url.as_deref(),
+            registry: self.overlay_source.as_ref().map(|(_, s)| s),
             join: self.join.as_ref(),
         }
     }

@@ -13,8 +13,9 @@ use zeroize::Zeroizing;
 use super::job::{Context, Options, Prepared};
 use super::reuse;
 use crate::bootstrap::cloudinit::user_data;
-use crate::bootstrap::cloudinit::JoinParams;
+use crate::bootstrap::cloudinit::{JoinParams, RegistrySource};
 use crate::build::overlay;
+use crate::oci::Reference;
 use crate::outputs::sign::{SigningKey, PASSPHRASE_ENV};
 use crate::outputs::sysext::Format;
 use crate::profile::catalog::Catalog;
@@ -41,9 +42,7 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
     }
     let arches = select_arches(&profile, &opts.arches)?;
     let join = join_params(opts.join_config.as_deref(), cx.quiet)?;
-    if let Some(t) = &opts.overlay_url {
-        user_data::check_overlay_url(t, &arches)?;
-    }
+    let overlay_source = overlay_source(opts, &arches)?;
     crate::outputs::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
     let plan = Plan::resolve(profile, &catalog)?;
     if opts.formats.contains(&Format::Sysext) {
@@ -57,9 +56,51 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
         join,
         signer,
         digests: BTreeMap::new(),
+        overlay_source,
     };
     job.digests = input_digests(&job, opts)?;
     Ok(job)
+}
+
+/// `--overlay-url`: a URL template, checked; or an `oci://` artifact (pinned by digest), with
+/// the endpoints its nodes fetch from: the `--overlay-mirror`s, then the registry itself.
+fn overlay_source(opts: &Options, arches: &[Arch]) -> Result<Option<(Reference, RegistrySource)>> {
+    let Some(url) = &opts.overlay_url else {
+        if !opts.overlay_mirrors.is_empty() {
+            return Err(Error::Input(
+                "--overlay-mirror is for an oci:// --overlay-url; give one, or drop the mirrors"
+                    .into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    };
+    let Some(parsed) = Reference::parse_pinned_url(url) else {
+        if !opts.overlay_mirrors.is_empty() {
+            return Err(Error::Input(format!(
+                "--overlay-mirror is for an oci:// --overlay-url, not {url:?}; for a plain URL, point --overlay-url at the mirror"
+            ))
+            .into());
+        }
+        user_data::check_overlay_url(url, arches)?;
+        return Ok(None);
+    };
+    let r = parsed.map_err(Error::Input)?;
+    let scheme = if opts.registry.plain_http {
+        "http"
+    } else {
+        "https"
+    };
+    let mut endpoints = opts.overlay_mirrors.clone();
+    endpoints.push(format!("{scheme}://{}", r.registry));
+    for e in &endpoints {
+        crate::bootstrap::cloudinit::check_endpoint(e)?;
+    }
+    let source = RegistrySource {
+        repository: r.repository.clone(),
+        endpoints,
+    };
+    Ok(Some((r, source)))
 }
 
 /// `--join-config`'s file, else the `BUILDER_JOIN_*` variables (if set).
@@ -112,6 +153,11 @@ fn input_digests(job: &Prepared, opts: &Options) -> Result<BTreeMap<Arch, Sha256
         source_date_epoch: opts.source_date_epoch,
         cloud: opts.cloud.as_str(),
         overlay_url: opts.overlay_url.as_deref(),
+        overlay_endpoints: job
+            .overlay_source
+            .as_ref()
+            .map(|(_, s)| s.endpoints.clone())
+            .unwrap_or_default(),
         compression: opts.compression,
         formats: if opts.formats.contains(&Format::Sysext) {
             vec!["sysext".into()]

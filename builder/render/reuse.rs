@@ -37,6 +37,9 @@ struct Inputs<'a> {
     source_date_epoch: u64,
     cloud: &'a str,
     overlay_url: Option<&'a str>,
+    /// An oci:// overlay URL's endpoints (mirrors, then the registry with its scheme).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    overlay_endpoints: Vec<String>,
     /// sha256 of the join parameters, token included (so a new token gives a new user-data).
     join_sha256: Option<Sha256>,
     compression: &'a str,
@@ -51,6 +54,7 @@ pub(super) struct Flags<'a> {
     pub source_date_epoch: u64,
     pub cloud: &'a str,
     pub overlay_url: Option<&'a str>,
+    pub overlay_endpoints: Vec<String>,
     pub compression: Compression,
     /// `--format` (besides the overlay) and `--sysext-url`.
     pub formats: Vec<String>,
@@ -76,6 +80,7 @@ pub(super) fn input_digest(
         source_date_epoch: flags.source_date_epoch,
         cloud: flags.cloud,
         overlay_url: flags.overlay_url,
+        overlay_endpoints: flags.overlay_endpoints.clone(),
         join_sha256: join.map(|j| {
             let canonical = serde_json::json!([
                 j.api_server,
@@ -163,6 +168,7 @@ mod tests {
             source_date_epoch: 0,
             cloud: "generic",
             overlay_url: None,
+            overlay_endpoints: Vec::new(),
             join_sha256: None,
             compression: "gzip",
             signer: None,
@@ -183,13 +189,14 @@ mod tests {
     fn every_input_reaches_the_digest() {
         let base = digest(&inputs("1.0.0"));
         assert_ne!(base, digest(&inputs("1.0.1")), "builder's version");
-        let changed: [fn(&mut Inputs); 11] = [
+        let changed: [fn(&mut Inputs); 12] = [
             |i| i.profile_sha256 = "01",
             |i| i.overlays[0].1 = sha("12"),
             |i| i.arch = "arm64",
             |i| i.source_date_epoch = 1,
             |i| i.cloud = "aws",
             |i| i.overlay_url = Some("https://x.invalid/{arch}"),
+            |i| i.overlay_endpoints = vec!["https://mirror.invalid".into()],
             |i| i.join_sha256 = Some(sha("22")),
             |i| i.compression = "zstd",
             |i| i.signer = Some("minisign key ID 1".into()),

@@ -298,6 +298,7 @@ fn fetch_for(url: &str, sha256: &str) -> FetchOverlay {
     FetchOverlay {
         url: url.into(),
         sha256: digest(sha256),
+        registry: None,
     }
 }
 

@@ -38,6 +38,7 @@ mod pin;
 mod profile_errors;
 mod progress;
 mod provenance;
+mod registry;
 mod render;
 mod render_json;
 mod sbom;

@@ -264,12 +264,36 @@ fn unlisted_and_missing_outputs_are_caught() {
         "notes.txt is not listed",
     );
     fs::remove_file(dir.join("notes.txt")).unwrap();
-    fs::remove_file(dir.join("meta-data")).unwrap();
+    fs::remove_file(dir.join("overlay.tar.gz.sha256")).unwrap();
     assert_fails(
         &verify(&ws, &["dist"]),
         "amd64",
         "sha256sums",
-        "meta-data: ",
+        "overlay.tar.gz.sha256: ",
+    );
+}
+
+/// The node's launch files (user-data, meta-data) may be absent, as in a folder `builder pull`
+/// wrote (a registry artifact does not carry them); the report says so. Changed, they fail.
+#[test]
+fn absent_launch_files_are_reported_not_failed() {
+    let (_up, ws) = rendered();
+    let dir = arch_dir(&ws, "amd64");
+    fs::remove_file(dir.join("meta-data")).unwrap();
+    fs::remove_file(dir.join("user-data")).unwrap();
+    let o = verify(&ws, &["dist"]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("meta-data, user-data absent"),
+        "{}",
+        stdout(&o)
+    );
+    fs::write(dir.join("meta-data"), "instance-id: other\n").unwrap();
+    assert_fails(
+        &verify(&ws, &["dist"]),
+        "amd64",
+        "sha256sums",
+        "meta-data: sha256",
     );
 }
 

@@ -37,7 +37,10 @@ pub use crate::bootstrap::join::{
     ENV_DISCOVERY_TIMEOUT, ENV_TOKEN, JOIN_CONFIG_PATH,
 };
 pub use crate::bootstrap::node_check::{node_check_script, NODE_CHECK_PATH};
-pub use fetch::{check as check_fetch, fetch_script, FetchOverlay, FETCH_SCRIPT_PATH};
+pub use fetch::{
+    check as check_fetch, check_endpoint, fetch_script, registry_fetch_script, FetchOverlay,
+    RegistrySource, FETCH_SCRIPT_PATH,
+};
 
 /// Everything one arch's user-data is made from.
 #[derive(Debug)]
@@ -239,13 +242,19 @@ fn check_input(input: &UserDataInput) -> Result<()> {
 fn write_files(input: &UserDataInput) -> Result<Vec<Item>> {
     let mut items = match &input.fetch {
         Some(f) => {
-            fetch::check(&f.url)?;
-            vec![item(
-                FETCH_SCRIPT_PATH,
-                0o755,
-                fetch_script(&f.url, &f.sha256).as_bytes(),
-                true,
-            )?]
+            let script = match &f.registry {
+                Some(r) => {
+                    for e in &r.endpoints {
+                        fetch::check_endpoint(e)?;
+                    }
+                    registry_fetch_script(&f.url, &f.sha256, r)
+                }
+                None => {
+                    fetch::check(&f.url)?;
+                    fetch_script(&f.url, &f.sha256)
+                }
+            };
+            vec![item(FETCH_SCRIPT_PATH, 0o755, script.as_bytes(), true)?]
         }
         None => node_file_items(input.files)?,
     };

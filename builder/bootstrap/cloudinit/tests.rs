@@ -180,6 +180,7 @@ fn fetch() -> FetchOverlay {
     FetchOverlay {
         url: "https://artifacts.example.com/node/amd64/overlay.tar.gz".into(),
         sha256: "5e".repeat(32).parse().unwrap(),
+        registry: None,
     }
 }
 
@@ -484,6 +485,7 @@ fn bad_inputs_are_refused() {
     case.fetch = Some(FetchOverlay {
         url: "ftp://example.invalid/overlay.tar.gz".into(),
         sha256: "5e".repeat(32).parse().unwrap(),
+        registry: None,
     });
     let e = case.render().unwrap_err();
     assert!(

@@ -18,6 +18,8 @@ use crate::util::model::{Arch, Runtime};
 pub struct UserDataArgs<'a> {
     pub cloud: cloudinit::Cloud,
     pub overlay_url: Option<&'a str>,
+    /// With an `oci://` overlay URL: the repository and endpoints the node fetches from.
+    pub registry: Option<&'a cloudinit::RegistrySource>,
     pub join: Option<&'a cloudinit::JoinParams>,
 }
 
@@ -81,8 +83,13 @@ pub fn write(
         },
         files: &files,
         fetch: ud.overlay_url.map(|t| FetchOverlay {
-            url: t.replace("{arch}", arch.as_str()),
+            // An oci:// URL names the artifact (every arch); the blob is this arch's overlay.
+            url: match ud.registry {
+                Some(_) => t.to_string(),
+                None => t.replace("{arch}", arch.as_str()),
+            },
             sha256: *overlay_sha256,
+            registry: ud.registry.cloned(),
         }),
         join: ud.join,
         // kubeadm join rewrites kubeadm-flags.env from the JoinConfiguration: same flags there.

@@ -9,6 +9,7 @@
 
 mod archive;
 mod programs;
+pub mod registry;
 mod server;
 mod upstream;
 mod workspace;
