@@ -46,6 +46,9 @@ pub struct RenderArgs {
     /// Do not keep or reuse packed outputs in the cache folder (<cache>/outputs-v1)
     #[arg(long)]
     pub no_output_cache: bool,
+    /// An output cache shared through a registry, oci://REGISTRY/REPOSITORY: an arch whose input digest is tagged there (in-sha256-HEX) is taken from it, proven as a local entry is, instead of built; an arch built is pushed there. Credentials as for `builder push`
+    #[arg(long, env = "BUILDER_OUTPUT_CACHE_URL", value_name = "URL")]
+    pub output_cache_url: Option<String>,
     /// Largest size of the output cache in bytes; the least recently used outputs go first
     #[arg(long, env = "BUILDER_OUTPUT_CACHE_MAX_BYTES", default_value_t = 2 << 30, value_name = "BYTES")]
     pub output_cache_max_bytes: u64,
@@ -106,6 +109,7 @@ impl RenderArgs {
             cloud: self.cloud,
             overlay_url: self.overlay_url,
             overlay_mirrors: self.overlay_mirror,
+            output_cache_url: self.output_cache_url,
             registry: self.registry.options(),
             join_config: self.join_config,
             sign_key: self.sign_key,

@@ -10,9 +10,11 @@
 //!   artifact.rs   which files of an arch folder travel, under which media types
 //!   push.rs, pull.rs   the two commands
 //!   resolve.rs    what an oci:// overlay URL holds for an arch (render checks it)
+//!   cache.rs      the output cache in a registry (render --output-cache-url)
 
 pub mod artifact;
 pub mod auth;
+pub mod cache;
 pub mod client;
 pub mod manifest;
 pub mod media;

@@ -45,6 +45,7 @@ impl Render<'_> {
             classes.push((*arch, current.map_or(Class::Build, Class::UpToDate)));
         }
         let Some(cache) = self.cx.output_cache.as_ref().filter(|_| !self.opts.force) else {
+            self.take_from_registry_cache(&mut classes, staging)?;
             return Ok(classes);
         };
         let plan = &self.job.plan;
@@ -66,7 +67,83 @@ impl Render<'_> {
                 }
             }
         }
+        self.take_from_registry_cache(&mut classes, staging)?;
         Ok(classes)
+    }
+
+    /// The arches still to build, from `--output-cache-url`'s registry where it has them
+    /// (proven by `oci::cache::take`, then the tree by `output_cache::hit_unpacked`). A
+    /// registry that cannot be reached is a warning: the arch is built.
+    fn take_from_registry_cache(
+        &self,
+        classes: &mut [(Arch, Class)],
+        staging: &Staging,
+    ) -> Result<()> {
+        let Some(repo) = self
+            .job
+            .registry_cache
+            .as_ref()
+            .filter(|_| !self.opts.force)
+        else {
+            return Ok(());
+        };
+        for (arch, class) in classes.iter_mut() {
+            if !matches!(class, Class::Build) {
+                continue;
+            }
+            let want = crate::oci::cache::Wanted {
+                input: &self.job.digests[arch],
+                profile: &self.job.plan.profile.name,
+                arch: *arch,
+            };
+            let dir = staging.arch_dir(*arch)?;
+            let taken = match crate::oci::cache::take(repo, &self.opts.registry, &want, &dir) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.cx.progress.warn(&format!(
+                        "warning: the registry cache {repo}: {e:#}; building {arch}"
+                    ));
+                    continue;
+                }
+            };
+            let why = match taken {
+                crate::oci::cache::Taken::Miss => continue,
+                crate::oci::cache::Taken::Refused(why) => why,
+                crate::oci::cache::Taken::Hit(m, json) => {
+                    match output_cache::hit_unpacked(&dir, *m, json)? {
+                        Ok(hit) => {
+                            *class = Class::FromOutputCache(hit);
+                            continue;
+                        }
+                        Err(why) => {
+                            format!("the registry cache entry for {arch} was not used: {why}")
+                        }
+                    }
+                }
+            };
+            self.cx
+                .progress
+                .warn(&format!("warning: {why}; building it"));
+        }
+        Ok(())
+    }
+
+    /// Pushes an arch just built (its finished folder) to `--output-cache-url`'s registry under
+    /// its input digest. Failing to cache is a warning, not a failed render.
+    pub(super) fn registry_cache_store(&self, arch: Arch, dir: &std::path::Path) {
+        let Some(repo) = &self.job.registry_cache else {
+            return;
+        };
+        let opts = crate::oci::push::Options {
+            dir: dir.to_path_buf(),
+            reference: repo.with_tag(&crate::oci::cache::tag(&self.job.digests[&arch])),
+            registry: self.opts.registry.clone(),
+        };
+        if let Err(e) = crate::oci::push::push(&opts) {
+            self.cx.progress.warn(&format!(
+                "warning: {arch} was not stored in the registry cache {repo}: {e:#}"
+            ));
+        }
     }
 
     /// Downloads (or finds in the download cache) every artifact of the arches to build;

@@ -41,8 +41,10 @@ pub struct Options {
     pub overlay_url: Option<String>,
     /// With an `oci://` overlay URL: mirrors the node tries first (`http(s)://host[:port][/prefix]`).
     pub overlay_mirrors: Vec<String>,
-    /// How to reach the registry an `oci://` overlay URL names (TLS roots, plain HTTP).
+    /// How to reach the registry an `oci://` overlay URL (or the output cache URL) names.
     pub registry: crate::oci::RegistryOptions,
+    /// `--output-cache-url oci://REGISTRY/REPO`: an output cache shared through a registry.
+    pub output_cache_url: Option<String>,
     /// kubeadm join parameters from a file; without it, from the environment (if set).
     pub join_config: Option<PathBuf>,
     /// The secret key that signs each arch's SHA256SUMS (passphrase: env
@@ -69,6 +71,8 @@ pub(super) struct Context<'a> {
     pub(super) progress: &'a Progress,
     /// `-q`: no notes on stderr.
     pub(super) quiet: bool,
+    /// `--offline`: no registry is contacted.
+    pub(super) offline: bool,
     /// `None` with `--no-output-cache`, and for sysext renders (their image is cut from the
     /// rootfs as built, so they always build; the up-to-date check still applies).
     pub(super) output_cache: Option<output_cache::OutputCache>,
@@ -93,6 +97,8 @@ pub(super) struct Prepared {
     pub(super) digests: BTreeMap<Arch, Sha256>,
     /// An `oci://` overlay URL: the artifact, and where nodes fetch its overlay blob from.
     pub(super) overlay_source: Option<(crate::oci::Reference, RegistrySource)>,
+    /// `--output-cache-url`'s repository (none offline, for sysext renders and without it).
+    pub(super) registry_cache: Option<crate::oci::Reference>,
 }
 
 impl Prepared {

@@ -45,6 +45,7 @@ pub fn run(opts: &Options, fetch: &FetchOptions) -> Result<Summary> {
     let cx = Context {
         progress: &fetch.progress,
         quiet: fetch.quiet,
+        offline: fetch.offline,
         output_cache: opts
             .output_cache
             .filter(|_| {
@@ -120,8 +121,8 @@ impl Render<'_> {
             }
             Class::FromOutputCache(hit) => {
                 self.cx.progress.line(&format!(
-                    "reused   {arch}: {} from the output cache (input sha256 {digest})",
-                    hit.manifest.overlay.file
+                    "reused   {arch}: {} from {} (input sha256 {digest})",
+                    hit.manifest.overlay.file, hit.origin
                 ));
                 build::Core::from(hit)
             }
@@ -131,7 +132,11 @@ impl Render<'_> {
             staged: staging.arch_dir(arch)?,
             last: final_dir,
         };
+        let built = !reused;
         let mut out = self.finish(arch, core, &dirs)?;
+        if built {
+            self.registry_cache_store(arch, &dirs.staged);
+        }
         if reused {
             out.outcome = Outcome::Reused;
         }

@@ -76,6 +76,8 @@ pub(super) struct Hit {
     pub manifest: Manifest,
     pub json: String,
     pub node_files: Vec<NodeFile>,
+    /// Where it came from, for the progress line: "the output cache" or "the registry cache".
+    pub origin: &'static str,
 }
 
 /// What a lookup found.
@@ -491,6 +493,34 @@ fn clear(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A hit from files the registry's cache wrote into `dir` (the overlay and the manifest
+/// proven by `oci::cache`): the overlay is unpacked and rootfs/ proven against the manifest, as
+/// a linked tree is. `Err(why)` leaves `dir` empty.
+pub(super) fn hit_unpacked(dir: &Path, m: Manifest, json: String) -> Result<Result<Hit, String>> {
+    let out = ArchDir::new(dir);
+    let root = out.rootfs();
+    let proven = crate::build::pack::unpack(&out.file(&m.overlay.file), &root)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|()| {
+            let listed = crate::verify::tree::from_manifest(&m.files)?;
+            let found = crate::verify::tree::from_dir(&root)?;
+            match crate::verify::tree::first_difference(&listed, &found, "its overlay") {
+                Some(d) => Err(d),
+                None => Ok(()),
+            }
+        });
+    match proven {
+        Ok(()) => Ok(Ok(Hit {
+            origin: "the registry cache",
+            ..hit(dir, m, json)?
+        })),
+        Err(why) => {
+            clear(dir)?;
+            Ok(Err(why))
+        }
+    }
+}
+
 /// Unpacks the proven overlay and reads the node files back.
 fn hit(dir: &Path, m: Manifest, json: String) -> Result<Hit> {
     let out = ArchDir::new(dir);
@@ -503,6 +533,7 @@ fn hit(dir: &Path, m: Manifest, json: String) -> Result<Hit> {
         manifest: m,
         json,
         node_files,
+        origin: "the output cache",
     })
 }
 

@@ -57,6 +57,7 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
         signer,
         digests: BTreeMap::new(),
         overlay_source,
+        registry_cache: registry_cache(opts, cx)?,
     };
     job.digests = input_digests(&job, opts)?;
     Ok(job)
@@ -101,6 +102,29 @@ fn overlay_source(opts: &Options, arches: &[Arch]) -> Result<Option<(Reference, 
         endpoints,
     };
     Ok(Some((r, source)))
+}
+
+/// `--output-cache-url`, parsed; `None` for sysext renders (their image is not cached) and
+/// offline (with a note).
+fn registry_cache(opts: &Options, cx: &Context) -> Result<Option<Reference>> {
+    let Some(url) = &opts.output_cache_url else {
+        return Ok(None);
+    };
+    let repo = crate::oci::cache::parse_url(url).map_err(Error::Input)?;
+    if opts.formats.contains(&Format::Sysext) || cx.offline {
+        if !cx.quiet {
+            eprintln!(
+                "note: --output-cache-url is not used {}",
+                if cx.offline {
+                    "offline"
+                } else {
+                    "by --format sysext renders"
+                }
+            );
+        }
+        return Ok(None);
+    }
+    Ok(Some(repo))
 }
 
 /// `--join-config`'s file, else the `BUILDER_JOIN_*` variables (if set).

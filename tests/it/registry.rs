@@ -49,6 +49,26 @@ fn node_rendered(auth: Auth) -> Option<(TestRegistry, Upstream, Workspace)> {
     Some((reg, up, ws))
 }
 
+/// Two arch folders hold the same `names` and the same rootfs/.
+fn same_output(a: &Path, b: &Path, names: &[String]) {
+    for n in names {
+        let (x, y) = (
+            std::fs::read(a.join(n)).unwrap(),
+            std::fs::read(b.join(n)).unwrap(),
+        );
+        assert!(
+            x == y,
+            "{n} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+    assert_eq!(
+        files_under(&a.join("rootfs")),
+        files_under(&b.join("rootfs"))
+    );
+}
+
 /// `builder ARGS` with the registry's CA and credentials (docker config.json).
 fn run(ws: &Workspace, reg: &TestRegistry, args: &[&str]) -> Output {
     ws.run_env(
@@ -241,17 +261,7 @@ fn pushed_outputs_read_back_with_oras_crane_and_pull() {
             stdout(&o)
         );
         let back = ws.path().join("pulled").join(profile).join("amd64");
-        for n in &names {
-            assert_eq!(
-                std::fs::read(back.join(n)).unwrap(),
-                std::fs::read(dist.join(n)).unwrap(),
-                "{n}"
-            );
-        }
-        assert_eq!(
-            files_under(&back.join("rootfs")),
-            files_under(&dist.join("rootfs"))
-        );
+        same_output(&back, &dist, &names);
         let v = ws.run(&["verify", back.to_str().unwrap()]);
         assert_ok(&v);
         assert!(stdout(&v).contains("user-data absent"), "{}", stdout(&v));
@@ -645,4 +655,116 @@ fn registry_errors_say_what_to_do() {
         stderr(&o)
     );
     assert!(reg.log().len() < 1_000_000);
+}
+
+/// `render --output-cache-url`: a runner that builds pushes its output under the input digest;
+/// another runner (its own download and output caches) takes it from the registry without a
+/// download, byte-identical; a tampered entry is refused (a warning) and the arch is built.
+#[test]
+fn a_second_runner_takes_its_output_from_the_registry_cache() {
+    let Some((reg, up, ws)) = node_rendered(Auth::Basic) else {
+        return;
+    };
+    let url = format!("oci://{}/cache/node", reg.host);
+    let profile = read(ws.path().join("profiles/node.toml"));
+    let runner = |out: &str| {
+        let w = Workspace::new();
+        w.write_profile("node", &profile);
+        let o = run(
+            &w,
+            &reg,
+            &[
+                "render",
+                "--profile",
+                "node",
+                "--arch",
+                "amd64",
+                "--out",
+                out,
+                "--output-cache-url",
+                &url,
+            ],
+        );
+        (w, o)
+    };
+    let (first, o) = runner("one");
+    assert_ok(&o);
+    assert!(!stderr(&o).contains("reused"), "{}", stderr(&o));
+    let built = first.path().join("one/node/amd64");
+    let m = read_json(built.join("manifest.json"));
+    let tag = format!(
+        "{}/cache/node:in-sha256-{}",
+        reg.host,
+        m["input_sha256"].as_str().unwrap()
+    );
+    assert_ok(&run(&first, &reg, &["pull", &tag, "pulled"]));
+
+    let hits = up.server.total_hits();
+    let (second, o) = runner("two");
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("reused   amd64: overlay.tar.gz from the registry cache"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        up.server.total_hits(),
+        hits,
+        "a registry cache hit downloaded artifacts"
+    );
+    let taken = second.path().join("two/node/amd64");
+    let names = [
+        "SHA256SUMS",
+        "overlay.tar.gz",
+        "manifest.json",
+        "user-data",
+        "sbom.spdx.json",
+    ];
+    same_output(&taken, &built, &names.map(String::from));
+    assert_ok(&second.run(&["verify", taken.to_str().unwrap()]));
+
+    // The entry's overlay tampered with in the registry: refused, and the arch is built.
+    let overlay = sha256_hex(&std::fs::read(built.join("overlay.tar.gz")).unwrap());
+    let blob = reg.blob_file(&overlay);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::write(&blob, bytes).unwrap();
+    let (third, o) = runner("three");
+    assert_ok(&o);
+    let e = stderr(&o);
+    assert!(
+        e.contains("registry cache entry")
+            && e.contains("was not used")
+            && e.contains("building it"),
+        "{e}"
+    );
+    assert!(
+        up.server.total_hits() > hits,
+        "the refused entry's arch was not built"
+    );
+    let rebuilt = third.path().join("three/node/amd64");
+    assert_eq!(
+        read(rebuilt.join("SHA256SUMS")),
+        read(built.join("SHA256SUMS"))
+    );
+
+    // Only a repository: builder names the tags.
+    let o = run(
+        &ws,
+        &reg,
+        &[
+            "render",
+            "--profile",
+            "node",
+            "--out",
+            "x",
+            "--output-cache-url",
+            &format!("{url}:v1"),
+        ],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("name the repository only"),
+        "{}",
+        stderr(&o)
+    );
 }
