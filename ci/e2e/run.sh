@@ -20,9 +20,11 @@
 #      preflight passes its node checks and fails only at discovery; the kubelet, started by
 #      systemd with builder's kubeadm-flags.env unchanged, runs a host-network pod and a pod on
 #      the overlay's CNI plugins; negative controls (e2e.negative=1) must fail the same checks;
-#   5. also: fetch mode (user-data unpacks the overlay from a second disk at first boot), a
-#      tampered overlay (must leave the runtime uninstalled and say why on the console), and a
-#      deliberately broken render (containerd config version 4, which the 2.1 binary rejects),
+#   5. also: fetch mode (user-data unpacks the overlay from a second disk at first boot), fetch
+#      mode from an OCI registry (ci/e2e/registry.sh: `builder push` to the real Distribution
+#      registry, the node fetches the blob by digest through a pull-through mirror over qemu's
+#      user network), a tampered blob in the mirror's storage (must leave the runtime
+#      uninstalled and say why on the console), and a deliberately broken render (containerd config version 4, which the 2.1 binary rejects),
 #      which the checks must catch;
 #   6. the system extension (render --format sysext; case `sysext`): the base image with no
 #      overlay unpacked gets ignition.json applied by the real Ignition v2.26.0 (built from source
@@ -72,7 +74,8 @@ install_host_packages() {
   # The machine's newer qemu-utils is too new for bookworm's qemu-system-x86: take bookworm's.
   sudo_ apt-get install -y -qq --no-install-recommends --allow-downgrades \
     debootstrap qemu-system-x86 'qemu-utils/bookworm' cloud-image-utils genisoimage e2fsprogs \
-    containerd runc containernetworking-plugins docker.io python3 python3-yaml iproute2 busybox-static squashfs-tools >/dev/null
+    containerd runc containernetworking-plugins docker.io python3 python3-yaml iproute2 busybox-static squashfs-tools \
+    apache2-utils openssl curl >/dev/null
 }
 
 # --- 1. base image ----------------------------------------------------------------------------
@@ -90,7 +93,7 @@ base=""   # base_cache/KEY/rootfs, set by build_base
 # cri-dockerd VM failed exactly so without it; Debian's standard install has it).
 # The migration case (ci/e2e/migration.sh) builds its old nodes' image with more packages and an
 # extra step (base_extra, a function whose text joins the key).
-BASE_PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,cloud-init,python3-cffi-backend,iptables,conntrack,ca-certificates,libdevmapper1.02.1,procps,apparmor
+BASE_PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,ifupdown,cloud-init,python3-cffi-backend,iptables,conntrack,ca-certificates,curl,libdevmapper1.02.1,procps,apparmor
 
 debootstrap_base() { # root
   debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$1"
@@ -476,7 +479,7 @@ ignition_apply() {
 # lines, which the cloud adds), and for fetch modes overlay.iso. Sets vm_drives (qemu -drive
 # arguments).
 vm_drives=()
-prepare_vm() { # name render_dir mode(baked|fetch|tampered|sysext|none) [meta_extra]
+prepare_vm() { # name render_dir mode(baked|fetch|registry|sysext|none) [meta_extra]
   local name=$1 dir=$2 mode=$3 meta_extra=${4:-}
   local w=$e2e/vm-$name
   rm -rf "$w" && mkdir -p "$w"
@@ -503,6 +506,8 @@ prepare_vm() { # name render_dir mode(baked|fetch|tampered|sysext|none) [meta_ex
     ud=$w/user-data md=$w/meta-data
     printf '#cloud-config\n{}\n' >"$ud"
     printf 'instance-id: e2e-%s\n' "$name" >"$md"
+  elif [ "$mode" = registry ]; then
+    reg_trust "$w/rootfs"
   fi
   mkfs.ext4 -q -F -d "$w/rootfs" "$w/disk.img" 3G
   rm -rf "$w/rootfs"
@@ -512,17 +517,9 @@ prepare_vm() { # name render_dir mode(baked|fetch|tampered|sysext|none) [meta_ex
   fi
   cloud-localds "$w/seed.iso" "$ud" "$md"
   vm_drives=(-drive "file=$w/disk.img,if=virtio,format=raw" -drive "file=$w/seed.iso,if=virtio,format=raw,readonly=on")
-  if [ "$mode" = fetch ] || [ "$mode" = tampered ]; then
+  if [ "$mode" = fetch ]; then
     mkdir -p "$w/ovl"
     cp "$dir/overlay.tar.gz" "$w/ovl/overlay.tar.gz"
-    if [ "$mode" = tampered ]; then
-      # Same size class, different bytes: one more file in the archive.
-      mkdir -p "$w/t/etc" && echo tampered >"$w/t/etc/tampered"
-      gzip -dc "$dir/overlay.tar.gz" >"$w/t.tar"
-      tar --append -f "$w/t.tar" -C "$w/t" etc/tampered
-      gzip -n <"$w/t.tar" >"$w/ovl/overlay.tar.gz"
-      rm -rf "$w/t" "$w/t.tar"
-    fi
     genisoimage -quiet -V OVERLAY -r -J -o "$w/overlay.iso" "$w/ovl"
     vm_drives+=(-drive "file=$w/overlay.iso,if=virtio,format=raw,readonly=on")
   fi
@@ -545,7 +542,7 @@ qemu_vm() { # name cmdline nic...
     -serial "file:$w/console.log" -serial "file:$w/report.log")
 }
 
-boot() { # name render_dir mode(baked|fetch|tampered|sysext) [kernel command line words]
+boot() { # name render_dir mode(baked|fetch|registry|sysext) [kernel command line words]
   local name=$1 dir=$2 mode=$3 cmdline=${4:-}
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
     say "[$name] not booted (E2E_ONLY=$only)"
@@ -555,8 +552,14 @@ boot() { # name render_dir mode(baked|fetch|tampered|sysext) [kernel command lin
   local w=$e2e/vm-$name
   prepare_vm "$name" "$dir" "$mode" || return 1
   say "[$name] booting (TCG, bound ${vm_timeout}s)"
-  local start=$SECONDS rc=0
-  qemu_vm "$name" "$cmdline" -nic none
+  local start=$SECONDS rc=0 nic=(-nic none)
+  # Registry mode: a NIC on qemu's user network (the host's loopback is 10.0.2.2), DHCP by
+  # systemd-networkd.
+  if [ "$mode" = registry ]; then
+    nic=(-nic user,model=virtio-net-pci)
+    cmdline="$cmdline systemd.wants=systemd-networkd.service"
+  fi
+  qemu_vm "$name" "$cmdline" "${nic[@]}"
   timeout "$vm_timeout" "${qemu_argv[@]}" || rc=$?
   say "[$name] VM stopped after $((SECONDS - start))s (rc $rc)"
   if [ "$rc" = 124 ]; then
@@ -780,6 +783,9 @@ check_tampered() { # name
   expect "$1" "cloud-init reports the failure" bash -c "! section '$r' result.json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(1 if d[\"v1\"][\"errors\"] else 0)'"
 }
 
+# The registry-fetch case: ci/e2e/registry.sh.
+# shellcheck source=ci/e2e/registry.sh
+. ci/e2e/registry.sh
 # The cluster case: ci/e2e/cluster.sh.
 # shellcheck source=ci/e2e/cluster.sh
 . ci/e2e/cluster.sh
@@ -814,7 +820,8 @@ main() {
   build_base
   package_upstream
   serve
-  trap 'kill $server_pid 2>/dev/null || true' EXIT
+  reg_start
+  trap 'kill $server_pid 2>/dev/null || true; reg_stop' EXIT
   write_profiles
   write_join
   build_images "$(sandbox_image e2e-containerd)" "$(sandbox_image e2e-cri-dockerd)"
@@ -825,6 +832,7 @@ main() {
   render e2e-cri-dockerd "$d/baked" --join-config "$e2e/join.toml"
   render e2e-broken "$d/baked"
   render e2e-containerd "$d/fetch" --overlay-url 'file:///mnt/overlay-src/overlay.tar.gz' --join-config "$e2e/join.toml"
+  reg_render "$d"
   # The system extension, fetched by the config from the loopback server (path fixed here).
   render e2e-containerd "$d/sysext" --format sysext --sysext-url "$base_url/sysext/{arch}/image.raw" \
     --join-config "$e2e/join.toml"
@@ -856,7 +864,15 @@ main() {
   r=0
   boot fetch "$df" fetch e2e.node=1 && check_containerd fetch "$df" join && check_node fetch "$df" || r=1
   tally $r
-  r=0; boot tampered "$d/fetch/e2e-containerd/amd64" tampered && check_tampered tampered || r=1; tally $r
+  local dr=$d/registry/e2e-containerd/amd64
+  r=0
+  boot registry "$dr" registry && check_containerd registry "$dr" &&
+    expect registry "the pull-through mirror served the overlay (its storage caches the blob)" \
+      reg_mirror_served "$dr/overlay.tar.gz" || r=1
+  tally $r
+  r=0
+  reg_tamper "$dr/overlay.tar.gz" && boot tampered "$dr" registry && check_tampered tampered || r=1
+  tally $r
   r=0; boot sysext "$ds" sysext && check_sysext sysext "$ds" || r=1; tally $r
   # The broken render must be caught by the same checks that pass above.
   r=0
@@ -889,7 +905,7 @@ main() {
   elif [ "$skipped" != 0 ]; then
     say "PASS: the cases booted (E2E_ONLY=$only)"
   else
-    say "PASS: containerd and cri-dockerd nodes (baked) and fetch mode pass kubeadm's join preflight and run pods through the kubelet; the system extension merges and runs containerd; negative controls, tampered overlay, tampered extension and broken render caught"
+    say "PASS: containerd and cri-dockerd nodes (baked) and fetch mode pass kubeadm's join preflight and run pods through the kubelet; a node fetches its overlay from the registry through a mirror; the system extension merges and runs containerd; negative controls, tampered registry blob, tampered extension and broken render caught"
   fi
   echo "e2e: $passed passed, $failed failed$([ "$skipped" = 0 ] || echo ", $skipped not booted (E2E_ONLY)")"
   [ "$failed" = 0 ]
