@@ -21,6 +21,9 @@ use super::auth::Credentials;
 use crate::util::digest::{HashingWriter, Sha256};
 use crate::util::error::Error;
 
+/// Tries of a request the registry could not answer for now (see [`Registry::send_retried`]).
+const ATTEMPTS: u32 = 3;
+
 /// How to reach registries: TLS roots and plain HTTP.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -110,10 +113,7 @@ impl Registry {
         make: &dyn Fn(&Client) -> Result<RequestBuilder>,
     ) -> Result<Response> {
         let scope = scope(repo, access);
-        let first = self
-            .authorise(make(&self.http)?, &scope)
-            .send()
-            .map_err(|e| self.net(e))?;
+        let first = self.send_retried(&scope, make)?;
         if first.status() != StatusCode::UNAUTHORIZED {
             return Ok(first);
         }
@@ -124,14 +124,35 @@ impl Registry {
             .unwrap_or("")
             .to_string();
         self.answer(&challenge, &scope)?;
-        let again = self
-            .authorise(make(&self.http)?, &scope)
-            .send()
-            .map_err(|e| self.net(e))?;
+        let again = self.send_retried(&scope, make)?;
         if again.status() == StatusCode::UNAUTHORIZED || again.status() == StatusCode::FORBIDDEN {
             return Err(self.refused(repo, access, again.status()));
         }
         Ok(again)
+    }
+
+    /// One request, tried up to [`ATTEMPTS`] times while the registry cannot be reached or
+    /// answers 429, 502, 503 or 504 (1 s, then 2 s between tries).
+    fn send_retried(
+        &self,
+        scope: &str,
+        make: &dyn Fn(&Client) -> Result<RequestBuilder>,
+    ) -> Result<Response> {
+        let mut attempt = 1;
+        loop {
+            let sent = self.authorise(make(&self.http)?, scope).send();
+            let transient = match &sent {
+                // A certificate the roots do not accept is no passing failure.
+                Err(e) => (e.is_connect() || e.is_timeout()) && !chain(e).contains("certificate"),
+                Ok(r) => matches!(r.status().as_u16(), 429 | 502 | 503 | 504),
+            };
+            if !transient || attempt >= ATTEMPTS {
+                return sent.map_err(|e| self.net(e));
+            }
+            tracing::debug!("{}: attempt {attempt} failed, retrying", self.host);
+            std::thread::sleep(Duration::from_secs(attempt as u64));
+            attempt += 1;
+        }
     }
 
     fn authorise(&self, req: RequestBuilder, scope: &str) -> RequestBuilder {
@@ -266,16 +287,10 @@ impl Registry {
 
     fn net(&self, e: reqwest::Error) -> anyhow::Error {
         let why = crate::util::error::redact_urls(&format!("{e}"));
-        let mut source = std::error::Error::source(&e);
-        let mut chain = String::new();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
         Error::Fetch(format!(
-            "cannot reach the registry {}: {why}{chain}",
-            self.host
+            "cannot reach the registry {}: {why}{}",
+            self.host,
+            chain(&e)
         ))
         .into()
     }
@@ -490,6 +505,18 @@ impl Registry {
             Error::Fetch(e).into()
         }
     }
+}
+
+/// An error's sources, each after ": ".
+fn chain(e: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(e);
+    let mut out = String::new();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// `repository:REPO:pull` or `...:pull,push`.

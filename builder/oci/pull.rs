@@ -111,6 +111,18 @@ fn node_manifests(
         || serde_json::from_slice::<serde_json::Value>(bytes)
             .is_ok_and(|v| v.get("manifests").is_some());
     if !is_index {
+        let node = ImageManifest::parse(bytes)?;
+        let arch = node
+            .annotations
+            .get("io.builder.arch")
+            .map(String::as_str)
+            .unwrap_or("");
+        if !arches.is_empty() && !arches.iter().any(|a| a.as_str() == arch) {
+            return Err(Error::Input(format!(
+                "{r} is one node, for {arch}, not for the arches asked"
+            ))
+            .into());
+        }
         return Ok(vec![(*digest, bytes.to_vec())]);
     }
     let index = Index::parse(bytes)?;
