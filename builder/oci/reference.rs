@@ -250,6 +250,35 @@ mod tests {
     }
 
     #[test]
+    fn odd_input_is_refused_without_a_panic() {
+        for text in [
+            "",
+            "/",
+            "@",
+            ":",
+            "a/b@",
+            "é.example/ü:1",
+            "reg.example/a-é:1",
+            "reg.example/:1",
+            "reg.example/a:",
+            "[::1]:5000/a:1",
+            "reg.example/a@sha256:",
+            "reg.example/a\u{0}b:1",
+            "reg.example:/a:1",
+            "reg.example/a__-b:1",
+            "reg.example/a..b:1",
+            "-reg.example/a:1",
+        ] {
+            let _ = Reference::parse(text, None);
+            let _ = Reference::parse(text, Some("t"));
+            let _ = Reference::parse_pinned_url(&format!("oci://{text}"));
+        }
+        assert!(Reference::parse("[::1]:5000/a:1", None).is_ok());
+        assert!(Reference::parse("reg.example/a..b:1", None).is_err());
+        assert!(Reference::parse("é.example/a:1", None).is_err());
+    }
+
+    #[test]
     fn oci_urls_must_be_pinned() {
         assert!(Reference::parse_pinned_url("https://x/y").is_none());
         let r = Reference::parse_pinned_url(&format!("oci://reg.example:5000/n/c@sha256:{HEX}"))
