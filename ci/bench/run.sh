@@ -355,7 +355,7 @@ printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory:
 OTEL_TRACES_EXPORTER=none "$REGISTRY_BIN" serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
 REGISTRY_PID=$!
 trap 'kill "$REGISTRY_PID" 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$REG_PORT/v2/" && break; sleep 0.1; done
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$REG_PORT/v2/" && break; sleep 0.1; done
 for i in $(seq "$ROUNDS"); do
     url=oci://127.0.0.1:$REG_PORT/bench-cache-$i
     builder_run registry-build "$WORK/cache-rb-$i" "$WORK/out-rb" --plain-http --output-cache-url "$url"
