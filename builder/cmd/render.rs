@@ -57,7 +57,7 @@ pub struct RenderArgs {
     pub compression: Compression,
     /// Fetch mode: the URL nodes download overlay.tar.gz from at first boot, with {arch} for the architecture; the user-data pins its sha256. Without it, baked mode (the image already holds the overlay)
     ///
-    /// Or oci://REGISTRY/REPOSITORY@sha256:DIGEST, the artifact `builder push` printed: the node fetches this arch's overlay blob from the registry by digest (curl; anonymous, a Bearer token, or the credentials in /etc/builder/registry-auth on the image), and the render first checks that the artifact holds the overlay it made
+    /// Or oci://REGISTRY/REPOSITORY@sha256:DIGEST, the artifact `builder push` printed: the node fetches this arch's overlay blob from the registry by digest (curl; anonymous, a Bearer token, or the credentials in /etc/builder/registry-auth on the image), and the render first checks that the artifact holds the overlay it made (not with --offline, which contacts no registry)
     #[arg(long, env = "BUILDER_OVERLAY_URL", value_name = "TEMPLATE")]
     pub overlay_url: Option<String>,
     /// With an oci:// --overlay-url: a registry mirror the node tries before the registry itself, http(s)://HOST[:PORT][/PREFIX] serving the same repositories (repeatable, tried in order)

@@ -199,9 +199,10 @@ fn fetch_node(
         ))
     })?;
     let profile = m.profile.name.clone();
-    if !plain_name(&profile) {
+    if !plain_name(&profile) || !plain_name(&m.overlay.file) {
         return Err(Error::Fetch(format!(
-            "the artifact names its profile {profile:?}, not a plain folder name"
+            "the artifact names its profile {profile:?} and overlay {:?}: not plain file names; refused",
+            m.overlay.file
         ))
         .into());
     }

@@ -31,7 +31,7 @@ impl Render<'_> {
         let (plan, dir) = (&self.job.plan, dirs.staged.as_path());
         let ud = self.job.user_data(self.opts);
         let overlay_sha256 = reuse::sha256_of(&m.overlay.sha256, &m.overlay.file)?;
-        if let Some((artifact, _)) = &self.job.overlay_source {
+        if let (Some((artifact, _)), false) = (&self.job.overlay_source, self.cx.offline) {
             crate::oci::resolve::check_overlay(
                 artifact,
                 arch,

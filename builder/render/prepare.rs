@@ -43,6 +43,12 @@ pub(super) fn prepare(opts: &Options, cx: &Context) -> Result<Prepared> {
     let arches = select_arches(&profile, &opts.arches)?;
     let join = join_params(opts.join_config.as_deref(), cx.quiet)?;
     let overlay_source = overlay_source(opts, &arches)?;
+    if let (Some((artifact, _)), true, false) = (&overlay_source, cx.offline, cx.quiet) {
+        eprintln!(
+            "note: offline, so the render does not check that oci://{artifact} holds the overlay it pins; \
+             push this render (`builder push`) before nodes boot, or they fail to fetch it"
+        );
+    }
     crate::outputs::sysext::check_options(&opts.formats, opts.sysext_url.as_deref(), &arches)?;
     let plan = Plan::resolve(profile, &catalog)?;
     if opts.formats.contains(&Format::Sysext) {

@@ -428,6 +428,13 @@ fn a_node_fetches_its_overlay_from_the_registry_and_refuses_a_tampered_blob() {
         "{}",
         stderr(&o)
     );
+    // Offline, the render asks no registry: it says so and pins the overlay it made.
+    let o = render_fetch(&ws, &reg, "off", &other, &["--offline"]);
+    assert_ok(&o);
+    assert!(stderr(&o).contains("does not check"), "{}", stderr(&o));
+    let overlay = sha256_hex(&std::fs::read(dist.join("overlay.tar.gz")).unwrap());
+    let offline = fetch_script(&ws.path().join("off/node/amd64/user-data"));
+    assert!(offline.contains(&overlay), "{offline}");
     let tag = format!("oci://{}/nodes/node:fetch", reg.host);
     let o = render_fetch(&ws, &reg, "x", &tag, &[]);
     assert!(
@@ -437,7 +444,6 @@ fn a_node_fetches_its_overlay_from_the_registry_and_refuses_a_tampered_blob() {
     );
 
     // Tamper with the overlay blob in the registry's storage (same size, one byte flipped).
-    let overlay = sha256_hex(&std::fs::read(dist.join("overlay.tar.gz")).unwrap());
     let blob = reg.blob_file(&overlay);
     let mut bytes = std::fs::read(&blob).unwrap();
     let mid = bytes.len() / 2;
