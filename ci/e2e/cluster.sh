@@ -263,8 +263,10 @@ check_workloads() { # containerd_node cri_dockerd_node
   [ "$node" = "$2" ] || { csay "FAIL: the docker.sock pod runs on '$node', not $2"; return 1; }
   logs=$(kc logs "$pod") || { csay "FAIL: kubectl logs $pod"; return 1; }
   # cri-dockerd names the containers it makes k8s_CONTAINER_POD_NAMESPACE_...: the pod sees them.
+  # Its own sandbox (k8s_POD_...) runs before its container starts; the container itself may
+  # not be listed yet when dockerps asks (Docker marks it running after the process starts).
   grep -q "^dockerps: [0-9]* containers through /var/run/docker.sock\$" <<<"$logs" &&
-    grep -q "k8s_dockerps_${pod}_default_" <<<"$logs" ||
+    grep -Eq "k8s_(POD|dockerps)_${pod}_default_" <<<"$logs" ||
     { csay "FAIL: the docker.sock pod did not list the node's containers: $logs"; return 1; }
   csay "pod default/$pod Running on $node logs=ok docker.sock=ok ($(sed -n 's/^dockerps: \([0-9]*\) containers.*/\1/p' <<<"$logs") containers listed)"
 }

@@ -219,7 +219,7 @@ check_agent() { # node
   pod=$(kc get pods -l app=mig-docker-agent --field-selector "spec.nodeName=$1,status.phase=Running" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null)
   [ -n "$pod" ] || { msay "FAIL: no docker.sock agent Running on $1"; return 1; }
   logs=$(kc logs "$pod") || { msay "FAIL: kubectl logs $pod"; return 1; }
-  grep -q "^dockerps: [0-9]* containers through /var/run/docker.sock\$" <<<"$logs" && grep -q "k8s_dockerps_${pod}_default_" <<<"$logs" ||
+  grep -q "^dockerps: [0-9]* containers through /var/run/docker.sock\$" <<<"$logs" && grep -Eq "k8s_(POD|dockerps)_${pod}_default_" <<<"$logs" ||
     { msay "FAIL: the docker.sock agent on $1 did not list its node's containers: $logs"; return 1; }
   msay "agent default/$pod Running on $1: docker.sock lists $(sed -n 's/^dockerps: \([0-9]*\) containers.*/\1/p' <<<"$logs") containers"
 }
